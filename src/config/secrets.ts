@@ -1,0 +1,27 @@
+/**
+ * Secrets are never inline in the config: the config names files, and a file that group or
+ * others can read is refused (as ssh does for private keys).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+
+export function readSecretFile(file: string, keyPath: string): string {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(keyPath, `cannot read ${file} (${code ?? (err as Error).message}); check the path`);
+  }
+  if (mode & 0o077) {
+    throw new ConfigError(
+      keyPath,
+      `${file} is readable by group or others (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${file}`,
+    );
+  }
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(keyPath, `cannot read ${file}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,41 @@
+import type { FailureKind } from '../errors.js';
+
+/** The states a message can be in; each is a directory of `<id>.json` files under queue.dir. */
+export type SpoolState = 'queue' | 'active' | 'dead';
+
+/** Everything the relay knows about an accepted message, stored as `<id>.json` beside its bytes. */
+export interface MessageMeta {
+  version: 1;
+  /** Queue id, given to the client in the 250 reply. */
+  id: string;
+  /** ISO time the message was accepted. */
+  receivedAt: string;
+  /** Name of the workspace the message belongs to. */
+  workspace: string;
+  /** The envelope MAIL FROM as the client sent it ("" for the null sender). */
+  mailFrom: string;
+  /** The Workspace user Google sends as (after senders.map / senders.default). */
+  sender: string;
+  /** Envelope recipients (RCPT TO), lowercased domain, in order. */
+  recipients: string[];
+  /** Envelope recipients absent from the To/Cc/Bcc headers: added as a Bcc header for the Gmail API. */
+  bcc: string[];
+  /** Every recipient address in the To/Cc/Bcc (and Resent-*) headers, as found. */
+  headerRecipients: string[];
+  /** The Message-ID header (without <>), or null. */
+  messageId: string | null;
+  /** The address in the From header, or null. */
+  from: string | null;
+  /** Size of the stored bytes. */
+  size: number;
+  /** sha256 (hex) of the stored bytes: with `sender`, the key of duplicate suppression. */
+  sha256: string;
+  /** Who handed the message to us. */
+  client: { address: string; hostname?: string };
+  /** Delivery attempts made so far. */
+  attempts: number;
+  /** ISO time of the next attempt (the scheduler does not try before it). */
+  nextAttemptAt: string;
+  /** The last failure, if any. */
+  lastError: { code: string; kind: FailureKind; message: string; at: string } | null;
+}

@@ -1,0 +1,378 @@
+/**
+ * A fake of the Google endpoints the relay uses, on a loopback HTTP server inside the test suite:
+ * - the OAuth token endpoint: verifies the service account's JWT (RS256, against the public key
+ *   of the key file the test generated), checks domain-wide delegation (client ID and scopes an
+ *   "admin" authorised) and that the impersonated user exists, and answers as Google does;
+ * - Gmail `users.messages.send` (media upload, multipart upload and JSON `raw`): checks the
+ *   bearer token and records what Gmail would have sent.
+ * Other modules add routes with `route()` (e.g. S/MIME settings).
+ */
+import { createHash, createPublicKey, createVerify, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+
+export const GOOGLE_TOKEN_AUD = 'https://oauth2.googleapis.com/token';
+
+export interface TestServiceAccount {
+  clientId: string;
+  clientEmail: string;
+  keyId: string;
+  privateKeyPem: string;
+  publicKey: KeyObject;
+  /** The JSON key as Google's console would hand it out. */
+  json: Record<string, string>;
+  /** Write the JSON key to dir/name with mode 0600 and return its path. */
+  writeKeyFile(dir: string, name?: string): string;
+}
+
+export function createTestServiceAccount(name = 'relay'): TestServiceAccount {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const clientId = String(100_000_000_000_000_000_000n + BigInt(randomBytes(4).readUInt32BE()));
+  const keyId = randomBytes(20).toString('hex');
+  const clientEmail = `${name}@test-project.iam.gserviceaccount.com`;
+  const json = {
+    type: 'service_account',
+    project_id: 'test-project',
+    private_key_id: keyId,
+    private_key: privateKeyPem,
+    client_email: clientEmail,
+    client_id: clientId,
+    token_uri: GOOGLE_TOKEN_AUD,
+  };
+  return {
+    clientId,
+    clientEmail,
+    keyId,
+    privateKeyPem,
+    publicKey: createPublicKey(privateKey),
+    json,
+    writeKeyFile(dir, file = `${name}-sa.json`) {
+      const p = path.join(dir, file);
+      writeFileSync(p, JSON.stringify(json, null, 2), { mode: 0o600 });
+      return p;
+    },
+  };
+}
+
+export interface TokenGrant {
+  iss: string;
+  sub: string;
+  scopes: string[];
+  kid: string | undefined;
+  aud: string;
+  accessToken: string;
+}
+
+export interface SentMessage {
+  /** The user Gmail sent as (the token's subject). */
+  user: string;
+  /** The userId in the URL (the relay uses "me"). */
+  userId: string;
+  uploadType: 'media' | 'multipart' | 'json';
+  raw: Buffer;
+  id: string;
+}
+
+export interface ScriptedResponse {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+  /** Destroy the socket instead of answering (after reading the request). */
+  dropConnection?: boolean;
+}
+
+export interface FakeRequest {
+  method: string;
+  url: URL;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  /** The token's grant, when the request carried a valid bearer token. */
+  grant: TokenGrant | undefined;
+}
+
+type RouteHandler = (req: FakeRequest) => ScriptedResponse | Promise<ScriptedResponse>;
+
+interface AccessToken {
+  grant: TokenGrant;
+  expiresAt: number;
+}
+
+export class FakeGoogle {
+  readonly grants: TokenGrant[] = [];
+  readonly tokenRequests: { ok: boolean; error?: string; sub?: string }[] = [];
+  readonly sent: SentMessage[] = [];
+  /** Every Gmail API request, answered or not. */
+  readonly requests: FakeRequest[] = [];
+  /** Clock offset of Google's clock relative to ours, for skew tests (ms). */
+  clockOffsetMs = 0;
+  /** Token lifetime handed out (s). */
+  tokenLifetimeS = 3600;
+
+  private server!: http.Server;
+  private readonly accounts = new Map<string, TestServiceAccount>();
+  private readonly delegation = new Map<string, Set<string>>();
+  private readonly users = new Set<string>();
+  private readonly tokens = new Map<string, AccessToken>();
+  private readonly scripted: { match: RegExp; response: ScriptedResponse }[] = [];
+  private readonly routes: { method: string; match: RegExp; handler: RouteHandler }[] = [];
+  private readonly disabledUsers = new Set<string>();
+  private nextId = 1;
+
+  static async start(): Promise<FakeGoogle> {
+    const fake = new FakeGoogle();
+    fake.server = http.createServer((req, res) => {
+      fake.handle(req, res).catch((err: unknown) => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 500, message: String(err) } }));
+      });
+    });
+    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  get url(): string {
+    const { port } = this.server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+  get tokenUrl(): string {
+    return `${this.url}/token`;
+  }
+  get apiRootUrl(): string {
+    return `${this.url}/`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Register a service account whose JWTs the token endpoint will verify. */
+  addServiceAccount(account: TestServiceAccount): void {
+    this.accounts.set(account.clientEmail, account);
+  }
+  /** Domain-wide delegation as an admin would set it: client ID → scopes. */
+  authorize(clientId: string, scopes: string[]): void {
+    this.delegation.set(clientId, new Set(scopes));
+  }
+  revoke(clientId: string): void {
+    this.delegation.delete(clientId);
+  }
+  addUser(...emails: string[]): void {
+    for (const e of emails) this.users.add(e.toLowerCase());
+  }
+  /** The Gmail service is off for this user (400 failedPrecondition on send). */
+  disableMail(email: string): void {
+    this.disabledUsers.add(email.toLowerCase());
+  }
+  /** Make every access token handed out so far invalid (Gmail answers 401). */
+  expireAllTokens(): void {
+    this.tokens.clear();
+  }
+  /** The next Gmail request whose path matches gets this answer instead (in order). */
+  failNext(response: ScriptedResponse, match: RegExp = /messages\/send/): void {
+    this.scripted.push({ match, response });
+  }
+  route(method: string, match: RegExp, handler: RouteHandler): void {
+    this.routes.push({ method, match, handler });
+  }
+  /** Find the grant of a bearer token (for route handlers). */
+  grantFor(authorization: string | undefined): TokenGrant | undefined {
+    const token = /^Bearer (.+)$/i.exec(authorization ?? '')?.[1];
+    if (!token) return undefined;
+    const t = this.tokens.get(token);
+    if (!t || t.expiresAt < Date.now()) return undefined;
+    return t.grant;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const url = new URL(req.url ?? '/', this.url);
+    const send = (r: ScriptedResponse) => {
+      if (r.dropConnection) {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
+      res.end(typeof r.body === 'string' ? r.body : JSON.stringify(r.body));
+    };
+    if (req.method === 'POST' && url.pathname === '/token') {
+      send(this.token(body));
+      return;
+    }
+    const fr: FakeRequest = {
+      method: req.method ?? 'GET',
+      url,
+      headers: req.headers,
+      body,
+      grant: this.grantFor(req.headers.authorization),
+    };
+    this.requests.push(fr);
+    const i = this.scripted.findIndex((s) => s.match.test(url.pathname));
+    if (i >= 0) {
+      const [s] = this.scripted.splice(i, 1);
+      send(s!.response);
+      return;
+    }
+    if (!fr.grant) {
+      send(gmailError(401, 'Request had invalid authentication credentials.', 'UNAUTHENTICATED', 'authError'));
+      return;
+    }
+    const m = /^\/(upload\/)?gmail\/v1\/users\/([^/]+)\/messages\/send$/.exec(url.pathname);
+    if (req.method === 'POST' && m) {
+      send(this.messagesSend(fr, Boolean(m[1]), decodeURIComponent(m[2]!)));
+      return;
+    }
+    for (const r of this.routes) {
+      if (r.method === req.method && r.match.test(url.pathname)) {
+        send(await r.handler(fr));
+        return;
+      }
+    }
+    send(gmailError(404, `no fake for ${req.method} ${url.pathname}`, 'NOT_FOUND', 'notFound'));
+  }
+
+  private token(body: Buffer): ScriptedResponse {
+    const params = new URLSearchParams(body.toString());
+    const fail = (status: number, error: string, description: string, sub?: string) => {
+      this.tokenRequests.push({ ok: false, error: `${error}: ${description}`, ...(sub ? { sub } : {}) });
+      return { status, body: { error, error_description: description } };
+    };
+    if (params.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+      return fail(400, 'unsupported_grant_type', 'Invalid grant_type');
+    }
+    const parts = (params.get('assertion') ?? '').split('.');
+    if (parts.length !== 3) return fail(400, 'invalid_grant', 'Invalid JWT: malformed');
+    const [h, p, s] = parts as [string, string, string];
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>;
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+    const account = this.accounts.get(String(claims.iss));
+    if (!account) return fail(400, 'invalid_grant', 'Invalid JWT Signature.');
+    const ok =
+      header.alg === 'RS256' &&
+      createVerify('RSA-SHA256').update(`${h}.${p}`).verify(account.publicKey, Buffer.from(s, 'base64url'));
+    if (!ok) return fail(400, 'invalid_grant', 'Invalid JWT Signature.');
+    if (header.kid !== undefined && header.kid !== account.keyId) {
+      return fail(400, 'invalid_grant', 'Invalid JWT Signature.');
+    }
+    const now = Math.floor((Date.now() + this.clockOffsetMs) / 1000);
+    const iat = Number(claims.iat);
+    const exp = Number(claims.exp);
+    if (claims.aud !== GOOGLE_TOKEN_AUD) return fail(400, 'invalid_grant', 'Invalid JWT: audience');
+    if (!(iat <= now + 60 && exp > now && exp - iat <= 3600)) {
+      return fail(
+        400,
+        'invalid_grant',
+        'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.',
+      );
+    }
+    const sub = (typeof claims.sub === 'string' ? claims.sub : '').toLowerCase();
+    const scopes = (typeof claims.scope === 'string' ? claims.scope : '').split(' ').filter(Boolean);
+    const authorised = this.delegation.get(account.clientId);
+    if (!authorised || !scopes.length || !scopes.every((sc) => authorised.has(sc))) {
+      return fail(
+        401,
+        'unauthorized_client',
+        'Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.',
+        sub,
+      );
+    }
+    if (!sub || !this.users.has(sub)) return fail(400, 'invalid_grant', 'Invalid email or User ID', sub);
+    const accessToken = `ya29.fake-${randomBytes(12).toString('hex')}`;
+    const grant: TokenGrant = { iss: account.clientEmail, sub, scopes, kid: typeof header.kid === 'string' ? header.kid : undefined, aud: String(claims.aud), accessToken };
+    this.grants.push(grant);
+    this.tokenRequests.push({ ok: true, sub });
+    this.tokens.set(accessToken, { grant, expiresAt: Date.now() + this.tokenLifetimeS * 1000 });
+    return {
+      status: 200,
+      body: { access_token: accessToken, expires_in: this.tokenLifetimeS, token_type: 'Bearer' },
+    };
+  }
+
+  private messagesSend(req: FakeRequest, upload: boolean, userId: string): ScriptedResponse {
+    const grant = req.grant!;
+    if (!grant.scopes.some((s) => SEND_SCOPES.has(s))) {
+      return gmailError(403, 'Request had insufficient authentication scopes.', 'PERMISSION_DENIED', 'insufficientPermissions');
+    }
+    if (userId !== 'me' && userId.toLowerCase() !== grant.sub) {
+      return gmailError(403, 'Delegation denied for ' + grant.sub, 'PERMISSION_DENIED', 'forbidden');
+    }
+    if (this.disabledUsers.has(grant.sub)) {
+      return gmailError(400, 'Mail service not enabled', 'FAILED_PRECONDITION', 'failedPrecondition');
+    }
+    let raw: Buffer;
+    let uploadType: SentMessage['uploadType'];
+    const ctype = String(req.headers['content-type'] ?? '');
+    if (upload) {
+      uploadType = req.url.searchParams.get('uploadType') === 'multipart' ? 'multipart' : 'media';
+      if (uploadType === 'multipart') {
+        const boundary = /boundary=([^;]+)/.exec(ctype)?.[1];
+        if (!boundary) return gmailError(400, 'missing boundary', 'INVALID_ARGUMENT', 'badRequest');
+        raw = multipartMessage(req.body, boundary);
+      } else {
+        if (!/^message\/rfc822/i.test(ctype)) {
+          return gmailError(400, `Media type '${ctype}' is not supported.`, 'INVALID_ARGUMENT', 'badContent');
+        }
+        raw = req.body;
+      }
+    } else {
+      uploadType = 'json';
+      const json = JSON.parse(req.body.toString() || '{}') as { raw?: string };
+      if (!json.raw) return gmailError(400, "'raw' RFC822 payload message string or uploading message via /upload/* URL required", 'INVALID_ARGUMENT', 'invalidArgument');
+      raw = Buffer.from(json.raw, 'base64url');
+    }
+    if (raw.length > 36_700_160) return gmailError(413, 'Request Entity Too Large', 'INVALID_ARGUMENT', 'uploadTooLarge');
+    const id = (this.nextId++).toString(16).padStart(16, '18c0');
+    this.sent.push({ user: grant.sub, userId, uploadType, raw, id });
+    return { status: 200, body: { id, threadId: id, labelIds: ['SENT'] } };
+  }
+}
+
+const SEND_SCOPES = new Set([
+  'https://www.googleapis.com/auth/gmail.send',
+  'https://mail.google.com/',
+  'https://www.googleapis.com/auth/gmail.compose',
+  'https://www.googleapis.com/auth/gmail.modify',
+]);
+
+export function gmailError(status: number, message: string, statusText: string, reason: string): ScriptedResponse {
+  return {
+    status,
+    body: {
+      error: { code: status, message, errors: [{ message, domain: 'global', reason }], status: statusText },
+    },
+  };
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** The message part of a multipart/related upload (second part). */
+function multipartMessage(body: Buffer, boundary: string): Buffer {
+  const delim = Buffer.from(`--${boundary}`);
+  const parts: Buffer[] = [];
+  let pos = body.indexOf(delim);
+  while (pos >= 0) {
+    const next = body.indexOf(delim, pos + delim.length);
+    if (next < 0) break;
+    parts.push(body.subarray(pos + delim.length, next));
+    pos = next;
+  }
+  const part = parts[1] ?? Buffer.alloc(0);
+  const headerEnd = part.indexOf('\r\n\r\n');
+  let content = part.subarray(headerEnd + 4);
+  if (content.subarray(-2).toString() === '\r\n') content = content.subarray(0, -2);
+  return content;
+}
+
+export function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
