@@ -1,0 +1,54 @@
+/** `workspace-relay serve`: run the relay until a signal. */
+import { startRelay } from '../app.js';
+import { ConfigError, errorText } from '../errors.js';
+import { createLogger } from '../log.js';
+import { CliExit, EXIT_CONFIG, loadConfigOrExit, type ConfigChoice } from './context.js';
+
+export async function serve(choice: ConfigChoice): Promise<void> {
+  const config = loadConfigOrExit(choice);
+  const logger = createLogger({ level: config.log.level });
+  if (choice.isExample || config.workspaces.some((w) => w.transport === 'outbox')) {
+    const dry = config.workspaces.filter((w) => w.transport === 'outbox');
+    logger.warn(
+      {
+        event: 'relay.dry_run',
+        config: choice.path,
+        workspaces: dry.map((w) => ({ name: w.name, outbox: w.outbox?.dir })),
+      },
+      `DRY RUN: workspace(s) ${dry.map((w) => w.name).join(', ')} write mail to an outbox directory instead of sending it. ` +
+        'To send through Gmail, set transport: gmail-api (or smtp) in your config and start with --config PATH (see README "Google setup").',
+    );
+  }
+  let relay;
+  try {
+    relay = await startRelay({ config, logger });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliExit(EXIT_CONFIG, `config error: ${err.message}`);
+    logger.fatal({ event: 'relay.start_failed', err: errorText(err) }, 'could not start');
+    logger.flush();
+    throw new CliExit(1, `could not start: ${errorText(err)}`);
+  }
+  logger.info({ event: 'relay.started', config: choice.path, workspaces: config.workspaces.map((w) => w.name) }, 'relay started');
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ event: 'relay.forced_exit', signal }, 'second signal: exiting now');
+        logger.flush();
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ event: 'relay.stopping', signal }, 'stopping: undelivered mail stays in the spool');
+      relay
+        .stop()
+        .catch((err: unknown) => logger.error({ event: 'relay.stop_failed', err: errorText(err) }, 'stop failed'))
+        .finally(() => {
+          logger.flush();
+          resolve();
+        });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -1,0 +1,287 @@
+/**
+ * `workspace-relay smime …`: S/MIME certificates of users' send-as aliases through the Gmail API,
+ * with the `smime:` config section's own service account (never the relay's). Passwords come from
+ * --password-file, WORKSPACE_RELAY_P12_PASSWORD or a prompt; never from argv, never printed.
+ */
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { auditActor } from '../audit/index.js';
+import { configErrorReport, readSecretFile } from '../config/index.js';
+import { ConfigError, errorText } from '../errors.js';
+import {
+  SmimeService,
+  buildReport,
+  createGmailSmimeApi,
+  entriesTable,
+  entryJson,
+  entryText,
+  isWarning,
+  isoDay,
+  parseSmimeConfig,
+  reportJson,
+  reportTable,
+  runImport,
+  smimeCredentials,
+  smimeWorkspaceFor,
+  type P12Upload,
+  type SmimeConfig,
+} from '../smime/index.js';
+
+export const P12_PASSWORD_ENV = 'WORKSPACE_RELAY_P12_PASSWORD';
+
+export interface SmimeCliDeps {
+  /** The parsed config document (YAML/JSON) named by --config / WORKSPACE_RELAY_CONFIG. */
+  loadDoc(): unknown;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Ask for a password without echoing it (see ttyPrompt). */
+  prompt(question: string): Promise<string>;
+  /** Set the process exit code (only called with non-zero codes). */
+  exit(code: number): void;
+  /** Environment: the password variable and SUDO_USER for the audit log. Default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  now?: () => Date;
+}
+
+interface Common {
+  user: string;
+  alias?: string;
+  workspace?: string;
+  json?: boolean;
+}
+interface WithP12 extends Common {
+  p12?: string;
+  passwordFile?: string;
+  password?: string;
+  setDefault?: boolean;
+}
+
+export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Command {
+  const env = deps.env ?? process.env;
+  const now = deps.now ?? (() => new Date());
+  const out = (s: string) => deps.stdout(s.endsWith('\n') ? s : `${s}\n`);
+  const warn = (s: string) => deps.stderr(`warning: ${s}\n`);
+
+  function setup(workspace?: string): { config: SmimeConfig; service: SmimeService } {
+    const config = parseSmimeConfig(deps.loadDoc());
+    const credentialsFor = smimeCredentials(config);
+    const api = createGmailSmimeApi({ credentialsFor: (u) => credentialsFor(u, workspace), apiRootUrl: config.apiRootUrl });
+    return { config, service: new SmimeService({ api, auditLog: config.auditLog, actor: auditActor(env), now }) };
+  }
+
+  const run =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number | void>) =>
+    async (...args: A): Promise<void> => {
+      try {
+        const code = await fn(...args);
+        if (code) deps.exit(code);
+      } catch (err) {
+        deps.stderr(`error: ${err instanceof ConfigError ? configErrorReport(err) : errorText(err)}\n`);
+        deps.exit(1);
+      }
+    };
+
+  async function p12From(opts: WithP12, file: string): Promise<P12Upload> {
+    if (opts.password !== undefined) {
+      throw new Error(`passwords are never taken from the command line (shell history, ps): use --password-file FILE, ${P12_PASSWORD_ENV} or the prompt`);
+    }
+    let data: Buffer;
+    try {
+      data = readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorText(err)}`);
+    }
+    let password: string;
+    if (opts.passwordFile) password = readSecretFile(opts.passwordFile, '--password-file').replace(/\r?\n$/, '');
+    else if (env[P12_PASSWORD_ENV] !== undefined) password = env[P12_PASSWORD_ENV];
+    else password = await deps.prompt(`Password for ${file}: `);
+    return { data, password, label: file };
+  }
+
+  const target = (o: Common) => ({ user: o.user.trim().toLowerCase(), alias: (o.alias ?? o.user).trim().toLowerCase() });
+  const withTarget = (c: Command) =>
+    c
+      .requiredOption('--user <email>', 'the user (impersonated through domain-wide delegation)')
+      .option('--alias <email>', 'the send-as address (default: the user\'s own address)')
+      .option('--workspace <name>', 'the smime.workspaces entry whose key to use (default: by domain)');
+  const withPassword = (c: Command) =>
+    c
+      .option('--password-file <file>', `file holding the .p12 password (mode 0600); or set ${P12_PASSWORD_ENV}; else you are asked`)
+      .addOption(new Option('--password <password>').hideHelp());
+
+  const smime = program
+    .command('smime')
+    .description('S/MIME certificates of send-as addresses, through the Gmail API (config section "smime")');
+
+  withTarget(smime.command('list').description('list the certificates of an alias'))
+    .option('--json', 'JSON output')
+    .action(
+      run(async (o: Common) => {
+        const { user, alias } = target(o);
+        const entries = await setup(o.workspace).service.list(user, alias);
+        out(o.json ? JSON.stringify(entries.map((e) => entryJson(e, now())), null, 2) : entriesTable(entries, now()));
+      }),
+    );
+
+  withTarget(smime.command('get').argument('<id>', 'certificate id (from smime list)').description('show one certificate'))
+    .option('--json', 'JSON output')
+    .action(
+      run(async (id: string, o: Common) => {
+        const { user, alias } = target(o);
+        const e = await setup(o.workspace).service.get(user, alias, id);
+        out(o.json ? JSON.stringify(entryJson(e, now()), null, 2) : entryText(e, now()));
+      }),
+    );
+
+  withTarget(smime.command('delete').argument('<id>', 'certificate id').description('delete a certificate (audited)')).action(
+    run(async (id: string, o: Common) => {
+      const { user, alias } = target(o);
+      await setup(o.workspace).service.delete(user, alias, id);
+      out(`deleted certificate ${id} of ${alias}`);
+    }),
+  );
+
+  withTarget(smime.command('set-default').argument('<id>', 'certificate id').description('make a certificate the default (audited)')).action(
+    run(async (id: string, o: Common) => {
+      const { user, alias } = target(o);
+      await setup(o.workspace).service.setDefault(user, alias, id);
+      out(`certificate ${id} is now the default of ${alias}`);
+    }),
+  );
+
+  withPassword(withTarget(smime.command('insert').description('check a .p12 locally, then upload it (audited)')))
+    .requiredOption('--p12 <file>', 'PKCS#12 file with the private key and certificate (and chain)')
+    .option('--set-default', 'make it the default certificate of the alias')
+    .option('--json', 'JSON output')
+    .action(
+      run(async (o: WithP12) => {
+        const { user, alias } = target(o);
+        const p12 = await p12From(o, o.p12!);
+        const r = await setup(o.workspace).service.insert(user, alias, p12, { setDefault: o.setDefault === true });
+        r.warnings.forEach(warn);
+        if (o.json) out(JSON.stringify({ ...entryJson(r.entry, now()), isDefault: r.entry.isDefault || r.madeDefault }, null, 2));
+        else {
+          const exp = r.entry.expiration ? `, expires ${isoDay(r.entry.expiration)}` : '';
+          out(`uploaded certificate ${r.entry.id} for ${alias} (issuer ${r.entry.issuerCn ?? '-'}${exp})${r.madeDefault ? ', now the default' : ''}`);
+        }
+      }),
+    );
+
+  smime
+    .command('import')
+    .argument('<csv>', 'CSV file of lines user,path-to-p12,password (mode 0600: it holds passwords)')
+    .description('upload many certificates; goes on past bad lines; exit code 1 if any line failed')
+    .option('--set-default', 'make each uploaded certificate the default of its user')
+    .option('--workspace <name>', 'the smime.workspaces entry whose key to use (default: by domain)')
+    .action(
+      run(async (csv: string, o: { setDefault?: boolean; workspace?: string }) => {
+        const text = readSecretFile(csv, 'import');
+        const { service } = setup(o.workspace);
+        const outcomes = await runImport(text, {
+          csvFile: csv,
+          readFile: (f) => readFileSync(f),
+          insert: (user, alias, p12) => service.insert(user, alias, p12, { setDefault: o.setDefault === true }),
+          onOutcome: (x) => {
+            const who = x.user ? ` ${x.user}` : '';
+            if (x.ok) out(`line ${x.line}${who}: ${x.message}`);
+            else deps.stderr(`line ${x.line}${who}: FAILED: ${x.message}\n`);
+            x.warnings.forEach((w) => warn(`line ${x.line}: ${w}`));
+          },
+        });
+        const failed = outcomes.filter((x) => !x.ok).length;
+        out(`${outcomes.length - failed} uploaded, ${failed} failed`);
+        return failed ? 1 : 0;
+      }),
+    );
+
+  withPassword(withTarget(smime.command('rotate').description('upload a new certificate if the default is missing or expired; make the furthest-expiring one the default')))
+    .option('--p12 <file>', 'the new PKCS#12 file, uploaded only when needed')
+    .option('--json', 'JSON output')
+    .action(
+      run(async (o: WithP12) => {
+        const { user, alias } = target(o);
+        const { service } = setup(o.workspace);
+        const p12 = o.p12 ? await p12From(o, o.p12) : undefined;
+        const r = await service.rotate(user, alias, p12);
+        r.warnings.forEach(warn);
+        if (o.json) {
+          out(JSON.stringify({ alias: r.alias, uploaded: r.uploaded ? entryJson(r.uploaded, now()) : null, previousDefaultId: r.previousDefaultId ?? null, defaultId: r.defaultId, changed: r.changed, notes: r.notes }, null, 2));
+          return;
+        }
+        r.notes.forEach((n) => out(n));
+        if (r.uploaded) out(`uploaded certificate ${r.uploaded.id} for ${alias}`);
+        out(r.changed ? `certificate ${r.defaultId} is now the default of ${alias} (was ${r.previousDefaultId ?? 'none'})` : `certificate ${r.defaultId} stays the default of ${alias}`);
+      }),
+    );
+
+  smime
+    .command('report')
+    .argument('[users...]', 'users whose send-as addresses to check')
+    .description('default-certificate expiry of every send-as address; exit code 1 when any warns')
+    .option('--users-file <file>', 'file of user addresses, one per line (# comments)')
+    .option('--workspace <name>', 'also check the users listed in smime.workspaces[name].users (and use its key)')
+    .option('--warn-days <days>', 'warn when the default certificate expires within this many days', '30')
+    .option('--json', 'JSON output')
+    .action(
+      run(async (named: string[], o: { usersFile?: string; workspace?: string; warnDays: string; json?: boolean }) => {
+        const warnDays = Number(o.warnDays);
+        if (!Number.isInteger(warnDays) || warnDays < 0) throw new Error(`--warn-days ${o.warnDays}: give a whole number of days, e.g. 30`);
+        const { config, service } = setup(o.workspace);
+        const users = new Set(named.map((u) => u.trim().toLowerCase()));
+        if (o.usersFile) {
+          let text: string;
+          try {
+            text = readFileSync(o.usersFile, 'utf8');
+          } catch (err) {
+            throw new Error(`cannot read ${o.usersFile}: ${(err as NodeJS.ErrnoException).code ?? errorText(err)}`);
+          }
+          for (const l of text.split(/\r?\n/)) {
+            const u = l.replace(/#.*/, '').trim().toLowerCase();
+            if (u) users.add(u);
+          }
+        }
+        if (o.workspace) smimeWorkspaceFor(config, '', o.workspace)!.users.forEach((u) => users.add(u));
+        if (!users.size) {
+          throw new Error('name the users to check: smime report USER…, --users-file FILE, or --workspace NAME with smime.workspaces[].users');
+        }
+        const rows = await buildReport(service.api, [...users], { now: now(), warnDays });
+        out(o.json ? JSON.stringify(reportJson(rows), null, 2) : reportTable(rows));
+        const warnings = rows.filter(isWarning).length;
+        if (!o.json && warnings) deps.stderr(`${warnings} of ${rows.length} send-as addresses need attention\n`);
+        return warnings ? 1 : 0;
+      }),
+    );
+
+  return smime;
+}
+
+/** Read a password from the terminal without echo (or one line from piped stdin). */
+export function ttyPrompt(question: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  return new Promise((resolve, reject) => {
+    let value = '';
+    const finish = (err?: Error) => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      if (stdin.isTTY) stdin.setRawMode(false);
+      stdin.pause();
+      if (stdin.isTTY) process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onEnd = () => finish();
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\n' || ch === '\r' || ch === '\u0004') return finish();
+        if (ch === '\u0003') return finish(new Error('cancelled'));
+        if (stdin.isTTY && (ch === '\u007f' || ch === '\b')) value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    if (stdin.isTTY) stdin.setRawMode(true);
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    stdin.resume();
+  });
+}

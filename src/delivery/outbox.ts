@@ -1,0 +1,31 @@
+/**
+ * Dry run: each outgoing message is written to `dir/<queue id>.eml` (0600), exactly as the Gmail
+ * API would have received it (with the Bcc header the API needs). Nothing leaves the machine.
+ */
+import { mkdir, open } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import type { DeliveryResult, OutboundMessage, Transport } from './types.js';
+import { readOutgoing } from './outgoing.js';
+
+export function createOutboxTransport(options: { dir: string; logger: Logger }): Transport {
+  const dir = path.resolve(options.dir);
+  let ready: Promise<unknown> | undefined;
+  return {
+    name: 'outbox',
+    async deliver({ meta, path: file }: OutboundMessage): Promise<DeliveryResult> {
+      ready ??= mkdir(dir, { recursive: true, mode: 0o700 });
+      await ready;
+      const bytes = await readOutgoing(file, { addBcc: meta.bcc });
+      const name = `${meta.id}.eml`;
+      const fh = await open(path.join(dir, name), 'w', 0o600);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return { providerId: `outbox:${name}` };
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Gmail SMTP with an app password (smtp.gmail.com 465 implicit TLS, or 587 with STARTTLS
+ * required: the password never crosses the network in clear). The envelope carries the
+ * recipients, so any Bcc header is stripped and no recipient sees it. The authenticated account
+ * is the sender.
+ */
+import { readFileSync } from 'node:fs';
+import nodemailer from 'nodemailer';
+import type { Logger } from '../log.js';
+import { readSecretFile } from '../config/secrets.js';
+import type { WorkspaceConfig } from '../config/schema.js';
+import type { DeliveryResult, OutboundMessage, Transport } from './types.js';
+import { readOutgoing } from './outgoing.js';
+import { classify } from './classify.js';
+
+type SmtpSettings = NonNullable<WorkspaceConfig['smtp']>;
+
+export function createSmtpTransport(options: {
+  smtp: SmtpSettings;
+  keyPath: string;
+  logger: Logger;
+  /** Upstream connections kept open and reused (a pool), per workspace. */
+  maxConnections?: number;
+}): Transport {
+  const { smtp } = options;
+  const pass = readSecretFile(smtp.appPasswordFile, `${options.keyPath}.appPasswordFile`).trim();
+  const ca = smtp.caFile ? readFileSync(smtp.caFile) : undefined;
+  const mailer = nodemailer.createTransport({
+    pool: true,
+    maxConnections: options.maxConnections ?? 3,
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    requireTLS: !smtp.secure,
+    auth: { user: smtp.user, pass },
+    tls: { minVersion: 'TLSv1.2', servername: smtp.host, ...(ca ? { ca } : {}) },
+    connectionTimeout: 30_000,
+    greetingTimeout: 30_000,
+    socketTimeout: 120_000,
+    logger: false,
+  });
+  return {
+    name: 'smtp',
+    async deliver({ meta, path }: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult> {
+      signal.throwIfAborted();
+      const raw = await readOutgoing(path, { stripBcc: true });
+      try {
+        const info = await mailer.sendMail({
+          envelope: { from: smtp.user, to: meta.recipients },
+          raw,
+        });
+        const rejected = info.rejected as unknown[];
+        if (rejected.length) {
+          // Partial acceptance would deliver twice on retry; treat as accepted and say which failed.
+          options.logger.warn({ event: 'delivery.partial', queueId: meta.id, rejected }, 'upstream refused some recipients');
+        }
+        const queued = /\s(\S+)\s+-\s+gsmtp/.exec(info.response)?.[1];
+        return { providerId: queued ?? info.messageId ?? 'smtp' };
+      } catch (err) {
+        throw classify(err, { user: smtp.user, transport: 'smtp' });
+      }
+    },
+    async close() {
+      mailer.close();
+    },
+  };
+}

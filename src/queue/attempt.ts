@@ -1,0 +1,43 @@
+/**
+ * One delivery attempt of one message, with duplicate suppression for transports that deliver
+ * to the header recipients (the Gmail API has no envelope): when a client split one message into
+ * several transactions, each would reach every header recipient again. Keyed on the sending user
+ * and the sha256 of the exact bytes; decided under a per-key lock; remembered on disk.
+ */
+import type { Logger } from '../log.js';
+import type { DeliveryResult, Transport } from '../delivery/types.js';
+import type { MessageMeta } from '../spool/types.js';
+import { sentKey, type SentLog } from '../spool/index.js';
+
+export type AttemptOutcome = { kind: 'delivered'; result: DeliveryResult } | { kind: 'suppressed' };
+
+export async function attemptDelivery(options: {
+  meta: MessageMeta;
+  path: string;
+  transport: Transport;
+  sentLog: SentLog;
+  signal: AbortSignal;
+  logger: Logger;
+}): Promise<AttemptOutcome> {
+  const { meta, transport, sentLog, signal } = options;
+  if (transport.name === 'smtp') {
+    // The envelope is honoured upstream: each transaction reaches only its own recipients.
+    return { kind: 'delivered', result: await transport.deliver({ meta, path: options.path }, signal) };
+  }
+  const key = sentKey(meta.sender, meta.sha256);
+  return sentLog.withLock(key, async () => {
+    const reached = await sentLog.reached(key);
+    if (reached.size > 0 && meta.recipients.every((r) => reached.has(r))) {
+      return { kind: 'suppressed' } as const;
+    }
+    if (reached.size > 0) {
+      options.logger.warn(
+        { event: 'delivery.possible_duplicate', queueId: meta.id, reason: 'some recipients were reached by an earlier transaction of the same message' },
+        'sending again',
+      );
+    }
+    const result = await transport.deliver({ meta, path: options.path }, signal);
+    await sentLog.record(key, [...meta.headerRecipients, ...meta.bcc, ...meta.recipients]);
+    return { kind: 'delivered', result } as const;
+  });
+}

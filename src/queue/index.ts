@@ -1,0 +1,3 @@
+export * from './scheduler.js';
+export * from './retry.js';
+export * from './attempt.js';

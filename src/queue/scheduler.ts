@@ -1,0 +1,222 @@
+/**
+ * The scheduler: picks due messages from the spool, runs deliveries within the overall and
+ * per-user concurrency limits, applies the retry schedule, and moves messages to done or dead.
+ * State lives on disk (the spool); this keeps only an index of what is due when.
+ */
+import type { Config } from '../config/schema.js';
+import { DeliveryError, errorText } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Transport } from '../delivery/types.js';
+import type { SentLog, Spool } from '../spool/index.js';
+import type { MessageMeta } from '../spool/types.js';
+import { attemptDelivery } from './attempt.js';
+import { nextAttemptAt, scheduleDelay, withJitter } from './retry.js';
+
+export interface SchedulerDeps {
+  spool: Spool;
+  sentLog: SentLog;
+  /** The transport of a workspace, by name. */
+  transportFor: (workspace: string) => Transport | undefined;
+  config: () => Config;
+  logger: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+interface Entry {
+  at: number;
+  sender: string;
+}
+
+export class Scheduler {
+  private readonly due = new Map<string, Entry>();
+  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly perUser = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private stopped = false;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(private readonly deps: SchedulerDeps) {
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** Index what the spool holds and start delivering. */
+  async start(): Promise<void> {
+    for (const meta of await this.deps.spool.list('queue')) this.index(meta);
+    this.deps.logger.info({ event: 'queue.started', queued: this.due.size }, 'scheduler started');
+    this.pump();
+  }
+
+  /** A message was committed (or released): deliver it when due. */
+  enqueue(meta: MessageMeta): void {
+    this.index(meta);
+    this.pump();
+  }
+
+  /** Forget a message (deleted or held by an admin). */
+  drop(id: string): void {
+    this.due.delete(id);
+  }
+
+  get queued(): number {
+    return this.due.size;
+  }
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  /** Stop starting deliveries; abort those in flight (they go back to the queue). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const r of this.running.values()) r.controller.abort(new Error('shutting down'));
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+  }
+
+  /** Resolves when nothing is due now and nothing is running (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.running.size || [...this.due.values()].some((e) => e.at <= this.now())) {
+      await Promise.race([...this.running.values()].map((r) => r.done).concat(new Promise<void>((r) => setTimeout(r, 20))));
+    }
+  }
+
+  private index(meta: MessageMeta): void {
+    this.due.set(meta.id, { at: Date.parse(meta.nextAttemptAt) || 0, sender: meta.sender });
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    const q = this.deps.config().queue;
+    const now = this.now();
+    let nextAt = Infinity;
+    if (this.running.size < q.concurrency) {
+      const ready = [...this.due.entries()].filter(([, e]) => e.at <= now).sort((a, b) => a[1].at - b[1].at);
+      for (const [id, e] of ready) {
+        if (this.running.size >= q.concurrency) break;
+        if ((this.perUser.get(e.sender) ?? 0) >= q.perUserConcurrency) continue;
+        this.due.delete(id);
+        this.run(id, e.sender);
+      }
+    }
+    for (const e of this.due.values()) if (e.at > now && e.at < nextAt) nextAt = e.at;
+    this.arm(nextAt);
+  }
+
+  private arm(at: number): void {
+    if (at === this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    if (at === Infinity) return;
+    const delay = Math.min(Math.max(at - this.now(), 0), 2 ** 31 - 1);
+    this.timer = setTimeout(() => {
+      this.timerAt = Infinity;
+      this.pump();
+    }, delay);
+    this.timer.unref();
+  }
+
+  private run(id: string, sender: string): void {
+    const controller = new AbortController();
+    this.perUser.set(sender, (this.perUser.get(sender) ?? 0) + 1);
+    const done = this.deliver(id, controller.signal)
+      .catch((err: unknown) => {
+        this.deps.logger.error({ event: 'queue.error', queueId: id, err: errorText(err) }, 'scheduler error');
+      })
+      .finally(() => {
+        this.running.delete(id);
+        const n = (this.perUser.get(sender) ?? 1) - 1;
+        if (n > 0) this.perUser.set(sender, n);
+        else this.perUser.delete(sender);
+        this.pump();
+      });
+    this.running.set(id, { controller, done });
+  }
+
+  private async deliver(id: string, signal: AbortSignal): Promise<void> {
+    const { spool, logger } = this.deps;
+    let meta: MessageMeta;
+    try {
+      meta = await spool.claim(id);
+    } catch {
+      return; // deleted, or taken by an admin action meanwhile
+    }
+    const log = logger.child({ queueId: id });
+    const transport = this.deps.transportFor(meta.workspace);
+    const started = this.now();
+    try {
+      if (!transport) {
+        throw new DeliveryError('delivery.no_workspace', 'held', `workspace "${meta.workspace}" is not in the config`, {
+          fix: `restore workspace "${meta.workspace}" in the config, or delete the message with the queue CLI`,
+        });
+      }
+      const outcome = await attemptDelivery({ meta, path: spool.emlPath(id), transport, sentLog: this.deps.sentLog, signal, logger: log });
+      await spool.complete(id);
+      if (outcome.kind === 'suppressed') {
+        log.info({ event: 'delivery.duplicate_suppressed', messageId: meta.messageId, sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
+      } else {
+        log.info(
+          {
+            event: 'delivery.ok',
+            transport: transport.name,
+            messageId: meta.messageId,
+            sender: meta.sender,
+            recipients: meta.recipients,
+            size: meta.size,
+            attempts: meta.attempts + 1,
+            providerId: outcome.result.providerId,
+            ms: this.now() - started,
+          },
+          'delivered',
+        );
+      }
+    } catch (err) {
+      if (signal.aborted) {
+        await spool.release(meta);
+        this.index(meta);
+        log.info({ event: 'delivery.aborted' }, 'left in the queue for the next start');
+        return;
+      }
+      await this.failed(meta, err, log);
+    }
+  }
+
+  private async failed(meta: MessageMeta, err: unknown, log: Logger): Promise<void> {
+    const q = this.deps.config().queue;
+    const e =
+      err instanceof DeliveryError ? err : new DeliveryError('delivery.unexpected', 'temporary', errorText(err), { cause: err });
+    const now = this.now();
+    meta.attempts += 1;
+    meta.lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(now).toISOString() };
+    const fields = { code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, messageId: meta.messageId };
+    if (e.outcomeUnknown) log.warn({ event: 'delivery.possible_duplicate', code: e.code }, 'the send may have reached Google; retrying');
+    const next =
+      e.kind === 'permanent'
+        ? null
+        : nextAttemptAt({
+            now,
+            receivedAt: Date.parse(meta.receivedAt),
+            maxAge: q.maxAge,
+            delay: e.kind === 'held' ? q.heldRetry : withJitter(scheduleDelay(q.retrySchedule, meta.attempts), this.random),
+            retryAfter: e.retryAfter,
+          });
+    if (next === null) {
+      if (e.kind !== 'permanent') {
+        meta.lastError = { ...meta.lastError, code: 'delivery.expired', message: `gave up after ${meta.attempts} attempts: ${e.message}` };
+      }
+      await this.deps.spool.kill(meta);
+      log.error({ event: 'delivery.failed', ...fields, expired: e.kind !== 'permanent' }, 'moved to dead/');
+      return;
+    }
+    meta.nextAttemptAt = new Date(next).toISOString();
+    await this.deps.spool.release(meta);
+    this.index(meta);
+    if (e.kind === 'held') {
+      log.error({ event: 'delivery.held', alert: true, ...fields, fix: e.fix, nextAttemptAt: meta.nextAttemptAt }, `held: ${e.fix ?? e.message}`);
+    } else {
+      log.warn({ event: 'delivery.deferred', ...fields, nextAttemptAt: meta.nextAttemptAt }, 'deferred');
+    }
+  }
+}

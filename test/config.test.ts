@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/errors.js';
+import { EXAMPLE_CONFIG_PATH, configErrorReport, loadConfig, parseConfig } from '../src/config/index.js';
+import type { ConfigInput } from '../src/config/schema.js';
+
+const base = (): ConfigInput => ({
+  workspaces: [{ name: 'clinic', domains: ['clinic.example'], transport: 'outbox', outbox: { dir: './var/outbox' } }],
+  queue: { dir: './var/spool' },
+});
+
+function errorOf(doc: unknown): ConfigError {
+  try {
+    parseConfig(doc);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('loads the shipped example (a dry run on 127.0.0.1:2525) with documented defaults', () => {
+    const c = loadConfig(EXAMPLE_CONFIG_PATH);
+    expect(c.listen).toEqual([{ host: '127.0.0.1', port: 2525, tls: { mode: 'none', minVersion: 'TLSv1.2' } }]);
+    expect(c.workspaces[0]!.transport).toBe('outbox');
+    expect(c.workspaces[0]!.gmailApi!.scopes).toEqual(['https://www.googleapis.com/auth/gmail.send']);
+    expect(c.limits).toEqual({ maxMessageSize: 25 * 1024 * 1024, maxRecipients: 100 });
+    expect(c.queue.maxAge).toBe(5 * 86_400_000);
+    expect(Object.isFrozen(c.workspaces[0]!.domains)).toBe(true);
+  });
+
+  it('the default retry schedule reaches the maximum age', () => {
+    const c = parseConfig(base());
+    expect(c.queue.retrySchedule.at(-1)).toBe(4 * 3_600_000);
+    expect(c.queue.retrySchedule.reduce((a, b) => a + b, 0)).toBeLessThan(c.queue.maxAge);
+  });
+
+  it('names the key path of a bad value', () => {
+    const doc = base();
+    doc.workspaces![0]!.domains = ['clinic.example', 'not a domain'];
+    expect(errorOf(doc).message).toMatch(/^workspaces\[0\]\.domains\[1\]: "not a domain" is not a domain name/);
+  });
+
+  it('says which section a transport needs', () => {
+    const doc = base();
+    doc.workspaces![0]!.transport = 'gmail-api';
+    expect(errorOf(doc).message).toMatch(/^workspaces\[0\]\.gmailApi: transport is "gmail-api", so this workspace needs a "gmailApi" section/);
+  });
+
+  it('refuses two workspaces sharing a domain', () => {
+    const doc = base();
+    doc.workspaces!.push({ name: 'b', domains: ['CLINIC.example'], transport: 'outbox', outbox: { dir: 'x' } });
+    expect(errorOf(doc).message).toMatch(/workspaces\[1\]\.domains\[0\]: domain clinic\.example already belongs to workspace "clinic"/);
+  });
+
+  it('stores IDN domains as A-labels', () => {
+    const doc = base();
+    doc.workspaces![0]!.domains = ['Bücher.example'];
+    expect(parseConfig(doc).workspaces[0]!.domains).toEqual(['xn--bcher-kva.example']);
+  });
+
+  it('refuses unknown keys, naming them', () => {
+    const err = errorOf({ ...base(), queu: {} });
+    expect(configErrorReport(err)).toMatch(/unknown key queu/);
+  });
+
+  it('refuses a sender mapping that leaves the workspace', () => {
+    const doc = base();
+    doc.workspaces![0]!.senders = { map: { 'scanner@printer.local': 'scans@gmail.com' } };
+    expect(errorOf(doc).message).toMatch(/workspaces\[0\]\.senders\.map\["scanner@printer\.local"\]: maps to scans@gmail\.com/);
+  });
+
+  it('refuses a bad retry schedule and duration with the form to use', () => {
+    expect(errorOf({ ...base(), queue: { dir: 'x', retrySchedule: '1m,soon' } }).message).toMatch(/queue\.retrySchedule: use delays/);
+    expect(errorOf({ ...base(), queue: { dir: 'x', maxAge: 'forever' } }).message).toMatch(/queue\.maxAge: "forever" is not a duration/);
+  });
+
+  it('caps recipients at Gmail’s 100', () => {
+    expect(errorOf({ ...base(), limits: { maxRecipients: 500 } }).message).toMatch(/^limits\.maxRecipients:/);
+  });
+});

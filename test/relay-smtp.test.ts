@@ -1,0 +1,142 @@
+/** Delivery through Gmail SMTP with an app password, against a local smtp-server with AUTH. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Relay } from '../src/app.js';
+import type { ConfigInput } from '../src/config/schema.js';
+import { SmtpClient, message } from './support/smtp-client.js';
+import { LogCapture, removeDir, startTestRelay, tempDir, waitUntil } from './support/harness.js';
+import { makeTestCert } from './support/tls.js';
+
+interface Received {
+  user: string;
+  from: string;
+  to: string[];
+  raw: Buffer;
+  secure: boolean;
+}
+
+async function startUpstream(dir: string, opts: { secure: boolean; password: string; failFirst?: number }) {
+  const tls = makeTestCert(dir, 'upstream');
+  const received: Received[] = [];
+  let failures = opts.failFirst ?? 0;
+  const server = new SMTPServer({
+    secure: opts.secure,
+    key: readFileSync(tls.keyFile),
+    cert: readFileSync(tls.certFile),
+    authMethods: ['PLAIN', 'LOGIN'],
+    logger: false,
+    onAuth(auth, _session, cb) {
+      if (auth.username === 'relay@clinic.example' && auth.password === opts.password) return cb(null, { user: auth.username });
+      cb(Object.assign(new Error('Username and Password not accepted'), { responseCode: 535 }));
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        if (failures > 0) {
+          failures--;
+          return cb(Object.assign(new Error('try again later'), { responseCode: 421 }));
+        }
+        received.push({
+          user: String(session.user),
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks),
+          secure: session.secure,
+        });
+        cb(null, 'OK 1700000000 abc123 - gsmtp');
+      });
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.server.address() as { port: number }).port;
+  return { server, received, port, ca: tls.certFile };
+}
+
+describe('relay through Gmail SMTP (app password)', () => {
+  let dir: string;
+  let relay: Relay | undefined;
+  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(async () => {
+    await relay?.stop();
+    relay = undefined;
+    await new Promise<void>((r) => upstream.server.close(() => r()));
+    removeDir(dir);
+  });
+
+  function doc(port: number, ca: string, passwordFile: string): ConfigInput {
+    return {
+      listen: [{ host: '127.0.0.1', port: 0 }],
+      workspaces: [
+        {
+          name: 'clinic',
+          domains: ['clinic.example'],
+          transport: 'smtp',
+          smtp: { host: '127.0.0.1', port, user: 'relay@clinic.example', appPasswordFile: passwordFile, caFile: ca },
+        },
+      ],
+      queue: { dir: path.join(dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms' },
+    };
+  }
+
+  for (const secure of [false, true]) {
+    it(`${secure ? 'implicit TLS' : 'STARTTLS'}: envelope kept, bytes kept but for the stripped Bcc, sent as the app-password account`, async () => {
+      upstream = await startUpstream(dir, { secure, password: 'abcd efgh ijkl mnop' });
+      const pw = path.join(dir, 'app-password');
+      writeFileSync(pw, 'abcd efgh ijkl mnop\n', { mode: 0o600 });
+      const d = doc(upstream.port, upstream.ca, pw);
+      (d.workspaces![0]!.smtp as { secure?: boolean }).secure = secure;
+      let port: number;
+      ({ relay, port } = await startTestRelay(d));
+      const c = await SmtpClient.open(port);
+      const head = 'From: alice@clinic.example\r\nTo: bob@clinic.example\r\nBcc: secret@clinic.example,\r\n hidden@clinic.example\r\nSubject: hi\r\n';
+      const msg = `${head}\r\nBody\r\n`;
+      const r = await c.send('alice@clinic.example', ['bob@clinic.example', 'secret@clinic.example', 'hidden@clinic.example'], msg);
+      expect(r.code).toBe(250);
+      await c.quit();
+      await waitUntil(() => upstream.received.length === 1);
+      const got = upstream.received[0]!;
+      expect(got.secure).toBe(true);
+      expect(got.user).toBe('relay@clinic.example');
+      expect(got.from).toBe('relay@clinic.example');
+      expect(got.to).toEqual(['bob@clinic.example', 'secret@clinic.example', 'hidden@clinic.example']);
+      expect(got.raw.toString()).toBe('From: alice@clinic.example\r\nTo: bob@clinic.example\r\nSubject: hi\r\n\r\nBody\r\n');
+    });
+  }
+
+  it('retries after an upstream 4xx', async () => {
+    upstream = await startUpstream(dir, { secure: true, password: 'pw', failFirst: 1 });
+    const pw = path.join(dir, 'app-password');
+    writeFileSync(pw, 'pw', { mode: 0o600 });
+    const logs = new LogCapture();
+    let port: number;
+    ({ relay, port } = await startTestRelay(doc(upstream.port, upstream.ca, pw), logs));
+    const c = await SmtpClient.open(port);
+    expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
+    await c.quit();
+    await logs.waitFor('delivery.deferred');
+    await waitUntil(() => upstream.received.length === 1);
+  });
+
+  it('holds mail when the app password is refused, and says how to fix it', async () => {
+    upstream = await startUpstream(dir, { secure: true, password: 'right' });
+    const pw = path.join(dir, 'app-password');
+    writeFileSync(pw, 'wrong', { mode: 0o600 });
+    const logs = new LogCapture();
+    let port: number;
+    ({ relay, port } = await startTestRelay(doc(upstream.port, upstream.ca, pw), logs));
+    const c = await SmtpClient.open(port);
+    expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
+    await c.quit();
+    const held = await logs.waitFor('delivery.held');
+    expect(held[0]).toMatchObject({ kind: 'held' });
+    expect(JSON.stringify(held[0])).not.toContain('wrong');
+    expect(await relay.spool.list('dead')).toHaveLength(0);
+  });
+});

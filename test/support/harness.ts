@@ -1,0 +1,115 @@
+/**
+ * Builds a real relay for a test: temp spool, config pointing at the fake Google, a logger that
+ * records every line. Only the edges are fake (Google; optionally the clock).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { startRelay, type Relay } from '../../src/app.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config, ConfigInput } from '../../src/config/schema.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { GMAIL_SEND_SCOPE } from '../../src/config/schema.js';
+import { FakeGoogle, createTestServiceAccount, type TestServiceAccount } from './fake-google.js';
+
+export interface LogLine {
+  level: string;
+  event?: string;
+  msg?: string;
+  [k: string]: unknown;
+}
+
+export class LogCapture {
+  readonly lines: LogLine[] = [];
+  readonly raw: string[] = [];
+  readonly logger: Logger;
+  constructor() {
+    const lines = this.lines;
+    const raw = this.raw;
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) {
+          raw.push(l);
+          lines.push(JSON.parse(l) as LogLine);
+        }
+        cb();
+      },
+    });
+    this.logger = createLogger({ level: 'debug' }, sink);
+  }
+  events(name: string): LogLine[] {
+    return this.lines.filter((l) => l.event === name);
+  }
+  /** Resolves when a line with this event has been logged (polling). */
+  async waitFor(name: string, count = 1, timeoutMs = 15_000): Promise<LogLine[]> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      const found = this.events(name);
+      if (found.length >= count) return found;
+      await sleep(20);
+    }
+    throw new Error(`timed out waiting for ${count} × ${name}; seen: ${[...new Set(this.lines.map((l) => l.event))].join(', ')}`);
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await cond()) return;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export interface GoogleEnv {
+  fake: FakeGoogle;
+  sa: TestServiceAccount;
+  keyFile: string;
+}
+
+/** A fake Google with one service account authorised for gmail.send and a few users. */
+export async function startGoogle(dir: string, users = ['alice@clinic.example', 'bob@clinic.example', 'scans@clinic.example']): Promise<GoogleEnv> {
+  const fake = await FakeGoogle.start();
+  const sa = createTestServiceAccount();
+  fake.addServiceAccount(sa);
+  fake.authorize(sa.clientId, [GMAIL_SEND_SCOPE]);
+  fake.addUser(...users);
+  return { fake, sa, keyFile: sa.writeKeyFile(dir) };
+}
+
+export function tempDir(prefix = 'wr-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A config document for one gmail-api workspace "clinic" on an ephemeral port. */
+export function gmailConfig(dir: string, google: GoogleEnv, extra: Partial<ConfigInput> = {}): ConfigInput {
+  return {
+    hostname: 'relay.test',
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    workspaces: [
+      {
+        name: 'clinic',
+        domains: ['clinic.example'],
+        transport: 'gmail-api',
+        gmailApi: { serviceAccountKeyFile: google.keyFile },
+        senders: { map: { 'scanner@printer.local': 'scans@clinic.example' }, default: null },
+      },
+    ],
+    queue: { dir: path.join(dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms' },
+    google: { tokenUrl: google.fake.tokenUrl, apiRootUrl: google.fake.apiRootUrl },
+    ...extra,
+  };
+}
+
+export async function startTestRelay(doc: ConfigInput, logs = new LogCapture()): Promise<{ relay: Relay; config: Config; logs: LogCapture; port: number }> {
+  const config = parseConfig(doc);
+  const relay = await startRelay({ config, logger: logs.logger });
+  return { relay, config, logs, port: relay.listeners[0]!.address.port };
+}
