@@ -1,0 +1,9 @@
+export type { MessageMeta, SpoolState } from './types.js';
+export { Spool, type SpoolOptions } from './spool.js';
+export { SpoolWriter } from './writer.js';
+export { SpoolError } from './spool-error.js';
+export { createQueueId, isValidQueueId, QUEUE_ID_PATTERN } from './queue-id.js';
+export type { RecoveryCounts } from './recover.js';
+export { SentLog, sentKey, type SentLogOptions } from './sent-log.js';
+export { SPOOL_STATES } from './layout.js';
+export { nodeSpoolFs, type SpoolFs, type SpoolFileHandle } from './spool-fs.js';

@@ -1,0 +1,132 @@
+/**
+ * Start-up recovery: bring the spool directory to a consistent state after any crash. Run once
+ * by Spool.open before anything writes (it deletes .eml files that have no .json, which is what a
+ * message being received looks like). Idempotent: running it again changes nothing.
+ *
+ * 1. create the directories (0700) and chmod existing ones to 0700;
+ * 2. delete everything in tmp/ (files being written when the process stopped);
+ * 3. a .json that does not parse is renamed to dead/<id>.json.corrupt (kept with its .eml for
+ *    the admin; logged as spool.corrupt_meta);
+ * 4. an id with a .json in more than one state keeps one: queue wins over dead, dead over active
+ *    (the spool's own moves never leave duplicates; this covers copies made by hand);
+ * 5. a .json whose .eml is missing is deleted (spool.orphan_meta, an error: it must not happen);
+ * 6. active/*.json go back to queue/ (delivery was interrupted; the sent log stops repeats);
+ * 7. data/<id>.eml with no .json anywhere is deleted (a crash before commit).
+ */
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { DirSyncer } from './dir-syncer.js';
+import { CORRUPT_SUFFIX, DIR_MODE, SPOOL_STATES, type SpoolLayout } from './layout.js';
+import { parseMeta } from './meta-codec.js';
+import { isValidQueueId } from './queue-id.js';
+import { isErrno, type SpoolFs } from './spool-fs.js';
+import type { SpoolState } from './types.js';
+
+export interface RecoveryCounts {
+  /** Messages in each state after recovery. */
+  queue: number;
+  dead: number;
+  /** active → queue moves. */
+  requeued: number;
+  tmpRemoved: number;
+  orphanEmlRemoved: number;
+  orphanMetaRemoved: number;
+  corrupt: number;
+  duplicatesRemoved: number;
+}
+
+/** Precedence when one id has a .json in several states: the first listed wins. */
+const PRECEDENCE: readonly SpoolState[] = ['queue', 'dead', 'active'];
+
+export async function recoverSpool(
+  fs: SpoolFs,
+  layout: SpoolLayout,
+  syncer: DirSyncer,
+  logger: Logger,
+): Promise<RecoveryCounts> {
+  const counts: RecoveryCounts = {
+    queue: 0, dead: 0, requeued: 0, tmpRemoved: 0,
+    orphanEmlRemoved: 0, orphanMetaRemoved: 0, corrupt: 0, duplicatesRemoved: 0,
+  };
+  for (const dir of layout.allDirs()) {
+    await fs.mkdir(dir, DIR_MODE);
+    await fs.chmod(dir, DIR_MODE);
+  }
+
+  for (const name of await fs.readdir(layout.tmp)) {
+    await fs.unlink(join(layout.tmp, name));
+    counts.tmpRemoved++;
+  }
+
+  // Valid metas by id, with every state each id appears in.
+  const found = new Map<string, SpoolState[]>();
+  const corrupt = new Set<string>();
+  for (const state of SPOOL_STATES) {
+    for (const name of await fs.readdir(layout.stateDir(state))) {
+      if (state === 'dead' && name.endsWith(CORRUPT_SUFFIX)) {
+        corrupt.add(name.slice(0, -CORRUPT_SUFFIX.length));
+        continue;
+      }
+      if (!name.endsWith('.json')) continue;
+      const id = name.slice(0, -'.json'.length);
+      if (!isValidQueueId(id)) continue;
+      try {
+        parseMeta(await fs.readFile(layout.meta(state, id)), id);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) continue;
+        await fs.rename(layout.meta(state, id), layout.corrupt(id));
+        corrupt.add(id);
+        counts.corrupt++;
+        logger.error({ event: 'spool.corrupt_meta', id, state, path: layout.corrupt(id) }, 'message metadata did not parse; set aside in dead/ with its .eml for the admin');
+        continue;
+      }
+      found.set(id, [...(found.get(id) ?? []), state]);
+    }
+  }
+
+  const emls = new Set(
+    (await fs.readdir(layout.data))
+      .filter((n) => n.endsWith('.eml'))
+      .map((n) => n.slice(0, -'.eml'.length))
+      .filter(isValidQueueId),
+  );
+  for (const [id, states] of found) {
+    const keep = PRECEDENCE.find((s) => states.includes(s))!;
+    for (const state of states) {
+      if (state === keep) continue;
+      await fs.unlink(layout.meta(state, id));
+      counts.duplicatesRemoved++;
+      logger.warn({ event: 'spool.duplicate_meta', id, kept: keep, removed: state }, 'message was in two states; kept one');
+    }
+    if (!emls.has(id)) {
+      await fs.unlink(layout.meta(keep, id));
+      found.delete(id);
+      counts.orphanMetaRemoved++;
+      logger.error({ event: 'spool.orphan_meta', id, state: keep }, 'message metadata without its .eml (removed); the spool directory was changed outside the relay or the disk lost data');
+      continue;
+    }
+    if (keep === 'active') {
+      await fs.rename(layout.meta('active', id), layout.meta('queue', id));
+      counts.requeued++;
+      counts.queue++;
+    } else if (keep === 'queue') {
+      counts.queue++;
+    } else {
+      counts.dead++;
+    }
+  }
+
+  for (const id of emls) {
+    if (found.has(id) || corrupt.has(id)) continue;
+    try {
+      await fs.unlink(layout.eml(id));
+      counts.orphanEmlRemoved++;
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+  }
+
+  await Promise.all([layout.root, layout.data, ...SPOOL_STATES.map((s) => layout.stateDir(s))].map((d) => syncer.sync(d)));
+  logger.info({ event: 'spool.recovered', dir: layout.root, ...counts }, 'spool ready');
+  return counts;
+}

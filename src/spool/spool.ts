@@ -1,0 +1,220 @@
+/**
+ * The spool: accepted messages on disk, their state being the directory their .json is in.
+ * Every state change is one atomic rename of the .json (a meta change first rewrites the .json in
+ * place, atomically, then renames it), so at every crash point a message is in exactly one state.
+ * Knows nothing of SMTP or Google. See layout.ts for the files, recover.ts for start-up.
+ */
+import { createReadStream, type ReadStream } from 'node:fs';
+import { silentLogger, type Logger } from '../log.js';
+import { DirSyncer } from './dir-syncer.js';
+import { replaceFile } from './durable-file.js';
+import { SPOOL_STATES, SpoolLayout, checkId } from './layout.js';
+import { parseMeta, serializeMeta } from './meta-codec.js';
+import { isValidQueueId } from './queue-id.js';
+import { recoverSpool, type RecoveryCounts } from './recover.js';
+import { SpoolError } from './spool-error.js';
+import { isErrno, unlinkIfExists, withFs, type SpoolFs } from './spool-fs.js';
+import type { MessageMeta, SpoolState } from './types.js';
+import { SpoolWriter } from './writer.js';
+
+export interface SpoolOptions {
+  logger?: Logger;
+  now?: () => Date;
+  /** Replace file-system calls (tests: inject ENOSPC, count fsyncs). */
+  fs?: Partial<SpoolFs>;
+  /**
+   * Run start-up recovery (default true). Pass false from a second process (an admin command
+   * while the server runs): recovery would pull messages out of active/ under the server's feet.
+   */
+  recover?: boolean;
+}
+
+export class Spool {
+  /** What start-up recovery found and did (null when opened with recover: false). */
+  recovery: RecoveryCounts | null = null;
+  private readonly layout: SpoolLayout;
+  private readonly syncer: DirSyncer;
+
+  private constructor(
+    readonly dir: string,
+    private readonly fs: SpoolFs,
+    private readonly logger: Logger,
+    private readonly now: () => Date,
+  ) {
+    this.layout = new SpoolLayout(dir);
+    this.syncer = new DirSyncer((path) => fs.syncDir(path));
+  }
+
+  /** Create or recover the spool under `dir` (see recover.ts). Idempotent. */
+  static async open(dir: string, options: SpoolOptions = {}): Promise<Spool> {
+    const spool = new Spool(dir, withFs(options.fs), options.logger ?? silentLogger, options.now ?? (() => new Date()));
+    if (options.recover ?? true) {
+      spool.recovery = await recoverSpool(spool.fs, spool.layout, spool.syncer, spool.logger);
+    }
+    return spool;
+  }
+
+  /** Directory fsyncs started so far (group commit makes this lower than the number of commits). */
+  get dirSyncs(): number {
+    return this.syncer.rounds;
+  }
+
+  /** Start receiving message `id` (data/<id>.eml is created on the first write or commit). */
+  createWriter(id: string): SpoolWriter {
+    checkId(id);
+    return new SpoolWriter(id, { fs: this.fs, layout: this.layout, syncer: this.syncer, logger: this.logger });
+  }
+
+  emlPath(id: string): string {
+    return this.layout.eml(id);
+  }
+
+  /** The exact bytes received. */
+  openEml(id: string): ReadStream {
+    return createReadStream(this.layout.eml(id));
+  }
+
+  /** Every message in `state`, oldest receivedAt first. Unreadable .json files are logged and skipped. */
+  async list(state: SpoolState): Promise<MessageMeta[]> {
+    const metas: MessageMeta[] = [];
+    for (const id of await this.ids(state)) {
+      try {
+        const meta = await this.get(state, id);
+        if (meta) metas.push(meta);
+      } catch (err) {
+        if (!(err instanceof SpoolError)) throw err;
+        this.logger.error({ event: err.code, id, state }, err.message);
+      }
+    }
+    return metas.sort((a, b) => cmp(a.receivedAt, b.receivedAt) || cmp(a.id, b.id));
+  }
+
+  async count(state: SpoolState): Promise<number> {
+    return (await this.ids(state)).length;
+  }
+
+  /** The message's meta in `state`, or null if it is not there. Rejects spool.corrupt_meta. */
+  async get(state: SpoolState, id: string): Promise<MessageMeta | null> {
+    let text: string;
+    try {
+      text = await this.fs.readFile(this.layout.meta(state, id));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return null;
+      throw err;
+    }
+    return parseMeta(text, id);
+  }
+
+  /** Which state the message is in (queue, then active, then dead), or null. */
+  async find(id: string): Promise<{ state: SpoolState; meta: MessageMeta } | null> {
+    for (const state of SPOOL_STATES) {
+      const meta = await this.get(state, id);
+      if (meta) return { state, meta };
+    }
+    return null;
+  }
+
+  /**
+   * queue → active, for delivery. Rejects spool.not_queued if the message is not in queue/
+   * (another worker took it, or it was removed): the rename decides, so exactly one claim wins,
+   * across processes too. Not fsynced: after a crash active/ goes back to queue/ anyway.
+   */
+  async claim(id: string): Promise<MessageMeta> {
+    try {
+      await this.fs.rename(this.layout.meta('queue', id), this.layout.meta('active', id));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new SpoolError('spool.not_queued', `message ${id} is not in the queue`, { id });
+      throw err;
+    }
+    try {
+      return parseMeta(await this.fs.readFile(this.layout.meta('active', id)), id);
+    } catch (err) {
+      if (err instanceof SpoolError) {
+        await this.fs.rename(this.layout.meta('active', id), this.layout.corrupt(id));
+        this.logger.error({ event: 'spool.corrupt_meta', id, path: this.layout.corrupt(id) }, 'message metadata did not parse; set aside in dead/');
+      }
+      throw err;
+    }
+  }
+
+  /** Replace the meta of a message that is in `state` (atomic and durable). */
+  async update(state: SpoolState, meta: MessageMeta): Promise<void> {
+    const target = this.layout.meta(state, meta.id);
+    await this.mustExist(state, meta.id);
+    await replaceFile(this.fs, this.layout.tmp, meta.id, target, serializeMeta(meta));
+    await this.syncer.sync(this.layout.stateDir(state));
+  }
+
+  /** active → queue with the updated meta (a failed attempt: attempts, nextAttemptAt, lastError). */
+  release(meta: MessageMeta): Promise<void> {
+    return this.move(meta, 'active', 'queue');
+  }
+
+  /** active → dead with the updated meta (set lastError first). */
+  kill(meta: MessageMeta): Promise<void> {
+    return this.move(meta, 'active', 'dead');
+  }
+
+  /** dead → queue for another try now: attempts back to 0, nextAttemptAt now, lastError kept. */
+  async requeue(id: string): Promise<MessageMeta> {
+    const meta = await this.get('dead', id);
+    if (!meta) throw new SpoolError('spool.not_found', `message ${id} is not in dead/`, { id });
+    const next: MessageMeta = { ...meta, attempts: 0, nextAttemptAt: this.now().toISOString() };
+    await this.move(next, 'dead', 'queue');
+    return next;
+  }
+
+  /**
+   * Delivered: remove active/<id>.json (made durable), then the .eml. A crash in between leaves an
+   * .eml without .json, which start-up deletes.
+   */
+  async complete(id: string): Promise<void> {
+    if (!(await unlinkIfExists(this.fs, this.layout.meta('active', id)))) {
+      throw new SpoolError('spool.not_found', `message ${id} is not in active/`, { id });
+    }
+    await this.syncer.sync(this.layout.stateDir('active'));
+    await unlinkIfExists(this.fs, this.layout.eml(id));
+  }
+
+  /**
+   * Admin delete of a message in `state` (in dead/ also a set-aside .json.corrupt). Resolves false
+   * if there was nothing. The .eml goes too unless another state still holds the id.
+   */
+  async remove(state: SpoolState, id: string): Promise<boolean> {
+    let removed = await unlinkIfExists(this.fs, this.layout.meta(state, id));
+    if (state === 'dead') removed = (await unlinkIfExists(this.fs, this.layout.corrupt(id))) || removed;
+    if (!removed) return false;
+    await this.syncer.sync(this.layout.stateDir(state));
+    if (!(await this.find(id))) await unlinkIfExists(this.fs, this.layout.eml(id));
+    return true;
+  }
+
+  /**
+   * One state change with new meta, crash-safe with no duplicate: rewrite <from>/<id>.json in
+   * place (temp file, fsync, rename over, fsync dir), then rename it into <to>/ and fsync both.
+   * A crash leaves it in <from> with either meta; recovery then handles <from> as usual.
+   */
+  private async move(meta: MessageMeta, from: SpoolState, to: SpoolState): Promise<void> {
+    await this.update(from, meta);
+    await this.fs.rename(this.layout.meta(from, meta.id), this.layout.meta(to, meta.id));
+    await Promise.all([this.syncer.sync(this.layout.stateDir(to)), this.syncer.sync(this.layout.stateDir(from))]);
+  }
+
+  private async mustExist(state: SpoolState, id: string): Promise<void> {
+    if (!(await this.fs.exists(this.layout.meta(state, id)))) {
+      throw new SpoolError('spool.not_found', `message ${id} is not in ${state}/`, { id });
+    }
+  }
+
+  private async ids(state: SpoolState): Promise<string[]> {
+    const names = await this.fs.readdir(this.layout.stateDir(state));
+    return names
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -'.json'.length))
+      .filter(isValidQueueId);
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,174 @@
+/**
+ * Receiving one message into the spool. `write` appends a chunk to data/<id>.eml and resolves
+ * when the kernel has it (await it: that is the backpressure); nothing is buffered in memory.
+ * `commit` is the one commit point: fsync + close the .eml, write + fsync tmp/<id>.*.json,
+ * rename it into queue/<id>.json, then fsync data/ and queue/ (group commit) before resolving.
+ * Only after commit resolves may the client be told 250. File-system errors reject with the
+ * original error (errno `code` such as ENOSPC kept); `abort` then removes every trace.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { DirSyncer } from './dir-syncer.js';
+import { tempPath, writeNewFile } from './durable-file.js';
+import { FILE_MODE, type SpoolLayout } from './layout.js';
+import { serializeMeta } from './meta-codec.js';
+import { SpoolError } from './spool-error.js';
+import { unlinkIfExists, writeAll, type SpoolFileHandle, type SpoolFs } from './spool-fs.js';
+import type { MessageMeta } from './types.js';
+
+type WriterState = 'open' | 'committing' | 'committed' | 'failed' | 'aborted';
+
+export interface WriterDeps {
+  fs: SpoolFs;
+  layout: SpoolLayout;
+  syncer: DirSyncer;
+  logger: Logger;
+}
+
+export class SpoolWriter {
+  private state: WriterState = 'open';
+  private failure: Error | null = null;
+  private handle: SpoolFileHandle | null = null;
+  /** We created data/<id>.eml (so abort may delete it; an EEXIST open must not). */
+  private createdEml = false;
+  private tmpJson: string | null = null;
+  /** queue/<id>.json exists because of us (commit got past the rename). */
+  private renamed = false;
+  private chain: Promise<void> = Promise.resolve();
+  private committing: Promise<MessageMeta> | null = null;
+  private aborting: Promise<void> | null = null;
+  private readonly hash: Hash = createHash('sha256');
+  private bytes = 0;
+  private readonly emlPath: string;
+
+  constructor(
+    readonly id: string,
+    private readonly deps: WriterDeps,
+  ) {
+    this.emlPath = deps.layout.eml(id);
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** sha256 (hex) of the bytes written so far (the final value once commit has begun). */
+  sha256(): string {
+    return this.hash.copy().digest('hex');
+  }
+
+  write(chunk: Buffer): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(this.notOpen());
+    const run = this.chain.then(async () => {
+      if (this.failure) throw this.failure;
+      const handle = await this.ensureOpen();
+      await writeAll(handle, chunk);
+      this.hash.update(chunk);
+      this.bytes += chunk.length;
+    });
+    this.chain = run.catch((err: unknown) => this.fail(err));
+    return run;
+  }
+
+  /**
+   * Make the message durable and queued. `meta.id` must be this writer's id; `size` and `sha256`
+   * are taken from what was written. Resolves with the meta as stored.
+   */
+  commit(meta: MessageMeta): Promise<MessageMeta> {
+    if (this.state !== 'open') return Promise.reject(this.notOpen());
+    if (meta.id !== this.id) {
+      return Promise.reject(new SpoolError('spool.bad_meta', `meta id ${meta.id} is not ${this.id}`, { id: this.id }));
+    }
+    this.state = 'committing';
+    this.committing = this.doCommit(meta).then(
+      (stored) => {
+        this.state = 'committed';
+        return stored;
+      },
+      (err: unknown) => {
+        this.fail(err);
+        throw err;
+      },
+    );
+    return this.committing;
+  }
+
+  /**
+   * Forget the message: close and delete the .eml and any temp .json. Safe to call twice, after a
+   * failed write or commit; a no-op after a successful commit. Never rejects (failures are logged;
+   * start-up removes any leftovers).
+   */
+  abort(): Promise<void> {
+    this.aborting ??= this.doAbort();
+    return this.aborting;
+  }
+
+  private async doCommit(meta: MessageMeta): Promise<MessageMeta> {
+    const { fs, layout, syncer } = this.deps;
+    await this.chain;
+    if (this.failure !== null) throw this.failure;
+    const handle = await this.ensureOpen();
+    await handle.sync();
+    this.handle = null;
+    await handle.close();
+    const stored: MessageMeta = { ...meta, size: this.bytes, sha256: this.hash.copy().digest('hex') };
+    const tmp = tempPath(layout.tmp, this.id);
+    this.tmpJson = tmp;
+    await writeNewFile(fs, tmp, serializeMeta(stored));
+    await fs.rename(tmp, layout.meta('queue', this.id));
+    this.tmpJson = null;
+    this.renamed = true;
+    await Promise.all([syncer.sync(layout.data), syncer.sync(layout.stateDir('queue'))]);
+    return stored;
+  }
+
+  private async doAbort(): Promise<void> {
+    if (this.committing) await this.committing.catch(() => undefined);
+    await this.chain;
+    if (this.state === 'committed') return;
+    this.state = 'aborted';
+    const { fs, layout, logger } = this.deps;
+    try {
+      if (this.handle) {
+        const handle = this.handle;
+        this.handle = null;
+        await handle.close().catch(() => undefined);
+      }
+      if (this.tmpJson) await unlinkIfExists(fs, this.tmpJson);
+      let removeEml = this.createdEml;
+      if (this.renamed) {
+        // The commit failed after the rename (directory fsync): the client will be told 451 and
+        // will send again, so take it back out, unless a worker has already claimed it.
+        removeEml = await unlinkIfExists(fs, layout.meta('queue', this.id));
+      }
+      if (removeEml) await unlinkIfExists(fs, this.emlPath);
+    } catch (err) {
+      logger.error({ event: 'spool.abort_failed', id: this.id, code: errCode(err) }, 'could not clean up an aborted message; start-up will');
+    }
+  }
+
+  private async ensureOpen(): Promise<SpoolFileHandle> {
+    if (this.handle) return this.handle;
+    this.handle = await this.deps.fs.open(this.emlPath, 'wx', FILE_MODE);
+    this.createdEml = true;
+    return this.handle;
+  }
+
+  private fail(err: unknown): void {
+    if (this.state === 'open' || this.state === 'committing') {
+      this.state = 'failed';
+      this.failure = err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  private notOpen(): Error {
+    if (this.state === 'failed' && this.failure) return this.failure;
+    return new SpoolError('spool.writer_closed', `message ${this.id} is already ${this.state}`, { id: this.id });
+  }
+}
+
+function errCode(err: unknown): string {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : 'unknown';
+}

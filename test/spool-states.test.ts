@@ -1,0 +1,151 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Spool, SpoolError, createQueueId, type MessageMeta } from '../src/spool/index.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'spool-states-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function makeMeta(id: string, over: Partial<MessageMeta> = {}): MessageMeta {
+  return {
+    version: 1, id, receivedAt: '2024-05-01T10:00:00.000Z', workspace: 'clinic', mailFrom: 'scanner@clinic.example',
+    sender: 'frontdesk@clinic.example', recipients: ['dr.a@clinic.example'], bcc: [], headerRecipients: ['dr.a@clinic.example'],
+    messageId: null, from: null, size: 0, sha256: '', client: { address: '127.0.0.1' }, attempts: 0,
+    nextAttemptAt: '2024-05-01T10:00:00.000Z', lastError: null, ...over,
+  };
+}
+
+async function accept(spool: Spool, body = 'hello', over: Partial<MessageMeta> = {}): Promise<string> {
+  const id = createQueueId();
+  const w = spool.createWriter(id);
+  await w.write(Buffer.from(body));
+  await w.commit(makeMeta(id, over));
+  return id;
+}
+
+const ls = (sub: string) => readdirSync(join(dir, sub)).sort();
+const failure = { code: 'gmail.no_user', kind: 'permanent' as const, message: 'no such user', at: '2024-05-01T11:00:00.000Z' };
+
+describe('claim', () => {
+  it('lets exactly one of two concurrent claims win, also across two processes opened on one spool', async () => {
+    const spool = await Spool.open(dir);
+    const other = await Spool.open(dir, { recover: false });
+    for (const [a, b] of [[spool, spool], [spool, other]] as const) {
+      const id = await accept(spool);
+      const results = await Promise.allSettled([a.claim(id), b.claim(id)]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(lost[0]!.reason).toBeInstanceOf(SpoolError);
+      expect(lost[0]!.reason).toMatchObject({ code: 'spool.not_queued' });
+      expect((await spool.find(id))?.state).toBe('active');
+    }
+  });
+
+  it('rejects a message that is not in the queue', async () => {
+    const spool = await Spool.open(dir);
+    await expect(spool.claim(createQueueId())).rejects.toMatchObject({ code: 'spool.not_queued' });
+  });
+});
+
+describe('state changes', () => {
+  it('release puts the updated meta back in the queue', async () => {
+    const spool = await Spool.open(dir);
+    const id = await accept(spool);
+    const meta = await spool.claim(id);
+    await spool.release({ ...meta, attempts: 1, nextAttemptAt: '2024-05-01T10:05:00.000Z', lastError: { ...failure, kind: 'temporary' } });
+    expect(await spool.find(id)).toMatchObject({ state: 'queue', meta: { attempts: 1, nextAttemptAt: '2024-05-01T10:05:00.000Z', lastError: { kind: 'temporary' } } });
+    expect(ls('active')).toEqual([]);
+    expect(ls('tmp')).toEqual([]);
+  });
+
+  it('release of a message that is not active fails and creates nothing', async () => {
+    const spool = await Spool.open(dir);
+    const id = await accept(spool);
+    const meta = (await spool.get('queue', id))!;
+    await expect(spool.release({ ...meta, attempts: 9 })).rejects.toMatchObject({ code: 'spool.not_found' });
+    expect(await spool.find(id)).toMatchObject({ state: 'queue', meta: { attempts: 0 } });
+    expect(ls('active')).toEqual([]);
+  });
+
+  it('kill moves to dead with the error; requeue brings it back due now with attempts reset', async () => {
+    const now = new Date('2024-05-02T08:00:00.000Z');
+    const spool = await Spool.open(dir, { now: () => now });
+    const id = await accept(spool);
+    const meta = await spool.claim(id);
+    await spool.kill({ ...meta, attempts: 3, lastError: failure });
+    expect(await spool.find(id)).toMatchObject({ state: 'dead', meta: { attempts: 3, lastError: failure } });
+    expect(await spool.count('dead')).toBe(1);
+
+    const back = await spool.requeue(id);
+    expect(back).toMatchObject({ attempts: 0, nextAttemptAt: now.toISOString(), lastError: failure });
+    expect(await spool.find(id)).toEqual({ state: 'queue', meta: back });
+    expect(ls('dead')).toEqual([]);
+    await expect(spool.requeue(id)).rejects.toMatchObject({ code: 'spool.not_found' });
+  });
+
+  it('complete removes the message entirely', async () => {
+    const spool = await Spool.open(dir);
+    const id = await accept(spool);
+    await spool.claim(id);
+    await spool.complete(id);
+    expect(await spool.find(id)).toBeNull();
+    expect(existsSync(spool.emlPath(id))).toBe(false);
+    await expect(spool.complete(id)).rejects.toMatchObject({ code: 'spool.not_found' });
+  });
+
+  it('update rewrites the meta in place and refuses a message that is not there', async () => {
+    const spool = await Spool.open(dir);
+    const id = await accept(spool);
+    const meta = (await spool.get('queue', id))!;
+    await spool.update('queue', { ...meta, nextAttemptAt: '2030-01-01T00:00:00.000Z' });
+    expect((await spool.get('queue', id))?.nextAttemptAt).toBe('2030-01-01T00:00:00.000Z');
+    await expect(spool.update('active', meta)).rejects.toMatchObject({ code: 'spool.not_found' });
+    expect(ls('active')).toEqual([]);
+  });
+
+  it('remove deletes the .json and the .eml, and says whether there was anything', async () => {
+    const spool = await Spool.open(dir);
+    const id = await accept(spool);
+    expect(await spool.remove('dead', id)).toBe(false);
+    expect(await spool.remove('queue', id)).toBe(true);
+    expect(await spool.find(id)).toBeNull();
+    expect(ls('data')).toEqual([]);
+    expect(await spool.remove('queue', id)).toBe(false);
+  });
+});
+
+describe('reading', () => {
+  it('lists by receivedAt, counts, and streams the exact bytes', async () => {
+    const spool = await Spool.open(dir);
+    const late = await accept(spool, 'late', { receivedAt: '2024-05-03T00:00:00.000Z' });
+    const early = await accept(spool, 'early', { receivedAt: '2024-05-01T00:00:00.000Z' });
+    const middle = await accept(spool, 'middle', { receivedAt: '2024-05-02T00:00:00.000Z' });
+    expect((await spool.list('queue')).map((m) => m.id)).toEqual([early, middle, late]);
+    expect(await spool.count('queue')).toBe(3);
+    expect(await spool.count('active')).toBe(0);
+    expect(await text(spool.openEml(middle))).toBe('middle');
+    expect(await spool.get('active', middle)).toBeNull();
+  });
+});
+
+describe('createQueueId', () => {
+  it('makes short, file-name-safe ids that are unique and sort by time', () => {
+    const t = Date.parse('2024-05-01T10:00:00.000Z');
+    const sameMs = Array.from({ length: 5000 }, () => createQueueId(t));
+    expect(new Set(sameMs).size).toBe(5000);
+    expect([...sameMs].sort()).toEqual(sameMs);
+    for (const id of sameMs) expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{14}$/);
+    const times = [t - 86_400_000, t - 1, t, t + 1, t + 3_600_000, Date.parse('2099-12-31T23:59:59.999Z')];
+    const ids = times.map((ms) => createQueueId(ms));
+    expect([...ids].sort()).toEqual(ids);
+  });
+});

@@ -1,0 +1,251 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Spool, createQueueId, nodeSpoolFs, type MessageMeta, type SpoolFileHandle, type SpoolFs } from '../src/spool/index.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'spool-writer-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function makeMeta(id: string, over: Partial<MessageMeta> = {}): MessageMeta {
+  return {
+    version: 1,
+    id,
+    receivedAt: '2024-05-01T10:00:00.000Z',
+    workspace: 'clinic',
+    mailFrom: 'scanner@clinic.example',
+    sender: 'frontdesk@clinic.example',
+    recipients: ['dr.a@clinic.example'],
+    bcc: [],
+    headerRecipients: ['dr.a@clinic.example'],
+    messageId: 'abc@clinic.example',
+    from: 'frontdesk@clinic.example',
+    size: 0,
+    sha256: '',
+    client: { address: '127.0.0.1' },
+    attempts: 0,
+    nextAttemptAt: '2024-05-01T10:00:00.000Z',
+    lastError: null,
+    ...over,
+  };
+}
+
+const errno = (code: string) => Object.assign(new Error(`${code}: simulated`), { code });
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const ls = (sub: string) => readdirSync(join(dir, sub)).sort();
+const mode = (p: string) => statSync(p).mode & 0o777;
+
+describe('SpoolWriter commit', () => {
+  it('stores the exact bytes and the meta, with 0600 files and 0700 directories whatever the umask', async () => {
+    const old = process.umask(0);
+    try {
+      const spool = await Spool.open(dir);
+      const id = createQueueId();
+      const w = spool.createWriter(id);
+      const parts = [Buffer.from('Subject: x\r\n\r\n'), Buffer.from([0, 1, 2, 255, 13, 10]), Buffer.alloc(100_000, 0x61)];
+      for (const p of parts) await w.write(p);
+      const all = Buffer.concat(parts);
+      expect(w.size).toBe(all.length);
+      expect(w.sha256()).toBe(sha(all));
+      const stored = await w.commit(makeMeta(id));
+
+      expect(readFileSync(spool.emlPath(id)).equals(all)).toBe(true);
+      expect(stored).toMatchObject({ size: all.length, sha256: sha(all) });
+      expect(await spool.get('queue', id)).toEqual(stored);
+      expect(await spool.find(id)).toEqual({ state: 'queue', meta: stored });
+      expect(ls('tmp')).toEqual([]);
+
+      for (const sub of ['', 'data', 'tmp', 'queue', 'active', 'dead']) expect(mode(join(dir, sub))).toBe(0o700);
+      expect(mode(spool.emlPath(id))).toBe(0o600);
+      expect(mode(join(dir, 'queue', `${id}.json`))).toBe(0o600);
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it('has the bytes on disk when write resolves (nothing held back in memory)', async () => {
+    const spool = await Spool.open(dir);
+    const id = createQueueId();
+    const w = spool.createWriter(id);
+    await w.write(Buffer.alloc(70_000, 1));
+    expect(statSync(spool.emlPath(id)).size).toBe(70_000);
+    await w.write(Buffer.alloc(5, 2));
+    expect(statSync(spool.emlPath(id)).size).toBe(70_005);
+    await w.abort();
+  });
+
+  it('refuses a meta for another id and writes after commit', async () => {
+    const spool = await Spool.open(dir);
+    const id = createQueueId();
+    const w = spool.createWriter(id);
+    await w.write(Buffer.from('x'));
+    await expect(w.commit(makeMeta('OTHER0000000001'))).rejects.toMatchObject({ code: 'spool.bad_meta' });
+    await w.commit(makeMeta(id));
+    await expect(w.write(Buffer.from('y'))).rejects.toMatchObject({ code: 'spool.writer_closed' });
+    await w.abort(); // no-op after a successful commit
+    expect(await spool.count('queue')).toBe(1);
+    expect(readFileSync(spool.emlPath(id), 'utf8')).toBe('x');
+  });
+});
+
+describe('group commit', () => {
+  it('lands every concurrent commit with fewer directory fsyncs, each covered by an fsync that began after its rename', async () => {
+    const events: string[] = [];
+    const fs: Partial<SpoolFs> = {
+      async rename(from, to) {
+        await nodeSpoolFs.rename(from, to);
+        if (to.includes(`${join(dir, 'queue')}/`)) events.push(`rename ${to.split('/').pop()!.replace('.json', '')}`);
+      },
+      async syncDir(path) {
+        const round = events.length;
+        events.push(`sync-start ${path} ${round}`);
+        await new Promise((r) => setTimeout(r, 15));
+        await nodeSpoolFs.syncDir(path);
+        events.push(`sync-end ${path} ${round}`);
+      },
+    };
+    const spool = await Spool.open(dir, { fs });
+    const before = spool.dirSyncs;
+    const n = 40;
+    const ids = Array.from({ length: n }, () => createQueueId());
+    await Promise.all(
+      ids.map(async (id, i) => {
+        const w = spool.createWriter(id);
+        await w.write(Buffer.from(`message ${i}\r\n`));
+        await w.commit(makeMeta(id));
+        events.push(`done ${id}`);
+      }),
+    );
+    expect(await spool.count('queue')).toBe(n);
+    for (const [i, id] of ids.entries()) expect(readFileSync(spool.emlPath(id), 'utf8')).toBe(`message ${i}\r\n`);
+    const syncs = spool.dirSyncs - before;
+    expect(syncs).toBeLessThan(n); // 2n directory fsyncs without sharing
+    expect(syncs).toBeGreaterThanOrEqual(2);
+
+    const queueDir = join(dir, 'queue');
+    for (const id of ids) {
+      const renamedAt = events.indexOf(`rename ${id}`);
+      const doneAt = events.indexOf(`done ${id}`);
+      const covered = events.some((e, i) => {
+        if (i <= renamedAt || !e.startsWith(`sync-start ${queueDir} `)) return false;
+        const endAt = events.indexOf(e.replace('sync-start', 'sync-end'));
+        return endAt > i && endAt < doneAt;
+      });
+      expect(covered, `commit of ${id} resolved without a covering fsync`).toBe(true);
+    }
+  });
+});
+
+describe('abort and failures', () => {
+  it('abort leaves nothing behind, is safe twice, and closes the writer', async () => {
+    const spool = await Spool.open(dir);
+    const id = createQueueId();
+    const w = spool.createWriter(id);
+    await w.write(Buffer.from('partial'));
+    await w.abort();
+    await w.abort();
+    expect(ls('data')).toEqual([]);
+    expect(ls('tmp')).toEqual([]);
+    expect(await spool.find(id)).toBeNull();
+    await expect(w.write(Buffer.from('more'))).rejects.toMatchObject({ code: 'spool.writer_closed' });
+  });
+
+  it('a write that hits ENOSPC rejects with ENOSPC (and so does commit); abort leaves nothing', async () => {
+    let written = 0;
+    const fs: Partial<SpoolFs> = {
+      async open(path, flags, m) {
+        const h = await nodeSpoolFs.open(path, flags, m);
+        if (!path.endsWith('.eml')) return h;
+        const wrapped: SpoolFileHandle = {
+          write: async (buf, off, len) => {
+            if (written > 0) throw errno('ENOSPC');
+            written += len;
+            return h.write(buf, off, len);
+          },
+          sync: () => h.sync(),
+          close: () => h.close(),
+        };
+        return wrapped;
+      },
+    };
+    const spool = await Spool.open(dir, { fs });
+    const id = createQueueId();
+    const w = spool.createWriter(id);
+    await w.write(Buffer.from('first'));
+    await expect(w.write(Buffer.from('second'))).rejects.toMatchObject({ code: 'ENOSPC' });
+    await expect(w.write(Buffer.from('third'))).rejects.toMatchObject({ code: 'ENOSPC' });
+    await expect(w.commit(makeMeta(id))).rejects.toMatchObject({ code: 'ENOSPC' });
+    await w.abort();
+    expect(ls('data')).toEqual([]);
+    expect(ls('tmp')).toEqual([]);
+    expect(ls('queue')).toEqual([]);
+  });
+
+  it('ENOSPC while writing the .json during commit rejects with ENOSPC; abort removes .eml and temp file', async () => {
+    const fs: Partial<SpoolFs> = {
+      async open(path, flags, m) {
+        const h = await nodeSpoolFs.open(path, flags, m);
+        if (!path.startsWith(join(dir, 'tmp'))) return h;
+        return { write: async () => Promise.reject(errno('ENOSPC')), sync: () => h.sync(), close: () => h.close() };
+      },
+    };
+    const spool = await Spool.open(dir, { fs });
+    const id = createQueueId();
+    const w = spool.createWriter(id);
+    await w.write(Buffer.from('hello'));
+    await expect(w.commit(makeMeta(id))).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(ls('tmp').length).toBe(1); // the half-written temp file, until abort
+    await w.abort();
+    expect(ls('data')).toEqual([]);
+    expect(ls('tmp')).toEqual([]);
+    expect(ls('queue')).toEqual([]);
+  });
+
+  it('EIO on the directory fsync fails the commit (client will retry) and abort takes the message back out', async () => {
+    const fs: Partial<SpoolFs> = { syncDir: async () => Promise.reject(errno('EIO')) };
+    const spool = await Spool.open(dir, { fs: {} });
+    const failing = await Spool.open(dir, { fs, recover: false });
+    const id = createQueueId();
+    const w = failing.createWriter(id);
+    await w.write(Buffer.from('hello'));
+    await expect(w.commit(makeMeta(id))).rejects.toMatchObject({ code: 'EIO' });
+    await w.abort();
+    expect(await spool.find(id)).toBeNull();
+    expect(ls('data')).toEqual([]);
+  });
+
+  it('an id that already exists fails with EEXIST and abort does not touch the existing message', async () => {
+    const spool = await Spool.open(dir);
+    const id = createQueueId();
+    const first = spool.createWriter(id);
+    await first.write(Buffer.from('original'));
+    await first.commit(makeMeta(id));
+    const second = spool.createWriter(id);
+    await expect(second.write(Buffer.from('impostor'))).rejects.toMatchObject({ code: 'EEXIST' });
+    await second.abort();
+    expect(readFileSync(spool.emlPath(id), 'utf8')).toBe('original');
+    expect(await spool.count('queue')).toBe(1);
+  });
+
+  it('commit of an empty message stores an empty file', async () => {
+    const spool = await Spool.open(dir);
+    const id = createQueueId();
+    const stored = await spool.createWriter(id).commit(makeMeta(id));
+    expect(stored.size).toBe(0);
+    expect(stored.sha256).toBe(sha(Buffer.alloc(0)));
+    expect(readFileSync(spool.emlPath(id)).length).toBe(0);
+  });
+
+  it('refuses ids that could escape the spool directory', async () => {
+    const spool = await Spool.open(dir);
+    writeFileSync(join(dir, 'victim.eml'), 'x');
+    expect(() => spool.createWriter('../victim')).toThrow(expect.objectContaining({ code: 'spool.bad_id' }));
+    await expect(spool.remove('queue', '../../etc/passwd')).rejects.toMatchObject({ code: 'spool.bad_id' });
+  });
+});
