@@ -3,6 +3,10 @@
  * impersonated user. google-auth-library caches each client's access token until shortly before
  * it expires and, created with forceRefreshOnFailure, fetches a new one after a 401.
  *
+ * google-auth-library 10 does not quite do the latter on its own: after a 401 its JWT client asks
+ * its token cache with forceRefresh only if the old token is near expiry, so it re-sends the
+ * request with the very token Google just refused. DelegatedJwt fixes that (see below).
+ *
  * google-auth-library hard-codes https://oauth2.googleapis.com/token (as URL and as the JWT's
  * `aud`); `tokenUrl` redirects the request (tests, proxies) with a transporter interceptor.
  */
@@ -38,7 +42,7 @@ export class GoogleCredentials {
     const subject = user.toLowerCase();
     let client = this.clients.get(subject);
     if (!client) {
-      client = new JWT({
+      client = new DelegatedJwt({
         email: this.key.client_email,
         key: this.key.private_key,
         keyId: this.key.private_key_id,
@@ -62,6 +66,21 @@ export class GoogleCredentials {
     const client = this.clientFor(user);
     const res = await client.authorize();
     return { expiresAt: res.expiry_date };
+  }
+}
+
+/**
+ * A JWT client whose every refresh fetches a new token. google-auth-library only calls
+ * refreshTokenNoCache when it wants a new token (none yet, near expiry, or after a 401/403 with
+ * forceRefreshOnFailure), but then asks its GoogleToken cache without forceRefresh unless the
+ * old token is near expiry, and gets the refused token back. Dropping the GoogleToken first makes
+ * the refresh real; tokens are still cached between refreshes, and concurrent refreshes are
+ * still shared (OAuth2Client dedupes them).
+ */
+class DelegatedJwt extends JWT {
+  protected override async refreshTokenNoCache(): ReturnType<JWT['refreshTokenNoCache']> {
+    this.gtoken = undefined;
+    return super.refreshTokenNoCache();
   }
 }
 

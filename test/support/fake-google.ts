@@ -6,6 +6,7 @@
  * - Gmail `users.messages.send` (media upload, multipart upload and JSON `raw`): checks the
  *   bearer token and records what Gmail would have sent.
  * Other modules add routes with `route()` (e.g. S/MIME settings).
+ * Every answer carries a Date header from Google's clock (ours + clockOffsetMs), as Google's do.
  */
 import { createHash, createPublicKey, createVerify, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -117,6 +118,7 @@ export class FakeGoogle {
   private readonly users = new Set<string>();
   private readonly tokens = new Map<string, AccessToken>();
   private readonly scripted: { match: RegExp; response: ScriptedResponse }[] = [];
+  private readonly scriptedTokens: ScriptedResponse[] = [];
   private readonly routes: { method: string; match: RegExp; handler: RouteHandler }[] = [];
   private readonly disabledUsers = new Set<string>();
   private nextId = 1;
@@ -175,6 +177,10 @@ export class FakeGoogle {
   failNext(response: ScriptedResponse, match: RegExp = /messages\/send/): void {
     this.scripted.push({ match, response });
   }
+  /** The next token request gets this answer instead (in order), e.g. a 503 or a dropped connection. */
+  failNextToken(response: ScriptedResponse): void {
+    this.scriptedTokens.push(response);
+  }
   route(method: string, match: RegExp, handler: RouteHandler): void {
     this.routes.push({ method, match, handler });
   }
@@ -195,10 +201,20 @@ export class FakeGoogle {
         req.socket.destroy();
         return;
       }
-      res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
+      res.writeHead(r.status, {
+        'content-type': 'application/json',
+        date: new Date(Date.now() + this.clockOffsetMs).toUTCString(),
+        ...r.headers,
+      });
       res.end(typeof r.body === 'string' ? r.body : JSON.stringify(r.body));
     };
     if (req.method === 'POST' && url.pathname === '/token') {
+      const scripted = this.scriptedTokens.shift();
+      if (scripted) {
+        this.tokenRequests.push({ ok: false, error: `scripted ${scripted.status}` });
+        send(scripted);
+        return;
+      }
       send(this.token(body));
       return;
     }
@@ -336,6 +352,19 @@ const SEND_SCOPES = new Set([
   'https://www.googleapis.com/auth/gmail.compose',
   'https://www.googleapis.com/auth/gmail.modify',
 ]);
+
+/**
+ * Gmail's over-limit answer: 429 (or 403 with `reason`) and "Retry after <ISO time>" in the
+ * message text, as Google words it.
+ */
+export function rateLimitError(retryAt: Date, status = 429, reason = 'rateLimitExceeded'): ScriptedResponse {
+  return gmailError(
+    status,
+    `User-rate limit exceeded.  Retry after ${retryAt.toISOString()}`,
+    status === 429 ? 'RESOURCE_EXHAUSTED' : 'PERMISSION_DENIED',
+    reason,
+  );
+}
 
 export function gmailError(status: number, message: string, statusText: string, reason: string): ScriptedResponse {
   return {

@@ -1,0 +1,86 @@
+/**
+ * Failures from the SMTP upstream (nodemailer: `code` such as EAUTH / ECONNECTION / ETIMEDOUT,
+ * `responseCode`, `response`, `command`). 4xx is temporary and 5xx permanent, except:
+ * authentication failures are held (the app password is wrong or revoked: an admin must fix
+ * it), Gmail's "550 5.4.5 daily sending limit" is a quota (temporary) and 503 is a bad
+ * sequence on our side (temporary). The server's text is not copied: it can quote addresses
+ * and header contents; the reply code and enhanced status code are.
+ */
+import { DeliveryError } from '../errors.js';
+import { DAILY_LIMIT_WAIT_MS, type ClassifyContext } from './classify-context.js';
+import { classifyNetwork } from './classify-network.js';
+
+const NODEMAILER_CODES = new Set([
+  'EAUTH',
+  'ENOAUTH',
+  'EOAUTH2',
+  'ECONNECTION',
+  'ESOCKET',
+  'EDNS',
+  'ETLS',
+  'EREQUIRETLS',
+  'EPROTOCOL',
+  'EENVELOPE',
+  'EMESSAGE',
+  'ESTREAM',
+  'EABORT',
+  'EMAXLIMIT',
+]);
+
+export interface SmtpErrorLike {
+  code?: unknown;
+  responseCode?: unknown;
+  response?: unknown;
+  command?: unknown;
+  message?: unknown;
+}
+
+export function isSmtpError(err: unknown): err is SmtpErrorLike {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as SmtpErrorLike;
+  return typeof e.responseCode === 'number' || (typeof e.code === 'string' && NODEMAILER_CODES.has(e.code));
+}
+
+export function classifySmtp(err: SmtpErrorLike, ctx: ClassifyContext): DeliveryError {
+  const status = typeof err.responseCode === 'number' ? err.responseCode : undefined;
+  const response = typeof err.response === 'string' ? err.response : '';
+  const enhanced = /^\d{3}[ -](\d\.\d{1,3}\.\d{1,3})\b/.exec(response)?.[1];
+  const reply = [status, enhanced].filter(Boolean).join(' ');
+  const code = typeof err.code === 'string' ? err.code : '';
+  const user = ctx.user ?? 'the sending user';
+  const opts = { status };
+
+  const authFailure =
+    ['EAUTH', 'ENOAUTH', 'EOAUTH2'].includes(code) || status === 535 || status === 534 || status === 530;
+  if (authFailure && !(status !== undefined && status >= 400 && status < 500)) {
+    return new DeliveryError('delivery.smtp.auth', 'held', `the SMTP upstream refused the login of ${user}${reply ? ` (${reply})` : ''}`, {
+      ...opts,
+      fix: `create a new app password for ${user} (Google Account → Security → 2-Step Verification → App passwords; it needs 2-Step Verification and stops working when the password changes) and put it in the workspace's SMTP password file`,
+    });
+  }
+  if (status !== undefined && status >= 400 && status < 600) {
+    if (enhanced === '5.4.5' || /sending limit|sending quota/i.test(response)) {
+      return new DeliveryError('delivery.daily_limit', 'temporary', `the sending limit of ${user} is reached (${reply}): will retry later`, {
+        ...opts,
+        retryAfter: new Date((ctx.now ?? Date.now)() + DAILY_LIMIT_WAIT_MS),
+      });
+    }
+    if (status < 500 || status === 503) {
+      return new DeliveryError('delivery.smtp.temporary', 'temporary', `the SMTP upstream deferred the message (${reply}): will retry`, opts);
+    }
+    if (status === 552 || enhanced === '5.3.4' || enhanced === '5.2.3') {
+      return new DeliveryError('delivery.message_too_large', 'permanent', `the SMTP upstream refused the message as too large (${reply})`, opts);
+    }
+    return new DeliveryError('delivery.smtp.rejected', 'permanent', `the SMTP upstream refused the message (${reply})`, opts);
+  }
+  if (code === 'EMESSAGE' && /size larger than allowed/i.test(String(err.message))) {
+    return new DeliveryError('delivery.message_too_large', 'permanent', 'the message is larger than the SMTP upstream accepts (SIZE)', opts);
+  }
+  // A connect-phase failure (DNS, refused, before the greeting) never carried the message.
+  const net = classifyNetwork(err, ctx, code !== 'EDNS' && code !== 'ETLS');
+  if (net) return net;
+  if (code === 'ETLS' || code === 'EREQUIRETLS') {
+    return new DeliveryError('delivery.network', 'temporary', `TLS with the SMTP upstream failed (${code}): will retry`, opts);
+  }
+  return new DeliveryError('delivery.unknown', 'temporary', `unrecognised SMTP failure (${code || 'no code'}${reply ? ` ${reply}` : ''}): will retry`, opts);
+}

@@ -1,0 +1,229 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GMAIL_SEND_SCOPE } from '../src/config/index.js';
+import { createGmailApiTransport } from '../src/delivery/gmail-api.js';
+import { DELEGATION_PAGE } from '../src/delivery/classify.js';
+import { DeliveryError } from '../src/errors.js';
+import { GoogleCredentials, loadServiceAccountKey } from '../src/google/index.js';
+import { createLogger } from '../src/log.js';
+import type { MessageMeta } from '../src/spool/types.js';
+import { FakeGoogle, createTestServiceAccount, gmailError, rateLimitError, sha256 } from './support/fake-google.js';
+
+const SENDER = 'front@clinic.example';
+const sa = createTestServiceAccount();
+const dir = mkdtempSync(path.join(os.tmpdir(), 'wr-gmail-'));
+let fake: FakeGoogle;
+let credentials: GoogleCredentials;
+let logLines: Record<string, unknown>[];
+let n = 0;
+
+function logger() {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return createLogger({ level: 'debug' }, sink);
+}
+
+function transport(apiRootUrl = fake.apiRootUrl) {
+  return createGmailApiTransport({ credentials, apiRootUrl, logger: logger() });
+}
+
+function spooled(bytes: Buffer, meta: Partial<MessageMeta> = {}): { meta: MessageMeta; path: string } {
+  const id = `Q${n++}`;
+  const file = path.join(dir, `${id}.eml`);
+  writeFileSync(file, bytes);
+  return {
+    path: file,
+    meta: {
+      version: 1,
+      id,
+      receivedAt: new Date().toISOString(),
+      workspace: 'clinic',
+      mailFrom: SENDER,
+      sender: SENDER,
+      recipients: ['doc@clinic.example'],
+      bcc: [],
+      headerRecipients: ['doc@clinic.example'],
+      messageId: `${id}@scanner`,
+      from: SENDER,
+      size: bytes.length,
+      sha256: sha256(bytes),
+      client: { address: '127.0.0.1' },
+      attempts: 0,
+      nextAttemptAt: new Date().toISOString(),
+      lastError: null,
+      ...meta,
+    },
+  };
+}
+
+const MESSAGE = Buffer.from(
+  'From: Front Desk <front@clinic.example>\r\nTo: doc@clinic.example\r\nSubject: Lab results for Jane Roe\r\nMessage-ID: <x@scanner>\r\n\r\nPatient: Jane Roe\r\n',
+);
+
+async function rejection(p: Promise<unknown>): Promise<DeliveryError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DeliveryError);
+  return err as DeliveryError;
+}
+
+describe('gmail-api transport', () => {
+  beforeAll(async () => {
+    fake = await FakeGoogle.start();
+    fake.addServiceAccount(sa);
+    fake.addUser(SENDER, 'doc@clinic.example');
+    const key = loadServiceAccountKey(sa.writeKeyFile(dir), 'gmailApi.serviceAccountKeyFile');
+    credentials = new GoogleCredentials({ key, scopes: [GMAIL_SEND_SCOPE], tokenUrl: fake.tokenUrl });
+  });
+  afterAll(() => fake.close());
+  beforeEach(() => {
+    fake.authorize(sa.clientId, [GMAIL_SEND_SCOPE]);
+    fake.clockOffsetMs = 0;
+    logLines = [];
+  });
+
+  it('sends the stored bytes through the media upload, as the sending user, with only the Bcc header added', async () => {
+    const m = spooled(MESSAGE, { recipients: ['doc@clinic.example', 'billing@clinic.example'], bcc: ['billing@clinic.example'] });
+    const before = fake.sent.length;
+    const res = await transport().deliver(m, new AbortController().signal);
+    const sent = fake.sent.slice(before);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.uploadType).toBe('media');
+    expect(sent[0]!.userId).toBe('me');
+    expect(sent[0]!.user).toBe(SENDER);
+    expect(res.providerId).toBe(sent[0]!.id);
+    const headerEnd = MESSAGE.indexOf('\r\n\r\n') + 2;
+    expect(sent[0]!.raw.equals(Buffer.concat([MESSAGE.subarray(0, headerEnd), Buffer.from('Bcc: billing@clinic.example\r\n'), MESSAGE.subarray(headerEnd)]))).toBe(true);
+    expect(readFileSync(m.path).equals(MESSAGE)).toBe(true);
+    // the token the upload carried: a JWT (RS256, verified by the fake) for the sending user and the configured scope
+    expect(fake.requests.at(-1)!.url.pathname).toBe('/upload/gmail/v1/users/me/messages/send');
+    expect(fake.requests.at(-1)!.grant).toMatchObject({ sub: SENDER, scopes: [GMAIL_SEND_SCOPE], iss: sa.clientEmail });
+    // nothing about the content in the logs
+    expect(JSON.stringify(logLines)).not.toMatch(/Jane Roe|Lab results/);
+  });
+
+  it('sends exactly the stored bytes when no header change is needed', async () => {
+    const before = fake.sent.length;
+    await transport().deliver(spooled(MESSAGE), new AbortController().signal);
+    expect(fake.sent[before]!.raw.equals(MESSAGE)).toBe(true);
+  });
+
+  it('sends a 12 MB message through the media upload', async () => {
+    const body = Buffer.alloc(12 * 1024 * 1024, 'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n');
+    const big = Buffer.concat([MESSAGE.subarray(0, MESSAGE.indexOf('\r\n\r\n') + 4), body]);
+    const before = fake.sent.length;
+    await transport().deliver(spooled(big), new AbortController().signal);
+    expect(fake.sent[before]!.uploadType).toBe('media');
+    expect(sha256(fake.sent[before]!.raw)).toBe(sha256(big));
+  });
+
+  it('warns when From is not the sending user (Gmail would replace it silently)', async () => {
+    const m = spooled(MESSAGE, { from: 'scanner@clinic.example' });
+    await transport().deliver(m, new AbortController().signal);
+    expect(logLines).toContainEqual(
+      expect.objectContaining({ level: 'warn', event: 'message.from_mismatch', queueId: m.meta.id, from: 'scanner@clinic.example', sender: SENDER }),
+    );
+    logLines = [];
+    await transport().deliver(spooled(MESSAGE, { from: 'FRONT@clinic.example' }), new AbortController().signal);
+    expect(logLines.filter((l) => l.event === 'message.from_mismatch')).toHaveLength(0);
+  });
+
+  it('after a 401 on a cached token fetches a new token and delivers once, with the full bytes', async () => {
+    const t = transport();
+    await t.deliver(spooled(MESSAGE), new AbortController().signal); // token cached
+    fake.expireAllTokens();
+    const grants = fake.grants.length;
+    const sent = fake.sent.length;
+    const requests = fake.requests.length;
+    const m = spooled(MESSAGE, { bcc: ['x@clinic.example'] });
+    await t.deliver(m, new AbortController().signal);
+    expect(fake.grants.length).toBe(grants + 1);
+    expect(fake.requests.length).toBe(requests + 2); // the refused request and the retry
+    expect(fake.sent.length).toBe(sent + 1);
+    expect(fake.sent[sent]!.raw.toString()).toBe(MESSAGE.toString().replace('\r\n\r\n', '\r\nBcc: x@clinic.example\r\n\r\n'));
+  });
+
+  it('500 from Gmail → temporary', async () => {
+    fake.failNext(gmailError(500, 'Backend Error', 'INTERNAL', 'backendError'));
+    const err = await rejection(transport().deliver(spooled(MESSAGE), new AbortController().signal));
+    expect(err).toMatchObject({ code: 'delivery.gmail_5xx', kind: 'temporary', status: 500, outcomeUnknown: false });
+  });
+
+  it('no such user → permanent', async () => {
+    const err = await rejection(transport().deliver(spooled(MESSAGE, { sender: 'left@clinic.example' }), new AbortController().signal));
+    expect(err).toMatchObject({ code: 'delivery.no_such_user', kind: 'permanent' });
+    expect(err.message).toContain('left@clinic.example');
+  });
+
+  it('delegation not authorised → held, with the fix naming the client ID and the scope', async () => {
+    credentials.forget(SENDER);
+    fake.revoke(sa.clientId);
+    const sent = fake.sent.length;
+    const err = await rejection(transport().deliver(spooled(MESSAGE), new AbortController().signal));
+    expect(err).toMatchObject({ code: 'delivery.token.unauthorized_client', kind: 'held' });
+    expect(err.fix).toBe(`authorise client ID ${sa.clientId} for scope ${GMAIL_SEND_SCOPE} in ${DELEGATION_PAGE} (changes can take up to 24 h to propagate)`);
+    expect(fake.sent.length).toBe(sent);
+    // once fixed, the next attempt goes through
+    fake.authorize(sa.clientId, [GMAIL_SEND_SCOPE]);
+    await transport().deliver(spooled(MESSAGE), new AbortController().signal);
+    expect(fake.sent.length).toBe(sent + 1);
+  });
+
+  it('429 with "Retry after" → temporary, not before that time', async () => {
+    const at = new Date(Date.now() + 15 * 60_000);
+    fake.failNext(rateLimitError(at));
+    const err = await rejection(transport().deliver(spooled(MESSAGE), new AbortController().signal));
+    expect(err).toMatchObject({ code: 'delivery.rate_limited', kind: 'temporary', status: 429 });
+    expect(err.retryAfter?.toISOString()).toBe(at.toISOString());
+  });
+
+  it('mail service not enabled (400 failedPrecondition) → held', async () => {
+    fake.addUser('nomail@clinic.example');
+    fake.disableMail('nomail@clinic.example');
+    const err = await rejection(transport().deliver(spooled(MESSAGE, { sender: 'nomail@clinic.example', from: 'nomail@clinic.example' }), new AbortController().signal));
+    expect(err).toMatchObject({ code: 'delivery.mail_disabled', kind: 'held', status: 400 });
+    expect(err.fix).toMatch(/nomail@clinic\.example/);
+  });
+
+  it('connection dropped after the request was sent → temporary, outcome unknown', async () => {
+    fake.failNext({ status: 0, body: '', dropConnection: true });
+    const err = await rejection(transport().deliver(spooled(MESSAGE), new AbortController().signal));
+    expect(err).toMatchObject({ code: 'delivery.network', kind: 'temporary', outcomeUnknown: true });
+  });
+
+  it('connection refused → temporary, nothing can have been sent', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const err = await rejection(transport(`http://127.0.0.1:${port}/`).deliver(spooled(MESSAGE), new AbortController().signal));
+    expect(err).toMatchObject({ code: 'delivery.network', kind: 'temporary', outcomeUnknown: false });
+  });
+
+  it('an aborted signal stops before sending', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const sent = fake.sent.length;
+    const err = await rejection(transport().deliver(spooled(MESSAGE), controller.signal));
+    expect(err).toMatchObject({ code: 'delivery.aborted', kind: 'temporary', outcomeUnknown: false });
+    expect(fake.sent.length).toBe(sent);
+  });
+
+  it('a missing spool file → held, naming the file', async () => {
+    const m = spooled(MESSAGE);
+    const err = await rejection(transport().deliver({ ...m, path: `${m.path}.gone` }, new AbortController().signal));
+    expect(err).toMatchObject({ code: 'delivery.spool_unreadable', kind: 'held' });
+    expect(err.message).toContain('ENOENT');
+  });
+});
