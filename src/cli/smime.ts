@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { auditActor } from '../audit/index.js';
 import { configErrorReport, readSecretFile } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
+import { EXIT_CONFIG, EXIT_FAILURE } from './context.js';
 import {
   SmimeService,
   buildReport,
@@ -21,6 +22,7 @@ import {
   reportJson,
   reportTable,
   runImport,
+  smimeConfigWarnings,
   smimeCredentials,
   smimeWorkspaceFor,
   type P12Upload,
@@ -63,7 +65,9 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
   const warn = (s: string) => deps.stderr(`warning: ${s}\n`);
 
   function setup(workspace?: string): { config: SmimeConfig; service: SmimeService } {
-    const config = parseSmimeConfig(deps.loadDoc());
+    const doc = deps.loadDoc();
+    const config = parseSmimeConfig(doc);
+    smimeConfigWarnings(doc, config).forEach(warn);
     const credentialsFor = smimeCredentials(config);
     const api = createGmailSmimeApi({ credentialsFor: (u) => credentialsFor(u, workspace), apiRootUrl: config.apiRootUrl });
     return { config, service: new SmimeService({ api, auditLog: config.auditLog, actor: auditActor(env), now }) };
@@ -76,8 +80,13 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
         const code = await fn(...args);
         if (code) deps.exit(code);
       } catch (err) {
+        if (err instanceof ConfigError && err.path.startsWith('smime')) {
+          deps.stderr(`config error: ${configErrorReport(err)}\n`);
+          deps.exit(EXIT_CONFIG);
+          return;
+        }
         deps.stderr(`error: ${err instanceof ConfigError ? configErrorReport(err) : errorText(err)}\n`);
-        deps.exit(1);
+        deps.exit(EXIT_FAILURE);
       }
     };
 

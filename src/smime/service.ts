@@ -1,0 +1,148 @@
+/**
+ * S/MIME operations as an admin runs them: every change checked locally first where it can be,
+ * then made through Gmail, then written to the audit log (who, what, when, on which alias and
+ * certificate; never the password or the key). A change Google refused is audited as failed.
+ */
+import { appendAudit, type AuditActor } from '../audit/index.js';
+import { errorText } from '../errors.js';
+import { SmimeError } from './errors.js';
+import type { SmimeApi, SmimeEntry } from './gmail-smime.js';
+import { checkP12, isoDay } from './p12.js';
+import { needsNewCertificate, pickDefault } from './rotation.js';
+
+export interface SmimeServiceOptions {
+  api: SmimeApi;
+  /** The audit log file (smime.auditLog). */
+  auditLog: string;
+  actor: AuditActor;
+  now?: () => Date;
+}
+
+/** A .p12 file to upload: its bytes, its password and a label (the file name) for messages. */
+export interface P12Upload {
+  data: Buffer;
+  password: string;
+  label: string;
+}
+
+export interface InsertResult {
+  entry: SmimeEntry;
+  warnings: string[];
+  madeDefault: boolean;
+}
+
+export interface RotationResult {
+  alias: string;
+  uploaded: SmimeEntry | undefined;
+  previousDefaultId: string | undefined;
+  defaultId: string;
+  /** True when the default changed. */
+  changed: boolean;
+  warnings: string[];
+  notes: string[];
+}
+
+export class SmimeService {
+  readonly api: SmimeApi;
+  private readonly auditLog: string;
+  private readonly actor: AuditActor;
+  private readonly now: () => Date;
+
+  constructor(options: SmimeServiceOptions) {
+    this.api = options.api;
+    this.auditLog = options.auditLog;
+    this.actor = options.actor;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  list(user: string, alias: string = user): Promise<SmimeEntry[]> {
+    return this.api.list(user, alias);
+  }
+
+  get(user: string, alias: string, id: string): Promise<SmimeEntry> {
+    return this.api.get(user, alias, id);
+  }
+
+  /** Check the file locally, upload it, and optionally make it the alias's default. */
+  async insert(user: string, alias: string, p12: P12Upload, options: { setDefault?: boolean } = {}): Promise<InsertResult> {
+    const { entry, warnings } = await this.upload(user, alias, p12, 'smime.insert');
+    if (options.setDefault) await this.setDefault(user, alias, entry.id);
+    return { entry, warnings, madeDefault: options.setDefault === true };
+  }
+
+  async delete(user: string, alias: string, id: string): Promise<void> {
+    await this.audited({ action: 'smime.delete', user, alias, certificateId: id }, () => this.api.delete(user, alias, id));
+  }
+
+  async setDefault(user: string, alias: string, id: string, action = 'smime.set-default', step?: string): Promise<void> {
+    await this.audited({ action, step, user, alias, certificateId: id }, () => this.api.setDefault(user, alias, id));
+  }
+
+  /**
+   * If the alias has no default certificate or it has expired, upload `p12` (when given); then
+   * make the unexpired certificate with the furthest expiry the default.
+   */
+  async rotate(user: string, alias: string = user, p12?: P12Upload): Promise<RotationResult> {
+    const now = this.now();
+    const entries = await this.api.list(user, alias);
+    const previous = entries.find((e) => e.isDefault);
+    const warnings: string[] = [];
+    const notes: string[] = [];
+    let uploaded: SmimeEntry | undefined;
+    if (needsNewCertificate(entries, now)) {
+      if (p12) {
+        const r = await this.upload(user, alias, p12, 'smime.rotate', 'insert');
+        uploaded = r.entry;
+        warnings.push(...r.warnings);
+        entries.push(r.entry);
+      }
+    } else if (p12) {
+      const until = previous?.expiration ? ` until ${isoDay(previous.expiration)}` : '';
+      notes.push(`the default certificate ${previous?.id} is valid${until}; ${p12.label} not uploaded (use smime insert to add it anyway)`);
+    }
+    const best = pickDefault(entries, now);
+    if (!best) {
+      throw new SmimeError(
+        'smime.rotate_none',
+        `${alias} has no unexpired S/MIME certificate: give the new one with --p12 FILE`,
+      );
+    }
+    const changed = best.id !== previous?.id;
+    if (changed) await this.setDefault(user, alias, best.id, 'smime.rotate', 'set-default');
+    return { alias, uploaded, previousDefaultId: previous?.id, defaultId: best.id, changed, warnings, notes };
+  }
+
+  private async upload(user: string, alias: string, p12: P12Upload, action: string, step?: string): Promise<{ entry: SmimeEntry; warnings: string[] }> {
+    const { contents, warnings } = checkP12(p12.data, p12.password, { alias, now: this.now(), label: p12.label });
+    const cert = contents.certificate;
+    const entry = await this.audited(
+      { action, step, user, alias, file: p12.label, fingerprint256: cert.fingerprint256, notAfter: cert.notAfter.toISOString() },
+      () => this.api.insert(user, alias, p12.data, p12.password),
+      (e) => ({ certificateId: e.id, issuerCn: e.issuerCn }),
+    );
+    return { entry, warnings };
+  }
+
+  private async audited<T>(
+    what: Record<string, unknown> & { action: string },
+    change: () => Promise<T>,
+    details?: (result: T) => Record<string, unknown>,
+  ): Promise<T> {
+    let result: T;
+    try {
+      result = await change();
+    } catch (err) {
+      await appendAudit(this.auditLog, { ...what, who: this.actor, outcome: 'failed', error: errorText(err) }, this.now());
+      throw err;
+    }
+    try {
+      await appendAudit(this.auditLog, { ...what, ...details?.(result), who: this.actor, outcome: 'ok' }, this.now());
+    } catch (err) {
+      throw new SmimeError(
+        'smime.audit',
+        `${what.action} for ${String(what.alias)} was done, but the audit log ${this.auditLog} could not be written (${errorText(err)}): fix its path or permissions (smime.auditLog)`,
+      );
+    }
+    return result;
+  }
+}
