@@ -1,0 +1,139 @@
+/**
+ * The header recipients of a message, checked after DATA. Gmail's users.messages.send has no
+ * envelope: it delivers to the To, Cc and Bcc headers, so every header recipient must be inside
+ * the workspace too, and envelope recipients missing from the headers must be added as Bcc.
+ */
+import addressparser from 'nodemailer/lib/addressparser';
+import type { WorkspaceConfig } from '../config/schema.js';
+import { parseMailbox } from './address.js';
+import { parseAddressList } from './address-list.js';
+import { POLICY_CODES, type Refusal, refuse, show } from './decision.js';
+import { splitHeaderFields } from './header-fields.js';
+import { INSIDE_ONLY, outsideReason } from './recipients.js';
+
+export type HeaderDecision =
+  | {
+      ok: true;
+      /** Unique normalized addresses of To, Cc and Bcc (the fields Gmail delivers to), in order. */
+      headerRecipients: string[];
+      /** Normalized envelope recipients that no To, Cc or Bcc header names: add them as Bcc. */
+      bcc: string[];
+      /** The first mailbox of the first From header, normalized; null when absent or unparseable. */
+      from: string | null;
+      /** The first Message-ID without its angle brackets; null when absent or unusable. */
+      messageId: string | null;
+    }
+  | Refusal;
+
+/** Fields Gmail delivers to. */
+const DELIVERY_FIELDS = new Set(['to', 'cc', 'bcc']);
+/** Fields that are checked as strictly, though Gmail does not deliver to them. */
+const CHECKED_FIELDS = new Set([...DELIVERY_FIELDS, 'resent-to', 'resent-cc', 'resent-bcc']);
+
+const FIELD_NAMES: Record<string, string> = {
+  to: 'To',
+  cc: 'Cc',
+  bcc: 'Bcc',
+  'resent-to': 'Resent-To',
+  'resent-cc': 'Resent-Cc',
+  'resent-bcc': 'Resent-Bcc',
+};
+
+const MAX_MESSAGE_ID = 995;
+
+function headerRefusal(field: string, reason: string, near?: string): Refusal {
+  const who = near === undefined ? '' : ` <${show(near)}>`;
+  return refuse(POLICY_CODES.headerRecipientRefused, 554, '5.7.1', `header recipient${who} in ${FIELD_NAMES[field] ?? field} refused: ${reason}`);
+}
+
+/**
+ * A second opinion from nodemailer's lenient address parser (what the rest of the mail stack
+ * uses): the strict reading must find the same addresses, or the field is ambiguous.
+ */
+function lenientAgrees(value: string, strict: string[]): boolean {
+  let lenient: string[];
+  try {
+    lenient = addressparser(value, { flatten: true }).map((a) => parseMailbox(a.address)?.address ?? `\u0000${a.address}`);
+  } catch {
+    return false;
+  }
+  const a = [...strict].sort();
+  const b = lenient.sort();
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function firstMailbox(value: string): string | null {
+  const r = parseAddressList(value);
+  return r.ok ? (r.mailboxes[0]?.address ?? null) : null;
+}
+
+function messageIdOf(value: string): string | null {
+  const v = value.trim();
+  const m = /^<([^<>\s]+)>/.exec(v) ?? /^([^<>\s]+)$/.exec(v);
+  const id = m?.[1];
+  // eslint-disable-next-line no-control-regex
+  if (!id || id.length > MAX_MESSAGE_ID || /[\x00-\x1f\x7f]/.test(id)) return null;
+  return id;
+}
+
+/**
+ * Check every address of every To, Cc, Bcc, Resent-To, Resent-Cc and Resent-Bcc field (each
+ * occurrence) against the workspace, failing closed on anything that does not parse cleanly,
+ * and work out the Bcc list and the recipient count Gmail will see.
+ */
+export function checkHeaders(
+  workspace: WorkspaceConfig,
+  headerBlock: Buffer | Uint8Array,
+  envelopeRecipients: readonly string[],
+  maxRecipients: number,
+): HeaderDecision {
+  const split = splitHeaderFields(headerBlock);
+  if (!split.ok) return refuse(POLICY_CODES.headerMalformed, 554, '5.6.0', split.reason);
+
+  const recipients = new Set<string>();
+  let from: string | null = null;
+  let messageId: string | null = null;
+  let sawFrom = false;
+  let sawMessageId = false;
+  for (const { key, value } of split.fields) {
+    if (key === 'from' && !sawFrom) {
+      sawFrom = true;
+      from = firstMailbox(value);
+    } else if (key === 'message-id' && !sawMessageId) {
+      sawMessageId = true;
+      messageId = messageIdOf(value);
+    }
+    if (!CHECKED_FIELDS.has(key)) continue;
+    const parsed = parseAddressList(value);
+    if (!parsed.ok) return headerRefusal(key, parsed.reason, parsed.near);
+    for (const m of parsed.mailboxes) {
+      if (!workspace.domains.includes(m.domain)) {
+        return headerRefusal(key, `outside workspace ${workspace.name}, ${INSIDE_ONLY}`, m.address);
+      }
+    }
+    const addresses = parsed.mailboxes.map((m) => m.address);
+    if (!lenientAgrees(value, addresses)) {
+      return headerRefusal(key, 'the address list can be read more than one way: write it as Name <user@domain>, separated by commas');
+    }
+    if (DELIVERY_FIELDS.has(key)) for (const a of addresses) recipients.add(a);
+  }
+
+  const bcc = new Set<string>();
+  for (const rcpt of envelopeRecipients) {
+    // Checked at RCPT already; checked again so that a caller's mistake cannot add an outside Bcc.
+    const m = parseMailbox(rcpt);
+    if (!m || !workspace.domains.includes(m.domain)) {
+      return refuse(POLICY_CODES.recipientRefused, 554, '5.7.1', `envelope ${outsideReason(workspace, m?.address ?? rcpt)}`);
+    }
+    if (!recipients.has(m.address)) bcc.add(m.address);
+  }
+  if (recipients.size + bcc.size > maxRecipients) {
+    return refuse(
+      POLICY_CODES.headerTooManyRecipients,
+      554,
+      '5.5.3',
+      `too many recipients for Gmail: ${recipients.size} header recipients plus ${bcc.size} envelope-only recipients exceed ${maxRecipients}`,
+    );
+  }
+  return { ok: true, headerRecipients: [...recipients], bcc: [...bcc], from, messageId };
+}
