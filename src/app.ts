@@ -103,7 +103,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       clearInterval(pruneTimer);
       await Promise.allSettled(listeners.map((l) => l.close()));
       await scheduler.stop();
-      await Promise.allSettled([...transports.values()].map((t) => t.close?.()));
+      await Promise.allSettled([...transports.values()].map(async (t) => t.close?.()));
       logger.info({ event: 'relay.stopped', queued: scheduler.queued }, 'stopped');
     },
   };

@@ -37,25 +37,25 @@ describe('config', () => {
 
   it('names the key path of a bad value', () => {
     const doc = base();
-    doc.workspaces![0]!.domains = ['clinic.example', 'not a domain'];
+    doc.workspaces[0]!.domains = ['clinic.example', 'not a domain'];
     expect(errorOf(doc).message).toMatch(/^workspaces\[0\]\.domains\[1\]: "not a domain" is not a domain name/);
   });
 
   it('says which section a transport needs', () => {
     const doc = base();
-    doc.workspaces![0]!.transport = 'gmail-api';
+    doc.workspaces[0]!.transport = 'gmail-api';
     expect(errorOf(doc).message).toMatch(/^workspaces\[0\]\.gmailApi: transport is "gmail-api", so this workspace needs a "gmailApi" section/);
   });
 
   it('refuses two workspaces sharing a domain', () => {
     const doc = base();
-    doc.workspaces!.push({ name: 'b', domains: ['CLINIC.example'], transport: 'outbox', outbox: { dir: 'x' } });
+    doc.workspaces.push({ name: 'b', domains: ['CLINIC.example'], transport: 'outbox', outbox: { dir: 'x' } });
     expect(errorOf(doc).message).toMatch(/workspaces\[1\]\.domains\[0\]: domain clinic\.example already belongs to workspace "clinic"/);
   });
 
   it('stores IDN domains as A-labels', () => {
     const doc = base();
-    doc.workspaces![0]!.domains = ['Bücher.example'];
+    doc.workspaces[0]!.domains = ['Bücher.example'];
     expect(parseConfig(doc).workspaces[0]!.domains).toEqual(['xn--bcher-kva.example']);
   });
 
@@ -66,7 +66,7 @@ describe('config', () => {
 
   it('refuses a sender mapping that leaves the workspace', () => {
     const doc = base();
-    doc.workspaces![0]!.senders = { map: { 'scanner@printer.local': 'scans@gmail.com' } };
+    doc.workspaces[0]!.senders = { map: { 'scanner@printer.local': 'scans@gmail.com' } };
     expect(errorOf(doc).message).toMatch(/workspaces\[0\]\.senders\.map\["scanner@printer\.local"\]: maps to scans@gmail\.com/);
   });
 

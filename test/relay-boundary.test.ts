@@ -15,7 +15,7 @@ describe('workspace boundary at the SMTP listener', () => {
     dir = tempDir();
     google = await startGoogle(dir);
     const doc = gmailConfig(dir, google);
-    doc.workspaces!.push({ name: 'other', domains: ['other.example'], transport: 'outbox', outbox: { dir: `${dir}/outbox` } });
+    doc.workspaces.push({ name: 'other', domains: ['other.example'], transport: 'outbox', outbox: { dir: `${dir}/outbox` } });
     ({ relay, logs, port } = await startTestRelay(doc));
   });
   afterAll(async () => {

@@ -74,7 +74,7 @@ describe('duplicate suppression across transactions', () => {
   it('keeps spooled mail across a stop and delivers it after the next start', async () => {
     let logs: LogCapture;
     let port: number;
-    ({ relay, logs, port } = await startTestRelay({ ...doc, queue: { ...doc.queue!, retrySchedule: '1h' } }));
+    ({ relay, logs, port } = await startTestRelay({ ...doc, queue: { ...doc.queue, retrySchedule: '1h' } }));
     for (let i = 0; i < 3; i++) google.fake.failNext(gmailError(503, 'unavailable', 'UNAVAILABLE', 'backendError'));
     const c = await SmtpClient.open(port);
     for (let i = 0; i < 3; i++) {

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /** The command line: the only code that touches process (argv, signals, exit codes). */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import YAML from 'yaml';
 import { errorText } from '../errors.js';
 import { check } from './check.js';
 import { CliExit, chooseConfig } from './context.js';
 import { sendTest } from './send-test.js';
 import { serve } from './serve.js';
+import { registerSmimeCommands, ttyPrompt } from './smime.js';
 
 const io = {
   out: (line: string) => process.stdout.write(`${line}\n`),
@@ -38,6 +41,16 @@ export function buildProgram(): Command {
     .requiredOption('--to <address...>', 'recipients')
     .option('--server <host:port>', 'relay to talk to (default: the first listener)')
     .action((opts: { from: string; to: string[]; server?: string }) => sendTest(configChoice(), opts, io));
+
+  registerSmimeCommands(program, {
+    loadDoc: () => YAML.parse(readFileSync(configChoice().path, 'utf8')) as unknown,
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    prompt: ttyPrompt,
+    exit: (code) => {
+      process.exitCode = code;
+    },
+  });
 
   return program;
 }

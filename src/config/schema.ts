@@ -3,59 +3,12 @@
  * Every key is documented in config/workspace-relay.example.yaml.
  */
 import os from 'node:os';
-import { domainToASCII } from 'node:url';
 import { z } from 'zod';
-import { parseDuration, parseSchedule, parseSize } from './units.js';
+import { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, GMAIL_SEND_SCOPE, checkDistinctWorkspaces, domainSchema as domain, duration, emailSchema as email, size } from './atoms.js';
+import { smimeConfigSchema } from './smime-schema.js';
+import { parseSchedule } from './units.js';
 
-export const GMAIL_SEND_SCOPE = 'https://www.googleapis.com/auth/gmail.send';
-export const FULL_MAIL_SCOPE = 'https://mail.google.com/';
-export const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
-export const DEFAULT_API_ROOT_URL = 'https://gmail.googleapis.com/';
-
-const duration = (def: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(def)
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === null) {
-        ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: use e.g. 30s, 5m, 4h, 5d` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-
-const size = (def: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(def)
-    .transform((v, ctx) => {
-      const bytes = parseSize(v);
-      if (bytes === null) {
-        ctx.addIssue({ code: 'custom', message: `"${v}" is not a size: use e.g. 25MB, 512KiB or a number of bytes` });
-        return z.NEVER;
-      }
-      return bytes;
-    });
-
-/** A domain as an A-label (punycode), lowercase, no trailing dot. */
-const domain = z.string().transform((v, ctx) => {
-  const ascii = domainToASCII(v.trim().toLowerCase());
-  if (!ascii || ascii.endsWith('.') || !ascii.includes('.')) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a domain name such as clinic.example` });
-    return z.NEVER;
-  }
-  return ascii;
-});
-
-const email = z
-  .string()
-  .trim()
-  .refine((v) => /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v), { message: 'expected an email address such as user@clinic.example' })
-  .transform((v) => {
-    const at = v.lastIndexOf('@');
-    return `${v.slice(0, at).toLowerCase()}@${domainToASCII(v.slice(at + 1).toLowerCase()) || v.slice(at + 1)}`;
-  });
+export { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE } from './atoms.js';
 
 const tlsSchema = z
   .strictObject({
@@ -180,33 +133,13 @@ export const configSchema = z
       dedupeRetention: duration('7d'),
     }),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+    /** S/MIME commands' own credentials (the daemon never loads them): src/config/smime-schema.ts. */
+    smime: smimeConfigSchema.optional(),
     google: z
       .strictObject({ tokenUrl: z.url().default(DEFAULT_TOKEN_URL), apiRootUrl: z.url().default(DEFAULT_API_ROOT_URL) })
       .prefault({}),
   })
-  .superRefine((c, ctx) => {
-    const owner = new Map<string, string>();
-    c.workspaces.forEach((w, i) => {
-      w.domains.forEach((d, j) => {
-        const first = owner.get(d);
-        if (first !== undefined && first !== w.name) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['workspaces', i, 'domains', j],
-            message: `domain ${d} already belongs to workspace "${first}": two workspaces may not share a domain`,
-          });
-        }
-        owner.set(d, w.name);
-      });
-    });
-    const names = new Set<string>();
-    c.workspaces.forEach((w, i) => {
-      if (names.has(w.name)) {
-        ctx.addIssue({ code: 'custom', path: ['workspaces', i, 'name'], message: `workspace name "${w.name}" is used twice` });
-      }
-      names.add(w.name);
-    });
-  });
+  .superRefine((c, ctx) => checkDistinctWorkspaces(c.workspaces, ctx, 'workspace'));
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

@@ -14,7 +14,7 @@ export function useOwnEnhancedCodes(): void {
   if (installed) return;
   installed = true;
   const proto = SMTPConnection.prototype as unknown as {
-    send(code: number, data?: unknown, context?: unknown): unknown;
+    send: (this: unknown, code: number, data?: unknown, context?: unknown) => unknown;
   };
   const original = proto.send;
   proto.send = function send(this: unknown, code: number, data?: unknown, context?: unknown) {

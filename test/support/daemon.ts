@@ -40,8 +40,8 @@ export function startDaemon(configFile: string): Promise<Daemon> {
   return new Promise((resolve, reject) => {
     let buf = '';
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       let i;
       while ((i = buf.indexOf('\n')) >= 0) {
