@@ -21,7 +21,9 @@ function errorOf(doc: unknown): ConfigError {
 describe('config', () => {
   it('loads the shipped example (a dry run on 127.0.0.1:2525) with documented defaults', () => {
     const c = loadConfig(EXAMPLE_CONFIG_PATH);
-    expect(c.listen).toEqual([{ host: '127.0.0.1', port: 2525, tls: { mode: 'none', minVersion: 'TLSv1.2' } }]);
+    expect(c.listen).toHaveLength(1);
+    expect(c.listen[0]).toMatchObject({ host: '127.0.0.1', port: 2525, tls: { mode: 'none', minVersion: 'TLSv1.2' }, fromPolicy: 'rewrite' });
+    expect(c.listen[0]!.allow.map((n) => n.text)).toEqual(['127.0.0.0/8', '::1/128']);
     expect(c.workspaces[0]!.transport).toBe('outbox');
     expect(c.workspaces[0]!.gmailApi!.scopes).toEqual(['https://www.googleapis.com/auth/gmail.send']);
     expect(c.limits).toEqual({ maxMessageSize: 25 * 1024 * 1024, maxRecipients: 100 });

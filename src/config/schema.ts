@@ -5,33 +5,11 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, GMAIL_SEND_SCOPE, checkDistinctWorkspaces, domainSchema as domain, duration, emailSchema as email, size } from './atoms.js';
+import { deviceSchema, listenerSchema } from './listener-schema.js';
 import { smimeConfigSchema } from './smime-schema.js';
 import { parseSchedule } from './units.js';
 
 export { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE } from './atoms.js';
-
-const tlsSchema = z
-  .strictObject({
-    mode: z.enum(['none', 'starttls', 'implicit']).default('none'),
-    certFile: z.string().optional(),
-    keyFile: z.string().optional(),
-    minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
-  })
-  .superRefine((t, ctx) => {
-    if (t.mode !== 'none' && (!t.certFile || !t.keyFile)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [t.certFile ? 'keyFile' : 'certFile'],
-        message: `tls mode "${t.mode}" needs certFile and keyFile (PEM files); or set mode: none`,
-      });
-    }
-  });
-
-const listenerSchema = z.strictObject({
-  host: z.string().default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535),
-  tls: tlsSchema.prefault({}),
-});
 
 const gmailApiSchema = z.strictObject({
   serviceAccountKeyFile: z.string().min(1),
@@ -67,6 +45,10 @@ const workspaceSchema = z
         default: email.nullable().default(null),
       })
       .prefault({}),
+    /** The user delivery-status notifications are sent as; default postmaster@<first domain>. */
+    postmaster: email.optional(),
+    /** Where alerts about held mail and broken delegation go (an admin inside the workspace). */
+    notify: email.nullable().default(null),
   })
   .superRefine((w, ctx) => {
     const section = { 'gmail-api': 'gmailApi', smtp: 'smtp', outbox: 'outbox' }[w.transport] as
@@ -131,7 +113,33 @@ export const configSchema = z
       concurrency: z.number().int().min(1).max(256).default(8),
       perUserConcurrency: z.number().int().min(1).max(64).default(2),
       dedupeRetention: duration('7d'),
+      /** Per sending user: at most this many sends per second (Gmail's per-user rate limits). */
+      userRate: z.number().positive().default(2),
+      /** Per sending user, rolling 24 h: hold mail above these (Google's limits: 2,000 / 10,000). */
+      dailyMessages: z.number().int().min(1).default(1800),
+      dailyRecipients: z.number().int().min(1).default(9000),
+      /** Send the sender a "delayed" notice once a message has waited this long. */
+      delayWarning: duration('4h'),
+      /** Backpressure: answer 452 4.3.1 at MAIL FROM above this many queued messages… */
+      maxQueued: z.number().int().min(1).default(20_000),
+      /** …or when less than this is free on the spool's file system. */
+      minFreeSpace: size('512MB'),
+      /** Shutdown: wait this long for DATA in progress, then exit anyway. */
+      shutdownTimeout: duration('30s'),
     }),
+    devices: z.array(deviceSchema).default([]),
+    control: z
+      .strictObject({
+        /** Unix socket the queue CLI talks to the daemon through; default <queue.dir>/control.sock. */
+        socket: z.string().optional(),
+      })
+      .prefault({}),
+    audit: z
+      .strictObject({
+        /** Who did what with the queue and S/MIME CLIs, one JSON line each. */
+        file: z.string().default('./var/audit.log'),
+      })
+      .prefault({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
     /** S/MIME commands' own credentials (the daemon never loads them): src/config/smime-schema.ts. */
     smime: smimeConfigSchema.optional(),
@@ -139,9 +147,37 @@ export const configSchema = z
       .strictObject({ tokenUrl: z.url().default(DEFAULT_TOKEN_URL), apiRootUrl: z.url().default(DEFAULT_API_ROOT_URL) })
       .prefault({}),
   })
-  .superRefine((c, ctx) => checkDistinctWorkspaces(c.workspaces, ctx, 'workspace'));
+  .superRefine((c, ctx) => {
+    checkDistinctWorkspaces(c.workspaces, ctx, 'workspace');
+    const names = new Set(c.workspaces.map((w) => w.name));
+    const known = `one of: ${[...names].join(', ')}`;
+    c.listen.forEach((l, i) => {
+      if (l.workspace !== undefined && !names.has(l.workspace)) {
+        ctx.addIssue({ code: 'custom', path: ['listen', i, 'workspace'], message: `no workspace "${l.workspace}" (${known})` });
+      }
+    });
+    const users = new Set<string>();
+    c.devices.forEach((d, i) => {
+      if (!names.has(d.workspace)) {
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'workspace'], message: `no workspace "${d.workspace}" (${known})` });
+      }
+      if (users.has(d.username)) {
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'username'], message: `device "${d.username}" is listed twice` });
+      }
+      users.add(d.username);
+      const w = c.workspaces.find((x) => x.name === d.workspace);
+      for (const [k, list] of [['senders', d.senders], ['allowedRecipients', d.allowedRecipients]] as const) {
+        list?.forEach((a, j) => {
+          if (w && !w.domains.includes(a.slice(a.lastIndexOf('@') + 1))) {
+            ctx.addIssue({ code: 'custom', path: ['devices', i, k, j], message: `${a} is not in workspace "${w.name}"` });
+          }
+        });
+      }
+    });
+  });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type WorkspaceConfig = Config['workspaces'][number];
 export type ListenerConfig = Config['listen'][number];
+export type DeviceConfig = Config['devices'][number];
