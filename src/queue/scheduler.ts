@@ -12,6 +12,19 @@ import type { MessageMeta } from '../spool/types.js';
 import { attemptDelivery } from './attempt.js';
 import { nextAttemptAt, scheduleDelay, withJitter } from './retry.js';
 
+/**
+ * Told about outcomes before the spool changes state, so it may mark the meta (e.g. that a
+ * delay notice was sent) and the mark is stored with the state change. Errors are logged, never
+ * fatal to the delivery.
+ */
+export interface DeliveryObserver {
+  delivered?(meta: MessageMeta): void | Promise<void>;
+  deferred?(meta: MessageMeta, error: DeliveryError): void | Promise<void>;
+  held?(meta: MessageMeta, error: DeliveryError): void | Promise<void>;
+  /** Permanent failure, or max age reached (`expired`). */
+  failed?(meta: MessageMeta, error: DeliveryError, expired: boolean): void | Promise<void>;
+}
+
 export interface SchedulerDeps {
   spool: Spool;
   sentLog: SentLog;
@@ -21,6 +34,7 @@ export interface SchedulerDeps {
   logger: Logger;
   now?: () => number;
   random?: () => number;
+  observer?: DeliveryObserver;
 }
 
 interface Entry {
@@ -154,6 +168,7 @@ export class Scheduler {
       }
       const outcome = await attemptDelivery({ meta, path: spool.emlPath(id), transport, sentLog: this.deps.sentLog, signal, logger: log });
       await spool.complete(id);
+      await this.observe(log, () => this.deps.observer?.delivered?.(meta));
       if (outcome.kind === 'suppressed') {
         log.info({ event: 'delivery.duplicate_suppressed', messageId: meta.messageId, sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
       } else {
@@ -183,6 +198,14 @@ export class Scheduler {
     }
   }
 
+  private async observe(log: Logger, fn: () => void | Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      log.error({ event: 'notify.error', err: errorText(err) }, 'notification step failed');
+    }
+  }
+
   private async failed(meta: MessageMeta, err: unknown, log: Logger): Promise<void> {
     const q = this.deps.config().queue;
     const e =
@@ -197,7 +220,7 @@ export class Scheduler {
         ? null
         : nextAttemptAt({
             now,
-            receivedAt: Date.parse(meta.receivedAt),
+            receivedAt: Date.parse(meta.requeuedAt ?? meta.receivedAt),
             maxAge: q.maxAge,
             delay: e.kind === 'held' ? q.heldRetry : withJitter(scheduleDelay(q.retrySchedule, meta.attempts), this.random),
             retryAfter: e.retryAfter,
@@ -206,11 +229,14 @@ export class Scheduler {
       if (e.kind !== 'permanent') {
         meta.lastError = { ...meta.lastError, code: 'delivery.expired', message: `gave up after ${meta.attempts} attempts: ${e.message}` };
       }
+      const expired = e.kind !== 'permanent';
+      await this.observe(log, () => this.deps.observer?.failed?.(meta, e, expired));
       await this.deps.spool.kill(meta);
       log.error({ event: 'delivery.failed', ...fields, expired: e.kind !== 'permanent' }, 'moved to dead/');
       return;
     }
     meta.nextAttemptAt = new Date(next).toISOString();
+    await this.observe(log, () => (e.kind === 'held' ? this.deps.observer?.held?.(meta, e) : this.deps.observer?.deferred?.(meta, e)));
     await this.deps.spool.release(meta);
     this.index(meta);
     if (e.kind === 'held') {

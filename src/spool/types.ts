@@ -38,4 +38,10 @@ export interface MessageMeta {
   nextAttemptAt: string;
   /** The last failure, if any. */
   lastError: { code: string; kind: FailureKind; message: string; at: string } | null;
+  /** Set on messages the relay itself generated (notices): never notify about these. */
+  notification?: 'failure' | 'delay' | 'alert';
+  /** A "delayed" notice was sent to the sender already. */
+  delayNotified?: boolean;
+  /** ISO time an admin gave a dead message another chance (max age counts from here). */
+  requeuedAt?: string;
 }
