@@ -4,14 +4,15 @@
  * the edges (Google, the clock).
  */
 import path from 'node:path';
-import type { Config, WorkspaceConfig } from './config/schema.js';
+import type { Config, ListenerConfig, WorkspaceConfig } from './config/schema.js';
+import { ConfigError } from './errors.js';
 import { createGmailApiTransport } from './delivery/gmail-api.js';
 import { createOutboxTransport } from './delivery/outbox.js';
 import { createSmtpTransport } from './delivery/smtp.js';
 import type { Transport } from './delivery/types.js';
 import { GoogleCredentials, loadServiceAccountKey } from './google/index.js';
 import type { Logger } from './log.js';
-import { Scheduler } from './queue/index.js';
+import { Backpressure, Pacer, Scheduler } from './queue/index.js';
 import { SentLog, Spool } from './spool/index.js';
 import { startListener, type Listener } from './smtp/index.js';
 
@@ -28,6 +29,11 @@ export interface Relay {
   readonly spool: Spool;
   readonly scheduler: Scheduler;
   config(): Config;
+  /**
+   * Apply a new config (SIGHUP): policy, listeners and credentials, with no message lost. Throws
+   * (and keeps the old config) when the new one cannot be applied.
+   */
+  reload(next: Config): Promise<void>;
   /** Close listeners, abort deliveries (they stay queued), close transports. */
   stop(): Promise<void>;
 }
@@ -61,48 +67,89 @@ export function buildTransports(config: Config, logger: Logger): Map<string, Tra
 
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { logger } = options;
-  const config = options.config;
-  const transports = options.transportFactory
-    ? new Map(config.workspaces.map((w, i) => [w.name, options.transportFactory!(w, i)]))
-    : buildTransports(config, logger);
-  const spoolDir = path.resolve(config.queue.dir);
+  let current = options.config;
+  const makeTransports = (config: Config) =>
+    options.transportFactory
+      ? new Map(config.workspaces.map((w, i) => [w.name, options.transportFactory!(w, i)]))
+      : buildTransports(config, logger);
+  let transports = makeTransports(current);
+  const spoolDir = path.resolve(current.queue.dir);
   const spool = await Spool.open(spoolDir, { logger });
-  const sentLog = await SentLog.open(spoolDir, { retentionMs: config.queue.dedupeRetention });
+  const sentLog = await SentLog.open(spoolDir, { retentionMs: current.queue.dedupeRetention });
+  const now = options.now ?? Date.now;
+  const pacer = new Pacer(current.queue, path.join(spoolDir, 'pace.json'));
+  await pacer.load(now());
   const scheduler = new Scheduler({
     spool,
     sentLog,
     transportFor: (name) => transports.get(name),
-    config: () => config,
+    config: () => current,
     logger,
-    ...(options.now ? { now: options.now } : {}),
+    pacer,
+    now,
   });
+  const backpressure = new Backpressure({ dir: spoolDir, config: () => current, queued: () => scheduler.queued + scheduler.inFlight, logger });
+  await backpressure.start();
   await scheduler.start();
-  const listeners: Listener[] = [];
+  /** Each listener with the config entry it was started from (reload matches on host:port). */
+  let running: { cfg: ListenerConfig; listener: Listener }[] = [];
+  const open = async (cfg: ListenerConfig) => ({
+    cfg,
+    listener: await startListener({ listener: cfg, config: () => current, spool, logger, onAccepted: (meta) => scheduler.enqueue(meta) }),
+  });
   try {
-    for (const l of config.listen) {
-      listeners.push(
-        await startListener({ listener: l, config: () => config, spool, logger, onAccepted: (meta) => scheduler.enqueue(meta) }),
-      );
-    }
+    for (const l of current.listen) running.push(await open(l));
   } catch (err) {
-    await Promise.allSettled(listeners.map((l) => l.close()));
+    await Promise.allSettled(running.map((r) => r.listener.close()));
     await scheduler.stop();
+    backpressure.stop();
     throw err;
   }
-  const pruneTimer = setInterval(() => void sentLog.prune().catch(() => undefined), 3_600_000);
-  pruneTimer.unref();
-  for (const l of listeners) {
+  const timers = [
+    setInterval(() => void sentLog.prune().catch(() => undefined), 3_600_000),
+    setInterval(() => void pacer.save(now()).catch(() => undefined), 5_000),
+  ];
+  timers.forEach((t) => t.unref());
+  const announce = (l: Listener) =>
     logger.info({ event: 'listener.started', host: l.address.host, port: l.address.port }, `listening on ${l.address.host}:${l.address.port}`);
-  }
+  running.forEach((r) => announce(r.listener));
   return {
-    listeners,
+    get listeners() {
+      return running.map((r) => r.listener);
+    },
     spool,
     scheduler,
-    config: () => config,
+    config: () => current,
+    async reload(next) {
+      if (path.resolve(next.queue.dir) !== spoolDir) {
+        throw new ConfigError('queue.dir', 'changing the spool directory needs a restart (stop, move the spool, start)');
+      }
+      const nextTransports = makeTransports(next); // throws on a bad key: the old config stays
+      const old = transports;
+      transports = nextTransports;
+      current = next;
+      const key = (l: ListenerConfig) => `${l.host}:${l.port}`;
+      const wanted = new Set(next.listen.map(key));
+      const kept = running.filter((r) => wanted.has(key(r.cfg)));
+      await Promise.allSettled(running.filter((r) => !kept.includes(r)).map((r) => r.listener.close()));
+      const have = new Set(kept.map((r) => key(r.cfg)));
+      const added = [];
+      for (const cfg of next.listen.filter((l) => !have.has(key(l)))) {
+        const r = await open(cfg);
+        announce(r.listener);
+        added.push(r);
+      }
+      running = [...kept.map((r) => ({ ...r, cfg: next.listen.find((l) => key(l) === key(r.cfg))! })), ...added];
+      // Transports still in use by deliveries in flight finish with the old ones.
+      setTimeout(() => void Promise.allSettled([...old.values()].map(async (t) => t.close?.())), 600_000).unref();
+      logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');
+    },
     async stop() {
-      clearInterval(pruneTimer);
-      await Promise.allSettled(listeners.map((l) => l.close()));
+      timers.forEach((t) => clearInterval(t));
+      backpressure.stop();
+      await Promise.allSettled(running.map((r) => r.listener.close()));
       await scheduler.stop();
+      await pacer.save(now()).catch(() => undefined);
       await Promise.allSettled([...transports.values()].map(async (t) => t.close?.()));
       logger.info({ event: 'relay.stopped', queued: scheduler.queued }, 'stopped');
     },

@@ -82,7 +82,7 @@ describe('relay through Gmail SMTP (app password)', () => {
           smtp: { host: '127.0.0.1', port, secure, user: 'relay@clinic.example', appPasswordFile: passwordFile, caFile: ca },
         },
       ],
-      queue: { dir: path.join(dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms' },
+      queue: { dir: path.join(dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms', userRate: 100 },
     };
   }
 

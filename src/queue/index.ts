@@ -1,3 +1,6 @@
 export * from './scheduler.js';
 export * from './retry.js';
 export * from './attempt.js';
+export * from './pacer.js';
+export * from './backpressure.js';
+export * from './due-index.js';

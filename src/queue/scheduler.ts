@@ -10,6 +10,8 @@ import type { Transport } from '../delivery/types.js';
 import type { SentLog, Spool } from '../spool/index.js';
 import type { MessageMeta } from '../spool/types.js';
 import { attemptDelivery } from './attempt.js';
+import { DueIndex } from './due-index.js';
+import { Pacer } from './pacer.js';
 import { nextAttemptAt, scheduleDelay, withJitter } from './retry.js';
 
 /**
@@ -35,15 +37,20 @@ export interface SchedulerDeps {
   now?: () => number;
   random?: () => number;
   observer?: DeliveryObserver;
+  /** Per-user pacing; default: built from config, counts kept in memory only. */
+  pacer?: Pacer;
 }
 
-interface Entry {
-  at: number;
-  sender: string;
+/** Codes that mean "this user is sending too fast": defer the user, not fail the message. */
+const RATE_CODES = new Set(['delivery.rate_limited', 'delivery.daily_limit']);
+
+/** Recipients Google counts for a message (header recipients, added Bcc, envelope). */
+export function countedRecipients(meta: MessageMeta): number {
+  return new Set([...meta.recipients, ...meta.headerRecipients, ...meta.bcc]).size;
 }
 
 export class Scheduler {
-  private readonly due = new Map<string, Entry>();
+  private readonly due = new DueIndex();
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   private readonly perUser = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -51,10 +58,12 @@ export class Scheduler {
   private stopped = false;
   private readonly now: () => number;
   private readonly random: () => number;
+  readonly pacer: Pacer;
 
   constructor(private readonly deps: SchedulerDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.pacer = deps.pacer ?? new Pacer(deps.config().queue);
   }
 
   /** Index what the spool holds and start delivering. */
@@ -72,7 +81,21 @@ export class Scheduler {
 
   /** Forget a message (deleted or held by an admin). */
   drop(id: string): void {
-    this.due.delete(id);
+    this.due.remove(id);
+  }
+
+  /** Make a queued message due now (admin retry). False if it is not waiting in the queue. */
+  retryNow(id: string): boolean {
+    const e = this.due.get(id);
+    if (!e) return false;
+    this.due.add({ ...e, at: this.now() });
+    this.pump();
+    return true;
+  }
+
+  /** Is this message being delivered right now? */
+  isActive(id: string): boolean {
+    return this.running.has(id);
   }
 
   get queued(): number {
@@ -92,30 +115,55 @@ export class Scheduler {
 
   /** Resolves when nothing is due now and nothing is running (tests, benchmarks). */
   async idle(): Promise<void> {
-    while (this.running.size || [...this.due.values()].some((e) => e.at <= this.now())) {
+    while (this.running.size || this.due.earliest() <= this.now()) {
       await Promise.race([...this.running.values()].map((r) => r.done).concat(new Promise<void>((r) => setTimeout(r, 20))));
     }
   }
 
   private index(meta: MessageMeta): void {
-    this.due.set(meta.id, { at: Date.parse(meta.nextAttemptAt) || 0, sender: meta.sender });
+    this.due.add({ id: meta.id, at: Date.parse(meta.nextAttemptAt) || 0, sender: meta.sender, recipients: countedRecipients(meta) });
   }
 
+  /** Start what is due, user by user, within the concurrency limits and each user's pace. */
   private pump(): void {
     if (this.stopped) return;
     const q = this.deps.config().queue;
+    this.pacer.setLimits(q);
     const now = this.now();
     let nextAt = Infinity;
-    if (this.running.size < q.concurrency) {
-      const ready = [...this.due.entries()].filter(([, e]) => e.at <= now).sort((a, b) => a[1].at - b[1].at);
-      for (const [id, e] of ready) {
+    let progress = true;
+    while (progress && this.running.size < q.concurrency) {
+      progress = false;
+      for (const head of [...this.due.heads()]) {
         if (this.running.size >= q.concurrency) break;
-        if ((this.perUser.get(e.sender) ?? 0) >= q.perUserConcurrency) continue;
-        this.due.delete(id);
-        this.run(id, e.sender);
+        if (head.at > now) {
+          nextAt = Math.min(nextAt, head.at);
+          continue;
+        }
+        if ((this.perUser.get(head.sender) ?? 0) >= q.perUserConcurrency) continue; // woken when one ends
+        const ready = this.pacer.readyAt(head.sender, now);
+        if (ready > now) {
+          nextAt = Math.min(nextAt, ready);
+          continue;
+        }
+        const daily = this.pacer.checkDaily(head.sender, head.recipients, now);
+        if (!daily.ok) {
+          this.pacer.holdUntil(head.sender, daily.until, now);
+          if (this.pacer.firstDailyWarning(head.sender)) {
+            this.deps.logger.warn(
+              { event: 'pace.daily_limit', sender: head.sender, messages: daily.messages, recipients: daily.recipients, until: new Date(daily.until).toISOString() },
+              "holding this user's mail: its rolling 24 h count is at the configured limit (queue.dailyMessages / queue.dailyRecipients)",
+            );
+          }
+          nextAt = Math.min(nextAt, daily.until);
+          continue;
+        }
+        this.due.remove(head.id);
+        this.pacer.take(head.sender, now);
+        this.run(head.id, head.sender);
+        progress = true;
       }
     }
-    for (const e of this.due.values()) if (e.at > now && e.at < nextAt) nextAt = e.at;
     this.arm(nextAt);
   }
 
@@ -168,6 +216,7 @@ export class Scheduler {
       }
       const outcome = await attemptDelivery({ meta, path: spool.emlPath(id), transport, sentLog: this.deps.sentLog, signal, logger: log });
       await spool.complete(id);
+      if (outcome.kind === 'delivered') this.pacer.sent(meta.sender, countedRecipients(meta), this.now());
       await this.observe(log, () => this.deps.observer?.delivered?.(meta));
       if (outcome.kind === 'suppressed') {
         log.info({ event: 'delivery.duplicate_suppressed', messageId: meta.messageId, sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
@@ -211,6 +260,11 @@ export class Scheduler {
     const e =
       err instanceof DeliveryError ? err : new DeliveryError('delivery.unexpected', 'temporary', errorText(err), { cause: err });
     const now = this.now();
+    const deadline = Date.parse(meta.requeuedAt ?? meta.receivedAt) + q.maxAge;
+    if (RATE_CODES.has(e.code) && e.kind === 'temporary' && now < deadline) {
+      await this.rateLimited(meta, e, now, log);
+      return;
+    }
     meta.attempts += 1;
     meta.lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(now).toISOString() };
     const fields = { code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, messageId: meta.messageId };
@@ -244,5 +298,22 @@ export class Scheduler {
     } else {
       log.warn({ event: 'delivery.deferred', ...fields, nextAttemptAt: meta.nextAttemptAt }, 'deferred');
     }
+  }
+
+  /**
+   * Google said this user sends too fast (or reached a daily limit): the user waits until the time
+   * Google stated (or a backoff when none is usable), the message keeps its attempt count, and
+   * other users' mail keeps flowing.
+   */
+  private async rateLimited(meta: MessageMeta, e: DeliveryError, now: number, log: Logger): Promise<void> {
+    const until = this.pacer.rateLimited(meta.sender, now, e.retryAfter);
+    meta.lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(now).toISOString() };
+    meta.nextAttemptAt = new Date(until).toISOString();
+    await this.deps.spool.release(meta);
+    this.index(meta);
+    log.warn(
+      { event: 'delivery.deferred', code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, nextAttemptAt: meta.nextAttemptAt, userPausedUntil: meta.nextAttemptAt },
+      'Google asked this user to slow down',
+    );
   }
 }

@@ -102,7 +102,7 @@ export function gmailConfig(dir: string, google: GoogleEnv, extra: Partial<Confi
         senders: { map: { 'scanner@printer.local': 'scans@clinic.example' }, default: null },
       },
     ],
-    queue: { dir: path.join(dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms' },
+    queue: { dir: path.join(dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms', userRate: 100 },
     google: { tokenUrl: google.fake.tokenUrl, apiRootUrl: google.fake.apiRootUrl },
     ...extra,
   };

@@ -1,0 +1,77 @@
+/**
+ * Backpressure: when the spool's file system is nearly full, or the queue holds more than the
+ * configured number of messages, new mail is turned away at MAIL FROM with 452 4.3.1 (the client
+ * keeps it and tries later) rather than accepted into a spool that cannot hold it.
+ */
+import { statfs } from 'node:fs/promises';
+import type { Config } from '../config/schema.js';
+import { SmtpReply, errorText } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface BackpressureDeps {
+  dir: string;
+  config: () => Config;
+  /** Messages in the spool not yet delivered. */
+  queued: () => number;
+  logger: Logger;
+  /** Free bytes on the file system holding `dir` (injectable for tests). */
+  freeBytes?: (dir: string) => Promise<number>;
+  intervalMs?: number;
+}
+
+export class Backpressure {
+  private free = Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  private state: 'ok' | 'disk' | 'queue' = 'ok';
+  private readonly freeBytes: (dir: string) => Promise<number>;
+
+  constructor(private readonly deps: BackpressureDeps) {
+    this.freeBytes = deps.freeBytes ?? (async (dir) => {
+      const s = await statfs(dir);
+      return s.bavail * s.bsize;
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.deps.intervalMs ?? 2_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      this.free = await this.freeBytes(this.deps.dir);
+    } catch (err) {
+      this.deps.logger.warn({ event: 'spool.statfs_failed', err: errorText(err) }, 'cannot read free space');
+    }
+  }
+
+  /** The reply for MAIL FROM when new mail must wait, or null. */
+  check(): SmtpReply | null {
+    const q = this.deps.config().queue;
+    let next: typeof this.state = 'ok';
+    let reply: SmtpReply | null = null;
+    if (this.free < q.minFreeSpace) {
+      next = 'disk';
+      reply = new SmtpReply('spool.disk_full', 452, '4.3.1', 'insufficient system storage, try again later');
+    } else if (this.deps.queued() >= q.maxQueued) {
+      next = 'queue';
+      reply = new SmtpReply('spool.queue_full', 452, '4.3.1', 'too much mail waiting for delivery, try again later');
+    }
+    if (next !== this.state) {
+      if (next === 'ok') this.deps.logger.info({ event: 'spool.backpressure_off' }, 'accepting mail again');
+      else {
+        this.deps.logger.error(
+          { event: 'spool.backpressure_on', alert: true, reason: next, freeBytes: this.free, queued: this.deps.queued(), minFreeSpace: q.minFreeSpace, maxQueued: q.maxQueued },
+          next === 'disk' ? 'spool disk nearly full: refusing new mail with 452' : 'queue full: refusing new mail with 452',
+        );
+      }
+      this.state = next;
+    }
+    return reply;
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Per-sending-user pacing under Gmail's limits: a token bucket for the send rate, a "blocked
+ * until" time when Google says slow down (429 / rateLimitExceeded, with or without a usable
+ * "Retry after"), and rolling 24 h counts of messages and recipients, persisted across restarts,
+ * that hold a user's mail before Google blocks the account.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface PacerLimits {
+  /** Sends per second per user. */
+  userRate: number;
+  dailyMessages: number;
+  dailyRecipients: number;
+  /** First pause after a rate-limit answer that stated no usable time; doubles, at most 30 min. */
+  rateLimitBackoff: number;
+}
+
+const DAY = 86_400_000;
+const BUCKET = 60_000;
+const BACKOFF_MAX = 1_800_000;
+
+interface UserState {
+  tokens: number;
+  refilledAt: number;
+  blockedUntil: number;
+  rateLimitStreak: number;
+  /** minute bucket start → [messages, recipients] */
+  buckets: Map<number, [number, number]>;
+  dailyWarned: boolean;
+}
+
+export type DailyCheck = { ok: true } | { ok: false; until: number; messages: number; recipients: number };
+
+export class Pacer {
+  private readonly users = new Map<string, UserState>();
+  private dirty = false;
+
+  constructor(
+    private limits: PacerLimits,
+    private readonly file?: string,
+  ) {}
+
+  setLimits(limits: PacerLimits): void {
+    this.limits = limits;
+  }
+
+  private state(user: string, now: number): UserState {
+    let s = this.users.get(user);
+    if (!s) {
+      s = { tokens: this.burst(), refilledAt: now, blockedUntil: 0, rateLimitStreak: 0, buckets: new Map(), dailyWarned: false };
+      this.users.set(user, s);
+    }
+    return s;
+  }
+
+  private burst(): number {
+    return Math.max(1, this.limits.userRate);
+  }
+
+  /** Earliest time this user may send again (now or later). */
+  readyAt(user: string, now: number): number {
+    const s = this.users.get(user);
+    if (!s) return now;
+    this.refill(s, now);
+    const tokenAt = s.tokens >= 1 ? now : now + Math.ceil(((1 - s.tokens) / this.limits.userRate) * 1000);
+    return Math.max(tokenAt, s.blockedUntil);
+  }
+
+  /** Use one send of this user's rate (call when a delivery starts). */
+  take(user: string, now: number): void {
+    const s = this.state(user, now);
+    this.refill(s, now);
+    s.tokens -= 1;
+  }
+
+  /**
+   * Google said slow down: block the user until its stated time when that is usable (in the
+   * future), else back off. Returns the time the user may send again.
+   */
+  rateLimited(user: string, now: number, retryAfter: Date | undefined): number {
+    const s = this.state(user, now);
+    s.rateLimitStreak += 1;
+    const stated = retryAfter?.getTime();
+    const until =
+      stated !== undefined && Number.isFinite(stated) && stated > now
+        ? stated
+        : now + Math.min(this.limits.rateLimitBackoff * 2 ** Math.min(s.rateLimitStreak - 1, 20), Math.max(BACKOFF_MAX, this.limits.rateLimitBackoff));
+    s.blockedUntil = Math.max(s.blockedUntil, until);
+    return s.blockedUntil;
+  }
+
+  /** A send went through: count it for the rolling day, end any rate-limit backoff. */
+  sent(user: string, recipients: number, now: number): void {
+    const s = this.state(user, now);
+    s.rateLimitStreak = 0;
+    const b = Math.floor(now / BUCKET) * BUCKET;
+    const cur = s.buckets.get(b) ?? [0, 0];
+    cur[0] += 1;
+    cur[1] += recipients;
+    s.buckets.set(b, cur);
+    this.dirty = true;
+  }
+
+  /** May this user send a message with this many recipients within the rolling 24 h limits? */
+  checkDaily(user: string, recipients: number, now: number): DailyCheck {
+    const s = this.users.get(user);
+    if (!s) return { ok: true };
+    this.expire(s, now);
+    let messages = 0;
+    let rcpts = 0;
+    for (const [m, r] of s.buckets.values()) {
+      messages += m;
+      rcpts += r;
+    }
+    if (messages + 1 <= this.limits.dailyMessages && rcpts + recipients <= this.limits.dailyRecipients) {
+      s.dailyWarned = false;
+      return { ok: true };
+    }
+    // When enough of the oldest sends leave the window.
+    let m = messages;
+    let r = rcpts;
+    let until = now + DAY;
+    for (const [start, [bm, br]] of [...s.buckets.entries()].sort((a, b) => a[0] - b[0])) {
+      m -= bm;
+      r -= br;
+      if (m + 1 <= this.limits.dailyMessages && r + recipients <= this.limits.dailyRecipients) {
+        until = start + BUCKET + DAY;
+        break;
+      }
+    }
+    return { ok: false, until, messages, recipients: rcpts };
+  }
+
+  /** Keep this user's mail back until `until` (daily limit reached). */
+  holdUntil(user: string, until: number, now: number): void {
+    const s = this.state(user, now);
+    s.blockedUntil = Math.max(s.blockedUntil, until);
+  }
+
+  /** True once per stretch of being over the daily limit (to warn once, not per message). */
+  firstDailyWarning(user: string): boolean {
+    const s = this.users.get(user);
+    if (!s || s.dailyWarned) return false;
+    s.dailyWarned = true;
+    return true;
+  }
+
+  private refill(s: UserState, now: number): void {
+    const elapsed = Math.max(0, now - s.refilledAt) / 1000;
+    s.tokens = Math.min(this.burst(), s.tokens + elapsed * this.limits.userRate);
+    s.refilledAt = now;
+  }
+
+  private expire(s: UserState, now: number): void {
+    for (const start of s.buckets.keys()) if (start + BUCKET + DAY <= now) s.buckets.delete(start);
+  }
+
+  /** Load the rolling counts saved by the last run. */
+  async load(now: number): Promise<void> {
+    if (!this.file) return;
+    let doc: Record<string, [number, number, number][]>;
+    try {
+      doc = JSON.parse(await readFile(this.file, 'utf8')) as typeof doc;
+    } catch {
+      return; // first start, or unreadable: start counting afresh
+    }
+    for (const [user, rows] of Object.entries(doc)) {
+      const s = this.state(user, now);
+      for (const [start, m, r] of rows) if (start + BUCKET + DAY > now) s.buckets.set(start, [m, r]);
+    }
+  }
+
+  /** Save the rolling counts (atomic rename; called every few seconds and at stop). */
+  async save(now: number): Promise<void> {
+    if (!this.file || !this.dirty) return;
+    this.dirty = false;
+    const doc: Record<string, [number, number, number][]> = {};
+    for (const [user, s] of this.users) {
+      this.expire(s, now);
+      if (s.buckets.size) doc[user] = [...s.buckets.entries()].map(([start, [m, r]]) => [start, m, r]);
+    }
+    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.tmp`;
+    await writeFile(tmp, JSON.stringify(doc), { mode: 0o600 });
+    await rename(tmp, this.file);
+  }
+}
