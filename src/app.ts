@@ -13,13 +13,17 @@ import type { Transport } from './delivery/types.js';
 import { GoogleCredentials, loadServiceAccountKey } from './google/index.js';
 import type { Logger } from './log.js';
 import { Backpressure, Pacer, Scheduler } from './queue/index.js';
-import { SentLog, Spool } from './spool/index.js';
+import { SentLog, Spool, type SpoolFs } from './spool/index.js';
 import { startListener, type Listener } from './smtp/index.js';
 
 export interface RelayOptions {
   config: Config;
   logger: Logger;
   now?: () => number;
+  /** Replace the spool's file-system calls (tests inject ENOSPC); default: the real ones. */
+  spoolFs?: Partial<SpoolFs>;
+  /** Free bytes under the spool (tests); default: statfs. */
+  freeBytes?: (dir: string) => Promise<number>;
   /** Replace the transport of a workspace (benchmarks); default: built from config. */
   transportFactory?: (workspace: WorkspaceConfig, index: number) => Transport;
 }
@@ -74,7 +78,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       : buildTransports(config, logger);
   let transports = makeTransports(current);
   const spoolDir = path.resolve(current.queue.dir);
-  const spool = await Spool.open(spoolDir, { logger });
+  const spool = await Spool.open(spoolDir, { logger, ...(options.spoolFs ? { fs: options.spoolFs } : {}) });
   const sentLog = await SentLog.open(spoolDir, { retentionMs: current.queue.dedupeRetention });
   const now = options.now ?? Date.now;
   const pacer = new Pacer(current.queue, path.join(spoolDir, 'pace.json'));
@@ -88,7 +92,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     pacer,
     now,
   });
-  const backpressure = new Backpressure({ dir: spoolDir, config: () => current, queued: () => scheduler.queued + scheduler.inFlight, logger });
+  const backpressure = new Backpressure({
+    dir: spoolDir,
+    config: () => current,
+    queued: () => scheduler.queued + scheduler.inFlight,
+    logger,
+    ...(options.freeBytes ? { freeBytes: options.freeBytes } : {}),
+  });
   await backpressure.start();
   await scheduler.start();
   /** Each listener with the config entry it was started from (reload matches on host:port). */

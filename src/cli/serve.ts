@@ -1,5 +1,6 @@
 /** `workspace-relay serve`: run the relay until a signal. */
 import { startRelay } from '../app.js';
+import { loadConfig, configErrorReport } from '../config/load.js';
 import { ConfigError, errorText } from '../errors.js';
 import { createLogger } from '../log.js';
 import { CliExit, EXIT_CONFIG, loadConfigOrExit, type ConfigChoice } from './context.js';
@@ -40,6 +41,13 @@ export async function serve(choice: ConfigChoice): Promise<void> {
       }
       stopping = true;
       logger.info({ event: 'relay.stopping', signal }, 'stopping: undelivered mail stays in the spool');
+      // The bound: whatever is still running after the grace period, exit anyway (mail that got
+      // a 250 is on disk; deliveries in flight are retried at the next start).
+      setTimeout(() => {
+        logger.error({ event: 'relay.forced_exit', after: config.queue.shutdownTimeout }, 'shutdown took too long: exiting');
+        logger.flush();
+        process.exit(1);
+      }, config.queue.shutdownTimeout + 2_000).unref();
       relay
         .stop()
         .catch((err: unknown) => logger.error({ event: 'relay.stop_failed', err: errorText(err) }, 'stop failed'))
@@ -50,5 +58,20 @@ export async function serve(choice: ConfigChoice): Promise<void> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', () => {
+      let next;
+      try {
+        next = loadConfig(choice.path);
+      } catch (err) {
+        const reason = err instanceof ConfigError ? configErrorReport(err) : errorText(err);
+        logger.error({ event: 'config.reload_failed', config: choice.path, reason }, 'new config refused; the old one stays in force');
+        return;
+      }
+      relay.reload(next).then(
+        () => logger.level !== next.log.level && (logger.level = next.log.level),
+        (err: unknown) =>
+          logger.error({ event: 'config.reload_failed', config: choice.path, reason: errorText(err) }, 'new config refused; the old one stays in force'),
+      );
+    });
   });
 }

@@ -1,0 +1,57 @@
+/** SIGHUP: a new config takes effect with no message lost; a bad one is refused, the old kept. */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SmtpClient, message } from './support/smtp-client.js';
+import { startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
+import { type GoogleEnv, gmailConfig, removeDir, startGoogle, tempDir, waitUntil } from './support/harness.js';
+
+describe('SIGHUP reload', () => {
+  let dir: string;
+  let google: GoogleEnv;
+  let daemon: Daemon | undefined;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    google = await startGoogle(dir);
+  });
+  afterEach(async () => {
+    if (daemon) {
+      daemon.child.kill('SIGTERM');
+      await daemon.exited;
+      daemon = undefined;
+    }
+    await google.fake.close();
+    removeDir(dir);
+  });
+
+  it('applies a new workspace, refuses a broken config and keeps the old one, losing no mail', async () => {
+    const doc = gmailConfig(dir, google);
+    const file = writeConfigFile(dir, doc);
+    daemon = await startDaemon(file);
+    const d = daemon;
+    const events = (name: string) => d.lines.filter((l) => l.event === name);
+    const c = await SmtpClient.open(d.port);
+    expect((await c.cmd('MAIL FROM:<x@other.example>')).code).toBe(550);
+    await c.cmd('RSET');
+    // mail accepted before the reload is delivered after it
+    google.fake.revoke(google.sa.clientId);
+    expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example', 'Message-ID': '<before@x>' }))).code).toBe(250);
+
+    doc.workspaces!.push({ name: 'other', domains: ['other.example'], transport: 'outbox', outbox: { dir: path.join(dir, 'outbox') } });
+    writeConfigFile(dir, doc);
+    d.child.kill('SIGHUP');
+    await waitUntil(() => events('config.reloaded').length === 1, 10_000, 'config.reloaded');
+    expect((await c.send('x@other.example', ['y@other.example'], message({ From: 'x@other.example', To: 'y@other.example' }))).code).toBe(250);
+
+    writeFileSync(file, 'workspaces: [ { name: broken } ]\n');
+    d.child.kill('SIGHUP');
+    await waitUntil(() => events('config.reload_failed').length === 1, 10_000, 'config.reload_failed');
+    expect(String(events('config.reload_failed')[0]!.reason)).toMatch(/workspaces\[0\]/);
+    expect((await c.send('x@other.example', ['y@other.example'], message({ From: 'x@other.example', To: 'y@other.example' }))).code).toBe(250);
+
+    google.fake.authorize(google.sa.clientId, ['https://www.googleapis.com/auth/gmail.send']);
+    await waitUntil(() => google.fake.sent.some((s) => s.raw.toString().includes('<before@x>')), 10_000, 'mail from before the reload');
+    await c.quit();
+  });
+});
