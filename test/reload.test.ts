@@ -38,7 +38,7 @@ describe('SIGHUP reload', () => {
     google.fake.revoke(google.sa.clientId);
     expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example', 'Message-ID': '<before@x>' }))).code).toBe(250);
 
-    doc.workspaces!.push({ name: 'other', domains: ['other.example'], transport: 'outbox', outbox: { dir: path.join(dir, 'outbox') } });
+    doc.workspaces.push({ name: 'other', domains: ['other.example'], transport: 'outbox', outbox: { dir: path.join(dir, 'outbox') } });
     writeConfigFile(dir, doc);
     d.child.kill('SIGHUP');
     await waitUntil(() => events('config.reloaded').length === 1, 10_000, 'config.reloaded');
