@@ -6,6 +6,7 @@
  *   active/<id>.json     being delivered (moved back to queue/ at start-up)
  *   dead/<id>.json       permanently failed, kept for the admin
  *   dead/<id>.json.corrupt  a .json that did not parse, set aside at start-up
+ *   hold/<id>.json       held by an admin (queue CLI): never picked up, never moved at start-up
  * A message's state is the directory its .json is in.
  */
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { SpoolError } from './spool-error.js';
 import { isValidQueueId } from './queue-id.js';
 import type { SpoolState } from './types.js';
 
-export const SPOOL_STATES: readonly SpoolState[] = ['queue', 'active', 'dead'];
+export const SPOOL_STATES: readonly SpoolState[] = ['queue', 'active', 'dead', 'hold'];
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
 export const CORRUPT_SUFFIX = '.json.corrupt';

@@ -7,10 +7,12 @@
  * 2. delete everything in tmp/ (files being written when the process stopped);
  * 3. a .json that does not parse is renamed to dead/<id>.json.corrupt (kept with its .eml for
  *    the admin; logged as spool.corrupt_meta);
- * 4. an id with a .json in more than one state keeps one: queue wins over dead, dead over active
- *    (the spool's own moves never leave duplicates; this covers copies made by hand);
+ * 4. an id with a .json in more than one state keeps one: hold (an admin's stop) wins over queue,
+ *    queue over dead, dead over active (the spool's own moves never leave duplicates; this covers
+ *    copies made by hand);
  * 5. a .json whose .eml is missing is deleted (spool.orphan_meta, an error: it must not happen);
  * 6. active/*.json go back to queue/ (delivery was interrupted; the sent log stops repeats);
+ *    queue/, dead/ and hold/ stay where they are;
  * 7. data/<id>.eml with no .json anywhere is deleted (a crash before commit).
  */
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ export interface RecoveryCounts {
   /** Messages in each state after recovery. */
   queue: number;
   dead: number;
+  hold: number;
   /** active → queue moves. */
   requeued: number;
   tmpRemoved: number;
@@ -36,7 +39,7 @@ export interface RecoveryCounts {
 }
 
 /** Precedence when one id has a .json in several states: the first listed wins. */
-const PRECEDENCE: readonly SpoolState[] = ['queue', 'dead', 'active'];
+const PRECEDENCE: readonly SpoolState[] = ['hold', 'queue', 'dead', 'active'];
 
 export async function recoverSpool(
   fs: SpoolFs,
@@ -45,7 +48,7 @@ export async function recoverSpool(
   logger: Logger,
 ): Promise<RecoveryCounts> {
   const counts: RecoveryCounts = {
-    queue: 0, dead: 0, requeued: 0, tmpRemoved: 0,
+    queue: 0, dead: 0, hold: 0, requeued: 0, tmpRemoved: 0,
     orphanEmlRemoved: 0, orphanMetaRemoved: 0, corrupt: 0, duplicatesRemoved: 0,
   };
   for (const dir of layout.allDirs()) {
@@ -109,10 +112,8 @@ export async function recoverSpool(
       await fs.rename(layout.meta('active', id), layout.meta('queue', id));
       counts.requeued++;
       counts.queue++;
-    } else if (keep === 'queue') {
-      counts.queue++;
     } else {
-      counts.dead++;
+      counts[keep]++;
     }
   }
 

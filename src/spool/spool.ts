@@ -8,7 +8,7 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { silentLogger, type Logger } from '../log.js';
 import { DirSyncer } from './dir-syncer.js';
 import { replaceFile } from './durable-file.js';
-import { SPOOL_STATES, SpoolLayout, checkId } from './layout.js';
+import { DIR_MODE, SPOOL_STATES, SpoolLayout, checkId } from './layout.js';
 import { parseMeta, serializeMeta } from './meta-codec.js';
 import { isValidQueueId } from './queue-id.js';
 import { recoverSpool, type RecoveryCounts } from './recover.js';
@@ -105,7 +105,7 @@ export class Spool {
     return parseMeta(text, id);
   }
 
-  /** Which state the message is in (queue, then active, then dead), or null. */
+  /** Which state the message is in (queue, then active, dead, hold), or null. */
   async find(id: string): Promise<{ state: SpoolState; meta: MessageMeta } | null> {
     for (const state of SPOOL_STATES) {
       const meta = await this.get(state, id);
@@ -155,13 +155,54 @@ export class Spool {
     return this.move(meta, 'active', 'dead');
   }
 
-  /** dead → queue for another try now: attempts back to 0, nextAttemptAt now, lastError kept. */
+  /**
+   * dead → queue for another try now: attempts back to 0, nextAttemptAt and requeuedAt now (the
+   * maximum age counts from requeuedAt), lastError kept.
+   */
   async requeue(id: string): Promise<MessageMeta> {
     const meta = await this.get('dead', id);
     if (!meta) throw new SpoolError('spool.not_found', `message ${id} is not in dead/`, { id });
-    const next: MessageMeta = { ...meta, attempts: 0, nextAttemptAt: this.now().toISOString() };
+    const at = this.now().toISOString();
+    const next: MessageMeta = { ...meta, attempts: 0, nextAttemptAt: at, requeuedAt: at };
     await this.move(next, 'dead', 'queue');
     return next;
+  }
+
+  /**
+   * queue → hold (an admin hold: the scheduler never picks it up). One rename, so it races safely
+   * with claim, across processes too: exactly one wins; the loser gets spool.not_queued.
+   */
+  async hold(id: string): Promise<MessageMeta> {
+    await this.fs.mkdir(this.layout.stateDir('hold'), DIR_MODE); // a spool made before hold/ existed
+    try {
+      await this.fs.rename(this.layout.meta('queue', id), this.layout.meta('hold', id));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new SpoolError('spool.not_queued', `message ${id} is not in the queue`, { id });
+      throw err;
+    }
+    await Promise.all([this.syncer.sync(this.layout.stateDir('hold')), this.syncer.sync(this.layout.stateDir('queue'))]);
+    const meta = await this.get('hold', id);
+    if (!meta) throw new SpoolError('spool.not_found', `message ${id} left hold/ while being held`, { id });
+    return meta;
+  }
+
+  /** hold → queue, due at `at` (default now). Rejects spool.not_found if it is not held. */
+  async unhold(id: string, at: Date = this.now()): Promise<MessageMeta> {
+    const meta = await this.get('hold', id);
+    if (!meta) throw new SpoolError('spool.not_found', `message ${id} is not in hold/`, { id });
+    const next: MessageMeta = { ...meta, nextAttemptAt: at.toISOString() };
+    await this.move(next, 'hold', 'queue');
+    return next;
+  }
+
+  /**
+   * A queued message due at `at` (default now): held, given the new time, released — so the
+   * rewrite can never race a claim (a claim in between finds nothing in queue/). A crash in the
+   * middle leaves it held, never lost. Rejects spool.not_queued if it is not in queue/.
+   */
+  async reschedule(id: string, at: Date = this.now()): Promise<MessageMeta> {
+    await this.hold(id);
+    return this.unhold(id, at);
   }
 
   /**
@@ -207,7 +248,14 @@ export class Spool {
   }
 
   private async ids(state: SpoolState): Promise<string[]> {
-    const names = await this.fs.readdir(this.layout.stateDir(state));
+    let names: string[];
+    try {
+      names = await this.fs.readdir(this.layout.stateDir(state));
+    } catch (err) {
+      // hold/ of a spool made by an older version (recovery creates it at the next start)
+      if (state === 'hold' && isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
     return names
       .filter((n) => n.endsWith('.json'))
       .map((n) => n.slice(0, -'.json'.length))

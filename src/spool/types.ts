@@ -1,7 +1,10 @@
 import type { FailureKind } from '../errors.js';
 
-/** The states a message can be in; each is a directory of `<id>.json` files under queue.dir. */
-export type SpoolState = 'queue' | 'active' | 'dead';
+/**
+ * The states a message can be in; each is a directory of `<id>.json` files under queue.dir.
+ * `hold` is an admin hold (queue CLI): the scheduler never picks it up until it is released.
+ */
+export type SpoolState = 'queue' | 'active' | 'dead' | 'hold';
 
 /** Everything the relay knows about an accepted message, stored as `<id>.json` beside its bytes. */
 export interface MessageMeta {

@@ -1,0 +1,132 @@
+/** The spool's admin hold: queue ↔ hold by rename, safe against a claim, kept by recovery. */
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Spool, createQueueId, type MessageMeta } from '../src/spool/index.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'spool-hold-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function makeMeta(id: string, over: Partial<MessageMeta> = {}): MessageMeta {
+  return {
+    version: 1, id, receivedAt: '2024-05-01T10:00:00.000Z', workspace: 'clinic', mailFrom: 'scanner@clinic.example',
+    sender: 'frontdesk@clinic.example', recipients: ['dr.a@clinic.example'], bcc: [], headerRecipients: ['dr.a@clinic.example'],
+    messageId: null, from: null, size: 5, sha256: 'x', client: { address: '127.0.0.1' }, attempts: 2,
+    nextAttemptAt: '2030-01-01T00:00:00.000Z', lastError: null, ...over,
+  };
+}
+
+async function accept(spool: Spool, over: Partial<MessageMeta> = {}): Promise<string> {
+  const id = createQueueId();
+  const w = spool.createWriter(id);
+  await w.write(Buffer.from('hello'));
+  await w.commit(makeMeta(id, over));
+  return id;
+}
+
+const ls = (sub: string) => (existsSync(join(dir, sub)) ? readdirSync(join(dir, sub)).sort() : []);
+const NOW = new Date('2024-06-01T12:00:00.000Z');
+
+describe('admin hold', () => {
+  it('hold moves queue → hold (dir 0700) untouched; unhold brings it back due now', async () => {
+    const spool = await Spool.open(dir, { now: () => NOW });
+    expect(statSync(join(dir, 'hold')).mode & 0o777).toBe(0o700);
+    const id = await accept(spool);
+    const held = await spool.hold(id);
+    expect(held).toMatchObject({ id, attempts: 2, nextAttemptAt: '2030-01-01T00:00:00.000Z' });
+    expect(ls('queue')).toEqual([]);
+    expect(ls('hold')).toEqual([`${id}.json`]);
+    expect(await spool.find(id)).toMatchObject({ state: 'hold' });
+    expect((await spool.list('hold')).map((m) => m.id)).toEqual([id]);
+    expect(await spool.count('hold')).toBe(1);
+
+    const back = await spool.unhold(id);
+    expect(back).toMatchObject({ attempts: 2, nextAttemptAt: NOW.toISOString() });
+    expect(await spool.find(id)).toEqual({ state: 'queue', meta: back });
+    expect(ls('hold')).toEqual([]);
+    expect(ls('tmp')).toEqual([]);
+  });
+
+  it('refuses to hold what is not queued, and to unhold what is not held', async () => {
+    const spool = await Spool.open(dir);
+    const id = await accept(spool);
+    await expect(spool.unhold(id)).rejects.toMatchObject({ code: 'spool.not_found' });
+    await spool.claim(id);
+    await expect(spool.hold(id)).rejects.toMatchObject({ code: 'spool.not_queued' });
+    expect(await spool.find(id)).toMatchObject({ state: 'active' });
+  });
+
+  it('a hold racing a claim (two processes on one spool): exactly one wins, the message is in one state', async () => {
+    const spool = await Spool.open(dir);
+    const admin = await Spool.open(dir, { recover: false });
+    for (let i = 0; i < 20; i++) {
+      const id = await accept(spool);
+      const [claim, hold] = await Promise.allSettled([spool.claim(id), admin.hold(id)]);
+      expect([claim.status, hold.status].filter((s) => s === 'fulfilled')).toHaveLength(1);
+      const where = claim.status === 'fulfilled' ? 'active' : 'hold';
+      expect(await spool.find(id)).toMatchObject({ state: where });
+      expect([...ls('queue'), ...ls('active'), ...ls('hold')].filter((n) => n.startsWith(id))).toHaveLength(1);
+      if (where === 'active') await spool.complete(id);
+      else await spool.remove('hold', id);
+    }
+  });
+
+  it('reschedule makes a queued message due at the given time and leaves nothing in hold/', async () => {
+    const spool = await Spool.open(dir, { now: () => NOW });
+    const id = await accept(spool);
+    const meta = await spool.reschedule(id);
+    expect(meta.nextAttemptAt).toBe(NOW.toISOString());
+    expect(await spool.find(id)).toEqual({ state: 'queue', meta });
+    expect(ls('hold')).toEqual([]);
+    await spool.claim(id);
+    await expect(spool.reschedule(id)).rejects.toMatchObject({ code: 'spool.not_queued' });
+  });
+
+  it('requeue from dead sets requeuedAt (max age counts from it) and resets attempts', async () => {
+    const spool = await Spool.open(dir, { now: () => NOW });
+    const id = await accept(spool);
+    await spool.kill({ ...(await spool.claim(id)), lastError: { code: 'x', kind: 'held', message: 'delegation', at: NOW.toISOString() } });
+    const back = await spool.requeue(id);
+    expect(back).toMatchObject({ attempts: 0, nextAttemptAt: NOW.toISOString(), requeuedAt: NOW.toISOString() });
+  });
+
+  it('remove of a held message deletes its .eml too', async () => {
+    const spool = await Spool.open(dir);
+    const id = await accept(spool);
+    await spool.hold(id);
+    expect(await spool.remove('hold', id)).toBe(true);
+    expect(ls('data')).toEqual([]);
+    expect(await spool.find(id)).toBeNull();
+  });
+});
+
+describe('recovery and hold', () => {
+  it('leaves held messages held, with their bytes, and counts them', async () => {
+    const first = await Spool.open(dir);
+    const held = await accept(first);
+    const queued = await accept(first);
+    await first.hold(held);
+    const again = await Spool.open(dir);
+    expect(again.recovery).toMatchObject({ hold: 1, queue: 1, orphanEmlRemoved: 0 });
+    expect(ls('hold')).toEqual([`${held}.json`]);
+    expect(ls('queue')).toEqual([`${queued}.json`]);
+    expect(ls('data')).toEqual([`${held}.eml`, `${queued}.eml`].sort());
+  });
+
+  it('a spool made before hold/ existed: reading works, hold creates the directory', async () => {
+    const spool = await Spool.open(dir);
+    const id = await accept(spool);
+    rmSync(join(dir, 'hold'), { recursive: true });
+    const admin = await Spool.open(dir, { recover: false });
+    expect(await admin.list('hold')).toEqual([]);
+    expect(await admin.find(id)).toMatchObject({ state: 'queue' });
+    await admin.hold(id);
+    expect(ls('hold')).toEqual([`${id}.json`]);
+  });
+});
