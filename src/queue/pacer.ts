@@ -90,16 +90,34 @@ export class Pacer {
     return s.blockedUntil;
   }
 
-  /** A send went through: count it for the rolling day, end any rate-limit backoff. */
-  sent(user: string, recipients: number, now: number): void {
+  /**
+   * Count a send for the rolling day when it starts (so sends in flight count too); `uncount`
+   * it if it turns out nothing was sent.
+   */
+  count(user: string, recipients: number, now: number, sign: 1 | -1 = 1): void {
     const s = this.state(user, now);
-    s.rateLimitStreak = 0;
     const b = Math.floor(now / BUCKET) * BUCKET;
     const cur = s.buckets.get(b) ?? [0, 0];
-    cur[0] += 1;
-    cur[1] += recipients;
+    cur[0] = Math.max(0, cur[0] + sign);
+    cur[1] = Math.max(0, cur[1] + sign * recipients);
     s.buckets.set(b, cur);
     this.dirty = true;
+  }
+
+  uncount(user: string, recipients: number, startedAt: number): void {
+    this.count(user, recipients, startedAt, -1);
+  }
+
+  /** A send went through: end any rate-limit backoff. */
+  succeeded(user: string): void {
+    const s = this.users.get(user);
+    if (s) s.rateLimitStreak = 0;
+  }
+
+  /** Count and succeed at once (tests, and sends counted after the fact). */
+  sent(user: string, recipients: number, now: number): void {
+    this.count(user, recipients, now);
+    this.succeeded(user);
   }
 
   /** May this user send a message with this many recipients within the rolling 24 h limits? */

@@ -10,7 +10,7 @@ import type { Transport } from '../delivery/types.js';
 import type { SentLog, Spool } from '../spool/index.js';
 import type { MessageMeta } from '../spool/types.js';
 import { attemptDelivery } from './attempt.js';
-import { DueIndex } from './due-index.js';
+import { DueIndex, type DueEntry } from './due-index.js';
 import { Pacer } from './pacer.js';
 import { nextAttemptAt, scheduleDelay, withJitter } from './retry.js';
 
@@ -160,7 +160,8 @@ export class Scheduler {
         }
         this.due.remove(head.id);
         this.pacer.take(head.sender, now);
-        this.run(head.id, head.sender);
+        this.pacer.count(head.sender, head.recipients, now);
+        this.run(head, now);
         progress = true;
       }
     }
@@ -180,10 +181,11 @@ export class Scheduler {
     this.timer.unref();
   }
 
-  private run(id: string, sender: string): void {
+  private run(entry: DueEntry, startedAt: number): void {
+    const { id, sender } = entry;
     const controller = new AbortController();
     this.perUser.set(sender, (this.perUser.get(sender) ?? 0) + 1);
-    const done = this.deliver(id, controller.signal)
+    const done = this.deliver(entry, controller.signal, startedAt)
       .catch((err: unknown) => {
         this.deps.logger.error({ event: 'queue.error', queueId: id, err: errorText(err) }, 'scheduler error');
       })
@@ -197,12 +199,14 @@ export class Scheduler {
     this.running.set(id, { controller, done });
   }
 
-  private async deliver(id: string, signal: AbortSignal): Promise<void> {
+  private async deliver(entry: DueEntry, signal: AbortSignal, startedAt: number): Promise<void> {
+    const { id } = entry;
     const { spool, logger } = this.deps;
     let meta: MessageMeta;
     try {
       meta = await spool.claim(id);
     } catch {
+      this.pacer.uncount(entry.sender, entry.recipients, startedAt);
       return; // deleted, or taken by an admin action meanwhile
     }
     const log = logger.child({ queueId: id });
@@ -216,7 +220,8 @@ export class Scheduler {
       }
       const outcome = await attemptDelivery({ meta, path: spool.emlPath(id), transport, sentLog: this.deps.sentLog, signal, logger: log });
       await spool.complete(id);
-      if (outcome.kind === 'delivered') this.pacer.sent(meta.sender, countedRecipients(meta), this.now());
+      if (outcome.kind === 'delivered') this.pacer.succeeded(meta.sender);
+      else this.pacer.uncount(entry.sender, entry.recipients, startedAt);
       await this.observe(log, () => this.deps.observer?.delivered?.(meta));
       if (outcome.kind === 'suppressed') {
         log.info({ event: 'delivery.duplicate_suppressed', messageId: meta.messageId, sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
@@ -237,6 +242,7 @@ export class Scheduler {
         );
       }
     } catch (err) {
+      if (!(err instanceof DeliveryError && err.outcomeUnknown)) this.pacer.uncount(entry.sender, entry.recipients, startedAt);
       if (signal.aborted) {
         await spool.release(meta);
         this.index(meta);

@@ -75,6 +75,10 @@ export interface SentMessage {
   uploadType: 'media' | 'multipart' | 'json';
   raw: Buffer;
   id: string;
+  /** When the whole request had arrived (Gmail has the message from then on). */
+  receivedAt: number;
+  /** When the 200 was handed to the socket; unset while held (sendLatencyMs) or if the client went away first. */
+  answeredAt?: number;
 }
 
 export interface ScriptedResponse {
@@ -105,12 +109,21 @@ export class FakeGoogle {
   readonly grants: TokenGrant[] = [];
   readonly tokenRequests: { ok: boolean; error?: string; sub?: string }[] = [];
   readonly sent: SentMessage[] = [];
+  /** Sends refused by a per-user rate limit (rateLimitUser), with when they arrived. */
+  readonly rateLimited: { user: string; at: number }[] = [];
+  /** user → until when Gmail answers 429 to that user's sends, and the "Retry after" text it states. */
+  private readonly userLimits = new Map<string, { until: number; stated: string }>();
   /** Every Gmail API request, answered or not. */
   readonly requests: FakeRequest[] = [];
   /** Clock offset of Google's clock relative to ours, for skew tests (ms). */
   clockOffsetMs = 0;
   /** Token lifetime handed out (s). */
   tokenLifetimeS = 3600;
+  /**
+   * Hold each successful send this long (ms) after recording it and before answering, so a test
+   * can act while deliveries are in flight: the message counts as sent even if the client dies.
+   */
+  sendLatencyMs: number | (() => number) = 0;
 
   private server!: http.Server;
   private readonly accounts = new Map<string, TestServiceAccount>();
@@ -121,6 +134,8 @@ export class FakeGoogle {
   private readonly scriptedTokens: ScriptedResponse[] = [];
   private readonly routes: { method: string; match: RegExp; handler: RouteHandler }[] = [];
   private readonly disabledUsers = new Set<string>();
+  private readonly sendAs = new Map<string, FakeSendAs[]>();
+  private sendAsRoute = false;
   private nextId = 1;
 
   static async start(): Promise<FakeGoogle> {
@@ -181,6 +196,34 @@ export class FakeGoogle {
   failNextToken(response: ScriptedResponse): void {
     this.scriptedTokens.push(response);
   }
+  /** How many times each Message-ID (without <>) was sent; a count above 1 is a duplicate. */
+  sentByMessageId(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const s of this.sent) {
+      const id = messageIdOf(s.raw);
+      if (id !== null) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return counts;
+  }
+  /** Open client connections (e.g. 0 once a killed relay's sockets are all closed). */
+  openConnections(): Promise<number> {
+    return new Promise((resolve, reject) => this.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  }
+  /**
+   * What `users.settings.sendAs.list` answers for `user`: the user's own address (primary) and
+   * these aliases (plain strings are verified ones). The route is added on first use, so suites
+   * that install their own sendAs routes (FakeSmime) are unaffected unless they call this.
+   */
+  setSendAs(user: string, aliases: readonly (string | FakeSendAs)[]): void {
+    if (!this.sendAsRoute) {
+      this.sendAsRoute = true;
+      this.route('GET', /^\/gmail\/v1\/users\/[^/]+\/settings\/sendAs$/, (req) => this.sendAsList(req));
+    }
+    this.sendAs.set(
+      user.toLowerCase(),
+      aliases.map((a) => (typeof a === 'string' ? { email: a, verificationStatus: 'accepted' } : a)),
+    );
+  }
   route(method: string, match: RegExp, handler: RouteHandler): void {
     this.routes.push({ method, match, handler });
   }
@@ -238,7 +281,15 @@ export class FakeGoogle {
     }
     const m = /^\/(upload\/)?gmail\/v1\/users\/([^/]+)\/messages\/send$/.exec(url.pathname);
     if (req.method === 'POST' && m) {
-      send(this.messagesSend(fr, Boolean(m[1]), decodeURIComponent(m[2]!)));
+      const before = this.sent.length;
+      const answer = this.messagesSend(fr, Boolean(m[1]), decodeURIComponent(m[2]!));
+      const record = this.sent.length > before ? this.sent[this.sent.length - 1] : undefined;
+      if (record) {
+        const hold = typeof this.sendLatencyMs === 'function' ? this.sendLatencyMs() : this.sendLatencyMs;
+        if (hold > 0) await new Promise((r) => setTimeout(r, hold));
+        res.once('finish', () => (record.answeredAt = Date.now()));
+      }
+      send(answer);
       return;
     }
     for (const r of this.routes) {
@@ -307,8 +358,42 @@ export class FakeGoogle {
     };
   }
 
+  /**
+   * Gmail answers this user's sends with 429 "Retry after <stated>" until `until` (ms). `stated`
+   * defaults to `until` as ISO; pass a time in the past or junk to test those cases.
+   */
+  rateLimitUser(user: string, until: number, stated = new Date(until).toISOString()): void {
+    this.userLimits.set(user.toLowerCase(), { until, stated });
+  }
+
+  private sendAsList(req: FakeRequest): ScriptedResponse {
+    const grant = req.grant!;
+    const userId = decodeURIComponent(req.url.pathname.split('/')[4] ?? '');
+    if (!grant.scopes.some((s) => SEND_AS_LIST_SCOPES.has(s))) {
+      return gmailError(403, 'Request had insufficient authentication scopes.', 'PERMISSION_DENIED', 'insufficientPermissions');
+    }
+    if (userId !== 'me' && userId.toLowerCase() !== grant.sub) {
+      return gmailError(403, 'Delegation denied for ' + grant.sub, 'PERMISSION_DENIED', 'forbidden');
+    }
+    const primary = { sendAsEmail: grant.sub, displayName: '', replyToAddress: '', signature: '', isPrimary: true, isDefault: true };
+    const others = (this.sendAs.get(grant.sub) ?? []).map((a) => ({
+      sendAsEmail: a.email,
+      displayName: '',
+      isPrimary: a.isPrimary ?? false,
+      isDefault: false,
+      treatAsAlias: true,
+      ...(a.verificationStatus ? { verificationStatus: a.verificationStatus } : {}),
+    }));
+    return { status: 200, body: { sendAs: [primary, ...others] } };
+  }
+
   private messagesSend(req: FakeRequest, upload: boolean, userId: string): ScriptedResponse {
     const grant = req.grant!;
+    const limit = this.userLimits.get(grant.sub);
+    if (limit && Date.now() < limit.until) {
+      this.rateLimited.push({ user: grant.sub, at: Date.now() });
+      return gmailError(429, `User-rate limit exceeded.  Retry after ${limit.stated}`, 'RESOURCE_EXHAUSTED', 'rateLimitExceeded');
+    }
     if (!grant.scopes.some((s) => SEND_SCOPES.has(s))) {
       return gmailError(403, 'Request had insufficient authentication scopes.', 'PERMISSION_DENIED', 'insufficientPermissions');
     }
@@ -341,10 +426,25 @@ export class FakeGoogle {
     }
     if (raw.length > 36_700_160) return gmailError(413, 'Request Entity Too Large', 'INVALID_ARGUMENT', 'uploadTooLarge');
     const id = (this.nextId++).toString(16).padStart(16, '18c0');
-    this.sent.push({ user: grant.sub, userId, uploadType, raw, id });
+    this.sent.push({ user: grant.sub, userId, uploadType, raw, id, receivedAt: Date.now() });
     return { status: 200, body: { id, threadId: id, labelIds: ['SENT'] } };
   }
 }
+
+/** A send-as alias as users.settings.sendAs.list lists it. */
+export interface FakeSendAs {
+  email: string;
+  verificationStatus?: 'accepted' | 'pending';
+  isPrimary?: boolean;
+}
+
+/** The scopes Google documents for users.settings.sendAs.list. */
+const SEND_AS_LIST_SCOPES = new Set([
+  'https://www.googleapis.com/auth/gmail.settings.basic',
+  'https://mail.google.com/',
+  'https://www.googleapis.com/auth/gmail.modify',
+  'https://www.googleapis.com/auth/gmail.readonly',
+]);
 
 const SEND_SCOPES = new Set([
   'https://www.googleapis.com/auth/gmail.send',
@@ -400,6 +500,13 @@ function multipartMessage(body: Buffer, boundary: string): Buffer {
   let content = part.subarray(headerEnd + 4);
   if (content.subarray(-2).toString() === '\r\n') content = content.subarray(0, -2);
   return content;
+}
+
+/** The Message-ID header of a message (without <>), from its header section only; null if none. */
+export function messageIdOf(raw: Buffer): string | null {
+  const end = raw.indexOf('\r\n\r\n');
+  const head = raw.subarray(0, end < 0 ? raw.length : end).toString('latin1');
+  return /^Message-ID:[ \t]*<([^>\r\n]+)>/im.exec(head)?.[1] ?? null;
 }
 
 export function sha256(data: Buffer | string): string {
