@@ -57,7 +57,7 @@ describe('pacing under Gmail limits', () => {
   ] as const) {
     it(`backs off instead of spinning when the stated time is ${name}`, async () => {
       const doc = gmailConfig(dir, google);
-      doc.queue = { ...doc.queue!, rateLimitBackoff: '1s' };
+      doc.queue = { ...doc.queue, rateLimitBackoff: '1s' };
       let port: number;
       ({ relay, port } = await startTestRelay(doc));
       google.fake.rateLimitUser('scans@clinic.example', Date.now() + 600, stated);
@@ -71,7 +71,7 @@ describe('pacing under Gmail limits', () => {
 
   it('holds a user at its daily limit with a warning, across a restart, while others flow', async () => {
     const doc = gmailConfig(dir, google);
-    doc.queue = { ...doc.queue!, dailyMessages: 3 };
+    doc.queue = { ...doc.queue, dailyMessages: 3 };
     let logs: LogCapture;
     let port: number;
     ({ relay, logs, port } = await startTestRelay(doc));
@@ -90,7 +90,7 @@ describe('pacing under Gmail limits', () => {
 
   it('keeps each user at its configured pace', async () => {
     const doc = gmailConfig(dir, google);
-    doc.queue = { ...doc.queue!, userRate: 5 };
+    doc.queue = { ...doc.queue, userRate: 5 };
     let port: number;
     ({ relay, port } = await startTestRelay(doc));
     await sendFrom(port, 'scans@clinic.example', 11, 'p');
