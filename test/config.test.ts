@@ -26,7 +26,7 @@ describe('config', () => {
     expect(c.listen[0]!.allow.map((n) => n.text)).toEqual(['127.0.0.0/8', '::1/128']);
     expect(c.workspaces[0]!.transport).toBe('outbox');
     expect(c.workspaces[0]!.gmailApi!.scopes).toEqual(['https://www.googleapis.com/auth/gmail.send']);
-    expect(c.limits).toEqual({ maxMessageSize: 25 * 1024 * 1024, maxRecipients: 100 });
+    expect(c.limits).toMatchObject({ maxMessageSize: 25 * 1024 * 1024, maxRecipients: 100 });
     expect(c.queue.maxAge).toBe(5 * 86_400_000);
     expect(Object.isFrozen(c.workspaces[0]!.domains)).toBe(true);
   });
