@@ -4,17 +4,49 @@
  *
  * The header section is everything before the first empty line (CRLF or LF). Each field starts
  * at a line that does not begin with a space or tab; the lines that do are its continuation.
- * Work is done on byte offsets, so 8-bit headers, header order and line endings stay exactly as
- * received. The body (from the empty line on) is never looked at.
+ * Work is done on the header as latin1 text (one char per octet), so 8-bit headers, header order
+ * and line endings stay exactly as received; only the fields a change names are touched. The
+ * body (from the empty line on) is never looked at.
  */
 import { readFile } from 'node:fs/promises';
 import { DeliveryError } from '../errors.js';
+import type { MessageRewrite } from '../spool/types.js';
+import { replaceFromAddress } from './from-rewrite.js';
+import { foldLongLines, hasLongLine } from './header-fold.js';
+
+export { MAX_LINE } from './header-fold.js';
 
 export interface OutgoingChanges {
   /** Addresses to add in one new `Bcc:` field (Gmail API: envelope-only recipients). */
   addBcc?: readonly string[];
   /** Remove every `Bcc:` and `Resent-Bcc:` field with its continuation lines (SMTP upstream). */
   stripBcc?: boolean;
+  /**
+   * The From address becomes this one, display name kept (see from-rewrite.ts); a From that is
+   * not one readable mailbox becomes `From: <address>`, later From fields are removed, and a
+   * message without From gets `From: <address>`.
+   */
+  rewriteFrom?: string;
+  /** Every Reply-To field is replaced by one `Reply-To: <address>`. */
+  setReplyTo?: string;
+  /** `Date: <value>` is added when the message has no Date field. */
+  addDate?: string;
+  /** `Message-ID: <id>` (id given without <>) is added when the message has no Message-ID field. */
+  addMessageId?: string;
+}
+
+/**
+ * The changes stored at accept time (meta.rewrite) as OutgoingChanges; add the transport's own
+ * (addBcc for the Gmail API and the outbox, stripBcc for SMTP) beside them.
+ */
+export function rewriteChanges(rewrite: MessageRewrite | undefined): OutgoingChanges {
+  const out: OutgoingChanges = {};
+  if (!rewrite) return out;
+  if (rewrite.from !== undefined) out.rewriteFrom = rewrite.from;
+  if (rewrite.replyTo !== undefined) out.setReplyTo = rewrite.replyTo;
+  if (rewrite.addDate !== undefined) out.addDate = rewrite.addDate;
+  if (rewrite.addMessageId !== undefined) out.addMessageId = rewrite.addMessageId;
+  return out;
 }
 
 /** Read the stored message at `path` and return the bytes to send, with `changes` applied. */
@@ -22,31 +54,114 @@ export async function readOutgoing(path: string, changes: OutgoingChanges = {}):
   return applyHeaderChanges(await readFile(path), changes);
 }
 
-/** The same on bytes already in memory. No changes → the very same buffer. */
+/**
+ * The same on bytes already in memory. Header lines over 998 octets are folded whatever the
+ * changes (header-fold.ts). Nothing to change or fold → the very same buffer.
+ *
+ * Every value written into a header is checked first: an address must be one plain addr-spec, a
+ * Date or Message-ID printable ASCII. A value with CR, LF or NUL (which could add header fields)
+ * or otherwise unfit is refused with a permanent DeliveryError (the message goes to dead/ for
+ * the admin): these values come from the relay's own metadata, so a bad one is a bug or a
+ * tampered .json, and sending some altered version of it would be a guess.
+ */
 export function applyHeaderChanges(raw: Buffer, changes: OutgoingChanges): Buffer {
-  const addBcc = changes.addBcc ?? [];
-  if (!addBcc.length && !changes.stripBcc) return raw;
+  checkValues(changes);
   const headerEnd = findHeaderEnd(raw);
-  let header = raw.subarray(0, headerEnd);
-  const body = raw.subarray(headerEnd);
+  const header = raw.subarray(0, headerEnd);
+  if (!hasChanges(changes) && !hasLongLine(header)) return raw;
   const eol = detectEol(raw);
-  if (changes.stripBcc) header = removeFields(header, BLIND_FIELDS);
-  const parts: Buffer[] = [header];
-  if (addBcc.length) {
-    if (header.length && header[header.length - 1] !== LF) parts.push(Buffer.from(eol));
-    parts.push(Buffer.from(bccField(addBcc, eol), 'utf8'));
+  let fields = splitFields(header);
+  const has = (name: string) => fields.some((f) => f.name === name);
+  const added: string[] = [];
+
+  if (changes.stripBcc) fields = fields.filter((f) => !BLIND_FIELDS.has(f.name));
+  if (changes.rewriteFrom !== undefined) {
+    const address = changes.rewriteFrom;
+    const first = fields.findIndex((f) => f.name === 'from');
+    if (first < 0) added.push(`From: ${address}${eol}`);
+    else {
+      const f = fields[first]!;
+      const replaced = replaceFromAddress(f.text, address);
+      const text = replaced ?? `From: ${address}${lineEnding(f.text, eol)}`;
+      fields = fields.map((x, i) => (i === first ? { name: 'from', text } : x)).filter((x, i) => i === first || x.name !== 'from');
+    }
   }
-  parts.push(body);
-  return Buffer.concat(parts);
+  if (changes.setReplyTo !== undefined) {
+    fields = fields.filter((f) => f.name !== 'reply-to');
+    added.push(`Reply-To: ${changes.setReplyTo}${eol}`);
+  }
+  if (changes.addDate !== undefined && !has('date')) added.push(`Date: ${changes.addDate}${eol}`);
+  if (changes.addMessageId !== undefined && !has('message-id')) added.push(`Message-ID: <${changes.addMessageId}>${eol}`);
+  if (changes.addBcc?.length) added.push(bccField(changes.addBcc, eol));
+
+  const last = fields[fields.length - 1];
+  if (added.length && last && !last.text.endsWith('\n')) last.text += eol;
+  const newHeader = Buffer.from(fields.map((f) => f.text).join('') + added.join(''), 'latin1');
+  return Buffer.concat([foldLongLines(newHeader, eol), raw.subarray(headerEnd)]);
 }
 
 const LF = 0x0a;
 const CR = 0x0d;
-const SP = 0x20;
-const HTAB = 0x09;
 const BLIND_FIELDS = new Set(['bcc', 'resent-bcc']);
 /** RFC 5322 asks lines to stay within 78 characters (998 is the hard limit). */
 const FOLD_AT = 78;
+
+function hasChanges(c: OutgoingChanges): boolean {
+  return Boolean(c.addBcc?.length || c.stripBcc || c.rewriteFrom !== undefined || c.setReplyTo !== undefined || c.addDate !== undefined || c.addMessageId !== undefined);
+}
+
+/** One header field: its lowercase name ('' for lines that are not a field) and its text, line endings included. */
+interface RawField {
+  name: string;
+  text: string;
+}
+
+/**
+ * The header as fields, in latin1 (one char per octet, so every byte round-trips exactly). A
+ * line starting with a space or tab continues the field before it.
+ */
+function splitFields(header: Buffer): RawField[] {
+  const text = header.toString('latin1');
+  const fields: RawField[] = [];
+  let lineStart = 0;
+  while (lineStart < text.length) {
+    const nl = text.indexOf('\n', lineStart);
+    const lineEnd = nl < 0 ? text.length : nl + 1;
+    const line = text.slice(lineStart, lineEnd);
+    const last = fields[fields.length - 1];
+    if ((line[0] === ' ' || line[0] === '\t') && last) last.text += line;
+    else fields.push({ name: fieldName(line), text: line });
+    lineStart = lineEnd;
+  }
+  return fields;
+}
+
+/** A field's name, lowercase (`BCC :` is `bcc`); '' when the line is not a header field. */
+function fieldName(line: string): string {
+  const colon = line.indexOf(':');
+  if (colon < 0) return '';
+  const name = line.slice(0, colon).trimEnd().toLowerCase();
+  return /^[\x21-\x39\x3b-\x7e]+$/.test(name) ? name : '';
+}
+
+function lineEnding(text: string, eol: string): string {
+  if (text.endsWith('\r\n')) return '\r\n';
+  return text.endsWith('\n') ? '\n' : eol;
+}
+
+/** A plain addr-spec as policy produces them: dot-atom local part, an ASCII (A-label) domain. */
+const PLAIN_ADDRESS = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+@[A-Za-z0-9.-]+$/;
+const PRINTABLE = /^[\x20-\x7e]+$/;
+const MESSAGE_ID = /^[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+$/;
+
+function checkValues(c: OutgoingChanges): void {
+  const bad = (what: string, value: string) =>
+    new DeliveryError('delivery.bad_header_value', 'permanent', `refusing to write ${JSON.stringify(value.slice(0, 120))} into a ${what} header: the message's metadata is damaged`);
+  if (c.rewriteFrom !== undefined && !PLAIN_ADDRESS.test(c.rewriteFrom)) throw bad('From', c.rewriteFrom);
+  if (c.setReplyTo !== undefined && !PLAIN_ADDRESS.test(c.setReplyTo)) throw bad('Reply-To', c.setReplyTo);
+  if (c.addDate !== undefined && (!PRINTABLE.test(c.addDate) || c.addDate.length > 200)) throw bad('Date', c.addDate);
+  if (c.addMessageId !== undefined && (!MESSAGE_ID.test(c.addMessageId) || c.addMessageId.length > 900)) throw bad('Message-ID', c.addMessageId);
+}
 
 /**
  * Offset just after the last header line's line ending, i.e. where the empty line starts.
@@ -69,29 +184,6 @@ function detectEol(raw: Buffer): string {
   const nl = raw.indexOf(LF);
   if (nl < 0) return '\r\n';
   return nl > 0 && raw[nl - 1] === CR ? '\r\n' : '\n';
-}
-
-/** The header without the fields named in `names` (lowercase), continuation lines included. */
-function removeFields(header: Buffer, names: ReadonlySet<string>): Buffer {
-  const keep: Buffer[] = [];
-  let dropping = false;
-  let lineStart = 0;
-  while (lineStart < header.length) {
-    const nl = header.indexOf(LF, lineStart);
-    const lineEnd = nl < 0 ? header.length : nl + 1;
-    const first = header[lineStart];
-    const continuation = first === SP || first === HTAB;
-    if (!continuation) dropping = names.has(fieldName(header, lineStart, lineEnd));
-    if (!dropping) keep.push(header.subarray(lineStart, lineEnd));
-    lineStart = lineEnd;
-  }
-  return Buffer.concat(keep);
-}
-
-function fieldName(header: Buffer, start: number, end: number): string {
-  const colon = header.indexOf(':', start);
-  if (colon < 0 || colon >= end) return '';
-  return header.subarray(start, colon).toString('latin1').trimEnd().toLowerCase();
 }
 
 /**

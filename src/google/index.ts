@@ -1,2 +1,3 @@
 export * from './credentials.js';
 export * from './service-account.js';
+export * from './send-as.js';

@@ -12,3 +12,4 @@ export { splitHeaderFields, type HeaderField, type HeaderFieldsResult } from './
 export { checkHeaders, type HeaderDecision } from './headers.js';
 export { checkRecipient, recipientLimitReply, type RecipientDecision } from './recipients.js';
 export { resolveSender, type ResolveSenderOptions, type SenderDecision } from './sender.js';
+export * from './from-policy.js';

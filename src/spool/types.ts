@@ -47,4 +47,21 @@ export interface MessageMeta {
   delayNotified?: boolean;
   /** ISO time an admin gave a dead message another chance (max age counts from here). */
   requeuedAt?: string;
+  /**
+   * Header changes decided at accept time (src/policy/rewrite-plan.ts) and applied on the way out
+   * (src/delivery/outgoing.ts): the same on every attempt, so a retry sends the same Message-ID.
+   */
+  rewrite?: MessageRewrite;
+}
+
+/** Header changes to make on the way out; the stored bytes are never rewritten. */
+export interface MessageRewrite {
+  /** The From address becomes this (display name kept); a message without From gets `From: <from>`. */
+  from?: string;
+  /** A `Reply-To: <replyTo>` field (the message had none): the original From, inside the workspace. */
+  replyTo?: string;
+  /** A `Date:` field to add (RFC 5322 date-time): the message had none. */
+  addDate?: string;
+  /** A `Message-ID: <addMessageId>` field to add (without <>): the message had none. */
+  addMessageId?: string;
 }

@@ -5,6 +5,8 @@
  *   "admin" authorised) and that the impersonated user exists, and answers as Google does;
  * - Gmail `users.messages.send` (media upload, multipart upload and JSON `raw`): checks the
  *   bearer token and records what Gmail would have sent.
+ * - Gmail `users.settings.sendAs.list` once a test calls `setSendAs()` (scope-checked as Google
+ *   documents: gmail.settings.basic, gmail.readonly, gmail.modify or https://mail.google.com/).
  * Other modules add routes with `route()` (e.g. S/MIME settings).
  * Every answer carries a Date header from Google's clock (ours + clockOffsetMs), as Google's do.
  */
