@@ -128,15 +128,16 @@ describe('gmail-api transport', () => {
     expect(sha256(fake.sent[before]!.raw)).toBe(sha256(big));
   });
 
-  it('warns when From is not the sending user (Gmail would replace it silently)', async () => {
-    const m = spooled(MESSAGE, { from: 'scanner@clinic.example' });
-    await transport().deliver(m, new AbortController().signal);
-    expect(logLines).toContainEqual(
-      expect.objectContaining({ level: 'warn', event: 'message.from_mismatch', queueId: m.meta.id, from: 'scanner@clinic.example', sender: SENDER }),
+  it('applies the header changes decided at accept time (From rewritten, Date added) on the way out', async () => {
+    const scanned = Buffer.from('From: Scanner <scanner@clinic.example>\r\nTo: doc@clinic.example\r\n\r\nscan\r\n');
+    const before = fake.sent.length;
+    await transport().deliver(
+      spooled(scanned, { from: 'scanner@clinic.example', rewrite: { from: SENDER, addDate: 'Sun, 22 Nov 2026 08:00:00 +0000' } }),
+      new AbortController().signal,
     );
-    logLines = [];
-    await transport().deliver(spooled(MESSAGE, { from: 'FRONT@clinic.example' }), new AbortController().signal);
-    expect(logLines.filter((l) => l.event === 'message.from_mismatch')).toHaveLength(0);
+    expect(fake.sent[before]!.raw.toString()).toBe(
+      'From: Scanner <front@clinic.example>\r\nTo: doc@clinic.example\r\nDate: Sun, 22 Nov 2026 08:00:00 +0000\r\n\r\nscan\r\n',
+    );
   });
 
   it('after a 401 on a cached token fetches a new token and delivers once, with the full bytes', async () => {

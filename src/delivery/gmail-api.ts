@@ -15,7 +15,7 @@ import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GoogleCredentials } from '../google/credentials.js';
 import { classify } from './classify.js';
-import { readOutgoing } from './outgoing.js';
+import { readOutgoing, rewriteChanges } from './outgoing.js';
 import type { DeliveryResult, OutboundMessage, Transport } from './types.js';
 
 export interface GmailApiTransportOptions {
@@ -42,15 +42,9 @@ export function createGmailApiTransport(options: GmailApiTransportOptions): Tran
       const user = meta.sender;
       const context = { clientId: credentials.clientId, scopes: credentials.scopes, user, signal, now: options.now, transport: 'gmail-api' as const };
       if (signal.aborted) throw new DeliveryError('delivery.aborted', 'temporary', 'delivery was stopped before sending: will retry');
-      if (meta.from !== null && meta.from.toLowerCase() !== user.toLowerCase()) {
-        logger.warn(
-          { event: 'message.from_mismatch', queueId: meta.id, from: meta.from, sender: user },
-          'the From header is not the sending user: Gmail replaces it unless it is a verified send-as alias of that user',
-        );
-      }
       let body: Buffer;
       try {
-        body = await readOutgoing(path, { addBcc: meta.bcc });
+        body = await readOutgoing(path, { addBcc: meta.bcc, ...rewriteChanges(meta.rewrite) });
       } catch (err) {
         throw err instanceof DeliveryError ? err : spoolUnreadable(path, err);
       }

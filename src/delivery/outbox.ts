@@ -6,7 +6,7 @@ import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import type { DeliveryResult, OutboundMessage, Transport } from './types.js';
-import { readOutgoing } from './outgoing.js';
+import { readOutgoing, rewriteChanges } from './outgoing.js';
 
 export function createOutboxTransport(options: { dir: string; logger: Logger }): Transport {
   const dir = path.resolve(options.dir);
@@ -16,7 +16,7 @@ export function createOutboxTransport(options: { dir: string; logger: Logger }):
     async deliver({ meta, path: file }: OutboundMessage): Promise<DeliveryResult> {
       ready ??= mkdir(dir, { recursive: true, mode: 0o700 });
       await ready;
-      const bytes = await readOutgoing(file, { addBcc: meta.bcc });
+      const bytes = await readOutgoing(file, { addBcc: meta.bcc, ...rewriteChanges(meta.rewrite) });
       const name = `${meta.id}.eml`;
       const fh = await open(path.join(dir, name), 'w', 0o600);
       try {

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import { readSecretFile } from '../config/secrets.js';
 import type { WorkspaceConfig } from '../config/schema.js';
 import type { DeliveryResult, OutboundMessage, Transport } from './types.js';
-import { readOutgoing } from './outgoing.js';
+import { readOutgoing, rewriteChanges } from './outgoing.js';
 import { classify } from './classify.js';
 
 type SmtpSettings = NonNullable<WorkspaceConfig['smtp']>;
@@ -43,7 +43,7 @@ export function createSmtpTransport(options: {
     name: 'smtp',
     async deliver({ meta, path }: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult> {
       signal.throwIfAborted();
-      const raw = await readOutgoing(path, { stripBcc: true });
+      const raw = await readOutgoing(path, { stripBcc: true, ...rewriteChanges(meta.rewrite) });
       try {
         const info = await mailer.sendMail({
           envelope: { from: smtp.user, to: meta.recipients },
