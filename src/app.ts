@@ -13,6 +13,7 @@ import type { Transport } from './delivery/types.js';
 import { GoogleCredentials, loadServiceAccountKey } from './google/index.js';
 import type { Logger } from './log.js';
 import { Backpressure, Pacer, Scheduler } from './queue/index.js';
+import { Notifier } from './notify/index.js';
 import { SentLog, Spool, type SpoolFs } from './spool/index.js';
 import { startListener, type Listener } from './smtp/index.js';
 
@@ -91,6 +92,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     logger,
     pacer,
     now,
+    // Notices (DSNs to senders, alerts to admins) are spooled and handed back to this scheduler.
+    observer: new Notifier({ spool, config: () => current, logger, now, enqueue: (meta) => scheduler.enqueue(meta) }),
   });
   const backpressure = new Backpressure({
     dir: spoolDir,

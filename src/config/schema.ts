@@ -86,6 +86,12 @@ const workspaceSchema = z
         message: `${w.smtp.user} is not in this workspace's domains (${w.domains.join(', ')})`,
       });
     }
+    for (const key of ['postmaster', 'notify'] as const) {
+      const a = w[key];
+      if (a && !inside(a)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `${a} is not in this workspace's domains (${w.domains.join(', ')}): notices never leave the workspace` });
+      }
+    }
   });
 
 export const configSchema = z

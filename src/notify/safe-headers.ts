@@ -1,0 +1,106 @@
+/**
+ * Which headers of the original message a notice may carry (its text/rfc822-headers part), and
+ * reading them. A notice goes back to the sender inside the workspace, but it is still a copy
+ * of patient mail that can be forwarded, so it carries only what identifies the message:
+ *
+ * - Message-ID, and Date (only when it reads as a date);
+ * - From, To and Cc as bare addresses: display names are dropped (an EHR may put a patient's
+ *   name there), and so are groups' names;
+ * - never Subject (PHI), Bcc, Content-Type / Content-Disposition (they can name an
+ *   attachment), Received, X-* or any other field; never the body.
+ */
+import { open } from 'node:fs/promises';
+import { parseAddressList, splitHeaderFields } from '../policy/index.js';
+import { CRLF } from './mime.js';
+
+export interface SafeHeaders {
+  messageId: string | null;
+  date: string | null;
+  from: string[];
+  to: string[];
+  cc: string[];
+}
+
+/** The names of the header fields a notice copies, in the order it writes them. */
+export const SAFE_HEADER_FIELDS = ['Message-ID', 'Date', 'From', 'To', 'Cc'] as const;
+
+/** At most this much of the stored message is read to find its header section. */
+export const HEADER_READ_LIMIT = 256 * 1024;
+
+/**
+ * The header section of the stored message at `path` (up to HEADER_READ_LIMIT bytes, cut at the
+ * last complete line), or null when it cannot be read. The body is not read beyond that.
+ */
+export async function readHeaderSection(path: string, limit = HEADER_READ_LIMIT): Promise<Buffer | null> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+    const buf = Buffer.alloc(limit);
+    let filled = 0;
+    while (filled < limit) {
+      const { bytesRead } = await handle.read(buf, filled, limit - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      const end = headerEnd(buf.subarray(0, filled));
+      if (end >= 0) return Buffer.from(buf.subarray(0, end));
+    }
+    const lastLf = buf.subarray(0, filled).lastIndexOf(0x0a);
+    return Buffer.from(buf.subarray(0, filled < limit ? filled : lastLf + 1));
+  } catch {
+    return null;
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/** Offset of the empty line that ends the header section, or -1 when not seen yet. */
+function headerEnd(buf: Buffer): number {
+  if (buf[0] === 0x0a || (buf[0] === 0x0d && buf[1] === 0x0a)) return 0;
+  const crlf = buf.indexOf('\r\n\r\n');
+  const lf = buf.indexOf('\n\n');
+  const ends = [crlf >= 0 ? crlf + 2 : -1, lf >= 0 ? lf + 1 : -1].filter((n) => n >= 0);
+  return ends.length ? Math.min(...ends) : -1;
+}
+
+/**
+ * The safe headers of a message, from its header section (null when unreadable: then only what
+ * the spool metadata knows, Message-ID and From).
+ */
+export function safeHeadersOf(section: Buffer | null, meta: { messageId: string | null; from: string | null }): SafeHeaders {
+  const messageId = meta.messageId && /^[\x21-\x3b\x3d\x3f-\x7e]{1,500}$/.test(meta.messageId) ? meta.messageId : null;
+  const out: SafeHeaders = { messageId, date: null, from: meta.from ? [meta.from] : [], to: [], cc: [] };
+  const parsed = section ? splitHeaderFields(section) : null;
+  if (!parsed?.ok) return out;
+  const from: string[] = [];
+  for (const { key, value } of parsed.fields) {
+    if (key === 'date' && out.date === null) out.date = dateValue(value);
+    else if (key === 'from') from.push(...addresses(value));
+    else if (key === 'to') out.to.push(...addresses(value));
+    else if (key === 'cc') out.cc.push(...addresses(value));
+  }
+  if (from.length) out.from = from;
+  return out;
+}
+
+/** The text/rfc822-headers content: one line per safe field present. */
+export function renderSafeHeaders(h: SafeHeaders): string {
+  const lines: string[] = [];
+  if (h.messageId) lines.push(`Message-ID: <${h.messageId}>`);
+  if (h.date) lines.push(`Date: ${h.date}`);
+  if (h.from.length) lines.push(`From: ${h.from.join(', ')}`);
+  if (h.to.length) lines.push(`To: ${h.to.join(', ')}`);
+  if (h.cc.length) lines.push(`Cc: ${h.cc.join(', ')}`);
+  return lines.map((l) => l + CRLF).join('');
+}
+
+function addresses(value: string): string[] {
+  const r = parseAddressList(value);
+  return r.ok ? r.mailboxes.map((m) => m.address) : [];
+}
+
+/** The Date value as written, when it is short printable ASCII that reads as a date. */
+function dateValue(value: string): string | null {
+  const v = value.trim();
+  if (!/^[\x20-\x7e]{1,100}$/.test(v) || Number.isNaN(Date.parse(v))) return null;
+  return v;
+}
