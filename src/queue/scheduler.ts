@@ -315,6 +315,7 @@ export class Scheduler {
     const until = this.pacer.rateLimited(meta.sender, now, e.retryAfter);
     meta.lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(now).toISOString() };
     meta.nextAttemptAt = new Date(until).toISOString();
+    await this.observe(log, () => this.deps.observer?.deferred?.(meta, e));
     await this.deps.spool.release(meta);
     this.index(meta);
     log.warn(
