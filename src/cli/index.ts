@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import YAML from 'yaml';
 import { errorText } from '../errors.js';
 import { check } from './check.js';
+import { registerHashPassword } from './hash-password.js';
 import { CliExit, chooseConfig } from './context.js';
 import { sendTest } from './send-test.js';
 import { serve } from './serve.js';
@@ -41,6 +42,8 @@ export function buildProgram(): Command {
     .requiredOption('--to <address...>', 'recipients')
     .option('--server <host:port>', 'relay to talk to (default: the first listener)')
     .action((opts: { from: string; to: string[]; server?: string }) => sendTest(configChoice(), opts, io));
+
+  registerHashPassword(program, ttyPrompt);
 
   registerSmimeCommands(program, {
     loadDoc: () => YAML.parse(readFileSync(configChoice().path, 'utf8')) as unknown,

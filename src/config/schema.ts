@@ -103,6 +103,8 @@ export const configSchema = z
       .strictObject({
         maxMessageSize: size('25MB'),
         maxRecipients: z.number().int().min(1).max(100).default(100),
+        /** Close a connection that sends nothing for this long (421 4.4.2); RFC 5321 asks for 5 minutes. */
+        idleTimeout: duration('5m'),
       })
       .prefault({}),
     queue: z.strictObject({

@@ -1,193 +1,222 @@
 /**
  * The SMTP listener: the only module that knows smtp-server. Each SMTP stage becomes a call on
  * policy and spool, and each outcome one explicit reply (smtp-server's defaults differ by stage).
+ * Connect: closing, allowed networks, connection limits. TLS: none / STARTTLS / implicit.
+ * AUTH: device accounts, only after TLS unless auth.allowPlaintext. Then envelope.ts, data.ts.
  */
 import type { AddressInfo } from 'node:net';
-import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
-import type { Config, ListenerConfig, WorkspaceConfig } from '../config/schema.js';
-import { SmtpReply, errorText } from '../errors.js';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { DeviceRate, LoginThrottle } from '../auth/index.js';
+import type { Config, ListenerConfig } from '../config/schema.js';
+import { ConfigError, SmtpReply, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
-import { checkHeaders, checkRecipient, parseMailbox, recipientLimitReply, resolveSender } from '../policy/index.js';
-import { createQueueId, type Spool } from '../spool/index.js';
-import type { MessageMeta } from '../spool/types.js';
+import { createQueueId } from '../spool/index.js';
+import { onAuth } from './auth-handler.js';
+import { clientFilter } from './client-networks.js';
+import { ConnectionCounter } from './connection-limits.js';
+import { acceptData } from './data.js';
 import { useOwnEnhancedCodes } from './enhanced-codes.js';
-import { receiveFailure, receiveInto } from './receive.js';
+import { onMailFrom, onRcptTo } from './envelope.js';
+import { useGreetingDelayOption } from './greeting-delay.js';
+import { checkListenerConfig, listenerDevices, needsRestart } from './listener-check.js';
+import { REPLIES } from './replies.js';
+import type { Runtime } from './runtime.js';
+import { ConnectionRegistry, drainAndClose } from './shutdown.js';
+import { isLegacyVersion, loadTlsOptions } from './tls-settings.js';
+import type { Listener, ListenerDeps, SessionState } from './types.js';
 
-export interface ListenerDeps {
-  listener: ListenerConfig;
-  /** The current config (a function: SIGHUP may swap it). */
-  config: () => Config;
-  spool: Spool;
-  logger: Logger;
-  /** Called after a message is committed to the spool (the scheduler picks it up). */
-  onAccepted: (meta: MessageMeta) => void;
-  now?: () => Date;
-  newId?: () => string;
+export type { Listener, ListenerDeps } from './types.js';
+export { needsRestart } from './listener-check.js';
+
+/** Commands this session may not use: STARTTLS unless offered, AUTH unless a device could log in. */
+function disabledCommands(listener: ListenerConfig, config: Config, secure: boolean): string[] {
+  const out: string[] = [];
+  if (listener.tls.mode !== 'starttls' || secure) out.push('STARTTLS');
+  if (listenerDevices(listener, config).length === 0 || !(secure || listener.auth.allowPlaintext)) out.push('AUTH');
+  return out;
 }
 
-export interface Listener {
-  readonly address: { host: string; port: number };
-  close(): Promise<void>;
-}
-
-interface Transaction {
-  workspace: WorkspaceConfig;
-  sender: string;
-  mailFrom: string;
+/** smtp-server options that follow the listen[] entry and limits (set at start and on reload). */
+function tunables(listener: ListenerConfig, config: Config) {
+  return {
+    size: config.limits.maxMessageSize,
+    socketTimeout: config.limits.idleTimeout,
+    allowInsecureAuth: listener.auth.allowPlaintext,
+    greetingDelay: listener.greetingDelay,
+    // A backstop counted from accept (our own limits are counted from onConnect, after the delay).
+    maxClients: listener.maxConnections * 2,
+  };
 }
 
 export async function startListener(deps: ListenerDeps): Promise<Listener> {
   useOwnEnhancedCodes();
-  const { listener, spool, logger } = deps;
-  const now = deps.now ?? (() => new Date());
-  const newId = deps.newId ?? (() => createQueueId());
-  const transactions = new WeakMap<SMTPServerSession, Transaction>();
-  const sessionLogs = new Map<string, Logger>();
+  const delayOption = useGreetingDelayOption();
+  const { logger } = deps;
+  const name = deps.listener.name ?? `${deps.listener.host}:${deps.listener.port}`;
+  const label = deps.label ?? `listen[${name}]`;
+  let current = deps.listener;
+  checkListenerConfig(current, deps.config(), label);
+  const tls = loadTlsOptions(current, label);
+  let allowed = clientFilter(current.allow);
+  const counter = new ConnectionCounter();
+  const sessions = new Map<string, SessionState>();
   let closing = false;
-  const config = deps.config();
-  const log = (session: SMTPServerSession) => sessionLogs.get(session.id) ?? logger;
-  const refuse = (session: SMTPServerSession, stage: string, reply: SmtpReply, extra: object = {}) => {
-    log(session).info(
-      { event: 'message.rejected', stage, code: reply.responseCode, enhanced: reply.enhanced, reason: reply.reason, ...extra },
-      'refused',
-    );
+
+  const warnings = (listener: ListenerConfig) => {
+    if (listener.tls.mode !== 'none' && isLegacyVersion(listener.tls.minVersion)) {
+      logger.warn(
+        { event: 'tls.legacy_enabled', listener: name, minVersion: listener.tls.minVersion, device: listener.tls.legacyDevice },
+        `${name} accepts ${listener.tls.minVersion} for ${listener.tls.legacyDevice}: replace or upgrade that device`,
+      );
+    }
+    if (!delayOption && listener.greetingDelay !== 100) {
+      logger.warn({ event: 'smtp.greeting_delay_unsupported', listener: name }, 'this smtp-server version ignores greetingDelay (fixed 100 ms)');
+    }
+  };
+
+  const rt: Runtime = {
+    deps,
+    listener: () => current,
+    config: deps.config,
+    closing: () => closing,
+    state(session) {
+      let s = sessions.get(session.id);
+      if (!s) {
+        s = { log: logger.child({ session: session.id, client: session.remoteAddress }), client: session.remoteAddress, admitted: false, tx: null };
+        sessions.set(session.id, s);
+      }
+      return s;
+    },
+    refuse(session, stage, reply, extra = {}) {
+      rt.state(session).log.info(
+        { event: 'message.rejected', stage, code: reply.responseCode, enhanced: reply.enhanced, reason: reply.reason, ...extra },
+        'refused',
+      );
+      return reply;
+    },
+    throttle: deps.loginThrottle ?? new LoginThrottle(),
+    deviceRate: deps.deviceRate ?? new DeviceRate(),
+    now: deps.now ?? (() => new Date()),
+    newId: deps.newId ?? (() => createQueueId()),
+  };
+
+  const refuseSession = (session: SMTPServerSession, log: Logger, reply: SmtpReply, reason: string) => {
+    log.info({ event: 'session.refused', listener: name, reason, code: reply.responseCode, enhanced: reply.enhanced }, 'connection refused');
     return reply;
   };
 
-  const server = new SMTPServer({
-    name: config.hostname,
+  const options: SMTPServerOptions = {
+    name: deps.config().hostname,
     banner: 'workspace-relay ESMTP',
-    size: config.limits.maxMessageSize,
+    secure: current.tls.mode === 'implicit',
+    ...tls,
+    ...tunables(current, deps.config()),
     rejectOversized: true,
-    hideSTARTTLS: listener.tls.mode !== 'starttls',
+    hideSTARTTLS: current.tls.mode !== 'starttls',
     hideENHANCEDSTATUSCODES: false,
     hideSMTPUTF8: true,
     hideDSN: true,
     hideREQUIRETLS: true,
-    disabledCommands: ['AUTH'],
+    authMethods: ['PLAIN', 'LOGIN'],
     authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
     disableReverseLookup: true,
     logger: false,
     onConnect(session, callback) {
-      if (closing) return callback(new SmtpReply('session.shutting_down', 421, '4.3.2', 'shutting down, try again later'));
-      const child = logger.child({ session: session.id, client: session.remoteAddress });
-      sessionLogs.set(session.id, child);
-      child.info({ event: 'session.connect', listener: `${listener.host}:${listener.port}` }, 'client connected');
+      const state = rt.state(session);
+      const listener = current;
+      if (closing) return callback(refuseSession(session, state.log, REPLIES.shuttingDown(), 'closing'));
+      if (!allowed(session.remoteAddress)) {
+        return callback(refuseSession(session, state.log, REPLIES.clientNotAllowed(session.remoteAddress), 'network'));
+      }
+      const admission = counter.admit(session.remoteAddress, listener);
+      if (admission === 'listener_full') return callback(refuseSession(session, state.log, REPLIES.tooManyConnections(), 'listener_full'));
+      if (admission === 'client_full') {
+        return callback(refuseSession(session, state.log, REPLIES.tooManyFromClient(session.remoteAddress), 'client_full'));
+      }
+      state.admitted = true;
+      session.disabledCommands = disabledCommands(listener, deps.config(), session.secure);
+      state.log.info({ event: 'session.connect', listener: name, secure: session.secure }, 'client connected');
+      callback();
+    },
+    onSecure(socket, session, callback) {
+      const state = rt.state(session);
+      session.disabledCommands = disabledCommands(current, deps.config(), true);
+      const protocol = 'getProtocol' in socket ? socket.getProtocol() : null;
+      state.log.info({ event: 'session.tls', protocol, cipher: session.tlsOptions ? session.tlsOptions.name : undefined }, 'TLS established');
       callback();
     },
     onClose(session) {
-      log(session).info({ event: 'session.close' }, 'client disconnected');
-      sessionLogs.delete(session.id);
-    },
-    onMailFrom(address: SMTPServerAddress, session, callback) {
-      if (closing) return callback(new SmtpReply('session.shutting_down', 421, '4.3.2', 'shutting down, try again later'));
-      const decision = resolveSender(deps.config(), address.address);
-      if (!decision.ok) return callback(refuse(session, 'mail', decision.reply, { mailFrom: address.address }));
-      transactions.set(session, { workspace: decision.workspace, sender: decision.sender, mailFrom: address.address });
-      callback();
-    },
-    onRcptTo(address: SMTPServerAddress, session, callback) {
-      const tx = transactions.get(session);
-      if (!tx) return callback(new SmtpReply('session.bad_sequence', 503, '5.5.1', 'need MAIL command first'));
-      const max = deps.config().limits.maxRecipients;
-      if (session.envelope.rcptTo.length >= max) {
-        return callback(refuse(session, 'rcpt', recipientLimitReply(max), { rcpt: address.address }));
+      const state = sessions.get(session.id);
+      if (!state) return;
+      sessions.delete(session.id);
+      if (state.admitted) {
+        counter.release(state.client);
+        state.log.info({ event: 'session.close' }, 'client disconnected');
       }
-      const decision = checkRecipient(tx.workspace, address.address);
-      if (!decision.ok) return callback(refuse(session, 'rcpt', decision.reply, { rcpt: address.address }));
-      callback();
     },
-    onData(stream: SMTPServerDataStream, session, callback) {
-      acceptData(stream, session).then(
+    onAuth(auth, session, callback) {
+      onAuth(rt, auth, session, callback);
+    },
+    onMailFrom(address, session, callback) {
+      callback(onMailFrom(rt, address, session));
+    },
+    onRcptTo(address, session, callback) {
+      callback(onRcptTo(rt, address, session));
+    },
+    onData(stream, session, callback) {
+      acceptData(rt, stream, session).then(
         (reply) => callback(null, reply),
-        (err: unknown) => callback(err instanceof SmtpReply ? err : internalError(session, err)),
+        (err: unknown) => callback(err instanceof SmtpReply ? err : REPLIES.localError()),
       );
     },
-  });
-
-  const internalError = (session: SMTPServerSession, err: unknown) => {
-    log(session).error({ event: 'spool.error', err: errorText(err) }, 'could not store message');
-    return new SmtpReply('spool.error', 451, '4.3.0', 'local error in processing, try again later');
   };
-
-  async function acceptData(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
-    const tx = transactions.get(session);
-    if (!tx) {
-      stream.resume();
-      throw new SmtpReply('session.bad_sequence', 503, '5.5.1', 'need MAIL command first');
-    }
-    const cfg = deps.config();
-    const id = newId();
-    const recipients = session.envelope.rcptTo.map((r) => parseMailbox(r.address)?.address ?? r.address.toLowerCase());
-    const writer = spool.createWriter(id);
-    let committed = false;
-    try {
-      const received = await receiveInto(stream, writer);
-      const failure = receiveFailure(received, cfg.limits.maxMessageSize);
-      if (failure) {
-        if (received.writeError) {
-          log(session).error({ event: 'spool.write_failed', queueId: id, err: errorText(received.writeError) }, 'write failed');
-        }
-        throw refuse(session, 'data', failure, { size: received.size });
-      }
-      const headers = checkHeaders(tx.workspace, received.header, recipients, cfg.limits.maxRecipients);
-      if (!headers.ok) throw refuse(session, 'data', headers.reply, { size: received.size });
-      const meta: MessageMeta = {
-        version: 1,
-        id,
-        receivedAt: now().toISOString(),
-        workspace: tx.workspace.name,
-        mailFrom: tx.mailFrom,
-        sender: tx.sender,
-        recipients,
-        bcc: headers.bcc,
-        headerRecipients: headers.headerRecipients,
-        messageId: headers.messageId,
-        from: headers.from,
-        size: writer.size,
-        sha256: writer.sha256(),
-        client: { address: session.remoteAddress, ...(session.clientHostname ? { hostname: session.clientHostname } : {}) },
-        attempts: 0,
-        nextAttemptAt: now().toISOString(),
-        lastError: null,
-      };
-      await writer.commit(meta);
-      committed = true;
-      log(session).info(
-        {
-          event: 'message.accepted',
-          queueId: id,
-          messageId: meta.messageId,
-          workspace: meta.workspace,
-          mailFrom: meta.mailFrom,
-          sender: meta.sender,
-          recipients: meta.recipients,
-          size: meta.size,
-        },
-        'queued',
-      );
-      deps.onAccepted(meta);
-      return `2.0.0 Ok: queued as ${id}`;
-    } finally {
-      if (!committed) await writer.abort().catch(() => undefined);
-    }
-  }
+  const server = new SMTPServer(options);
+  const registry = new ConnectionRegistry(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(listener.port, listener.host, () => {
+    server.listen(current.port, current.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  server.on('error', (err) => logger.warn({ event: 'smtp.error', err: errorText(err) }, 'smtp server error'));
+  server.on('error', (err) => logger.debug({ event: 'smtp.error', listener: name, err: errorText(err) }, 'smtp connection error'));
   const bound = server.server.address() as AddressInfo;
+  warnings(current);
 
+  let closed: Promise<void> | null = null;
   return {
-    address: { host: listener.host, port: bound.port },
-    async close() {
-      closing = true;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    name,
+    address: { host: current.host, port: bound.port },
+    get sessions() {
+      return counter.size;
+    },
+    reload(listener: ListenerConfig) {
+      if (needsRestart(current, listener)) {
+        throw new ConfigError(label, 'host, port or tls.mode changed: this needs the listener closed and started again');
+      }
+      const config = deps.config();
+      checkListenerConfig(listener, config, label);
+      const nextTls = loadTlsOptions(listener, label);
+      const nextAllowed = clientFilter(listener.allow);
+      if (listener.tls.mode !== 'none') server.updateSecureContext({ ...nextTls, ciphers: nextTls.ciphers });
+      Object.assign(server.options, tunables(listener, config), { name: config.hostname });
+      allowed = nextAllowed;
+      current = listener;
+      logger.info({ event: 'listener.reloaded', listener: name, tls: listener.tls.mode, minVersion: listener.tls.minVersion }, 'listener settings reloaded');
+      warnings(listener);
+    },
+    close(opts = {}) {
+      if (!closed) {
+        closing = true;
+        const graceMs = opts.graceMs ?? deps.config().queue.shutdownTimeout;
+        logger.info({ event: 'listener.closing', listener: name, sessions: counter.size, graceMs }, 'closing listener');
+        closed = drainAndClose(server, registry, { graceMs, reply: REPLIES.shuttingDown() }).then(({ forced }) => {
+          logger.info({ event: 'listener.closed', listener: name, forced }, 'listener closed');
+        });
+      }
+      return closed;
     },
   };
 }

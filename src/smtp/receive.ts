@@ -27,6 +27,8 @@ export interface Received {
 export async function receiveInto(
   stream: Readable & { sizeExceeded?: boolean },
   sink: SpoolSink,
+  /** Sees every chunk of content in order (e.g. the bare line ending check). */
+  inspect?: (chunk: Buffer) => void,
 ): Promise<Received> {
   const head: Buffer[] = [];
   let headLength = 0;
@@ -36,6 +38,7 @@ export async function receiveInto(
   let headerTooLarge = false;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     size += chunk.length;
+    inspect?.(chunk);
     if (header === null && !headerTooLarge) {
       head.push(chunk);
       headLength += chunk.length;

@@ -1,0 +1,101 @@
+/**
+ * DATA: stream the message into the spool (only the header section is kept in memory), refuse
+ * bare line endings and header recipients the device may not use, commit (fsync), then 250.
+ */
+import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { SmtpReply, errorText } from '../errors.js';
+import { checkHeaders, parseMailbox } from '../policy/index.js';
+import type { MessageMeta } from '../spool/types.js';
+import { LineEndingCheck } from './line-endings.js';
+import { receiveFailure, receiveInto } from './receive.js';
+import { REPLIES } from './replies.js';
+import type { Runtime } from './runtime.js';
+
+/** Resolves with the 250 text, or rejects with the SmtpReply to send. */
+export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+  const state = rt.state(session);
+  const tx = state.tx;
+  if (!tx) {
+    stream.resume();
+    throw REPLIES.badSequence();
+  }
+  state.tx = null;
+  const cfg = rt.config();
+  const id = rt.newId();
+  const recipients = session.envelope.rcptTo.map((r) => parseMailbox(r.address)?.address ?? r.address.toLowerCase());
+  const lineEndings = rt.listener().allowBareLineEndings ? null : new LineEndingCheck();
+  const writer = rt.deps.spool.createWriter(id);
+  const log = state.log;
+  let committed = false;
+  try {
+    const received = await receiveInto(stream, writer, lineEndings ? (chunk) => lineEndings.write(chunk) : undefined);
+    const failure = receiveFailure(received, cfg.limits.maxMessageSize);
+    if (failure) {
+      if (received.writeError) log.error({ event: 'spool.write_failed', queueId: id, err: errorText(received.writeError) }, 'write failed');
+      throw rt.refuse(session, 'data', failure, { size: received.size });
+    }
+    const bare = lineEndings?.bare;
+    if (bare) throw rt.refuse(session, 'data', REPLIES.bareLineEnding(bare), { size: received.size });
+    const headers = checkHeaders(tx.workspace, received.header, recipients, cfg.limits.maxRecipients);
+    if (!headers.ok) throw rt.refuse(session, 'data', headers.reply, { size: received.size });
+    const allowed = tx.device?.allowedRecipients;
+    const forbidden = allowed ? headers.headerRecipients.find((r) => !allowed.includes(r)) : undefined;
+    if (tx.device && forbidden !== undefined) {
+      throw rt.refuse(session, 'data', REPLIES.deviceHeaderRecipient(tx.device.username, forbidden), { size: received.size, device: tx.device.username });
+    }
+    const now = rt.now().toISOString();
+    const meta: MessageMeta = {
+      version: 1,
+      id,
+      receivedAt: now,
+      workspace: tx.workspace.name,
+      mailFrom: tx.mailFrom,
+      sender: tx.sender,
+      recipients,
+      bcc: headers.bcc,
+      headerRecipients: headers.headerRecipients,
+      messageId: headers.messageId,
+      from: headers.from,
+      size: writer.size,
+      sha256: writer.sha256(),
+      client: { address: session.remoteAddress, ...(session.clientHostname ? { hostname: session.clientHostname } : {}) },
+      attempts: 0,
+      nextAttemptAt: now,
+      lastError: null,
+    };
+    await writer.commit(meta);
+    committed = true;
+    if (tx.device) rt.deviceRate.record(tx.device.username);
+    log.info(
+      {
+        event: 'message.accepted',
+        queueId: id,
+        messageId: meta.messageId,
+        workspace: meta.workspace,
+        mailFrom: meta.mailFrom,
+        sender: meta.sender,
+        recipients: meta.recipients,
+        size: meta.size,
+        ...(tx.device ? { device: tx.device.username } : {}),
+      },
+      'queued',
+    );
+    try {
+      rt.deps.onAccepted(meta);
+    } catch (err) {
+      // It is on disk: the scheduler finds it at the next start. Never a 4xx for committed mail.
+      log.error({ event: 'scheduler.enqueue_failed', queueId: id, err: errorText(err) }, 'queued, but the scheduler was not told');
+    }
+    return `2.0.0 Ok: queued as ${id}`;
+  } catch (err) {
+    if (err instanceof SmtpReply) throw err;
+    if ((err as { code?: unknown }).code === 'ECONNECTION') {
+      log.info({ event: 'message.incomplete', queueId: id }, 'client went away during DATA: nothing kept');
+      throw REPLIES.localError();
+    }
+    log.error({ event: 'spool.error', queueId: id, err: errorText(err) }, 'could not store message');
+    throw REPLIES.localError();
+  } finally {
+    if (!committed) await writer.abort().catch(() => undefined);
+  }
+}

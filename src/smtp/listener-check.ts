@@ -1,0 +1,33 @@
+/** Checks of a listen[] entry that need the whole config (run at start and at every reload). */
+import { parsePasswordHash } from '../auth/index.js';
+import type { Config, ListenerConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+
+/** Device accounts that may log in on this listener (all, or those of its workspace). */
+export function listenerDevices(listener: ListenerConfig, config: Config) {
+  return config.devices.filter((d) => listener.workspace === undefined || d.workspace === listener.workspace);
+}
+
+export function checkListenerConfig(listener: ListenerConfig, config: Config, label: string): void {
+  config.devices.forEach((d, i) => {
+    if (!parsePasswordHash(d.passwordHash)) {
+      throw new ConfigError(`devices[${i}].passwordHash`, 'not a valid scrypt hash: use the output of `workspace-relay hash-password`');
+    }
+  });
+  if (!listener.auth.required) return;
+  if (listenerDevices(listener, config).length === 0) {
+    const which = listener.workspace === undefined ? '' : ` of workspace "${listener.workspace}"`;
+    throw new ConfigError(`${label}.auth.required`, `no device account${which} can log in here: add one under devices, or set auth.required: false`);
+  }
+  if (listener.tls.mode === 'none' && !listener.auth.allowPlaintext) {
+    throw new ConfigError(
+      `${label}.auth.required`,
+      'AUTH is only offered over TLS: set tls.mode to starttls or implicit (with certFile and keyFile), or auth.allowPlaintext: true on a trusted network',
+    );
+  }
+}
+
+/** Changes that need the port closed and opened again (a new listener), not a reload. */
+export function needsRestart(before: ListenerConfig, after: ListenerConfig): boolean {
+  return before.host !== after.host || before.port !== after.port || before.tls.mode !== after.tls.mode;
+}

@@ -1,0 +1,28 @@
+/** What the SMTP stage handlers share within one listener (built by listener.ts). */
+import type { SMTPServerSession } from 'smtp-server';
+import type { DeviceRate, LoginThrottle } from '../auth/index.js';
+import type { Config, DeviceConfig, ListenerConfig } from '../config/schema.js';
+import type { SmtpReply } from '../errors.js';
+import type { ListenerDeps, SessionState } from './types.js';
+
+export interface Runtime {
+  readonly deps: ListenerDeps;
+  /** The current listen[] entry (reload swaps it). */
+  listener(): ListenerConfig;
+  config(): Config;
+  closing(): boolean;
+  state(session: SMTPServerSession): SessionState;
+  /** Log the refusal (message.rejected) and return the reply. */
+  refuse(session: SMTPServerSession, stage: string, reply: SmtpReply, extra?: object): SmtpReply;
+  readonly throttle: LoginThrottle;
+  readonly deviceRate: DeviceRate;
+  now(): Date;
+  newId(): string;
+}
+
+/** The device account this session logged in as (null if none, or if a reload removed it). */
+export function deviceOf(rt: Runtime, session: SMTPServerSession): DeviceConfig | null {
+  const user: unknown = session.user;
+  if (typeof user !== 'string' || user === '') return null;
+  return rt.config().devices.find((d) => d.username === user) ?? null;
+}

@@ -1,0 +1,68 @@
+/** The listener's public face and what it needs (see listener.ts). */
+import type { DeviceRate, LoginThrottle } from '../auth/index.js';
+import type { Config, DeviceConfig, ListenerConfig, WorkspaceConfig } from '../config/schema.js';
+import type { SmtpReply } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Spool } from '../spool/index.js';
+import type { MessageMeta } from '../spool/types.js';
+
+export interface ListenerDeps {
+  listener: ListenerConfig;
+  /** The current config (a function: SIGHUP may swap it). Devices, workspaces and limits are read per use. */
+  config: () => Config;
+  spool: Spool;
+  logger: Logger;
+  /** Called after a message is committed to the spool (the scheduler picks it up). */
+  onAccepted: (meta: MessageMeta) => void;
+  /**
+   * Backpressure, asked at every MAIL FROM: a reply (e.g. 452 4.3.1 when the disk or the queue
+   * is full) refuses the transaction; null lets it go on.
+   */
+  admission?: () => SmtpReply | null;
+  /** Failed logins per client address; share one between listeners. Default: one per listener. */
+  loginThrottle?: LoginThrottle;
+  /** Messages per device per hour; share one between listeners. Default: one per listener. */
+  deviceRate?: DeviceRate;
+  /** Names the listener in errors about its config, e.g. "listen[0]". */
+  label?: string;
+  now?: () => Date;
+  newId?: () => string;
+}
+
+export interface Listener {
+  /** listen[].name, or host:port. */
+  readonly name: string;
+  readonly address: { host: string; port: number };
+  /** Sessions admitted and not yet closed. */
+  readonly sessions: number;
+  /**
+   * Apply a changed listen[] entry without rebinding: certificate and key (read again), minimum
+   * TLS version, allow, auth, workspace, senders, allowBareLineEndings, connection limits,
+   * greetingDelay; and limits.maxMessageSize / idleTimeout from config(). Throws a ConfigError
+   * (and keeps the old settings) when the new entry is invalid or host, port or tls.mode changed
+   * (see needsRestart: close this listener and start a new one).
+   */
+  reload(listener: ListenerConfig): void;
+  /**
+   * Stop accepting, answer waiting connections 421 4.3.2, let DATA in progress finish; resolves
+   * when every session is gone, or after graceMs (default queue.shutdownTimeout) with the rest
+   * destroyed. Idempotent.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+export interface Transaction {
+  workspace: WorkspaceConfig;
+  sender: string;
+  mailFrom: string;
+  /** The device account that logged in, when one did. */
+  device: DeviceConfig | null;
+}
+
+export interface SessionState {
+  log: Logger;
+  client: string;
+  /** Counted against the connection limits (released at close). */
+  admitted: boolean;
+  tx: Transaction | null;
+}

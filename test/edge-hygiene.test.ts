@@ -1,0 +1,151 @@
+/**
+ * What DATA may contain: no bare LF / CR line endings (SMTP smuggling) unless a listener opts
+ * out, no SMTPUTF8, but 8-bit headers pass byte-exact and long header lines are accepted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LineEndingCheck } from '../src/smtp/line-endings.js';
+import { EdgeClient, mail } from './support/edge-client.js';
+import { startEdge, type EdgeEnv } from './support/edge.js';
+import { sleep, waitUntil } from './support/harness.js';
+
+describe('bare line ending check', () => {
+  const check = (...chunks: string[]) => {
+    const c = new LineEndingCheck();
+    for (const s of chunks) c.write(Buffer.from(s, 'latin1'));
+    return c.bare;
+  };
+  it('finds bare LF and bare CR, wherever chunks split a CRLF', () => {
+    expect(check('a\r\nb\r\n')).toBeNull();
+    expect(check('a\r', '\nb\r\n')).toBeNull();
+    expect(check('a\r', '', '\nb')).toBeNull();
+    expect(check('\n')).toBe('LF');
+    expect(check('a\r\n', '\nb')).toBe('LF');
+    expect(check('a\rb')).toBe('CR');
+    expect(check('a\r', 'b')).toBe('CR');
+    expect(check('a\r')).toBe('CR');
+    expect(check('a\r\r\n')).toBe('CR');
+    expect(check('x'.repeat(70_000) + '\n')).toBe('LF');
+  });
+});
+
+/** The SMTP smuggling end-of-data variants (Postfix's list): each must stay inside one message. */
+const SMUGGLE_ENDINGS: [string, string][] = [
+  ['<LF>.<LF>', '\n.\n'],
+  ['<CR>.<CR>', '\r.\r'],
+  ['<LF>.<CR><LF>', '\n.\r\n'],
+  ['<CR><LF>.<LF>', '\r\n.\n'],
+  ['<CR>.<CR><LF>', '\r.\r\n'],
+  ['<CR><LF>.<CR>', '\r\n.\r'],
+];
+
+describe('message hygiene at the listener', () => {
+  let env: EdgeEnv;
+  let strict: number;
+  let lenient: number;
+
+  beforeAll(async () => {
+    env = await startEdge({
+      listen: () => [
+        { port: 0, greetingDelay: 0 },
+        { port: 0, allowBareLineEndings: true, greetingDelay: 0 },
+      ],
+    });
+    [strict, lenient] = env.ports as [number, number];
+  });
+  afterAll(async () => {
+    await env.stop();
+  });
+
+  it('refuses bare LF and bare CR in DATA with 554 5.6.0, stores nothing, and the session goes on', async () => {
+    const { client } = await EdgeClient.open(strict);
+    for (const [kind, body] of [
+      ['LF', 'line one\nline two\r\n'],
+      ['CR', 'line one\rline two\r\n'],
+    ] as const) {
+      const r = await client.send('alice@clinic.example', ['bob@clinic.example'], mail({ From: 'alice@clinic.example', To: 'bob@clinic.example' }, body));
+      expect(r.code).toBe(554);
+      expect(r.text).toBe(`5.6.0 message refused: bare <${kind}> line ending; lines must end with <CR><LF>`);
+    }
+    expect(env.spoolFiles()).toEqual([]);
+    expect(env.logs.events('message.rejected').filter((l) => l.enhanced === '5.6.0')).toHaveLength(2);
+    expect((await client.send('alice@clinic.example', ['bob@clinic.example'], mail({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
+    await client.quit();
+  });
+
+  async function smuggle(port: number, ending: string, tag: string) {
+    const { client } = await EdgeClient.open(port);
+    expect((await client.cmd('MAIL FROM:<alice@clinic.example>')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<bob@clinic.example>')).code).toBe(250);
+    expect((await client.cmd('DATA')).code).toBe(354);
+    // the attacker's "lines" end the way its fake end of data does
+    const nl = ending.at(-1)!;
+    const smuggled = ['MAIL FROM:<alice@clinic.example>', 'RCPT TO:<bob@clinic.example>', 'DATA', `Subject: smuggled ${tag}`, '', 'inner'].join(nl);
+    client.write(`From: alice@clinic.example\r\nTo: bob@clinic.example\r\nSubject: outer ${tag}\r\n\r\nouter body${ending}${smuggled}${ending}\r\n.\r\nHELP\r\n`);
+    const first = await client.read();
+    const second = await client.read();
+    await sleep(50);
+    await client.quit();
+    return { first, second };
+  }
+
+  for (const [name, ending] of SMUGGLE_ENDINGS) {
+    it(`${name} never ends DATA: one reply for the whole message (refused), then the next command`, async () => {
+      const { first, second } = await smuggle(strict, ending, name);
+      expect(first.code).toBe(554);
+      expect(first.text).toMatch(/^5\.6\.0 /);
+      expect(second.code).toBe(214); // HELP: the "smuggled" MAIL/RCPT/DATA were never commands
+    });
+  }
+
+  it('with allowBareLineEndings the smuggled part is content of the one message, never a second message', async () => {
+    const before = env.google.fake.sent.length;
+    const { first, second } = await smuggle(lenient, '\n.\n', 'lenient');
+    expect(first.code).toBe(250);
+    expect(second.code).toBe(214);
+    await waitUntil(() => env.google.fake.sent.length === before + 1);
+    await sleep(300);
+    const mine = env.google.fake.sent.filter((s) => s.raw.toString('latin1').includes('lenient'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.raw.toString('latin1')).toMatch(/outer lenient[\s\S]*smuggled lenient/);
+  });
+
+  it('refuses SMTPUTF8 at MAIL FROM with 555 5.6.7 and does not advertise it', async () => {
+    const { client, ehlo } = await EdgeClient.open(strict);
+    expect(ehlo.lines).not.toContain('SMTPUTF8');
+    const r = await client.cmd('MAIL FROM:<alice@clinic.example> SMTPUTF8');
+    expect(r.code).toBe(555);
+    expect(r.text).toMatch(/^5\.6\.7 SMTPUTF8 is not supported/);
+    expect((await client.cmd('MAIL FROM:<alice@clinic.example> BODY=8BITMIME')).code).toBe(250);
+    await client.quit();
+  });
+
+  it('8-bit header and body bytes reach Gmail exactly as received', async () => {
+    const subject = Buffer.from('Subject: Befund für Müller – 診断\r\n', 'utf8');
+    const latin1 = Buffer.from([...Buffer.from('X-Note: caf', 'latin1'), 0xe9, 0x0d, 0x0a]);
+    const head = Buffer.from('From: alice@clinic.example\r\nTo: bob@clinic.example\r\nMessage-ID: <eight-bit@test>\r\n', 'latin1');
+    const body = Buffer.from('Grüße\r\n', 'utf8');
+    const msg = Buffer.concat([head, subject, latin1, Buffer.from('\r\n'), body]);
+    const before = env.google.fake.sent.length;
+    const { client } = await EdgeClient.open(strict);
+    expect((await client.cmd('MAIL FROM:<alice@clinic.example> BODY=8BITMIME')).code).toBe(250);
+    expect((await client.cmd('RCPT TO:<bob@clinic.example>')).code).toBe(250);
+    expect((await client.data(msg)).code).toBe(250);
+    await client.quit();
+    await waitUntil(() => env.google.fake.sent.length > before);
+    const raw = env.google.fake.sent.find((s) => s.raw.includes('<eight-bit@test>'))!.raw;
+    expect(raw.includes(subject)).toBe(true);
+    expect(raw.includes(latin1)).toBe(true);
+    expect(raw.includes(body)).toBe(true);
+  });
+
+  it('accepts header lines longer than 998 octets (folding them is the way out’s job)', async () => {
+    const { client } = await EdgeClient.open(strict);
+    const r = await client.send(
+      'alice@clinic.example',
+      ['bob@clinic.example'],
+      mail({ From: 'alice@clinic.example', To: 'bob@clinic.example', Subject: `Scan ${'0123456789'.repeat(300)}`, 'X-Long': 'y'.repeat(5000) }),
+    );
+    expect(r.code).toBe(250);
+    await client.quit();
+  });
+});
