@@ -4,6 +4,7 @@
  * the edges (Google, the clock).
  */
 import path from 'node:path';
+import { lockSpool, serveQueue } from './control/index.js';
 import type { Config, ListenerConfig, WorkspaceConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { createGmailApiTransport } from './delivery/gmail-api.js';
@@ -79,7 +80,12 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       : buildTransports(config, logger);
   let transports = makeTransports(current);
   const spoolDir = path.resolve(current.queue.dir);
-  const spool = await Spool.open(spoolDir, { logger, ...(options.spoolFs ? { fs: options.spoolFs } : {}) });
+  // The control socket is the spool's lock (no queue CLI change or second daemon under recovery).
+  const control = await lockSpool(current, logger);
+  const spool = await Spool.open(spoolDir, { logger, ...(options.spoolFs ? { fs: options.spoolFs } : {}) }).catch(async (err: unknown) => {
+    await control.close();
+    throw err;
+  });
   const sentLog = await SentLog.open(spoolDir, { retentionMs: current.queue.dedupeRetention });
   const now = options.now ?? Date.now;
   const pacer = new Pacer(current.queue, path.join(spoolDir, 'pace.json'));
@@ -116,8 +122,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     await Promise.allSettled(running.map((r) => r.listener.close()));
     await scheduler.stop();
     backpressure.stop();
+    await control.close();
     throw err;
   }
+  serveQueue(control, { spool, scheduler, logger });
   const timers = [
     setInterval(() => void sentLog.prune().catch(() => undefined), 3_600_000),
     setInterval(() => void pacer.save(now()).catch(() => undefined), 5_000),
@@ -158,6 +166,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');
     },
     async stop() {
+      await control.close(); // no queue CLI changes while stopping
       timers.forEach((t) => clearInterval(t));
       backpressure.stop();
       await Promise.allSettled(running.map((r) => r.listener.close()));

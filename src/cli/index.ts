@@ -10,6 +10,7 @@ import { CliExit, chooseConfig } from './context.js';
 import { sendTest } from './send-test.js';
 import { serve } from './serve.js';
 import { registerSmimeCommands, ttyPrompt } from './smime.js';
+import { processQueueDeps, registerQueueCommands } from './queue.js';
 
 const io = {
   out: (line: string) => process.stdout.write(`${line}\n`),
@@ -54,6 +55,8 @@ export function buildProgram(): Command {
       process.exitCode = code;
     },
   });
+
+  registerQueueCommands(program, processQueueDeps(configChoice));
 
   return program;
 }

@@ -22,7 +22,13 @@ export function parseSmimeConfig(doc: unknown): SmimeConfig {
       'is missing: S/MIME commands need their own "smime:" section with serviceAccountKeyFile (a service account authorised for gmail.settings.basic and gmail.settings.sharing); see the README, "S/MIME certificates"',
     );
   }
-  const result = smimeConfigSchema.safeParse(section);
+  // smime.auditLog defaults to the relay's audit.file: one audit log for the queue and S/MIME CLIs
+  const auditFile = (doc as { audit?: { file?: unknown } }).audit?.file;
+  const input =
+    typeof section === 'object' && typeof auditFile === 'string' && (section as { auditLog?: unknown }).auditLog === undefined
+      ? { ...section, auditLog: auditFile }
+      : section;
+  const result = smimeConfigSchema.safeParse(input);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${formatKeyPath(['smime', ...i.path])}: ${describeIssue(i)}`);
     const first = result.error.issues[0]!;

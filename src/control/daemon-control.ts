@@ -1,0 +1,23 @@
+/**
+ * The daemon's side, in two steps around start-up: `lockSpool` binds the control socket before
+ * the spool is opened (recovered), so no queue CLI changes it meanwhile and no second daemon
+ * starts on it; `serveQueue` starts answering the queue CLI once the scheduler runs.
+ */
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Spool } from '../spool/index.js';
+import { ControlServer } from './control-server.js';
+import { createControlHandler } from './dispatch.js';
+import { QueueAdmin, type SchedulerLink } from './queue-admin.js';
+import { controlSocketPath } from './socket-path.js';
+
+/** How long a starting daemon waits for a queue CLI that is changing the spool directly. */
+export const DAEMON_LOCK_WAIT_MS = 15_000;
+
+export function lockSpool(config: Pick<Config, 'queue' | 'control'>, logger: Logger): Promise<ControlServer> {
+  return ControlServer.acquire(controlSocketPath(config), { owner: 'daemon', logger, waitMs: DAEMON_LOCK_WAIT_MS });
+}
+
+export function serveQueue(control: ControlServer, deps: { spool: Spool; scheduler: SchedulerLink; logger: Logger }): void {
+  control.serve(createControlHandler(new QueueAdmin({ spool: deps.spool, scheduler: deps.scheduler }), { logger: deps.logger }));
+}

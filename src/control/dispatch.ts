@@ -1,0 +1,64 @@
+/**
+ * Requests → QueueAdmin calls. Changes run one at a time (two admins holding and retrying the
+ * same message never interleave); reads run at once. Each change is logged (event
+ * `control.request`: op, ids, outcome; never anything from the message itself).
+ */
+import { errorText } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { ControlHandler, HandlerResult } from './control-server.js';
+import { ControlError, isChange, type ControlRequest } from './protocol.js';
+import { LIVE_STATES, type QueueAdmin } from './queue-admin.js';
+
+export function createControlHandler(admin: QueueAdmin, options: { logger?: Logger } = {}): ControlHandler {
+  const logger = options.logger ?? silentLogger;
+  let chain: Promise<unknown> = Promise.resolve();
+  return (request) => {
+    if (!isChange(request.op)) return run(admin, request);
+    const result = chain.then(() => run(admin, request));
+    chain = result.catch(() => undefined);
+    return result.then(
+      (out) => {
+        logger.info({ event: 'control.request', op: request.op, ...ids(request, out), outcome: 'ok' }, `queue ${request.op}`);
+        return out;
+      },
+      (err: unknown) => {
+        const code = err instanceof ControlError ? err.code : 'control.error';
+        logger.warn({ event: 'control.request', op: request.op, ...ids(request), outcome: 'refused', code, reason: errorText(err) }, `queue ${request.op} refused`);
+        throw err;
+      },
+    );
+  };
+}
+
+async function run(admin: QueueAdmin, r: ControlRequest): Promise<HandlerResult> {
+  switch (r.op) {
+    case 'ping':
+      return { result: {} };
+    case 'list':
+      return { result: await admin.list(r.states ?? LIVE_STATES) };
+    case 'show': {
+      const item = await admin.show(r.id);
+      return r.body ? { result: item, bodyFile: admin.emlPath(r.id) } : { result: item };
+    }
+    case 'retry':
+      if (r.all) return { result: await admin.retryAll() };
+      if (!r.id) throw new ControlError('control.bad_request', 'retry needs an id or all: true');
+      return { result: await admin.retry(r.id) };
+    case 'hold':
+      return { result: await admin.hold(r.id) };
+    case 'release':
+      return { result: await admin.release(r.id) };
+    case 'delete':
+      return { result: await admin.delete(r.id) };
+    case 'requeue':
+      return { result: await admin.requeue(r.id) };
+    case 'find':
+      return { result: await admin.find(r) };
+  }
+}
+
+function ids(r: ControlRequest, out?: HandlerResult): { ids?: string[]; retried?: number } {
+  if ('id' in r && r.id) return { ids: [r.id] };
+  const res = out?.result as { retried?: string[] } | undefined;
+  return res?.retried ? { retried: res.retried.length } : {};
+}

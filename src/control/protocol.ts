@@ -1,0 +1,111 @@
+/**
+ * The control protocol between the queue CLI and the daemon, over a local Unix socket: one
+ * connection per request. The client writes one JSON line; the server answers one JSON line and
+ * closes. A reply with `body: N` is followed by exactly N raw bytes (the message, `show --body`).
+ * Who may connect is decided by the socket's file permissions (0600, in the 0700 spool dir).
+ */
+import { z } from 'zod';
+import { RelayError } from '../errors.js';
+import type { MessageMeta, SpoolState } from '../spool/index.js';
+
+/** The longest request line the server reads (requests are small). */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
+const id = z.string().min(1).max(64);
+
+export const controlRequestSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('ping') }),
+  z.strictObject({ op: z.literal('list'), states: z.array(z.enum(['queue', 'active', 'dead', 'hold'])).optional() }),
+  z.strictObject({ op: z.literal('show'), id, body: z.boolean().optional() }),
+  z.strictObject({ op: z.literal('retry'), id: id.optional(), all: z.boolean().optional() }),
+  z.strictObject({ op: z.literal('hold'), id }),
+  z.strictObject({ op: z.literal('release'), id }),
+  z.strictObject({ op: z.literal('delete'), id }),
+  z.strictObject({ op: z.literal('requeue'), id }),
+  z.strictObject({
+    op: z.literal('find'),
+    messageId: z.string().min(1).optional(),
+    sender: z.string().min(1).optional(),
+    recipient: z.string().min(1).optional(),
+  }),
+]);
+
+export type ControlRequest = z.infer<typeof controlRequestSchema>;
+export type ControlOp = ControlRequest['op'];
+
+/** Who holds the control socket: the daemon, or a queue CLI changing the spool directly. */
+export type ControlOwner = 'daemon' | 'cli';
+
+export interface ControlErrorBody {
+  code: string;
+  message: string;
+}
+
+export type ControlReply =
+  | { ok: true; result: unknown; body?: number }
+  | { ok: false; error: ControlErrorBody };
+
+/** A message as the CLI shows it: its metadata and the state (directory) it is in. */
+export type QueueItem = MessageMeta & { state: SpoolState };
+
+export interface PingResult {
+  owner: ControlOwner;
+  pid: number;
+}
+
+export interface RetryAllResult {
+  retried: string[];
+  skipped: { id: string; reason: string }[];
+}
+
+/**
+ * A refusal or failure of the control path, with a stable code:
+ * - `control.unavailable`: no daemon (socket absent or connection refused);
+ * - `control.busy`: the daemon is starting, or another admin command holds the spool;
+ * - `control.timeout`: the daemon accepted but did not answer in time;
+ * - `control.denied`: no permission on the socket; `control.in_use`: another process owns it;
+ * - `control.protocol` / `control.bad_request`: a malformed exchange;
+ * - `queue.not_found`, `queue.wrong_state`, `queue.busy` (being delivered right now),
+ *   `queue.bad_id`, `queue.owner` (direct change by another OS user).
+ */
+export class ControlError extends RelayError {}
+
+export function encodeLine(value: unknown): string {
+  return `${JSON.stringify(value)}\n`;
+}
+
+/** Parse and validate one request line; throws control.bad_request naming the problem. */
+export function parseRequest(line: string): ControlRequest {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new ControlError('control.bad_request', 'request is not JSON');
+  }
+  const parsed = controlRequestSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ControlError('control.bad_request', `bad request: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Parse a reply line; throws control.protocol if it is not one. */
+export function parseReply(line: string): ControlReply {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new ControlError('control.protocol', 'the control socket answered something that is not JSON');
+  }
+  const v = value as Partial<ControlReply> | null;
+  if (!v || typeof v !== 'object' || typeof v.ok !== 'boolean') {
+    throw new ControlError('control.protocol', 'the control socket answered an unexpected reply');
+  }
+  return v as ControlReply;
+}
+
+/** Does this request change the spool (serialized in the daemon, audited by the CLI)? */
+export function isChange(op: ControlOp): boolean {
+  return op === 'retry' || op === 'hold' || op === 'release' || op === 'delete' || op === 'requeue';
+}

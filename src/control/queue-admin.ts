@@ -1,0 +1,205 @@
+/**
+ * What the queue CLI can do to the spool, in one place: run by the daemon for the CLI (with its
+ * scheduler, which learns of every change at once), or by the CLI itself when no daemon runs
+ * (no scheduler; the control socket is then held by the CLI as a lock, see control-server.ts).
+ *
+ * Every change is one of the spool's renames, which race safely with the scheduler's claim even
+ * across processes: a hold or a retry of a message being claimed loses cleanly instead of
+ * resurrecting it. A message being delivered right now is refused with queue.busy.
+ */
+import { SpoolError, isValidQueueId, type MessageMeta, type Spool, type SpoolState } from '../spool/index.js';
+import { ControlError, type QueueItem, type RetryAllResult } from './protocol.js';
+import { matchesQuery, type QueueQuery } from './queue-search.js';
+
+/** The part of the daemon's Scheduler the admin needs. */
+export interface SchedulerLink {
+  /** Forget a message (held, deleted, or about to be rescheduled). */
+  drop(id: string): void;
+  /** Index a message that is (back) in queue/. */
+  enqueue(meta: MessageMeta): void;
+  /** Is it being delivered right now (taken from the index, maybe not yet claimed)? */
+  isActive(id: string): boolean;
+}
+
+export interface QueueAdminOptions {
+  spool: Spool;
+  /** The daemon's scheduler; absent when the CLI works on the spool with no daemon running. */
+  scheduler?: SchedulerLink;
+  now?: () => Date;
+}
+
+/** States `queue list` shows (dead messages have their own command). */
+export const LIVE_STATES: readonly SpoolState[] = ['queue', 'active', 'hold'];
+const ALL_STATES: readonly SpoolState[] = ['queue', 'active', 'hold', 'dead'];
+
+export class QueueAdmin {
+  private readonly spool: Spool;
+  private readonly scheduler: SchedulerLink | undefined;
+  private readonly now: () => Date;
+
+  constructor(options: QueueAdminOptions) {
+    this.spool = options.spool;
+    this.scheduler = options.scheduler;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Messages in these states, oldest first. */
+  async list(states: readonly SpoolState[] = LIVE_STATES): Promise<QueueItem[]> {
+    const items: QueueItem[] = [];
+    for (const state of states) {
+      for (const meta of await this.spool.list(state)) items.push({ ...meta, state });
+    }
+    return items.sort((a, b) => cmp(a.receivedAt, b.receivedAt) || cmp(a.id, b.id));
+  }
+
+  async show(id: string): Promise<QueueItem> {
+    return this.locate(id);
+  }
+
+  /** Path of the message bytes (show --body). */
+  emlPath(id: string): string {
+    return this.spool.emlPath(checkedId(id));
+  }
+
+  /** A queued message: next attempt now. */
+  async retry(id: string): Promise<QueueItem> {
+    const found = await this.locate(id);
+    if (found.state === 'hold') throw wrongState(id, 'is held by an admin: `queue release ID` puts it back in the queue, due now');
+    if (found.state === 'dead') throw wrongState(id, 'is dead: `queue requeue ID` gives it another chance');
+    this.refuseActive(found);
+    const meta = await this.changeQueued(id, () => this.spool.reschedule(id, this.now()));
+    this.scheduler?.enqueue(meta);
+    return { ...meta, state: 'queue' };
+  }
+
+  /** Every queued message (not held, not being delivered): next attempt now. */
+  async retryAll(): Promise<RetryAllResult> {
+    const ids = (await this.spool.list('queue')).map((m) => m.id);
+    const out: RetryAllResult = { retried: [], skipped: [] };
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        try {
+          await this.retry(id);
+          out.retried.push(id);
+        } catch (err) {
+          if (!(err instanceof ControlError)) throw err;
+          out.skipped.push({ id, reason: err.message });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    out.retried.sort();
+    out.skipped.sort((a, b) => cmp(a.id, b.id));
+    return out;
+  }
+
+  /** queue → hold: the scheduler never picks it up until released. */
+  async hold(id: string): Promise<QueueItem> {
+    const found = await this.locate(id);
+    if (found.state === 'hold') throw wrongState(id, 'is already held');
+    if (found.state === 'dead') throw wrongState(id, 'is dead: nothing to hold (`queue requeue ID` or `queue delete ID`)');
+    this.refuseActive(found);
+    return { ...(await this.changeQueued(id, () => this.spool.hold(id))), state: 'hold' };
+  }
+
+  /** hold → queue, due now. */
+  async release(id: string): Promise<QueueItem> {
+    const found = await this.locate(id);
+    if (found.state !== 'hold') throw wrongState(id, `is not held (it is in ${found.state}/)`);
+    const meta = await this.spool.unhold(id, this.now());
+    this.scheduler?.enqueue(meta);
+    return { ...meta, state: 'queue' };
+  }
+
+  /** dead → queue: attempts reset, due now, maximum age counted from now (requeuedAt). */
+  async requeue(id: string): Promise<QueueItem> {
+    const found = await this.locate(id);
+    if (found.state !== 'dead') throw wrongState(id, `is not dead (it is in ${found.state}/)`);
+    const meta = await this.spool.requeue(id);
+    this.scheduler?.enqueue(meta);
+    return { ...meta, state: 'queue' };
+  }
+
+  /** Delete the message and its .eml, whatever its state, unless it is being delivered right now. */
+  async delete(id: string): Promise<{ id: string; state: SpoolState }> {
+    checkedId(id);
+    const found = await this.spool.find(id);
+    if (!found) {
+      // a dead/<id>.json.corrupt set aside at start-up has no readable meta, but can be deleted
+      if (await this.spool.remove('dead', id)) return { id, state: 'dead' };
+      throw notFound(id);
+    }
+    if (found.state === 'active' && !this.scheduler) {
+      // no daemon: an attempt interrupted by a stop or crash, nothing is delivering it
+      await this.spool.remove('active', id);
+      return { id, state: 'active' };
+    }
+    this.refuseActive({ ...found.meta, state: found.state });
+    if (found.state !== 'queue') {
+      if (!(await this.spool.remove(found.state, id))) return this.delete(id);
+      return { id, state: found.state };
+    }
+    await this.changeQueued(id, async () => {
+      if (!(await this.spool.remove('queue', id))) throw new SpoolError('spool.not_queued', `message ${id} is not in the queue`);
+    });
+    return { id, state: 'queue' };
+  }
+
+  /** Messages in any state (dead too) matching every given criterion. */
+  async find(query: QueueQuery): Promise<QueueItem[]> {
+    return (await this.list(ALL_STATES)).filter((m) => matchesQuery(m, query));
+  }
+
+  /** Where the message is now; queue.not_found if nowhere. */
+  private async locate(id: string): Promise<QueueItem> {
+    const found = await this.spool.find(checkedId(id));
+    if (!found) throw notFound(id);
+    return { ...found.meta, state: found.state };
+  }
+
+  private refuseActive(item: QueueItem): void {
+    if (item.state === 'active' && !this.scheduler) {
+      throw wrongState(item.id, 'was being delivered when the relay stopped: it goes back to the queue, due now, when the relay starts');
+    }
+    if (item.state === 'active' || this.scheduler?.isActive(item.id)) throw busy(item.id);
+  }
+
+  /**
+   * Change a message in queue/: take it out of the scheduler's index first (so the daemon does
+   * not start it meanwhile), then the spool change. If the spool says it is no longer queued, it
+   * was claimed just now: queue.busy. If the change failed, a message still queued is indexed
+   * again as it was.
+   */
+  private async changeQueued<T>(id: string, change: () => Promise<T>): Promise<T> {
+    this.scheduler?.drop(id);
+    try {
+      return await change();
+    } catch (err) {
+      const still = await this.spool.get('queue', id).catch(() => null);
+      if (still) this.scheduler?.enqueue(still); // unchanged: keep it scheduled
+      if (err instanceof SpoolError && err.code === 'spool.not_queued') {
+        const now = await this.spool.find(id);
+        if (!now) throw notFound(id);
+        if (now.state === 'active') throw busy(id);
+        throw wrongState(id, `is not in the queue (it is in ${now.state}/)`);
+      }
+      throw err;
+    }
+  }
+}
+
+function checkedId(id: string): string {
+  if (!isValidQueueId(id)) throw new ControlError('queue.bad_id', `not a queue id: ${JSON.stringify(id)} (ids look like 0J2Z8K3V9ABCDE)`);
+  return id;
+}
+
+const notFound = (id: string) => new ControlError('queue.not_found', `no message ${id} in the spool (delivered, deleted, or a mistyped id)`);
+const wrongState = (id: string, what: string) => new ControlError('queue.wrong_state', `message ${id} ${what}`);
+const busy = (id: string) =>
+  new ControlError('queue.busy', `message ${id} is being delivered right now; try again when the attempt ends (usually seconds)`);
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
