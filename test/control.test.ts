@@ -84,11 +84,11 @@ describe('the control socket as the spool lock', () => {
   it('never deletes a file that is not a socket, and refuses a path too long to bind', async () => {
     mkdirSync(path.dirname(sock()), { recursive: true });
     writeFileSync(sock(), 'precious');
-    await expect(ControlServer.acquire(sock(), { owner: 'daemon' })).rejects.toMatchObject({ code: 'control.bad_path' });
+    await expect(ControlServer.acquire(sock(), { owner: 'daemon' })).rejects.toMatchObject({ path: 'control.socket', message: expect.stringContaining('is not a socket') });
     expect(readFileSync(sock(), 'utf8')).toBe('precious');
     const long = path.join(dir, 'x'.repeat(120), 'control.sock');
     await expect(ControlServer.acquire(long, { owner: 'daemon' })).rejects.toMatchObject({
-      code: 'control.bad_path',
+      path: 'control.socket',
       message: expect.stringContaining('set control.socket to a shorter path'),
     });
   });

@@ -112,6 +112,13 @@ describe('no relay running', () => {
     expect(r.stderr).toContain(`no spool at ${path.join(dir, 'nowhere')}`);
   });
 
+  it('a control.socket path too long to bind is a config error (exit 78)', async () => {
+    const long = parseConfig({ ...doc, control: { socket: path.join(dir, 'x'.repeat(120), 'control.sock') } });
+    const r = await queueCli(long, ['list']);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toContain('config error: control.socket: the control socket path');
+  });
+
   it('the relay, started afterwards, keeps the hold, sends the retried message now, and never the deleted one', async () => {
     google.fake.authorize(google.sa.clientId, [GMAIL_SEND_SCOPE]);
     ({ relay } = await startTestRelay(doc));

@@ -24,7 +24,7 @@ import {
   type QueueItem,
   type RetryAllResult,
 } from '../control/index.js';
-import { errorText } from '../errors.js';
+import { ConfigError, errorText } from '../errors.js';
 import { isValidQueueId } from '../spool/index.js';
 import { CliExit, EXIT_CONFIG, EXIT_FAILURE, loadConfigOrExit, type ConfigChoice } from './context.js';
 
@@ -64,7 +64,6 @@ export function processQueueDeps(configChoice: () => ConfigChoice): QueueCliDeps
 export function exitCodeFor(code: string): number {
   if (['control.busy', 'control.timeout', 'control.in_use', 'queue.busy'].includes(code)) return EXIT_TEMPFAIL;
   if (code === 'queue.bad_id' || code === 'control.bad_request') return EXIT_USAGE;
-  if (code === 'control.bad_path') return EXIT_CONFIG;
   return EXIT_FAILURE;
 }
 
@@ -274,5 +273,6 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
 function asExit(err: unknown): CliExit {
   if (err instanceof CliExit) return err;
   if (err instanceof ControlError) return new CliExit(exitCodeFor(err.code), `error: ${err.message}`);
+  if (err instanceof ConfigError) return new CliExit(EXIT_CONFIG, `config error: ${err.message}`);
   return new CliExit(EXIT_FAILURE, `error: ${errorText(err)}`);
 }

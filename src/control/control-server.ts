@@ -11,7 +11,7 @@
 import { open as openFile, lstat, mkdir, chmod, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { errorText } from '../errors.js';
+import { ConfigError, errorText } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { controlRequest } from './control-client.js';
 import { ControlError, MAX_REQUEST_BYTES, encodeLine, parseRequest, type ControlOwner, type ControlRequest, type PingResult } from './protocol.js';
@@ -192,12 +192,12 @@ export class ControlServer {
   }
 }
 
-/** Refuse a path the kernel cannot bind, naming the fix. */
+/** Refuse a path the kernel cannot bind, naming the fix (a ConfigError: exit 78, no restart loop). */
 export function checkSocketPath(socketPath: string): void {
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
-    throw new ControlError(
-      'control.bad_path',
-      `control socket path ${socketPath} is ${Buffer.byteLength(socketPath)} bytes; Unix sockets allow ${MAX_SOCKET_PATH}: set control.socket to a shorter path (e.g. /run/workspace-relay/control.sock)`,
+    throw new ConfigError(
+      'control.socket',
+      `the control socket path ${socketPath} is ${Buffer.byteLength(socketPath)} bytes; Unix sockets allow ${MAX_SOCKET_PATH}: set control.socket to a shorter path (e.g. /run/workspace-relay/control.sock)`,
     );
   }
 }
@@ -207,7 +207,7 @@ async function probe(socketPath: string): Promise<PingResult | 'stale' | 'unknow
   const st = await lstat(socketPath).catch(() => null);
   if (!st) return 'stale';
   if (!st.isSocket()) {
-    throw new ControlError('control.bad_path', `${socketPath} exists and is not a socket: move it away or set control.socket to another path`);
+    throw new ConfigError('control.socket', `${socketPath} exists and is not a socket: move it away or set control.socket to another path`);
   }
   try {
     return (await controlRequest(socketPath, { op: 'ping' }, { connectTimeoutMs: 2_000, replyTimeoutMs: 2_000 })) as PingResult;

@@ -63,7 +63,8 @@ export interface RetryAllResult {
  * - `control.unavailable`: no daemon (socket absent or connection refused);
  * - `control.busy`: the daemon is starting, or another admin command holds the spool;
  * - `control.timeout`: the daemon accepted but did not answer in time;
- * - `control.denied`: no permission on the socket; `control.in_use`: another process owns it;
+ * - `control.denied`: no permission on the socket; `control.in_use`: another process owns it
+ *   (an unusable control.socket path is a ConfigError);
  * - `control.protocol` / `control.bad_request`: a malformed exchange;
  * - `queue.not_found`, `queue.wrong_state`, `queue.busy` (being delivered right now),
  *   `queue.bad_id`, `queue.owner` (direct change by another OS user).

@@ -5,14 +5,14 @@
  * itself, as the lock a starting daemon honours (it waits for it), and runs only as the spool
  * directory's owner, so every file it writes stays readable by the relay. Direct reads need no lock.
  */
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Spool } from '../spool/index.js';
 import { controlRequest, type ControlRequestOptions } from './control-client.js';
-import { ControlInUse, ControlServer, type HandlerResult } from './control-server.js';
+import { ControlInUse, ControlServer, checkSocketPath, type HandlerResult } from './control-server.js';
 import { createControlHandler } from './dispatch.js';
 import { ControlError, type ControlRequest, type PingResult } from './protocol.js';
 import { QueueAdmin } from './queue-admin.js';
-import { createReadStream } from 'node:fs';
 
 export interface QueueBackend {
   /** `daemon`: through the running relay; `direct`: on the spool files, no relay running. */
@@ -32,6 +32,7 @@ export interface OpenBackendOptions {
 }
 
 export async function openQueueBackend(options: OpenBackendOptions): Promise<QueueBackend> {
+  checkSocketPath(options.socketPath);
   const holder = await ping(options.socketPath);
   if (holder?.owner === 'daemon') return daemonBackend(options.socketPath);
   if (holder?.owner === 'cli' && options.change) {
