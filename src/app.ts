@@ -11,6 +11,7 @@ import { createGmailApiTransport } from './delivery/gmail-api.js';
 import { createOutboxTransport } from './delivery/outbox.js';
 import { createSmtpTransport } from './delivery/smtp.js';
 import type { Transport } from './delivery/types.js';
+import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { GoogleCredentials, loadServiceAccountKey } from './google/index.js';
 import type { Logger } from './log.js';
 import { Backpressure, Pacer, Scheduler } from './queue/index.js';
@@ -112,9 +113,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   await scheduler.start();
   /** Each listener with the config entry it was started from (reload matches on host:port). */
   let running: { cfg: ListenerConfig; listener: Listener }[] = [];
+  // One failed-login count per client address and one hourly count per device, whichever listener.
+  const edge = { loginThrottle: new LoginThrottle(), deviceRate: new DeviceRate() };
   const open = async (cfg: ListenerConfig) => ({
     cfg,
-    listener: await startListener({ listener: cfg, config: () => current, spool, logger, onAccepted: (meta) => scheduler.enqueue(meta) }),
+    listener: await startListener({ listener: cfg, config: () => current, spool, logger, onAccepted: (meta) => scheduler.enqueue(meta), ...edge }),
   });
   try {
     for (const l of current.listen) running.push(await open(l));

@@ -13,7 +13,7 @@ import { startListener } from '../src/smtp/index.js';
 import { greetingDelayInstalled, originalInitMatches } from '../src/smtp/greeting-delay.js';
 import { Spool } from '../src/spool/index.js';
 import { EdgeClient, mail } from './support/edge-client.js';
-import { startEdge, type EdgeEnv } from './support/edge.js';
+import { deviceHash, startEdge, type EdgeEnv } from './support/edge.js';
 import { LogCapture, removeDir, waitUntil } from './support/harness.js';
 
 const MSG = mail({ From: 'alice@clinic.example', To: 'bob@clinic.example' });
@@ -85,13 +85,14 @@ describe('size, connection and idle limits', () => {
   });
 });
 
-describe('listener seams: idle timeout, backpressure and greeting delay', () => {
+describe('listener seams: config checks, idle timeout, backpressure and greeting delay', () => {
   let dir: string;
   let spool: Spool;
   const logs = new LogCapture();
   let full: SmtpReply | null = null;
 
-  const doc = (listen: NonNullable<ConfigInput['listen']>[number]): ConfigInput => ({
+  const doc = (listen: NonNullable<ConfigInput['listen']>[number], extra: Partial<ConfigInput> = {}): ConfigInput => ({
+    ...extra,
     hostname: 'relay.test',
     listen: [listen],
     workspaces: [{ name: 'clinic', domains: ['clinic.example'], transport: 'outbox', outbox: { dir: path.join(dir, 'outbox') } }],
@@ -109,6 +110,23 @@ describe('listener seams: idle timeout, backpressure and greeting delay', () => 
     const cfg = parseConfig(doc({ port: 0, ...extra }));
     return startListener({ listener: cfg.listen[0]!, config: () => cfg, spool, logger: logs.logger, onAccepted: () => undefined, admission: () => full });
   }
+
+  it('refuses to start when auth.required cannot be met, or a device hash is not one it can check', async () => {
+    const start = (input: ConfigInput) => {
+      const cfg = parseConfig(input);
+      return startListener({ listener: cfg.listen[0]!, config: () => cfg, spool, logger: logs.logger, onAccepted: () => undefined, label: 'listen[0]' });
+    };
+    await expect(start(doc({ port: 0, auth: { required: true } }))).rejects.toThrow(/^listen\[0\]\.auth\.required: no device account can log in here/);
+    const device = { username: 'ehr', passwordHash: await deviceHash('pw'), workspace: 'clinic' };
+    await expect(start(doc({ port: 0, auth: { required: true } }, { devices: [device] }))).rejects.toThrow(
+      /^listen\[0\]\.auth\.required: AUTH is only offered over TLS: set tls\.mode to starttls or implicit/,
+    );
+    await expect(start(doc({ port: 0 }, { devices: [{ ...device, passwordHash: 'scrypt$plaintext-password' }] }))).rejects.toThrow(
+      /^devices\[0\]\.passwordHash: not a valid scrypt hash: use the output of `workspace-relay hash-password`/,
+    );
+    const ok = await start(doc({ port: 0, auth: { required: true, allowPlaintext: true } }, { devices: [device] }));
+    await ok.close();
+  });
 
   it('a client silent for limits.idleTimeout gets 421 4.4.2 and is disconnected', async () => {
     const l = await listen({ greetingDelay: 0 });

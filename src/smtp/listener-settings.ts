@@ -1,4 +1,4 @@
-/** Checks of a listen[] entry that need the whole config (run at start and at every reload). */
+/** A listen[] entry read against the whole config: checks (at start and every reload) and derived settings. */
 import { parsePasswordHash } from '../auth/index.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
@@ -30,4 +30,24 @@ export function checkListenerConfig(listener: ListenerConfig, config: Config, la
 /** Changes that need the port closed and opened again (a new listener), not a reload. */
 export function needsRestart(before: ListenerConfig, after: ListenerConfig): boolean {
   return before.host !== after.host || before.port !== after.port || before.tls.mode !== after.tls.mode;
+}
+
+/** Commands a session may not use: STARTTLS unless offered, AUTH unless a device could log in. */
+export function disabledCommands(listener: ListenerConfig, config: Config, secure: boolean): string[] {
+  const out: string[] = [];
+  if (listener.tls.mode !== 'starttls' || secure) out.push('STARTTLS');
+  if (listenerDevices(listener, config).length === 0 || !(secure || listener.auth.allowPlaintext)) out.push('AUTH');
+  return out;
+}
+
+/** smtp-server options that follow the listen[] entry and limits (set at start and on reload). */
+export function tunables(listener: ListenerConfig, config: Config) {
+  return {
+    size: config.limits.maxMessageSize,
+    socketTimeout: config.limits.idleTimeout,
+    allowInsecureAuth: listener.auth.allowPlaintext,
+    greetingDelay: listener.greetingDelay,
+    // A backstop counted from accept (our own limits are counted from onConnect, after the delay).
+    maxClients: listener.maxConnections * 2,
+  };
 }

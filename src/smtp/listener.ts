@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { DeviceRate, LoginThrottle } from '../auth/index.js';
-import type { Config, ListenerConfig } from '../config/schema.js';
+import type { ListenerConfig } from '../config/schema.js';
 import { ConfigError, SmtpReply, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createQueueId } from '../spool/index.js';
@@ -18,7 +18,7 @@ import { acceptData } from './data.js';
 import { useOwnEnhancedCodes } from './enhanced-codes.js';
 import { onMailFrom, onRcptTo } from './envelope.js';
 import { useGreetingDelayOption } from './greeting-delay.js';
-import { checkListenerConfig, listenerDevices, needsRestart } from './listener-check.js';
+import { checkListenerConfig, disabledCommands, needsRestart, tunables } from './listener-settings.js';
 import { REPLIES } from './replies.js';
 import type { Runtime } from './runtime.js';
 import { ConnectionRegistry, drainAndClose } from './shutdown.js';
@@ -26,27 +26,7 @@ import { isLegacyVersion, loadTlsOptions } from './tls-settings.js';
 import type { Listener, ListenerDeps, SessionState } from './types.js';
 
 export type { Listener, ListenerDeps } from './types.js';
-export { needsRestart } from './listener-check.js';
-
-/** Commands this session may not use: STARTTLS unless offered, AUTH unless a device could log in. */
-function disabledCommands(listener: ListenerConfig, config: Config, secure: boolean): string[] {
-  const out: string[] = [];
-  if (listener.tls.mode !== 'starttls' || secure) out.push('STARTTLS');
-  if (listenerDevices(listener, config).length === 0 || !(secure || listener.auth.allowPlaintext)) out.push('AUTH');
-  return out;
-}
-
-/** smtp-server options that follow the listen[] entry and limits (set at start and on reload). */
-function tunables(listener: ListenerConfig, config: Config) {
-  return {
-    size: config.limits.maxMessageSize,
-    socketTimeout: config.limits.idleTimeout,
-    allowInsecureAuth: listener.auth.allowPlaintext,
-    greetingDelay: listener.greetingDelay,
-    // A backstop counted from accept (our own limits are counted from onConnect, after the delay).
-    maxClients: listener.maxConnections * 2,
-  };
-}
+export { needsRestart } from './listener-settings.js';
 
 export async function startListener(deps: ListenerDeps): Promise<Listener> {
   useOwnEnhancedCodes();
