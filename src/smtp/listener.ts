@@ -1,11 +1,11 @@
 /**
- * The SMTP listener: the only module that knows smtp-server. Each SMTP stage becomes a call on
+ * The SMTP listener (src/smtp is the only folder that knows smtp-server). Each SMTP stage becomes a call on
  * policy and spool, and each outcome one explicit reply (smtp-server's defaults differ by stage).
  * Connect: closing, allowed networks, connection limits. TLS: none / STARTTLS / implicit.
  * AUTH: device accounts, only after TLS unless auth.allowPlaintext. Then envelope.ts, data.ts.
  */
 import type { AddressInfo } from 'node:net';
-import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { DeviceRate, LoginThrottle } from '../auth/index.js';
 import type { ListenerConfig } from '../config/schema.js';
 import { ConfigError, SmtpReply, errorText } from '../errors.js';
@@ -80,7 +80,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     newId: deps.newId ?? (() => createQueueId()),
   };
 
-  const refuseSession = (session: SMTPServerSession, log: Logger, reply: SmtpReply, reason: string) => {
+  const refuseSession = (log: Logger, reply: SmtpReply, reason: string) => {
     log.info({ event: 'session.refused', listener: name, reason, code: reply.responseCode, enhanced: reply.enhanced }, 'connection refused');
     return reply;
   };
@@ -105,14 +105,14 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     onConnect(session, callback) {
       const state = rt.state(session);
       const listener = current;
-      if (closing) return callback(refuseSession(session, state.log, REPLIES.shuttingDown(), 'closing'));
+      if (closing) return callback(refuseSession(state.log, REPLIES.shuttingDown(), 'closing'));
       if (!allowed(session.remoteAddress)) {
-        return callback(refuseSession(session, state.log, REPLIES.clientNotAllowed(session.remoteAddress), 'network'));
+        return callback(refuseSession(state.log, REPLIES.clientNotAllowed(session.remoteAddress), 'network'));
       }
       const admission = counter.admit(session.remoteAddress, listener);
-      if (admission === 'listener_full') return callback(refuseSession(session, state.log, REPLIES.tooManyConnections(), 'listener_full'));
+      if (admission === 'listener_full') return callback(refuseSession(state.log, REPLIES.tooManyConnections(), 'listener_full'));
       if (admission === 'client_full') {
-        return callback(refuseSession(session, state.log, REPLIES.tooManyFromClient(session.remoteAddress), 'client_full'));
+        return callback(refuseSession(state.log, REPLIES.tooManyFromClient(session.remoteAddress), 'client_full'));
       }
       state.admitted = true;
       session.disabledCommands = disabledCommands(listener, deps.config(), session.secure);
