@@ -12,12 +12,12 @@ import { createOutboxTransport } from './delivery/outbox.js';
 import { createSmtpTransport } from './delivery/smtp.js';
 import type { Transport } from './delivery/types.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
-import { GoogleCredentials, loadServiceAccountKey } from './google/index.js';
+import { GMAIL_SETTINGS_BASIC_SCOPE, GoogleCredentials, createSendAsVerifier, loadServiceAccountKey, type SendAsVerifier } from './google/index.js';
 import type { Logger } from './log.js';
 import { Backpressure, Pacer, Scheduler } from './queue/index.js';
 import { Notifier } from './notify/index.js';
 import { SentLog, Spool, type SpoolFs } from './spool/index.js';
-import { startListener, type Listener } from './smtp/index.js';
+import { needsRestart, startListener, type Listener } from './smtp/index.js';
 
 export interface RelayOptions {
   config: Config;
@@ -56,6 +56,23 @@ export function buildCredentials(config: Config): Map<string, GoogleCredentials>
   return out;
 }
 
+/**
+ * Send-as verifiers of the gmail-api workspaces, when a listener checks From against the sender's
+ * verified aliases (verifySendAs). Same service account, its own token with only the
+ * gmail.settings.basic scope, so the sending token stays gmail.send alone.
+ */
+export function buildSendAsVerifiers(config: Config, logger: Logger): Map<string, SendAsVerifier> {
+  const out = new Map<string, SendAsVerifier>();
+  if (!config.listen.some((l) => l.verifySendAs)) return out;
+  config.workspaces.forEach((w, i) => {
+    if (w.transport !== 'gmail-api' || !w.gmailApi) return;
+    const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`);
+    const credentials = new GoogleCredentials({ key, scopes: [GMAIL_SETTINGS_BASIC_SCOPE], tokenUrl: config.google.tokenUrl });
+    out.set(w.name, createSendAsVerifier({ credentials, apiRootUrl: config.google.apiRootUrl, logger: logger.child({ workspace: w.name }) }));
+  });
+  return out;
+}
+
 export function buildTransports(config: Config, logger: Logger): Map<string, Transport> {
   const credentials = buildCredentials(config);
   const out = new Map<string, Transport>();
@@ -80,6 +97,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       ? new Map(config.workspaces.map((w, i) => [w.name, options.transportFactory!(w, i)]))
       : buildTransports(config, logger);
   let transports = makeTransports(current);
+  let verifiers = buildSendAsVerifiers(current, logger);
   const spoolDir = path.resolve(current.queue.dir);
   // The control socket is the spool's lock (no queue CLI change or second daemon under recovery).
   const control = await lockSpool(current, logger);
@@ -117,7 +135,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const edge = { loginThrottle: new LoginThrottle(), deviceRate: new DeviceRate() };
   const open = async (cfg: ListenerConfig) => ({
     cfg,
-    listener: await startListener({ listener: cfg, config: () => current, spool, logger, onAccepted: (meta) => scheduler.enqueue(meta), ...edge }),
+    listener: await startListener({
+      listener: cfg,
+      config: () => current,
+      spool,
+      logger,
+      onAccepted: (meta) => scheduler.enqueue(meta),
+      admission: () => backpressure.check(),
+      sendAs: (workspace) => verifiers.get(workspace),
+      ...edge,
+    }),
   });
   try {
     for (const l of current.listen) running.push(await open(l));
@@ -148,22 +175,43 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       if (path.resolve(next.queue.dir) !== spoolDir) {
         throw new ConfigError('queue.dir', 'changing the spool directory needs a restart (stop, move the spool, start)');
       }
-      const nextTransports = makeTransports(next); // throws on a bad key: the old config stays
+      // Everything that can fail is built first: a bad key refuses the new config, nothing changed.
+      const nextTransports = makeTransports(next);
+      const nextVerifiers = buildSendAsVerifiers(next, logger);
+      const previous = { config: current, transports, verifiers, running };
       const old = transports;
       transports = nextTransports;
+      verifiers = nextVerifiers;
       current = next;
       const key = (l: ListenerConfig) => `${l.host}:${l.port}`;
-      const wanted = new Set(next.listen.map(key));
-      const kept = running.filter((r) => wanted.has(key(r.cfg)));
-      await Promise.allSettled(running.filter((r) => !kept.includes(r)).map((r) => r.listener.close()));
-      const have = new Set(kept.map((r) => key(r.cfg)));
+      const nextByKey = new Map(next.listen.map((l) => [key(l), l]));
+      // Listeners whose address and TLS mode stay are reloaded in place (certificates, networks…).
+      const reloaded: { cfg: ListenerConfig; listener: Listener }[] = [];
+      try {
+        for (const r of running) {
+          const cfg = nextByKey.get(key(r.cfg));
+          if (cfg && !needsRestart(r.cfg, cfg)) {
+            r.listener.reload(cfg);
+            reloaded.push({ cfg, listener: r.listener });
+          }
+        }
+      } catch (err) {
+        current = previous.config;
+        transports = previous.transports;
+        verifiers = previous.verifiers;
+        for (const r of reloaded) r.listener.reload(previous.running.find((p) => p.listener === r.listener)!.cfg);
+        throw err;
+      }
+      const kept = new Set(reloaded.map((r) => r.listener));
+      await Promise.allSettled(running.filter((r) => !kept.has(r.listener)).map((r) => r.listener.close()));
+      const have = new Set(reloaded.map((r) => key(r.cfg)));
       const added = [];
       for (const cfg of next.listen.filter((l) => !have.has(key(l)))) {
         const r = await open(cfg);
         announce(r.listener);
         added.push(r);
       }
-      running = [...kept.map((r) => ({ ...r, cfg: next.listen.find((l) => key(l) === key(r.cfg))! })), ...added];
+      running = [...reloaded, ...added];
       // Transports still in use by deliveries in flight finish with the old ones.
       setTimeout(() => void Promise.allSettled([...old.values()].map(async (t) => t.close?.())), 600_000).unref();
       logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');

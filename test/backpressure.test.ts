@@ -59,4 +59,36 @@ describe('disk trouble', () => {
     expect(ok.code).toBe(250);
     await c.quit();
   });
+
+  it('answers 452 4.3.1 at MAIL FROM while the spool disk is nearly full, and accepts again once it is not', async () => {
+    let free = 10 * 1024 * 1024;
+    const logs = new LogCapture();
+    const doc = gmailConfig(dir, google);
+    doc.queue = { ...doc.queue, minFreeSpace: '100MB' };
+    relay = await startRelay({ config: parseConfig(doc), logger: logs.logger, freeBytes: async () => free });
+    const c = await SmtpClient.open(relay.listeners[0]!.address.port);
+    const r = await c.cmd('MAIL FROM:<alice@clinic.example>');
+    expect(r.code).toBe(452);
+    expect(r.text).toMatch(/^4\.3\.1 /);
+    expect(logs.events('spool.backpressure_on')[0]).toMatchObject({ level: 'error', alert: true, reason: 'disk' });
+    free = 10 * 1024 * 1024 * 1024;
+    await new Promise((res) => setTimeout(res, 2_500)); // the free-space reading refreshes every 2 s
+    expect((await c.cmd('MAIL FROM:<alice@clinic.example>')).code).toBe(250);
+    await c.quit();
+  });
+
+  it('answers 452 4.3.1 at MAIL FROM when the queue holds queue.maxQueued messages', async () => {
+    google.fake.revoke(google.sa.clientId); // nothing leaves: the queue fills
+    const doc = gmailConfig(dir, google);
+    doc.queue = { ...doc.queue, maxQueued: 2, heldRetry: '1h' };
+    relay = await startRelay({ config: parseConfig(doc), logger: new LogCapture().logger });
+    const c = await SmtpClient.open(relay.listeners[0]!.address.port);
+    for (let i = 0; i < 2; i++) {
+      expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
+    }
+    const r = await c.cmd('MAIL FROM:<alice@clinic.example>');
+    expect(r.code).toBe(452);
+    expect(r.text).toMatch(/^4\.3\.1 too much mail waiting/);
+    await c.quit();
+  });
 });

@@ -87,7 +87,7 @@ describe('relay through Gmail SMTP (app password)', () => {
   }
 
   for (const secure of [false, true]) {
-    it(`${secure ? 'implicit TLS' : 'STARTTLS'}: envelope kept, bytes kept but for the stripped Bcc, sent as the app-password account`, async () => {
+    it(`${secure ? 'implicit TLS' : 'STARTTLS'}: envelope kept, bytes kept but for the stripped Bcc and the From of the app-password account`, async () => {
       upstream = await startUpstream(dir, { secure, password: 'abcd efgh ijkl mnop' });
       const pw = path.join(dir, 'app-password');
       writeFileSync(pw, 'abcd efgh ijkl mnop\n', { mode: 0o600 });
@@ -95,7 +95,7 @@ describe('relay through Gmail SMTP (app password)', () => {
       let port: number;
       ({ relay, port } = await startTestRelay(d));
       const c = await SmtpClient.open(port);
-      const head = 'From: alice@clinic.example\r\nTo: bob@clinic.example\r\nBcc: secret@clinic.example,\r\n hidden@clinic.example\r\nSubject: hi\r\n';
+      const head = 'From: alice@clinic.example\r\nTo: bob@clinic.example\r\nBcc: secret@clinic.example,\r\n hidden@clinic.example\r\nSubject: hi\r\nDate: Sun, 22 Nov 2026 08:00:00 +0000\r\nMessage-ID: <s@x>\r\n';
       const msg = `${head}\r\nBody\r\n`;
       const r = await c.send('alice@clinic.example', ['bob@clinic.example', 'secret@clinic.example', 'hidden@clinic.example'], msg);
       expect(r.code).toBe(250);
@@ -106,7 +106,8 @@ describe('relay through Gmail SMTP (app password)', () => {
       expect(got.user).toBe('relay@clinic.example');
       expect(got.from).toBe('relay@clinic.example');
       expect(got.to).toEqual(['bob@clinic.example', 'secret@clinic.example', 'hidden@clinic.example']);
-      expect(got.raw.toString()).toBe('From: alice@clinic.example\r\nTo: bob@clinic.example\r\nSubject: hi\r\n\r\nBody\r\n');
+      // Gmail SMTP sends as the app-password account: From says so explicitly (fromPolicy rewrite)
+      expect(got.raw.toString()).toBe('From: relay@clinic.example\r\nTo: bob@clinic.example\r\nSubject: hi\r\nDate: Sun, 22 Nov 2026 08:00:00 +0000\r\nMessage-ID: <s@x>\r\n\r\nBody\r\n');
     });
   }
 

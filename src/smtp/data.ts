@@ -7,6 +7,7 @@ import { SmtpReply, errorText } from '../errors.js';
 import { checkHeaders, parseMailbox } from '../policy/index.js';
 import type { MessageMeta } from '../spool/types.js';
 import { LineEndingCheck } from './line-endings.js';
+import { decideIdentity } from './identity.js';
 import { receiveFailure, receiveInto } from './receive.js';
 import { REPLIES } from './replies.js';
 import type { Runtime } from './runtime.js';
@@ -43,6 +44,8 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
     if (tx.device && forbidden !== undefined) {
       throw rt.refuse(session, 'data', REPLIES.deviceHeaderRecipient(tx.device.username, forbidden), { size: received.size, device: tx.device.username });
     }
+    const identity = await decideIdentity(rt, tx, received.header);
+    if (!identity.ok) throw rt.refuse(session, 'data', identity.reply, { size: received.size, from: headers.from });
     const now = rt.now().toISOString();
     const meta: MessageMeta = {
       version: 1,
@@ -50,7 +53,7 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
       receivedAt: now,
       workspace: tx.workspace.name,
       mailFrom: tx.mailFrom,
-      sender: tx.sender,
+      sender: identity.sender,
       recipients,
       bcc: headers.bcc,
       headerRecipients: headers.headerRecipients,
@@ -62,6 +65,7 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
       attempts: 0,
       nextAttemptAt: now,
       lastError: null,
+      ...(identity.rewrite ? { rewrite: identity.rewrite } : {}),
     };
     await writer.commit(meta);
     committed = true;
@@ -74,6 +78,8 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
         workspace: meta.workspace,
         mailFrom: meta.mailFrom,
         sender: meta.sender,
+        from: meta.from,
+        fromOutcome: identity.outcome,
         recipients: meta.recipients,
         size: meta.size,
         ...(tx.device ? { device: tx.device.username } : {}),

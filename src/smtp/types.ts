@@ -2,6 +2,7 @@
 import type { DeviceRate, LoginThrottle } from '../auth/index.js';
 import type { Config, DeviceConfig, ListenerConfig, WorkspaceConfig } from '../config/schema.js';
 import type { SmtpReply } from '../errors.js';
+import type { SendAsVerifier } from '../google/send-as.js';
 import type { Logger } from '../log.js';
 import type { Spool } from '../spool/index.js';
 import type { MessageMeta } from '../spool/types.js';
@@ -23,6 +24,8 @@ export interface ListenerDeps {
   loginThrottle?: LoginThrottle;
   /** Messages per device per hour; share one between listeners. Default: one per listener. */
   deviceRate?: DeviceRate;
+  /** The send-as verifier of a gmail-api workspace (for listeners with verifySendAs). */
+  sendAs?: (workspace: string) => SendAsVerifier | undefined;
   /** Names the listener in errors about its config, e.g. "listen[0]". */
   label?: string;
   now?: () => Date;

@@ -125,8 +125,19 @@ export class SmtpClient {
   }
 }
 
-/** A plain RFC 5322 message with CRLF line endings. */
+let messageCount = 0;
+
+/**
+ * A plain RFC 5322 message with CRLF line endings, with a Date and a Message-ID as real clients
+ * send them (the relay adds those two when missing, which would change the bytes).
+ */
 export function message(headers: Record<string, string | string[]>, body = 'Hello.\r\n'): string {
+  const has = (name: string) => Object.keys(headers).some((k) => k.toLowerCase() === name);
+  headers = {
+    ...headers,
+    ...(has('date') ? {} : { Date: 'Sun, 22 Nov 2026 08:00:00 +0000' }),
+    ...(has('message-id') ? {} : { 'Message-ID': `<t${process.pid}.${++messageCount}.${Date.now()}@test.client>` }),
+  };
   const lines: string[] = [];
   for (const [k, v] of Object.entries(headers)) for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${one}`);
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
