@@ -2,33 +2,19 @@
 import { readdirSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Relay } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
 import { startRelay } from '../src/app.js';
 import { parseConfig } from '../src/config/load.js';
 import type { SpoolFs } from '../src/spool/index.js';
 import { SmtpClient, message } from './support/smtp-client.js';
-import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, tempDir } from './support/harness.js';
+import { relayEnv, LogCapture, gmailConfig } from './support/harness.js';
 
 function enospc(): NodeJS.ErrnoException {
   return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
 }
 
 describe('disk trouble', () => {
-  let dir: string;
-  let google: GoogleEnv;
-  let relay: Relay | undefined;
-
-  beforeEach(async () => {
-    dir = tempDir();
-    google = await startGoogle(dir);
-  });
-  afterEach(async () => {
-    await relay?.stop();
-    relay = undefined;
-    await google.fake.close();
-    removeDir(dir);
-  });
+  const env = relayEnv();
 
   it('answers 451 4.3.0 when the disk fills during DATA, and leaves nothing in the queue', async () => {
     let failWrites = false;
@@ -44,14 +30,14 @@ describe('disk trouble', () => {
       },
     };
     const logs = new LogCapture();
-    relay = await startRelay({ config: parseConfig(gmailConfig(dir, google)), logger: logs.logger, spoolFs });
-    const c = await SmtpClient.open(relay.listeners[0]!.address.port);
+    env.relay = await startRelay({ config: parseConfig(gmailConfig(env.dir, env.google)), logger: logs.logger, spoolFs });
+    const c = await SmtpClient.open(env.relay.listeners[0]!.address.port);
     failWrites = true;
     const r = await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }, 'x'.repeat(200_000)));
     expect(r.code).toBe(451);
     expect(r.text).toMatch(/^4\.3\.0 /);
-    expect(await relay.spool.list('queue')).toHaveLength(0);
-    expect(readdirSync(path.join(dir, 'spool', 'data'))).toEqual([]);
+    expect(await env.relay.spool.list('queue')).toHaveLength(0);
+    expect(readdirSync(path.join(env.dir, 'spool', 'data'))).toEqual([]);
     expect(logs.events('spool.write_failed')[0]).toMatchObject({ err: expect.stringMatching(/ENOSPC/) });
     // the session goes on: once the disk has room again, mail is accepted
     failWrites = false;
@@ -63,10 +49,10 @@ describe('disk trouble', () => {
   it('answers 452 4.3.1 at MAIL FROM while the spool disk is nearly full, and accepts again once it is not', async () => {
     let free = 10 * 1024 * 1024;
     const logs = new LogCapture();
-    const doc = gmailConfig(dir, google);
+    const doc = gmailConfig(env.dir, env.google);
     doc.queue = { ...doc.queue, minFreeSpace: '100MB' };
-    relay = await startRelay({ config: parseConfig(doc), logger: logs.logger, freeBytes: async () => free });
-    const c = await SmtpClient.open(relay.listeners[0]!.address.port);
+    env.relay = await startRelay({ config: parseConfig(doc), logger: logs.logger, freeBytes: async () => free });
+    const c = await SmtpClient.open(env.relay.listeners[0]!.address.port);
     const r = await c.cmd('MAIL FROM:<alice@clinic.example>');
     expect(r.code).toBe(452);
     expect(r.text).toMatch(/^4\.3\.1 /);
@@ -78,11 +64,11 @@ describe('disk trouble', () => {
   });
 
   it('answers 452 4.3.1 at MAIL FROM when the queue holds queue.maxQueued messages', async () => {
-    google.fake.revoke(google.sa.clientId); // nothing leaves: the queue fills
-    const doc = gmailConfig(dir, google);
+    env.google.fake.revoke(env.google.sa.clientId); // nothing leaves: the queue fills
+    const doc = gmailConfig(env.dir, env.google);
     doc.queue = { ...doc.queue, maxQueued: 2, heldRetry: '1h' };
-    relay = await startRelay({ config: parseConfig(doc), logger: new LogCapture().logger });
-    const c = await SmtpClient.open(relay.listeners[0]!.address.port);
+    env.relay = await startRelay({ config: parseConfig(doc), logger: new LogCapture().logger });
+    const c = await SmtpClient.open(env.relay.listeners[0]!.address.port);
     for (let i = 0; i < 2; i++) {
       expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
     }

@@ -1,25 +1,11 @@
 /** Gmail's per-user limits, as the relay meets them: 429 storms and the daily count. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Relay } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../src/config/schema.js';
 import { SmtpClient, message } from './support/smtp-client.js';
-import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
+import { relayEnv, LogCapture, gmailConfig, startTestRelay, waitUntil } from './support/harness.js';
 
 describe('pacing under Gmail limits', () => {
-  let dir: string;
-  let google: GoogleEnv;
-  let relay: Relay | undefined;
-
-  beforeEach(async () => {
-    dir = tempDir();
-    google = await startGoogle(dir);
-  });
-  afterEach(async () => {
-    await relay?.stop();
-    relay = undefined;
-    await google.fake.close();
-    removeDir(dir);
-  });
+  const env = relayEnv();
 
   async function sendFrom(port: number, from: string, n: number, tag: string) {
     const c = await SmtpClient.open(port);
@@ -31,24 +17,24 @@ describe('pacing under Gmail limits', () => {
   }
 
   it('a 429 storm for one user: nothing lost, no send before the stated time, other users keep flowing', async () => {
-    const doc: ConfigInput = gmailConfig(dir, google);
+    const doc: ConfigInput = gmailConfig(env.dir, env.google);
     let logs: LogCapture;
     let port: number;
-    ({ relay, logs, port } = await startTestRelay(doc));
+    ({ relay: env.relay, logs, port } = await startTestRelay(doc));
     const until = Date.now() + 2_500;
-    google.fake.rateLimitUser('scans@clinic.example', until);
+    env.google.fake.rateLimitUser('scans@clinic.example', until);
     await sendFrom(port, 'scans@clinic.example', 20, 'scan');
     await sendFrom(port, 'alice@clinic.example', 5, 'alice');
     // alice's mail goes out while the scanner user is paused
-    await waitUntil(() => google.fake.sent.filter((s) => s.user === 'alice@clinic.example').length === 5, 5_000, "alice's mail");
+    await waitUntil(() => env.google.fake.sent.filter((s) => s.user === 'alice@clinic.example').length === 5, 5_000, "alice's mail");
     expect(Date.now()).toBeLessThan(until);
-    await waitUntil(() => google.fake.sent.filter((s) => s.user === 'scans@clinic.example').length === 20, 15_000, 'all scans');
+    await waitUntil(() => env.google.fake.sent.filter((s) => s.user === 'scans@clinic.example').length === 20, 15_000, 'all scans');
     // the pause was honoured: one refused request (not one per message), nothing sent before the stated time
-    expect(google.fake.rateLimited.length).toBeLessThanOrEqual(2);
-    for (const s of google.fake.sent.filter((x) => x.user === 'scans@clinic.example')) expect(s.receivedAt).toBeGreaterThanOrEqual(until);
-    expect(google.fake.sentByMessageId().size).toBe(25);
+    expect(env.google.fake.rateLimited.length).toBeLessThanOrEqual(2);
+    for (const s of env.google.fake.sent.filter((x) => x.user === 'scans@clinic.example')) expect(s.receivedAt).toBeGreaterThanOrEqual(until);
+    expect(env.google.fake.sentByMessageId().size).toBe(25);
     expect(logs.events('delivery.deferred').some((l) => l.code === 'delivery.rate_limited')).toBe(true);
-    expect(await relay.spool.list('dead')).toHaveLength(0);
+    expect(await env.relay.spool.list('dead')).toHaveLength(0);
   });
 
   for (const [name, stated] of [
@@ -56,46 +42,46 @@ describe('pacing under Gmail limits', () => {
     ['malformed', 'tomorrow-ish'],
   ] as const) {
     it(`backs off instead of spinning when the stated time is ${name}`, async () => {
-      const doc = gmailConfig(dir, google);
+      const doc = gmailConfig(env.dir, env.google);
       doc.queue = { ...doc.queue, rateLimitBackoff: '1s' };
       let port: number;
-      ({ relay, port } = await startTestRelay(doc));
-      google.fake.rateLimitUser('scans@clinic.example', Date.now() + 600, stated);
+      ({ relay: env.relay, port } = await startTestRelay(doc));
+      env.google.fake.rateLimitUser('scans@clinic.example', Date.now() + 600, stated);
       await sendFrom(port, 'scans@clinic.example', 3, 'b');
-      await waitUntil(() => google.fake.sent.length === 3, 10_000, 'delivered after the backoff');
-      const first = google.fake.rateLimited[0]!.at;
-      expect(google.fake.rateLimited).toHaveLength(1);
-      expect(Math.min(...google.fake.sent.map((s) => s.receivedAt)) - first).toBeGreaterThanOrEqual(950);
+      await waitUntil(() => env.google.fake.sent.length === 3, 10_000, 'delivered after the backoff');
+      const first = env.google.fake.rateLimited[0]!.at;
+      expect(env.google.fake.rateLimited).toHaveLength(1);
+      expect(Math.min(...env.google.fake.sent.map((s) => s.receivedAt)) - first).toBeGreaterThanOrEqual(950);
     });
   }
 
   it('holds a user at its daily limit with a warning, across a restart, while others flow', async () => {
-    const doc = gmailConfig(dir, google);
+    const doc = gmailConfig(env.dir, env.google);
     doc.queue = { ...doc.queue, dailyMessages: 3 };
     let logs: LogCapture;
     let port: number;
-    ({ relay, logs, port } = await startTestRelay(doc));
+    ({ relay: env.relay, logs, port } = await startTestRelay(doc));
     await sendFrom(port, 'scans@clinic.example', 5, 'd');
-    await waitUntil(() => google.fake.sent.length === 3, 5_000, 'three sends');
+    await waitUntil(() => env.google.fake.sent.length === 3, 5_000, 'three sends');
     const warn = await logs.waitFor('pace.daily_limit');
     expect(warn[0]).toMatchObject({ level: 'warn', sender: 'scans@clinic.example', messages: 3 });
-    await relay.stop();
-    ({ relay, logs, port } = await startTestRelay(doc));
+    await env.relay.stop();
+    ({ relay: env.relay, logs, port } = await startTestRelay(doc));
     await sendFrom(port, 'alice@clinic.example', 1, 'a');
-    await waitUntil(() => google.fake.sent.some((s) => s.user === 'alice@clinic.example'), 5_000, "alice's mail");
+    await waitUntil(() => env.google.fake.sent.some((s) => s.user === 'alice@clinic.example'), 5_000, "alice's mail");
     await logs.waitFor('pace.daily_limit');
-    expect(google.fake.sent.filter((s) => s.user === 'scans@clinic.example')).toHaveLength(3);
-    expect(await relay.spool.count('queue')).toBe(2);
+    expect(env.google.fake.sent.filter((s) => s.user === 'scans@clinic.example')).toHaveLength(3);
+    expect(await env.relay.spool.count('queue')).toBe(2);
   });
 
   it('keeps each user at its configured pace', async () => {
-    const doc = gmailConfig(dir, google);
+    const doc = gmailConfig(env.dir, env.google);
     doc.queue = { ...doc.queue, userRate: 5 };
     let port: number;
-    ({ relay, port } = await startTestRelay(doc));
+    ({ relay: env.relay, port } = await startTestRelay(doc));
     await sendFrom(port, 'scans@clinic.example', 11, 'p');
-    await waitUntil(() => google.fake.sent.length === 11, 10_000, 'all sent');
-    const times = google.fake.sent.map((s) => s.receivedAt).sort((a, b) => a - b);
+    await waitUntil(() => env.google.fake.sent.length === 11, 10_000, 'all sent');
+    const times = env.google.fake.sent.map((s) => s.receivedAt).sort((a, b) => a - b);
     // a burst of 5, then one per 200 ms: 6 more take at least ~1.2 s
     expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(1_000);
   });

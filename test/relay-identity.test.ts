@@ -1,33 +1,19 @@
 /** Who Google sends as, end to end: the listener's fromPolicy and the header changes on the way out. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Relay } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../src/config/schema.js';
 import { SmtpClient, message } from './support/smtp-client.js';
-import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
+import { relayEnv, LogCapture, gmailConfig, startTestRelay, waitUntil } from './support/harness.js';
 
 const head = (raw: Buffer) => raw.toString('latin1').slice(0, raw.indexOf('\r\n\r\n'));
 
 describe('sender identity', () => {
-  let dir: string;
-  let google: GoogleEnv;
-  let relay: Relay | undefined;
-
-  beforeEach(async () => {
-    dir = tempDir();
-    google = await startGoogle(dir);
-  });
-  afterEach(async () => {
-    await relay?.stop();
-    relay = undefined;
-    await google.fake.close();
-    removeDir(dir);
-  });
+  const env = relayEnv();
 
   async function start(listen: Record<string, unknown> = {}): Promise<{ port: number; logs: LogCapture }> {
-    const doc: ConfigInput = gmailConfig(dir, google);
+    const doc: ConfigInput = gmailConfig(env.dir, env.google);
     doc.listen = [{ host: '127.0.0.1', port: 0, ...listen }];
     const r = await startTestRelay(doc);
-    relay = r.relay;
+    env.relay = r.relay;
     return { port: r.port, logs: r.logs };
   }
 
@@ -37,8 +23,8 @@ describe('sender identity', () => {
     const scan = 'From: "Scanner 3F" <scanner@printer.local>\r\nTo: bob@clinic.example\r\nSubject: Scan\r\n\r\nscan\r\n';
     expect((await c.send('scanner@printer.local', ['bob@clinic.example'], scan)).code).toBe(250);
     await c.quit();
-    await waitUntil(() => google.fake.sent.length === 1);
-    const sent = google.fake.sent[0]!;
+    await waitUntil(() => env.google.fake.sent.length === 1);
+    const sent = env.google.fake.sent[0]!;
     expect(sent.user).toBe('scans@clinic.example');
     const h = head(sent.raw);
     expect(h).toMatch(/^From: "Scanner 3F" <scans@clinic\.example>\r\n/);
@@ -64,9 +50,9 @@ describe('sender identity', () => {
     const r = await c.send('scanner@printer.local', ['bob@clinic.example'], message({ From: 'Dr Alice <alice@clinic.example>', To: 'bob@clinic.example' }));
     expect(r.code).toBe(250);
     await c.quit();
-    await waitUntil(() => google.fake.sent.length === 1);
-    expect(google.fake.sent[0]!.user).toBe('alice@clinic.example');
-    expect(head(google.fake.sent[0]!.raw)).toMatch(/^From: Dr Alice <alice@clinic\.example>\r\n/);
+    await waitUntil(() => env.google.fake.sent.length === 1);
+    expect(env.google.fake.sent[0]!.user).toBe('alice@clinic.example');
+    expect(head(env.google.fake.sent[0]!.raw)).toMatch(/^From: Dr Alice <alice@clinic\.example>\r\n/);
   });
 
   it('replyToOriginal keeps the device’s From (inside the workspace) as Reply-To', async () => {
@@ -74,26 +60,26 @@ describe('sender identity', () => {
     const c = await SmtpClient.open(port);
     expect((await c.send('bob@clinic.example', ['alice@clinic.example'], message({ From: 'frontdesk@clinic.example', To: 'alice@clinic.example', Date: 'Sun, 22 Nov 2026 08:00:00 +0000', 'Message-ID': '<m@x>' }))).code).toBe(250);
     await c.quit();
-    await waitUntil(() => google.fake.sent.length === 1);
-    const h = head(google.fake.sent[0]!.raw);
+    await waitUntil(() => env.google.fake.sent.length === 1);
+    const h = head(env.google.fake.sent[0]!.raw);
     expect(h).toMatch(/^From: bob@clinic\.example\r\n/);
     expect(h).toMatch(/\r\nReply-To: frontdesk@clinic\.example(\r\n|$)/);
     expect(h.match(/\r\nDate: /g)).toHaveLength(1);
   });
 
   it('verifySendAs: a verified alias of the sender is left as it is', async () => {
-    google.fake.authorize(google.sa.clientId, ['https://www.googleapis.com/auth/gmail.send', 'https://www.googleapis.com/auth/gmail.settings.basic']);
-    google.fake.setSendAs('bob@clinic.example', ['frontdesk@clinic.example']);
+    env.google.fake.authorize(env.google.sa.clientId, ['https://www.googleapis.com/auth/gmail.send', 'https://www.googleapis.com/auth/gmail.settings.basic']);
+    env.google.fake.setSendAs('bob@clinic.example', ['frontdesk@clinic.example']);
     const { port, logs } = await start({ verifySendAs: true });
     const c = await SmtpClient.open(port);
     expect((await c.send('bob@clinic.example', ['alice@clinic.example'], message({ From: 'Front Desk <frontdesk@clinic.example>', To: 'alice@clinic.example' }))).code).toBe(250);
     await c.quit();
-    await waitUntil(() => google.fake.sent.length === 1);
-    expect(head(google.fake.sent[0]!.raw)).toMatch(/^From: Front Desk <frontdesk@clinic\.example>\r\n/);
-    expect(google.fake.sent[0]!.user).toBe('bob@clinic.example');
+    await waitUntil(() => env.google.fake.sent.length === 1);
+    expect(head(env.google.fake.sent[0]!.raw)).toMatch(/^From: Front Desk <frontdesk@clinic\.example>\r\n/);
+    expect(env.google.fake.sent[0]!.user).toBe('bob@clinic.example');
     expect((await logs.waitFor('message.accepted'))[0]).toMatchObject({ fromOutcome: 'alias' });
     // the send-as lookup used its own token with only the settings scope; the send token only gmail.send
-    expect(google.fake.grants.map((g) => g.scopes.join(' ')).sort()).toEqual([
+    expect(env.google.fake.grants.map((g) => g.scopes.join(' ')).sort()).toEqual([
       'https://www.googleapis.com/auth/gmail.send',
       'https://www.googleapis.com/auth/gmail.settings.basic',
     ]);

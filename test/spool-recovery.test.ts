@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { Spool, createQueueId, nodeSpoolFs, type MessageMeta, type SpoolFs, type SpoolState } from '../src/spool/index.js';
+import { makeMeta as baseMeta } from './support/spool-meta.js';
 
 let dir: string;
 beforeEach(() => {
@@ -13,14 +14,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function makeMeta(id: string, over: Partial<MessageMeta> = {}): MessageMeta {
-  return {
-    version: 1, id, receivedAt: '2024-05-01T10:00:00.000Z', workspace: 'clinic', mailFrom: 'scanner@clinic.example',
-    sender: 'frontdesk@clinic.example', recipients: ['dr.a@clinic.example'], bcc: [], headerRecipients: ['dr.a@clinic.example'],
-    messageId: null, from: null, size: 5, sha256: 'x', client: { address: '127.0.0.1' }, attempts: 0,
-    nextAttemptAt: '2024-05-01T10:00:00.000Z', lastError: null, ...over,
-  };
-}
+const makeMeta = (id: string, over: Partial<MessageMeta> = {}): MessageMeta => baseMeta(id, { size: 5, sha256: 'x', ...over });
 
 function captureLogs() {
   const lines: Record<string, any>[] = [];

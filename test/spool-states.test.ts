@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Spool, SpoolError, createQueueId, type MessageMeta } from '../src/spool/index.js';
+import { makeMeta } from './support/spool-meta.js';
 
 let dir: string;
 beforeEach(() => {
@@ -13,14 +14,6 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function makeMeta(id: string, over: Partial<MessageMeta> = {}): MessageMeta {
-  return {
-    version: 1, id, receivedAt: '2024-05-01T10:00:00.000Z', workspace: 'clinic', mailFrom: 'scanner@clinic.example',
-    sender: 'frontdesk@clinic.example', recipients: ['dr.a@clinic.example'], bcc: [], headerRecipients: ['dr.a@clinic.example'],
-    messageId: null, from: null, size: 0, sha256: '', client: { address: '127.0.0.1' }, attempts: 0,
-    nextAttemptAt: '2024-05-01T10:00:00.000Z', lastError: null, ...over,
-  };
-}
 
 async function accept(spool: Spool, body = 'hello', over: Partial<MessageMeta> = {}): Promise<string> {
   const id = createQueueId();

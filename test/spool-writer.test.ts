@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Spool, createQueueId, nodeSpoolFs, type MessageMeta, type SpoolFileHandle, type SpoolFs } from '../src/spool/index.js';
+import { makeMeta as baseMeta } from './support/spool-meta.js';
 
 let dir: string;
 beforeEach(() => {
@@ -13,28 +14,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function makeMeta(id: string, over: Partial<MessageMeta> = {}): MessageMeta {
-  return {
-    version: 1,
-    id,
-    receivedAt: '2024-05-01T10:00:00.000Z',
-    workspace: 'clinic',
-    mailFrom: 'scanner@clinic.example',
-    sender: 'frontdesk@clinic.example',
-    recipients: ['dr.a@clinic.example'],
-    bcc: [],
-    headerRecipients: ['dr.a@clinic.example'],
-    messageId: 'abc@clinic.example',
-    from: 'frontdesk@clinic.example',
-    size: 0,
-    sha256: '',
-    client: { address: '127.0.0.1' },
-    attempts: 0,
-    nextAttemptAt: '2024-05-01T10:00:00.000Z',
-    lastError: null,
-    ...over,
-  };
-}
+const makeMeta = (id: string, over: Partial<MessageMeta> = {}): MessageMeta => baseMeta(id, { messageId: 'abc@clinic.example', from: 'frontdesk@clinic.example', ...over });
 
 const errno = (code: string) => Object.assign(new Error(`${code}: simulated`), { code });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { afterEach, beforeEach } from 'vitest';
 import { startRelay, type Relay } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
@@ -112,4 +113,29 @@ export async function startTestRelay(doc: ConfigInput, logs = new LogCapture()):
   const config = parseConfig(doc);
   const relay = await startRelay({ config, logger: logs.logger });
   return { relay, config, logs, port: relay.listeners[0]!.address.port };
+}
+
+export interface RelayEnv {
+  /** A fresh temp dir per test (spool, keys). */
+  dir: string;
+  /** The fake Google of this test (users alice, bob, scans @clinic.example; gmail.send authorised). */
+  google: GoogleEnv;
+  /** Set it to the relay the test starts: it is stopped after the test. */
+  relay: Relay | undefined;
+}
+
+/** Per-test dir, fake Google and relay cleanup, for a describe block. */
+export function relayEnv(): RelayEnv {
+  const env = { dir: '', google: undefined, relay: undefined } as unknown as RelayEnv;
+  beforeEach(async () => {
+    env.dir = tempDir();
+    env.google = await startGoogle(env.dir);
+  });
+  afterEach(async () => {
+    await env.relay?.stop();
+    env.relay = undefined;
+    await env.google.fake.close();
+    removeDir(env.dir);
+  });
+  return env;
 }
