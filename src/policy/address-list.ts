@@ -35,6 +35,9 @@ function scanDelimited(s: string, start: number, open: string, close: string): {
   for (let i = start + 1; i < s.length; i++) {
     const c = s[i]!;
     if (isControl(c.charCodeAt(0))) throw new ListError('a control character in the field');
+    // Mail programs disagree on a quote or an escape inside a comment (one reads a quoted string
+    // that hides or reveals an address): refuse rather than guess which reading Gmail makes.
+    if (open === '(' && (c === '"' || c === '\\')) throw new ListError('a quote or backslash inside a comment');
     if (c === '\\') {
       i++;
       if (i >= s.length) break;
