@@ -1,0 +1,70 @@
+/** SIGTERM on the real daemon: DATA in progress finishes, idle clients get 421, a second signal exits at once. */
+import net from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SmtpClient } from './support/smtp-client.js';
+import { startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
+import { type GoogleEnv, gmailConfig, removeDir, startGoogle, tempDir, waitUntil } from './support/harness.js';
+
+const refused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('error', () => resolve(true));
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(/^421 /.test(d.toString()));
+    });
+  });
+
+describe('daemon shutdown', () => {
+  let dir: string;
+  let google: GoogleEnv;
+  let daemon: Daemon;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    google = await startGoogle(dir);
+    const doc = gmailConfig(dir, google);
+    doc.queue = { ...doc.queue!, shutdownTimeout: '20s' };
+    daemon = await startDaemon(writeConfigFile(dir, doc));
+  });
+  afterEach(async () => {
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+    await google.fake.close();
+    removeDir(dir);
+  });
+
+  async function inData() {
+    const c = await SmtpClient.open(daemon.port);
+    expect((await c.cmd('MAIL FROM:<alice@clinic.example>')).code).toBe(250);
+    expect((await c.cmd('RCPT TO:<bob@clinic.example>')).code).toBe(250);
+    expect((await c.cmd('DATA')).code).toBe(354);
+    c.write('From: alice@clinic.example\r\nTo: bob@clinic.example\r\nMessage-ID: <inflight@x>\r\nDate: Sun, 22 Nov 2026 08:00:00 +0000\r\n\r\npart one\r\n');
+    return c;
+  }
+
+  it('SIGTERM: new clients are refused, idle ones get 421, the DATA in progress gets its 250, exit 0', async () => {
+    const sending = await inData();
+    const idle = await SmtpClient.open(daemon.port);
+    daemon.child.kill('SIGTERM');
+    await waitUntil(() => daemon.lines.some((l) => l.event === 'relay.stopping'), 10_000, 'relay.stopping');
+    expect((await idle.read()).code).toBe(421);
+    expect(await refused(daemon.port)).toBe(true);
+    sending.write('part two\r\n.\r\n');
+    const r = await sending.read();
+    expect(r.code).toBe(250);
+    expect(await daemon.exited).toBe(0);
+    expect(daemon.lines.some((l) => l.event === 'message.accepted')).toBe(true);
+  });
+
+  it('a second signal exits at once, even with a DATA still in progress', async () => {
+    await inData();
+    daemon.child.kill('SIGTERM');
+    await waitUntil(() => daemon.lines.some((l) => l.event === 'relay.stopping'), 10_000, 'relay.stopping');
+    const t0 = Date.now();
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(5_000); // not the 20 s grace
+    expect(daemon.lines.some((l) => l.event === 'relay.forced_exit')).toBe(true);
+  });
+});
