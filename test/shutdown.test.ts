@@ -24,7 +24,7 @@ describe('daemon shutdown', () => {
     dir = tempDir();
     google = await startGoogle(dir);
     const doc = gmailConfig(dir, google);
-    doc.queue = { ...doc.queue!, shutdownTimeout: '20s' };
+    doc.queue = { ...doc.queue, shutdownTimeout: '20s' };
     daemon = await startDaemon(writeConfigFile(dir, doc));
   });
   afterEach(async () => {
