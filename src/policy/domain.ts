@@ -45,6 +45,14 @@ export function normalizeDomain(input: string): DomainResult {
     if (given !== a && given !== domainToUnicode(a)) {
       return { ok: false, reason: 'the domain is not written in its canonical form' };
     }
+    // An A-label must be valid punycode that round-trips. Node's URL parser (ada) refuses a bad
+    // one in Node 20 but passes it through unchanged in Node 24: check it ourselves.
+    if (a.startsWith('xn--')) {
+      const unicode = domainToUnicode(a);
+      if (unicode === a || domainToASCII(unicode) !== a) {
+        return { ok: false, reason: 'the domain is not a valid (internationalized) domain name' };
+      }
+    }
   }
   if (NUMERIC_LABEL.test(asciiLabels[asciiLabels.length - 1]!)) {
     return { ok: false, reason: 'IP addresses are not accepted as domains' };
