@@ -15,6 +15,12 @@
 
 export const MAX_LINE = 998;
 
+/**
+ * Fields never split hard: a split inside an address changes the address (the policy refuses
+ * such long lines at DATA, so this is the backstop). They are folded at whitespace only.
+ */
+const ADDRESS_FIELDS = new Set(['to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc', 'from', 'reply-to', 'sender', 'resent-from', 'resent-sender']);
+
 const LF = 0x0a;
 const CR = 0x0d;
 const SP = 0x20;
@@ -26,6 +32,7 @@ export function foldLongLines(header: Buffer, defaultEol = '\r\n', limit = MAX_L
   if (!hasLongLine(header, limit)) return header;
   const out: Buffer[] = [];
   let start = 0;
+  let field = '';
   while (start < header.length) {
     const nl = header.indexOf(LF, start);
     const end = nl < 0 ? header.length : nl + 1;
@@ -33,9 +40,13 @@ export function foldLongLines(header: Buffer, defaultEol = '\r\n', limit = MAX_L
     if (nl > start && header[nl - 1] === CR) contentEnd--;
     const line = header.subarray(start, contentEnd);
     const eolBytes = header.subarray(contentEnd, end);
+    if (!isWsp(line[0])) {
+      const colon = line.indexOf(0x3a);
+      field = colon > 0 ? line.subarray(0, colon).toString('latin1').trim().toLowerCase() : '';
+    }
     if (line.length > limit) {
       const eol = eolBytes.length ? eolBytes.toString('latin1') : defaultEol;
-      out.push(foldLine(line, eol, limit), eolBytes);
+      out.push(foldLine(line, eol, limit, !ADDRESS_FIELDS.has(field)), eolBytes);
     } else {
       out.push(header.subarray(start, end));
     }
@@ -57,7 +68,7 @@ export function hasLongLine(header: Buffer, limit = MAX_LINE): boolean {
 }
 
 /** One line (no line ending) cut into pieces of at most `limit` octets each. */
-function foldLine(line: Buffer, eol: string, limit: number): Buffer {
+function foldLine(line: Buffer, eol: string, limit: number, allowHard: boolean): Buffer {
   const pieces: Buffer[] = [];
   const eolBuf = Buffer.from(eol, 'latin1');
   const space = Buffer.from(' ');
@@ -65,7 +76,8 @@ function foldLine(line: Buffer, eol: string, limit: number): Buffer {
   let prefix = 0; // octets already on the current output line (an inserted space)
   while (prefix + line.length - start > limit) {
     const budget = limit - prefix;
-    const cut = wspCut(line, start, budget) ?? hardCut(line, start, budget);
+    const cut = wspCut(line, start, budget) ?? (allowHard ? hardCut(line, start, budget) : undefined);
+    if (cut === undefined) break; // an address field with no whitespace to fold at: left as it is
     const hard = !isWsp(line[cut]);
     pieces.push(line.subarray(start, cut), eolBuf);
     if (hard) pieces.push(space);
@@ -81,7 +93,8 @@ function wspCut(line: Buffer, start: number, budget: number): number | undefined
   let firstText = start;
   while (firstText < line.length && isWsp(line[firstText])) firstText++;
   for (let i = Math.min(start + budget, line.length - 1); i > firstText; i--) {
-    if (isWsp(line[i])) return i;
+    // never leave a continuation line of whitespace only (a reader could take it for the end of the header)
+    if (isWsp(line[i]) && hasTextAfter(line, i)) return i;
   }
   return undefined;
 }
@@ -91,4 +104,10 @@ function hardCut(line: Buffer, start: number, budget: number): number {
   let cut = start + budget;
   for (let back = 0; back < 3 && cut > start + 1 && (line[cut]! & 0xc0) === 0x80; back++) cut--;
   return cut;
+}
+
+/** Is there a non-whitespace octet on the continuation line that a cut at `i` would start? */
+function hasTextAfter(line: Buffer, i: number): boolean {
+  for (let j = i; j < line.length; j++) if (!isWsp(line[j])) return true;
+  return false;
 }

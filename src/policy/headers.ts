@@ -62,6 +62,28 @@ function lenientAgrees(value: string, strict: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** Fields holding addresses: on the way out they are folded at whitespace only, never split. */
+const ADDRESS_FIELDS = new Set([...CHECKED_FIELDS, 'from', 'reply-to', 'sender', 'resent-from', 'resent-sender']);
+/** Lines over 998 octets are folded at whitespace on the way out; a longer run has none to fold at. */
+const MAX_RUN = 990;
+const LONG_RUN = new RegExp(`[^ \\t]{${MAX_RUN + 1},}`);
+
+/**
+ * The name of an address field with a run of over 990 octets without whitespace, or null. A line
+ * over RFC 5322's 998 octets is folded on the way out at whitespace; such a run would have to be
+ * split, and a split inside an address changes the address.
+ */
+function longAddressLine(headerBlock: Buffer | Uint8Array): string | null {
+  const text = Buffer.from(headerBlock).toString('latin1');
+  let field = '';
+  for (const line of text.split(/\r?\n/)) {
+    if (line === '') break;
+    if (line[0] !== ' ' && line[0] !== '\t') field = line.slice(0, Math.max(0, line.indexOf(':'))).trim().toLowerCase();
+    if (line.length > MAX_RUN && ADDRESS_FIELDS.has(field) && LONG_RUN.test(line)) return field;
+  }
+  return null;
+}
+
 function firstMailbox(value: string): string | null {
   const r = parseAddressList(value);
   return r.ok ? (r.mailboxes[0]?.address ?? null) : null;
@@ -89,6 +111,10 @@ export function checkHeaders(
 ): HeaderDecision {
   const split = splitHeaderFields(headerBlock);
   if (!split.ok) return refuse(POLICY_CODES.headerMalformed, 554, '5.6.0', split.reason);
+  const long = longAddressLine(headerBlock);
+  if (long) {
+    return refuse(POLICY_CODES.headerMalformed, 554, '5.6.0', `the ${long} header has a run of over ${MAX_RUN} octets without a space: it cannot be folded safely`);
+  }
 
   const recipients = new Set<string>();
   let from: string | null = null;
