@@ -60,6 +60,17 @@ describe('duplicate suppression across transactions', () => {
     expect(google.fake.sent).toHaveLength(1);
   });
 
+  it('delivers both of two identical messages that carry no Message-ID (a device sending the same text twice)', async () => {
+    let port: number;
+    ({ relay, port } = await startTestRelay(doc));
+    const bare = 'From: alice@clinic.example\r\nTo: bob@clinic.example\r\nSubject: Printer low on toner\r\n\r\nToner low.\r\n';
+    const c = await SmtpClient.open(port);
+    expect((await c.send('alice@clinic.example', ['bob@clinic.example'], bare)).code).toBe(250);
+    expect((await c.send('alice@clinic.example', ['bob@clinic.example'], bare)).code).toBe(250);
+    await c.quit();
+    await waitUntil(() => google.fake.sent.length === 2, 10_000, 'both delivered');
+  });
+
   it('delivers two different messages that share a Message-ID', async () => {
     let port: number;
     ({ relay, port } = await startTestRelay(doc));

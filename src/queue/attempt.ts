@@ -20,8 +20,10 @@ export async function attemptDelivery(options: {
   logger: Logger;
 }): Promise<AttemptOutcome> {
   const { meta, transport, sentLog, signal } = options;
-  if (transport.name === 'smtp') {
-    // The envelope is honoured upstream: each transaction reaches only its own recipients.
+  // Without its own Message-ID a message cannot be told from a second, identical one (a device
+  // that sends the same text twice): the relay adds a fresh Message-ID to each, so each is sent.
+  if (transport.name === 'smtp' || meta.messageId === null) {
+    // (SMTP: the envelope is honoured upstream, each transaction reaches only its own recipients.)
     return { kind: 'delivered', result: await transport.deliver({ meta, path: options.path }, signal) };
   }
   const key = sentKey(meta.sender, meta.sha256);
