@@ -7,7 +7,8 @@ import { startRelay } from '../src/app.js';
 import { parseConfig } from '../src/config/load.js';
 import type { SpoolFs } from '../src/spool/index.js';
 import { SmtpClient, message } from './support/smtp-client.js';
-import { relayEnv, LogCapture, gmailConfig } from './support/harness.js';
+import { relayEnv, LogCapture, gmailConfig, waitUntil } from './support/harness.js';
+import { gmailError } from './support/fake-google.js';
 
 function enospc(): NodeJS.ErrnoException {
   return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
@@ -76,5 +77,47 @@ describe('disk trouble', () => {
     expect(r.code).toBe(452);
     expect(r.text).toMatch(/^4\.3\.1 too much mail waiting/);
     await c.quit();
+  });
+
+  it('retries a failed state change out of active/ instead of stranding the message', async () => {
+    let failRenames = 2;
+    const spoolFs: Partial<SpoolFs> = {
+      async rename(from, to) {
+        // the rewrite of a claimed message's metadata (release after a failed attempt)
+        if (from.includes('/spool/tmp/') && to.includes('/spool/active/') && failRenames > 0) {
+          failRenames--;
+          throw enospc();
+        }
+        await fsp.rename(from, to);
+      },
+    };
+    env.google.fake.failNext(gmailError(500, 'Backend Error', 'INTERNAL', 'backendError'));
+    const logs = new LogCapture();
+    env.relay = await startRelay({ config: parseConfig(gmailConfig(env.dir, env.google)), logger: logs.logger, spoolFs });
+    const c = await SmtpClient.open(env.relay.listeners[0]!.address.port);
+    expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
+    await c.quit();
+    await waitUntil(() => env.google.fake.sent.length === 1, 15_000, 'delivered after the release succeeded');
+    expect(logs.events('queue.state_change_failed').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('puts a message back when its claim fails, instead of stranding it', async () => {
+    let failClaims = 2;
+    const spoolFs: Partial<SpoolFs> = {
+      async rename(from, to) {
+        if (from.includes('/spool/queue/') && to.includes('/spool/active/') && failClaims > 0) {
+          failClaims--;
+          throw Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' });
+        }
+        await fsp.rename(from, to);
+      },
+    };
+    const logs = new LogCapture();
+    env.relay = await startRelay({ config: parseConfig(gmailConfig(env.dir, env.google)), logger: logs.logger, spoolFs });
+    const c = await SmtpClient.open(env.relay.listeners[0]!.address.port);
+    expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
+    await c.quit();
+    await waitUntil(() => env.google.fake.sent.length === 1, 15_000, 'delivered after the claim succeeded');
+    expect(logs.events('queue.claim_failed')).toHaveLength(2);
   });
 });

@@ -41,6 +41,8 @@ export interface SchedulerDeps {
   pacer?: Pacer;
 }
 
+const isNotQueued = (err: unknown) => (err as { code?: unknown }).code === 'spool.not_queued';
+
 /** Codes that mean "this user is sending too fast": defer the user, not fail the message. */
 const RATE_CODES = new Set(['delivery.rate_limited', 'delivery.daily_limit']);
 
@@ -205,9 +207,20 @@ export class Scheduler {
     let meta: MessageMeta;
     try {
       meta = await spool.claim(id);
-    } catch {
+    } catch (err) {
       this.pacer.uncount(entry.sender, entry.recipients, startedAt);
-      return; // deleted, or taken by an admin action meanwhile
+      if (isNotQueued(err)) return; // deleted, or taken by an admin action meanwhile
+      // The claim failed (EMFILE, EIO…) before or after its rename: put the message back in the
+      // queue and the index rather than strand it, and try again a little later.
+      logger.error({ event: 'queue.claim_failed', queueId: id, err: errorText(err) }, 'could not claim a message; putting it back');
+      await this.settle('release', id, logger, async () => {
+        const found = await spool.find(id);
+        if (found?.state === 'active') await spool.release(found.meta);
+        if (found?.state === 'active' || found?.state === 'queue') {
+          this.index({ ...found.meta, nextAttemptAt: new Date(this.now() + 1_000).toISOString() });
+        }
+      });
+      return;
     }
     const log = logger.child({ queueId: id });
     const transport = this.deps.transportFor(meta.workspace);
@@ -219,7 +232,8 @@ export class Scheduler {
         });
       }
       const outcome = await attemptDelivery({ meta, path: spool.emlPath(id), transport, sentLog: this.deps.sentLog, signal, logger: log });
-      await spool.complete(id);
+      // Sent: a failure to remove it now must not count as a failed delivery (and send it again).
+      await this.settle('complete', id, log, () => spool.complete(id));
       if (outcome.kind === 'delivered') this.pacer.succeeded(meta.sender);
       else this.pacer.uncount(entry.sender, entry.recipients, startedAt);
       await this.observe(log, () => this.deps.observer?.delivered?.(meta));
@@ -244,12 +258,33 @@ export class Scheduler {
     } catch (err) {
       if (!(err instanceof DeliveryError && err.outcomeUnknown)) this.pacer.uncount(entry.sender, entry.recipients, startedAt);
       if (signal.aborted) {
-        await spool.release(meta);
+        await this.settle('release', id, log, () => spool.release(meta));
         this.index(meta);
         log.info({ event: 'delivery.aborted' }, 'left in the queue for the next start');
         return;
       }
       await this.failed(meta, err, log);
+    }
+  }
+
+  /**
+   * A state change out of active/ (release, kill) that fails (disk full, EIO) is retried with
+   * backoff, so the message is never stranded in active/ while the relay runs; a stop leaves it
+   * there, and the next start moves it back to the queue.
+   */
+  private async settle(what: string, id: string, log: Logger, op: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await op();
+        return;
+      } catch (err) {
+        log.error(
+          { event: 'queue.state_change_failed', what, queueId: id, attempt, err: errorText(err), alert: attempt >= 3 },
+          `could not ${what} the message; retrying`,
+        );
+        if (this.stopped) return;
+        await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 60_000)));
+      }
     }
   }
 
@@ -291,13 +326,13 @@ export class Scheduler {
       }
       const expired = e.kind !== 'permanent';
       await this.observe(log, () => this.deps.observer?.failed?.(meta, e, expired));
-      await this.deps.spool.kill(meta);
+      await this.settle('kill', meta.id, log, () => this.deps.spool.kill(meta));
       log.error({ event: 'delivery.failed', ...fields, expired: e.kind !== 'permanent' }, 'moved to dead/');
       return;
     }
     meta.nextAttemptAt = new Date(next).toISOString();
     await this.observe(log, () => (e.kind === 'held' ? this.deps.observer?.held?.(meta, e) : this.deps.observer?.deferred?.(meta, e)));
-    await this.deps.spool.release(meta);
+    await this.settle('release', meta.id, log, () => this.deps.spool.release(meta));
     this.index(meta);
     if (e.kind === 'held') {
       log.error({ event: 'delivery.held', alert: true, ...fields, fix: e.fix, nextAttemptAt: meta.nextAttemptAt }, `held: ${e.fix ?? e.message}`);
@@ -316,7 +351,7 @@ export class Scheduler {
     meta.lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(now).toISOString() };
     meta.nextAttemptAt = new Date(until).toISOString();
     await this.observe(log, () => this.deps.observer?.deferred?.(meta, e));
-    await this.deps.spool.release(meta);
+    await this.settle('release', meta.id, log, () => this.deps.spool.release(meta));
     this.index(meta);
     log.warn(
       { event: 'delivery.deferred', code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, nextAttemptAt: meta.nextAttemptAt, userPausedUntil: meta.nextAttemptAt },
