@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { lockSpool, serveQueue } from './control/index.js';
 import type { Config, ListenerConfig, WorkspaceConfig } from './config/schema.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, errorText } from './errors.js';
 import { createGmailApiTransport } from './delivery/gmail-api.js';
 import { createOutboxTransport } from './delivery/outbox.js';
 import { createSmtpTransport } from './delivery/smtp.js';
@@ -18,6 +18,8 @@ import { Backpressure, Pacer, Scheduler } from './queue/index.js';
 import { Notifier } from './notify/index.js';
 import { SentLog, Spool, type SpoolFs } from './spool/index.js';
 import { needsRestart, startListener, type Listener } from './smtp/index.js';
+import { checkListenerConfig } from './smtp/listener-settings.js';
+import { loadTlsOptions } from './smtp/tls-settings.js';
 
 export interface RelayOptions {
   config: Config;
@@ -175,45 +177,61 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       if (path.resolve(next.queue.dir) !== spoolDir) {
         throw new ConfigError('queue.dir', 'changing the spool directory needs a restart (stop, move the spool, start)');
       }
-      // Everything that can fail is built first: a bad key refuses the new config, nothing changed.
+      // Everything that can fail is checked or built first, so a refused config changes nothing:
+      // keys (transports, verifiers), every listener entry (devices, TLS files), new ports bound.
       const nextTransports = makeTransports(next);
       const nextVerifiers = buildSendAsVerifiers(next, logger);
-      const previous = { config: current, transports, verifiers, running };
-      const old = transports;
+      next.listen.forEach((cfg, i) => {
+        checkListenerConfig(cfg, next, `listen[${i}]`);
+        if (cfg.tls.mode !== 'none') loadTlsOptions(cfg, `listen[${i}]`);
+      });
+      const key = (l: ListenerConfig) => `${l.host}:${l.port}`;
+      const nextByKey = new Map(next.listen.map((l) => [key(l), l]));
+      const inPlace = running.filter((r) => {
+        const cfg = nextByKey.get(key(r.cfg));
+        return cfg !== undefined && !needsRestart(r.cfg, cfg);
+      });
+      const samePort = running.filter((r) => nextByKey.has(key(r.cfg)) && !inPlace.includes(r));
+      const brandNew = next.listen.filter((l) => !running.some((r) => key(r.cfg) === key(l)));
+      const added: { cfg: ListenerConfig; listener: Listener }[] = [];
+      try {
+        for (const cfg of brandNew) added.push(await open(cfg));
+      } catch (err) {
+        await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
+        throw err;
+      }
+      const previous = { config: current, transports, verifiers };
       transports = nextTransports;
       verifiers = nextVerifiers;
       current = next;
-      const key = (l: ListenerConfig) => `${l.host}:${l.port}`;
-      const nextByKey = new Map(next.listen.map((l) => [key(l), l]));
-      // Listeners whose address and TLS mode stay are reloaded in place (certificates, networks…).
-      const reloaded: { cfg: ListenerConfig; listener: Listener }[] = [];
+      const reloaded: { cfg: ListenerConfig; listener: Listener; before: ListenerConfig }[] = [];
       try {
-        for (const r of running) {
-          const cfg = nextByKey.get(key(r.cfg));
-          if (cfg && !needsRestart(r.cfg, cfg)) {
-            r.listener.reload(cfg);
-            reloaded.push({ cfg, listener: r.listener });
-          }
+        for (const r of inPlace) {
+          const cfg = nextByKey.get(key(r.cfg))!;
+          r.listener.reload(cfg);
+          reloaded.push({ cfg, listener: r.listener, before: r.cfg });
         }
       } catch (err) {
-        current = previous.config;
-        transports = previous.transports;
-        verifiers = previous.verifiers;
-        for (const r of reloaded) r.listener.reload(previous.running.find((p) => p.listener === r.listener)!.cfg);
+        ({ config: current, transports, verifiers } = previous);
+        for (const r of reloaded) r.listener.reload(r.before);
+        await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
         throw err;
       }
-      const kept = new Set(reloaded.map((r) => r.listener));
-      await Promise.allSettled(running.filter((r) => !kept.has(r.listener)).map((r) => r.listener.close()));
-      const have = new Set(reloaded.map((r) => key(r.cfg)));
-      const added = [];
-      for (const cfg of next.listen.filter((l) => !have.has(key(l)))) {
-        const r = await open(cfg);
-        announce(r.listener);
-        added.push(r);
+      // Listeners that go away, or whose TLS mode changes (same port: closed, then opened again).
+      await Promise.allSettled(running.filter((r) => !inPlace.includes(r)).map((r) => r.listener.close()));
+      for (const r of samePort) {
+        const cfg = nextByKey.get(key(r.cfg))!;
+        try {
+          added.push(await open(cfg));
+        } catch (err) {
+          logger.error({ event: 'listener.reopen_failed', listener: key(cfg), reason: errorText(err) }, 'listener could not be opened again with its new settings; opening it with the old ones');
+          added.push(await open(r.cfg));
+        }
       }
-      running = [...reloaded, ...added];
+      added.forEach((r) => announce(r.listener));
+      running = [...reloaded.map(({ cfg, listener }) => ({ cfg, listener })), ...added];
       // Transports still in use by deliveries in flight finish with the old ones.
-      setTimeout(() => void Promise.allSettled([...old.values()].map(async (t) => t.close?.())), 600_000).unref();
+      setTimeout(() => void Promise.allSettled([...previous.transports.values()].map(async (t) => t.close?.())), 600_000).unref();
       logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');
     },
     async stop() {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SmtpClient, message } from './support/smtp-client.js';
 import { startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
-import { type GoogleEnv, gmailConfig, removeDir, startGoogle, tempDir, waitUntil } from './support/harness.js';
+import { type GoogleEnv, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
+import { parseConfig } from '../src/config/load.js';
 
 describe('SIGHUP reload', () => {
   let dir: string;
@@ -53,5 +54,26 @@ describe('SIGHUP reload', () => {
     google.fake.authorize(google.sa.clientId, ['https://www.googleapis.com/auth/gmail.send']);
     await waitUntil(() => google.fake.sent.some((s) => s.raw.toString().includes('<before@x>')), 10_000, 'mail from before the reload');
     await c.quit();
+  });
+
+  it('refuses a config whose new listener cannot start, changing nothing (in-process)', async () => {
+    const doc = gmailConfig(dir, google);
+    const { relay } = await startTestRelay(doc);
+    try {
+      const before = relay.config();
+      const bad = parseConfig({
+        ...doc,
+        workspaces: [...doc.workspaces!, { name: 'other', domains: ['other.example'], transport: 'outbox', outbox: { dir: path.join(dir, 'o') } }],
+        listen: [...doc.listen!, { host: '127.0.0.1', port: 0, tls: { mode: 'starttls', certFile: path.join(dir, 'missing.pem'), keyFile: path.join(dir, 'missing-key.pem') } }],
+      });
+      await expect(relay.reload(bad)).rejects.toThrow(/missing\.pem/);
+      expect(relay.config()).toBe(before);
+      expect(relay.listeners).toHaveLength(1);
+      const c = await SmtpClient.open(relay.listeners[0]!.address.port);
+      expect((await c.cmd('MAIL FROM:<x@other.example>')).code).toBe(550); // the new workspace did not apply
+      await c.quit();
+    } finally {
+      await relay.stop();
+    }
   });
 });
