@@ -63,7 +63,7 @@ describe('SIGHUP reload', () => {
       const before = relay.config();
       const bad = parseConfig({
         ...doc,
-        workspaces: [...doc.workspaces!, { name: 'other', domains: ['other.example'], transport: 'outbox', outbox: { dir: path.join(dir, 'o') } }],
+        workspaces: [...doc.workspaces, { name: 'other', domains: ['other.example'], transport: 'outbox', outbox: { dir: path.join(dir, 'o') } }],
         listen: [...doc.listen!, { host: '127.0.0.1', port: 0, tls: { mode: 'starttls', certFile: path.join(dir, 'missing.pem'), keyFile: path.join(dir, 'missing-key.pem') } }],
       });
       await expect(relay.reload(bad)).rejects.toThrow(/missing\.pem/);
