@@ -238,8 +238,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       await control.close(); // no queue CLI changes while stopping
       timers.forEach((t) => clearInterval(t));
       backpressure.stop();
-      await Promise.allSettled(running.map((r) => r.listener.close()));
-      await scheduler.stop();
+      // Deliveries stop at once (they stay queued); listeners let DATA in progress finish meanwhile.
+      await Promise.allSettled([scheduler.stop(), ...running.map((r) => r.listener.close())]);
       await pacer.save(now()).catch(() => undefined);
       await Promise.allSettled([...transports.values()].map(async (t) => t.close?.()));
       logger.info({ event: 'relay.stopped', queued: scheduler.queued }, 'stopped');

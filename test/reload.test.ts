@@ -76,4 +76,25 @@ describe('SIGHUP reload', () => {
       await relay.stop();
     }
   });
+
+  it('checks queued mail against the current config: a domain removed by a reload is no longer sent to', async () => {
+    const doc = gmailConfig(dir, google);
+    doc.workspaces[0]!.domains = ['clinic.example', 'annex.example'];
+    google.fake.addUser('carol@annex.example');
+    google.fake.revoke(google.sa.clientId); // held: nothing goes out yet
+    const { relay, logs } = await startTestRelay(doc);
+    try {
+      const c = await SmtpClient.open(relay.listeners[0]!.address.port);
+      expect((await c.send('alice@clinic.example', ['carol@annex.example'], message({ From: 'alice@clinic.example', To: 'carol@annex.example' }))).code).toBe(250);
+      await c.quit();
+      await logs.waitFor('delivery.held');
+      doc.workspaces[0]!.domains = ['clinic.example'];
+      await relay.reload(parseConfig(doc));
+      google.fake.authorize(google.sa.clientId, ['https://www.googleapis.com/auth/gmail.send']);
+      await waitUntil(() => logs.events('delivery.held').some((l) => l.code === 'delivery.outside_workspace_now'), 10_000, 'held as outside');
+      expect(google.fake.sent).toHaveLength(0);
+    } finally {
+      await relay.stop();
+    }
+  });
 });

@@ -44,10 +44,10 @@ export async function serve(choice: ConfigChoice): Promise<void> {
       // The bound: whatever is still running after the grace period, exit anyway (mail that got
       // a 250 is on disk; deliveries in flight are retried at the next start).
       setTimeout(() => {
-        logger.error({ event: 'relay.forced_exit', after: config.queue.shutdownTimeout }, 'shutdown took too long: exiting');
+        logger.error({ event: 'relay.forced_exit', after: relay.config().queue.shutdownTimeout }, 'shutdown took too long: exiting');
         logger.flush();
         process.exit(1);
-      }, config.queue.shutdownTimeout + 2_000).unref();
+      }, relay.config().queue.shutdownTimeout + 2_000).unref();
       relay
         .stop()
         .catch((err: unknown) => logger.error({ event: 'relay.stop_failed', err: errorText(err) }, 'stop failed'))

@@ -218,7 +218,7 @@ function classifyGmail(h: HttpFailure, ctx: ClassifyContext): DeliveryError {
 
 function describeUnknown(err: unknown): string {
   if (!(err instanceof Error)) return typeof err;
+  // Name and code only: an unrecognised error's text may quote what the upstream echoed (headers).
   const code = (err as { code?: unknown }).code;
-  const text = err.message.length > 200 ? `${err.message.slice(0, 200)}…` : err.message;
-  return [err.name, typeof code === 'string' || typeof code === 'number' ? code : '', text].filter(Boolean).join(' ');
+  return [err.name, typeof code === 'string' || typeof code === 'number' ? code : ''].filter(Boolean).join(' ');
 }

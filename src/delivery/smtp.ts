@@ -12,6 +12,7 @@ import type { WorkspaceConfig } from '../config/schema.js';
 import type { DeliveryResult, OutboundMessage, Transport } from './types.js';
 import { readOutgoing, rewriteChanges } from './outgoing.js';
 import { classify } from './classify.js';
+import { DeliveryError } from '../errors.js';
 
 type SmtpSettings = NonNullable<WorkspaceConfig['smtp']>;
 
@@ -43,7 +44,15 @@ export function createSmtpTransport(options: {
     name: 'smtp',
     async deliver({ meta, path }: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult> {
       signal.throwIfAborted();
-      const raw = await readOutgoing(path, { stripBcc: true, ...rewriteChanges(meta.rewrite) });
+      let raw: Buffer;
+      try {
+        raw = await readOutgoing(path, { stripBcc: true, ...rewriteChanges(meta.rewrite) });
+      } catch (err) {
+        if (err instanceof DeliveryError) throw err;
+        throw new DeliveryError('delivery.spool_unreadable', 'held', `the spooled message cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
+          fix: `check ${path}, its permissions and the disk`,
+        });
+      }
       try {
         const info = await mailer.sendMail({
           envelope: { from: smtp.user, to: meta.recipients },

@@ -41,6 +41,16 @@ export interface SchedulerDeps {
   pacer?: Pacer;
 }
 
+/** The first address of the message outside its workspace's current domains, or null. */
+function outsideCurrentWorkspace(meta: MessageMeta, config: Config): string | null {
+  const ws = config.workspaces.find((w) => w.name === meta.workspace);
+  if (!ws) return null;
+  for (const a of [meta.sender, ...meta.recipients, ...meta.headerRecipients, ...meta.bcc]) {
+    if (!ws.domains.includes(a.slice(a.lastIndexOf('@') + 1).toLowerCase())) return a;
+  }
+  return null;
+}
+
 const isNotQueued = (err: unknown) => (err as { code?: unknown }).code === 'spool.not_queued';
 
 /** Codes that mean "this user is sending too fast": defer the user, not fail the message. */
@@ -123,7 +133,13 @@ export class Scheduler {
   }
 
   private index(meta: MessageMeta): void {
-    this.due.add({ id: meta.id, at: Date.parse(meta.nextAttemptAt) || 0, sender: meta.sender, recipients: countedRecipients(meta) });
+    this.due.add({ id: meta.id, at: Date.parse(meta.nextAttemptAt) || 0, sender: this.account(meta), recipients: countedRecipients(meta) });
+  }
+
+  /** The Google account a message goes out as, which Gmail's limits count: paced per account. */
+  private account(meta: MessageMeta): string {
+    const ws = this.deps.config().workspaces.find((w) => w.name === meta.workspace);
+    return ws?.transport === 'smtp' && ws.smtp ? ws.smtp.user : meta.sender;
   }
 
   /** Start what is due, user by user, within the concurrency limits and each user's pace. */
@@ -229,6 +245,13 @@ export class Scheduler {
       if (!transport) {
         throw new DeliveryError('delivery.no_workspace', 'held', `workspace "${meta.workspace}" is not in the config`, {
           fix: `restore workspace "${meta.workspace}" in the config, or delete the message with the queue CLI`,
+        });
+      }
+      // Accepted under an older config: the boundary is checked again against the current one.
+      const outside = outsideCurrentWorkspace(meta, this.deps.config());
+      if (outside) {
+        throw new DeliveryError('delivery.outside_workspace_now', 'held', `${outside} is no longer inside workspace "${meta.workspace}" (the config changed since the message was accepted)`, {
+          fix: `restore the domain in workspace "${meta.workspace}", or delete the message: workspace-relay queue delete ${meta.id}`,
         });
       }
       const outcome = await attemptDelivery({ meta, path: spool.emlPath(id), transport, sentLog: this.deps.sentLog, signal, logger: log });

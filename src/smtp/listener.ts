@@ -68,7 +68,8 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
       return s;
     },
     refuse(session, stage, reply, extra = {}) {
-      rt.state(session).log.info(
+      // not rt.state(): a refusal after the client left must not recreate (and leak) its state
+      (sessions.get(session.id)?.log ?? logger).info(
         { event: 'message.rejected', stage, code: reply.responseCode, enhanced: reply.enhanced, reason: reply.reason, ...extra },
         'refused',
       );
