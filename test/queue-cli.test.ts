@@ -104,6 +104,8 @@ describe('queue list / show', () => {
     expect(body.code).toBe(0);
     expect(body.bytes.toString('latin1')).toBe(raw);
     expect(lastAudit()).toMatchObject({ action: 'queue.show-body', ids: [id], via: 'daemon', outcome: 'ok', who: { sudoUser: 'drsmith' } });
+    // the access is on record before the bytes are shown
+    expect(auditEntries(auditFile).at(-2)).toMatchObject({ action: 'queue.show-body', ids: [id], outcome: 'started' });
     expect(JSON.stringify(auditEntries(auditFile))).not.toContain('Potassium');
   });
 });

@@ -128,6 +128,11 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
     };
     let result: T;
     let via = 'unknown';
+    if (options.onBody) {
+      // The message bytes (PHI) are shown only once their showing is on record.
+      const before = await audit({ outcome: 'started' });
+      if (before) throw new CliExit(EXIT_FAILURE, `cannot write the audit log ${auditFile} (${errorText(before)}): the message is not shown`);
+    }
     try {
       result = await session(options.mutates ?? true, async (backend) => {
         via = backend.via;
