@@ -1,0 +1,162 @@
+/**
+ * A counting fake of Google for the benchmark, on loopback. It speaks the same endpoints as
+ * test/support/fake-google.ts (token endpoint with JWT verification; Gmail `users.messages.send`
+ * media upload with bearer-token check) but keeps no message: it streams each upload, counts its
+ * bytes and records when each user sent (to check pacing). A 5,000-message run stays small.
+ */
+import { createVerify, randomBytes, type KeyObject } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export const GOOGLE_TOKEN_AUD = 'https://oauth2.googleapis.com/token';
+const SEND_PATH = /^\/upload\/gmail\/v1\/users\/([^/]+)\/messages\/send$/;
+
+export interface CountingGmailOptions {
+  /** The service account whose JWTs are accepted. */
+  clientEmail: string;
+  publicKey: KeyObject;
+  /** Users that exist: any address in this domain. */
+  domain: string;
+  /** Answer each send after this many ms (Gmail's own latency; 0 = at once). */
+  latencyMs?: number;
+}
+
+export interface GmailStats {
+  delivered: number;
+  bytes: number;
+  tokens: number;
+  refused: number;
+  /** Wall-clock ms (Date.now()) of the first and last send answered. */
+  firstAt: number | null;
+  lastAt: number | null;
+  /** Per user: wall-clock ms of each send. */
+  perUser: Record<string, number[]>;
+}
+
+export class CountingGmail {
+  private server!: http.Server;
+  private readonly tokens = new Map<string, string>();
+  private readonly stats: GmailStats = { delivered: 0, bytes: 0, tokens: 0, refused: 0, firstAt: null, lastAt: null, perUser: {} };
+  private nextId = 1;
+
+  private constructor(private readonly options: CountingGmailOptions) {}
+
+  static async start(options: CountingGmailOptions): Promise<CountingGmail> {
+    const fake = new CountingGmail(options);
+    fake.server = http.createServer((req, res) => {
+      fake.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 500, message: String(err) } }));
+      });
+    });
+    fake.server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  snapshot(withPerUser: boolean): GmailStats {
+    return { ...this.stats, perUser: withPerUser ? this.stats.perUser : {} };
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', date: new Date().toUTCString() });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === 'POST' && url.pathname === '/token') {
+      const r = this.token((await readSmallBody(req)).toString());
+      if (r.status === 200) this.stats.tokens++;
+      reply(r.status, r.body);
+      return;
+    }
+    const m = SEND_PATH.exec(url.pathname);
+    if (req.method !== 'POST' || !m) {
+      req.resume();
+      reply(404, gmailError(404, `no fake for ${req.method} ${url.pathname}`));
+      return;
+    }
+    const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const user = token ? this.tokens.get(token) : undefined;
+    const type = String(req.headers['content-type'] ?? '');
+    const bytes = await countBody(req);
+    if (!user) return this.refuse(reply, 401, 'Request had invalid authentication credentials.');
+    if (url.searchParams.get('uploadType') !== 'media' || !/^message\/rfc822/i.test(type)) {
+      return this.refuse(reply, 400, `Media type '${type}' is not supported.`);
+    }
+    if (bytes === 0 || bytes > 36_700_160) return this.refuse(reply, 400, `bad message size ${bytes}`);
+    if (this.options.latencyMs) await new Promise((r) => setTimeout(r, this.options.latencyMs));
+    const now = Date.now();
+    this.stats.delivered++;
+    this.stats.bytes += bytes;
+    this.stats.firstAt ??= now;
+    this.stats.lastAt = now;
+    (this.stats.perUser[user] ??= []).push(now);
+    const id = (this.nextId++).toString(16).padStart(16, '18c0');
+    reply(200, { id, threadId: id, labelIds: ['SENT'] });
+  }
+
+  private refuse(reply: (status: number, body: unknown) => void, status: number, message: string): void {
+    this.stats.refused++;
+    reply(status, gmailError(status, message));
+  }
+
+  /** The JWT bearer grant: RS256 signature, audience, lifetime, scope and subject checked. */
+  private token(form: string): { status: number; body: unknown } {
+    const fail = (status: number, error: string, description: string) => ({ status, body: { error, error_description: description } });
+    const params = new URLSearchParams(form);
+    if (params.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return fail(400, 'unsupported_grant_type', 'Invalid grant_type');
+    const parts = (params.get('assertion') ?? '').split('.');
+    if (parts.length !== 3) return fail(400, 'invalid_grant', 'Invalid JWT: malformed');
+    const [h, p, s] = parts as [string, string, string];
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>;
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+    const signed = header.alg === 'RS256' && createVerify('RSA-SHA256').update(`${h}.${p}`).verify(this.options.publicKey, Buffer.from(s, 'base64url'));
+    if (claims.iss !== this.options.clientEmail || !signed) return fail(400, 'invalid_grant', 'Invalid JWT Signature.');
+    const now = Math.floor(Date.now() / 1000);
+    const iat = Number(claims.iat);
+    const exp = Number(claims.exp);
+    if (claims.aud !== GOOGLE_TOKEN_AUD || !(iat <= now + 60 && exp > now && exp - iat <= 3600)) {
+      return fail(400, 'invalid_grant', 'Invalid JWT: audience or lifetime');
+    }
+    const scopes = (typeof claims.scope === 'string' ? claims.scope : '').split(' ');
+    if (!scopes.includes('https://www.googleapis.com/auth/gmail.send')) return fail(401, 'unauthorized_client', 'Client is unauthorized for the scopes requested.');
+    const sub = (typeof claims.sub === 'string' ? claims.sub : '').toLowerCase();
+    if (!sub.endsWith(`@${this.options.domain}`)) return fail(400, 'invalid_grant', 'Invalid email or User ID');
+    const accessToken = `ya29.bench-${randomBytes(12).toString('hex')}`;
+    this.tokens.set(accessToken, sub);
+    return { status: 200, body: { access_token: accessToken, expires_in: 3600, token_type: 'Bearer' } };
+  }
+}
+
+function gmailError(status: number, message: string) {
+  return { error: { code: status, message, errors: [{ message, domain: 'global', reason: 'bench' }] } };
+}
+
+/** Read and drop a request body, returning its length (never held in memory). */
+function countBody(req: http.IncomingMessage): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let n = 0;
+    req.on('data', (c: Buffer) => (n += c.length));
+    req.on('end', () => resolve(n));
+    req.on('error', reject);
+  });
+}
+
+function readSmallBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

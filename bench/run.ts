@@ -1,0 +1,161 @@
+/**
+ * `npm run bench [-- flags]`: load the real relay (child process) with the counting fake Gmail on
+ * loopback and print accept rate, accept latency, end-to-end rate and the relay's peak RSS.
+ * See docs/benchmarks.md for the scenarios and the numbers. `--help` lists the flags.
+ */
+import { parseArgs } from 'node:util';
+import { parseConfig } from '../src/config/load.js';
+import { parseSize } from '../src/config/units.js';
+import { comparePostfix } from './postfix.js';
+import { TABLE_HEAD, describe, medianMetrics, metrics, tableRow, type Metrics } from './report.js';
+import { runScenario, type RunOptions } from './scenario.js';
+
+const HELP = `npm run bench -- [flags]
+  --scenario NAME          throughput (default) | clinic | large | postfix
+  --count N                messages (default 5000; clinic 500; large 40)
+  --connections C          parallel SMTP sessions (default 8; clinic 4; large 4)
+  --size S                 message size, e.g. 4KiB, 100KiB, 2MiB, 25MB (default 4KiB)
+  --one-per-connection     one message per connection (default: reuse connections)
+  --accept-only            hold delivery back (one user paced at 0.0001/s): the accept path alone
+  --users U                sending users, used in turn (default 200; clinic 1)
+  --user-rate R|default    queue.userRate, sends/s per user (default 100; clinic: the relay's default)
+  --concurrency N          queue.concurrency (default: the relay's default)
+  --per-user-concurrency N queue.perUserConcurrency (default: the relay's default)
+  --greeting-delay MS      listen[].greetingDelay (default: the relay's default)
+  --gmail-latency MS       the fake Gmail answers each send after MS (default 0)
+  --runs N                 repeat and print medians (default 1)
+  --log-level L            relay log level (default info; logs go to a file in the temp dir)
+  --drain-timeout SEC      give up waiting for delivery after SEC (default 600; clinic 1800)
+  --keep                   keep the temp dir (spool, logs, config)
+  --profile                write a V8 CPU profile of the relay (kept in the temp dir)
+  --json                   also print the metrics as one JSON line
+postfix scenario (root; installs Debian's postfix if missing):
+  npm run bench -- --scenario postfix [--count 5000 --connections 8 --size 4096 --one-per-connection --runs 3]
+  (--size is smtp-source -l: the payload, headers not included)`;
+
+const PRESETS: Record<string, Partial<RunOptions>> = {
+  throughput: {},
+  clinic: { count: 500, size: 2 * 1024 * 1024, connections: 4, users: 1, userRate: undefined, reuse: false, drainTimeoutMs: 1_800_000 },
+  large: { count: 40, size: 25_000_000, connections: 4, users: 40 },
+};
+
+function options(): { scenario: string; runs: number; json: boolean; o: RunOptions } {
+  const { values: v } = parseArgs({
+    options: {
+      scenario: { type: 'string', default: 'throughput' },
+      count: { type: 'string' },
+      connections: { type: 'string' },
+      size: { type: 'string' },
+      'one-per-connection': { type: 'boolean' },
+      'accept-only': { type: 'boolean', default: false },
+      users: { type: 'string' },
+      'user-rate': { type: 'string' },
+      concurrency: { type: 'string' },
+      'per-user-concurrency': { type: 'string' },
+      'greeting-delay': { type: 'string' },
+      'gmail-latency': { type: 'string' },
+      runs: { type: 'string', default: '1' },
+      'log-level': { type: 'string', default: 'info' },
+      'drain-timeout': { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (v.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const preset = PRESETS[v.scenario] ?? (v.scenario === 'postfix' ? {} : null);
+  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, postfix)`);
+  const int = (name: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} wants a number, not "${text}"`);
+    return n;
+  };
+  const size = v.size === undefined ? undefined : parseSize(v.size);
+  if (size === null) throw new Error(`--size "${v.size}" is not a size (e.g. 4KiB, 2MiB, 25MB)`);
+  const base: RunOptions = {
+    count: 5000,
+    size: 4096,
+    connections: 8,
+    reuse: true,
+    users: 200,
+    userRate: 100,
+    gmailLatency: 0,
+    logLevel: v['log-level'],
+    drainTimeoutMs: 600_000,
+    keep: v.keep,
+    profile: v.profile,
+    maxSize: 0,
+    ...preset,
+  };
+  const o: RunOptions = {
+    ...base,
+    drainTimeoutMs: v['drain-timeout'] === undefined ? base.drainTimeoutMs : int('drain-timeout', v['drain-timeout'])! * 1000,
+    count: int('count', v.count) ?? base.count,
+    connections: int('connections', v.connections) ?? base.connections,
+    size: size ?? base.size,
+    reuse: v['one-per-connection'] ? false : base.reuse,
+    users: int('users', v.users) ?? base.users,
+    userRate: v['user-rate'] === 'default' ? undefined : (int('user-rate', v['user-rate']) ?? base.userRate),
+    concurrency: int('concurrency', v.concurrency),
+    perUserConcurrency: int('per-user-concurrency', v['per-user-concurrency']),
+    greetingDelay: int('greeting-delay', v['greeting-delay']),
+    gmailLatency: int('gmail-latency', v['gmail-latency']) ?? 0,
+  };
+  o.maxSize = o.size;
+  if (v['accept-only']) Object.assign(o, { acceptOnly: true, users: 1, userRate: 0.0001 });
+  return { scenario: v.scenario, runs: int('runs', v.runs) ?? 1, json: v.json, o };
+}
+
+/** The relay's own default for queue.userRate (what a clinic runs with). */
+function defaultUserRate(): number {
+  const doc = { workspaces: [{ name: 'x', domains: ['x.example'], transport: 'outbox', outbox: { dir: 'x' } }], queue: { dir: 'x' } };
+  return parseConfig(doc).queue.userRate;
+}
+
+function label(o: RunOptions): string {
+  const size = o.size >= 1024 * 1024 ? `${+(o.size / 1024 / 1024).toFixed(1)} MiB` : `${+(o.size / 1024).toFixed(1)} KiB`;
+  const extra = [
+    o.reuse ? 'reusing connections' : 'one message per connection',
+    o.acceptOnly ? 'ACCEPT ONLY: delivery held back' : '',
+    `${o.users} user${o.users === 1 ? '' : 's'} at ${o.userRate ?? `${defaultUserRate()} (the default)`}/s`,
+    o.greetingDelay !== undefined ? `greetingDelay ${o.greetingDelay} ms` : '',
+    o.gmailLatency ? `Gmail latency ${o.gmailLatency} ms` : '',
+  ].filter(Boolean);
+  return `${o.count} × ${o.connections} conns × ${size} (${extra.join(', ')})`;
+}
+
+async function main(): Promise<void> {
+  const { scenario, runs, json, o } = options();
+  if (scenario === 'postfix') {
+    await comparePostfix({
+      count: o.count,
+      connections: o.connections,
+      size: o.size,
+      reuse: o.reuse,
+      logLevel: o.logLevel,
+      runs,
+      ...(o.greetingDelay !== undefined ? { greetingDelay: o.greetingDelay } : {}),
+    });
+    return;
+  }
+  const all: Metrics[] = [];
+  for (let i = 0; i < runs; i++) {
+    const m = metrics(await runScenario(o));
+    if (runs > 1) console.error(`run ${i + 1}/${runs}: ${m.acceptRate.toFixed(0)} msgs/s accepted, ${m.endToEndRate.toFixed(0)} end-to-end, peak ${m.peakRssMiB.toFixed(0)} MiB`);
+    all.push(m);
+  }
+  const m = medianMetrics(all);
+  console.log(describe(label(o), m, all));
+  console.log(`\n${TABLE_HEAD}\n${tableRow(label(o), m)}`);
+  if (json) console.log(JSON.stringify({ scenario, options: { ...o, keep: undefined }, median: m, runs: all }));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,182 @@
+/**
+ * One benchmark run: a fresh spool, the counting fake Gmail and the real relay (each in its own
+ * process, on loopback), a load, then waiting until the fake has every accepted message. Returns
+ * the raw measurements; report.ts turns them into rates and percentiles.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createTestServiceAccount } from '../test/support/fake-google.js';
+import { cpuSecondsOf, forkChild, memoryOf, sampleMemory, type Child } from './children.js';
+import type { GmailStats } from './fake-gmail.js';
+import { runLoad, type LoadResult } from './smtp-load.js';
+
+export const DOMAIN = 'bench.example';
+
+export interface RelaySettings {
+  /** queue.userRate; undefined = the relay's default. */
+  userRate?: number;
+  concurrency?: number;
+  perUserConcurrency?: number;
+  dailyMessages?: number;
+  /** listen[].greetingDelay in ms; undefined = the relay's default. */
+  greetingDelay?: number;
+  logLevel: string;
+  /** Largest message size the load will send (the relay's limit is raised to fit). */
+  maxSize: number;
+  /** Connections the load will open at once (the listener's limits are raised to fit). */
+  connections: number;
+  /** Write a V8 CPU profile of the relay into its temp dir (implies keeping the dir). */
+  profile?: boolean;
+}
+
+export interface RunOptions extends RelaySettings {
+  count: number;
+  size: number;
+  reuse: boolean;
+  users: number;
+  /** Fake Gmail's answer latency, ms. */
+  gmailLatency: number;
+  /** Give up waiting for delivery after this long. */
+  drainTimeoutMs: number;
+  /** Measure accepting alone: delivery held back (one user paced at 1 send per ~3 hours). */
+  acceptOnly?: boolean;
+  keep: boolean;
+}
+
+export interface RunResult {
+  load: LoadResult;
+  gmail: GmailStats;
+  /** Relay memory: after start-up (idle), peak over the run (VmHWM), and samples every 200 ms. */
+  idleRss: number;
+  peakRss: number;
+  rssSamples: number[];
+  /** CPU seconds the relay used for the load and the delivery (start-up excluded). */
+  relayCpu: number;
+  /** CPU seconds of the load generator (this process) and of the fake Gmail over the same span. */
+  loadCpu: number;
+  gmailCpu: number;
+  drained: boolean;
+  dir: string;
+}
+
+/** A relay + fake Gmail pair, started once and driven by any client (ours or smtp-source). */
+export interface Bench {
+  relay: Child;
+  gmail: Child;
+  port: number;
+  dir: string;
+  close(keep?: boolean): Promise<void>;
+}
+
+export async function startBench(s: RelaySettings, gmailLatency: number): Promise<Bench> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wr-bench-'));
+  const sa = createTestServiceAccount('bench');
+  const keyFile = sa.writeKeyFile(dir);
+  const gmail = await forkChild('fake-gmail-child.ts', [
+    JSON.stringify({ clientEmail: sa.clientEmail, publicKeyPem: sa.publicKey.export({ type: 'spki', format: 'pem' }), domain: DOMAIN, latencyMs: gmailLatency }),
+  ]);
+  const url = String(gmail.ready.url);
+  const configFile = path.join(dir, 'config.json');
+  writeFileSync(configFile, JSON.stringify(relayConfig(s, dir, keyFile, url), null, 2), { mode: 0o600 });
+  let relay: Child;
+  try {
+    const execArgv = s.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'profile')}`] : [];
+    relay = await forkChild('relay-child.ts', [configFile, path.join(dir, 'relay.log'), s.logLevel], execArgv);
+  } catch (err) {
+    await gmail.stop();
+    throw err;
+  }
+  return {
+    relay,
+    gmail,
+    port: Number(relay.ready.port),
+    dir,
+    async close(keep = false) {
+      await relay.stop();
+      await gmail.stop();
+      if (s.profile) console.error(`relay CPU profile: ${path.join(dir, 'profile')}`);
+      if (!keep && !s.profile) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function relayConfig(s: RelaySettings, dir: string, keyFile: string, gmailUrl: string): Record<string, unknown> {
+  const queue: Record<string, unknown> = { dir: path.join(dir, 'spool'), maxQueued: 1_000_000, minFreeSpace: '1GB' };
+  if (s.userRate !== undefined) queue.userRate = s.userRate;
+  if (s.concurrency !== undefined) queue.concurrency = s.concurrency;
+  if (s.perUserConcurrency !== undefined) queue.perUserConcurrency = s.perUserConcurrency;
+  if (s.dailyMessages !== undefined) {
+    queue.dailyMessages = s.dailyMessages;
+    queue.dailyRecipients = s.dailyMessages * 5;
+  }
+  const listener: Record<string, unknown> = {
+    host: '127.0.0.1',
+    port: 0,
+    maxConnections: Math.max(100, s.connections * 2),
+    maxConnectionsPerClient: Math.max(20, s.connections * 2),
+  };
+  if (s.greetingDelay !== undefined) listener.greetingDelay = s.greetingDelay;
+  return {
+    hostname: 'relay.bench.example',
+    listen: [listener],
+    workspaces: [{ name: 'bench', domains: [DOMAIN], transport: 'gmail-api', gmailApi: { serviceAccountKeyFile: keyFile } }],
+    limits: { maxMessageSize: Math.max(25 * 1024 * 1024, s.maxSize + 1024 * 1024) },
+    queue,
+    audit: { file: path.join(dir, 'audit.log') },
+    log: { level: s.logLevel },
+    google: { tokenUrl: `${gmailUrl}/token`, apiRootUrl: `${gmailUrl}/` },
+  };
+}
+
+export async function gmailStats(bench: Bench, perUser = false): Promise<GmailStats> {
+  return (await bench.gmail.request('stats', { perUser })).stats as GmailStats;
+}
+
+/** Wait until the fake has `want` messages and the relay's queue is empty (or the timeout). */
+export async function waitDrained(bench: Bench, want: number, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const g = await gmailStats(bench);
+    if (g.delivered >= want) {
+      const r = await bench.relay.request('stats');
+      if (r.queued === 0 && r.inFlight === 0) return true;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+export async function runScenario(o: RunOptions): Promise<RunResult> {
+  const bench = await startBench(o, o.gmailLatency);
+  try {
+    const idleRss = memoryOf(bench.relay.pid)?.rss ?? NaN;
+    const cpuBefore = cpuSecondsOf(bench.relay.pid);
+    const gmailCpuBefore = cpuSecondsOf(bench.gmail.pid);
+    const loadCpuBefore = process.cpuUsage();
+    const sampler = sampleMemory(bench.relay.pid);
+    const senders = Array.from({ length: o.users }, (_, u) => `user${u}@${DOMAIN}`);
+    const load = await runLoad({
+      host: '127.0.0.1',
+      port: bench.port,
+      count: o.count,
+      connections: o.connections,
+      size: o.size,
+      reuse: o.reuse,
+      senders,
+      recipient: (i) => `rcpt${i % 50}@${DOMAIN}`,
+      runId: path.basename(bench.dir),
+    });
+    const drained = o.acceptOnly ? false : await waitDrained(bench, load.accepted, o.drainTimeoutMs);
+    const rssSamples = sampler.stop();
+    const peakRss = memoryOf(bench.relay.pid)?.peak ?? NaN;
+    const relayCpu = cpuSecondsOf(bench.relay.pid) - cpuBefore;
+    const gmailCpu = cpuSecondsOf(bench.gmail.pid) - gmailCpuBefore;
+    const used = process.cpuUsage(loadCpuBefore);
+    const gmail = await gmailStats(bench, true);
+    const loadCpu = (used.user + used.system) / 1e6;
+    return { load, gmail, idleRss, peakRss, rssSamples, relayCpu, loadCpu, gmailCpu, drained, dir: bench.dir };
+  } finally {
+    await bench.close(o.keep);
+  }
+}
