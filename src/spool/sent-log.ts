@@ -48,6 +48,8 @@ export class SentLog {
   private readonly writes = new KeyMutex();
   private readonly syncer: DirSyncer;
   private readonly tmp: string;
+  /** File names present on disk (loaded at open): most messages have none, and need no read. */
+  private readonly known = new Set<string>();
 
   private constructor(
     readonly dir: string,
@@ -70,6 +72,7 @@ export class SentLog {
       await fs.chmod(d, DIR_MODE);
     }
     for (const name of await fs.readdir(log.tmp)) await fs.unlink(join(log.tmp, name));
+    for (const name of await fs.readdir(log.dir)) if (FILE_PATTERN.test(name)) log.known.add(name);
     return log;
   }
 
@@ -80,6 +83,7 @@ export class SentLog {
 
   /** Recipients this key has reached (empty if none, or if its file is unreadable: logged). */
   async reached(key: string): Promise<Set<string>> {
+    if (!this.known.has(fileName(key))) return new Set();
     return new Set((await this.read(key))?.recipients ?? []);
   }
 
@@ -88,11 +92,12 @@ export class SentLog {
     const name = fileName(key);
     return this.writes.run(name, async () => {
       const at = this.now().toISOString();
-      const existing = await this.read(key);
+      const existing = this.known.has(name) ? await this.read(key) : null;
       const all = new Set(existing?.recipients ?? []);
       for (const r of recipients) all.add(r);
       const next: SentRecord = { version: 1, key, recipients: [...all], firstAt: existing?.firstAt ?? at, updatedAt: at };
       await replaceFile(this.fs, this.tmp, name.slice(0, 16), join(this.dir, name), Buffer.from(`${JSON.stringify(next)}\n`));
+      this.known.add(name);
       await this.syncer.sync(this.dir);
     });
   }
@@ -109,6 +114,7 @@ export class SentLog {
         if (record && Date.parse(record.updatedAt) >= cutoff) return false;
         try {
           await this.fs.unlink(path);
+          this.known.delete(name);
           return true;
         } catch (err) {
           if (isErrno(err, 'ENOENT')) return false;
