@@ -17,11 +17,17 @@ interface Received {
   secure: boolean;
 }
 
-async function startUpstream(dir: string, opts: { secure: boolean; password: string; failFirst?: number }) {
+async function startUpstream(dir: string, opts: { secure: boolean; password: string; failFirst?: number; refuse?: Record<string, number[]> }) {
   const tls = makeTestCert(dir, 'upstream');
   const received: Received[] = [];
   let failures = opts.failFirst ?? 0;
+  const refuse = opts.refuse ?? {};
   const server = new SMTPServer({
+    onRcptTo(address, _session, cb) {
+      const code = refuse[address.address]?.shift();
+      if (code) return cb(Object.assign(new Error(code < 500 ? 'try later' : 'no such user'), { responseCode: code }));
+      cb();
+    },
     secure: opts.secure,
     key: readFileSync(tls.keyFile),
     cert: readFileSync(tls.certFile),
@@ -139,5 +145,24 @@ describe('relay through Gmail SMTP (app password)', () => {
     expect(held[0]).toMatchObject({ kind: 'held' });
     expect(JSON.stringify(held[0])).not.toContain('wrong');
     expect(await relay.spool.list('dead')).toHaveLength(0);
+  });
+
+  it('partial acceptance: a deferred recipient is retried in a copy, a refused one reported, nobody gets it twice', async () => {
+    upstream = await startUpstream(dir, { secure: true, password: 'pw', refuse: { 'later@clinic.example': [450], 'gone@clinic.example': [550, 550] } });
+    const pw = path.join(dir, 'app-password');
+    writeFileSync(pw, 'pw', { mode: 0o600 });
+    const logs = new LogCapture();
+    let port: number;
+    ({ relay, port } = await startTestRelay(doc(upstream.port, upstream.ca, pw), logs));
+    const c = await SmtpClient.open(port);
+    const rcpts = ['bob@clinic.example', 'later@clinic.example', 'gone@clinic.example'];
+    expect((await c.send('alice@clinic.example', rcpts, message({ From: 'alice@clinic.example', To: rcpts.join(', '), 'Message-ID': '<partial@x>' }))).code).toBe(250);
+    await c.quit();
+    const sends = () => upstream.received.filter((r) => r.raw.includes('<partial@x>') && !r.to.includes('alice@clinic.example'));
+    await waitUntil(() => sends().length === 2, 10_000, 'the copy for the deferred recipient');
+    expect(sends().map((r) => r.to)).toEqual([['bob@clinic.example'], ['later@clinic.example']]);
+    // the sender hears about the refused one (a delivery-status notice to alice)
+    await waitUntil(() => upstream.received.some((r) => r.to.includes('alice@clinic.example') && /multipart\/report/i.test(r.raw.toString())), 10_000, 'notice to the sender');
+    expect(logs.events('delivery.partial')[0]).toMatchObject({ retry: ['later@clinic.example'], failed: ['gone@clinic.example'] });
   });
 });

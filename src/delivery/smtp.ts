@@ -58,13 +58,14 @@ export function createSmtpTransport(options: {
           envelope: { from: smtp.user, to: meta.recipients },
           raw,
         });
-        const rejected = info.rejected as unknown[];
-        if (rejected.length) {
-          // Partial acceptance would deliver twice on retry; treat as accepted and say which failed.
-          options.logger.warn({ event: 'delivery.partial', queueId: meta.id, rejected }, 'upstream refused some recipients');
-        }
+        // Some recipients refused, the rest accepted: the message is sent; the scheduler retries
+        // or reports the refused ones (a retry of the whole would reach the others twice).
+        const errors = ((info as { rejectedErrors?: { recipient?: string; responseCode?: number }[] }).rejectedErrors ?? []);
+        const refused = errors
+          .filter((e) => typeof e.recipient === 'string')
+          .map((e) => ({ recipient: e.recipient!.toLowerCase(), code: e.responseCode, temporary: e.responseCode === undefined || e.responseCode < 500 }));
         const queued = /\s(\S+)\s+-\s+gsmtp/.exec(info.response)?.[1];
-        return { providerId: queued ?? info.messageId ?? 'smtp' };
+        return { providerId: queued ?? info.messageId ?? 'smtp', ...(refused.length ? { refused } : {}) };
       } catch (err) {
         throw classify(err, { user: smtp.user, transport: 'smtp' });
       }

@@ -9,6 +9,12 @@ export interface OutboundMessage {
 export interface DeliveryResult {
   /** Gmail message id (gmail-api), upstream queue id (smtp) or file name (outbox). */
   providerId: string;
+  /**
+   * Recipients the upstream refused while it took the message for the others (SMTP: a RCPT
+   * answered 4xx or 5xx). The scheduler retries the temporary ones in a copy and notifies the
+   * sender of the permanent ones.
+   */
+  refused?: { recipient: string; temporary: boolean; code: number | undefined }[];
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Transport } from '../delivery/types.js';
 import type { SentLog, Spool } from '../spool/index.js';
 import type { MessageMeta } from '../spool/types.js';
 import { attemptDelivery } from './attempt.js';
+import { splitRefused } from './partial.js';
 import { DueIndex, type DueEntry } from './due-index.js';
 import { Pacer } from './pacer.js';
 import { nextAttemptAt, scheduleDelay, withJitter } from './retry.js';
@@ -255,6 +256,22 @@ export class Scheduler {
         });
       }
       const outcome = await attemptDelivery({ meta, path: spool.emlPath(id), transport, sentLog: this.deps.sentLog, signal, logger: log });
+      const refused = outcome.kind === 'delivered' ? outcome.result.refused : undefined;
+      if (refused?.length) {
+        // Before the original goes: the copy for the deferred recipients is made from its bytes.
+        await this.settle('split', id, log, () =>
+          splitRefused({
+            meta,
+            refused,
+            spool,
+            now: this.now(),
+            retryDelay: withJitter(scheduleDelay(this.deps.config().queue.retrySchedule, meta.attempts + 1), this.random),
+            logger: log,
+            enqueue: (copy) => this.index(copy),
+            failed: (m, e) => this.observe(log, () => this.deps.observer?.failed?.(m, e, false)),
+          }),
+        );
+      }
       // Sent: a failure to remove it now must not count as a failed delivery (and send it again).
       await this.settle('complete', id, log, () => spool.complete(id));
       if (outcome.kind === 'delivered') this.pacer.succeeded(meta.sender);
