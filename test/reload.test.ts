@@ -97,4 +97,26 @@ describe('SIGHUP reload', () => {
       await relay.stop();
     }
   });
+
+  it('a reload that lowers the size limit does not turn a DATA in progress into a 552 for mail it keeps', async () => {
+    const doc = gmailConfig(dir, google);
+    const { relay } = await startTestRelay(doc);
+    try {
+      const c = await SmtpClient.open(relay.listeners[0]!.address.port);
+      await c.cmd('MAIL FROM:<alice@clinic.example>');
+      await c.cmd('RCPT TO:<bob@clinic.example>');
+      expect((await c.cmd('DATA')).code).toBe(354);
+      c.write(`From: alice@clinic.example\r\nTo: bob@clinic.example\r\nMessage-ID: <big@x>\r\n\r\n${'x'.repeat(200_000)}\r\n`);
+      await relay.reload(parseConfig({ ...doc, limits: { maxMessageSize: '100KB' } }));
+      c.write('.\r\n');
+      const r = await c.read();
+      expect(r.code).toBe(250);
+      await waitUntil(() => google.fake.sent.some((m) => m.raw.includes('<big@x>')), 10_000, 'delivered');
+      // the next message is held to the new limit
+      expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }, 'y'.repeat(200_000)))).code).toBe(552);
+      await c.quit();
+    } finally {
+      await relay.stop();
+    }
+  });
 });

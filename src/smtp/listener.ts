@@ -92,7 +92,9 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     secure: current.tls.mode === 'implicit',
     ...tls,
     ...tunables(current, deps.config()),
-    rejectOversized: true,
+    // The size check is ours (data.ts, 552 5.3.4, against the limit when DATA began): smtp-server's
+    // own would re-check at the end against a limit a reload may have lowered meanwhile.
+    rejectOversized: false,
     hideSTARTTLS: current.tls.mode !== 'starttls',
     hideENHANCEDSTATUSCODES: false,
     hideSMTPUTF8: true,
