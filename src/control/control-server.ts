@@ -177,10 +177,17 @@ export class ControlServer {
       const gone = (err as NodeJS.ErrnoException).code === 'ENOENT';
       return this.fail(socket, gone ? new ControlError('queue.not_found', 'the message was delivered or deleted just now') : err);
     }
-    const size = (await fh.stat()).size;
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      return this.fail(socket, err);
+    }
     socket.write(encodeLine({ ok: true, result: out.result, body: size }));
-    const stream = fh.createReadStream();
+    const stream = fh.createReadStream(); // closes the handle when it ends or is destroyed
     stream.on('error', () => socket.destroy());
+    socket.once('close', () => stream.destroy()); // a client that goes away early
     stream.pipe(socket);
   }
 
