@@ -77,6 +77,17 @@ describe('relay through Gmail SMTP (app password)', () => {
     removeDir(dir);
   });
 
+  /** Start the upstream and a relay whose app-password file holds `password`; returns its port and logs. */
+  async function startBoth(upstreamOpts: Parameters<typeof startUpstream>[1], password: string, secure = true) {
+    upstream = await startUpstream(dir, upstreamOpts);
+    const pw = path.join(dir, 'app-password');
+    writeFileSync(pw, password, { mode: 0o600 });
+    const logs = new LogCapture();
+    const started = await startTestRelay(doc(upstream.port, upstream.ca, pw, secure), logs);
+    relay = started.relay;
+    return { port: started.port, logs };
+  }
+
   function doc(port: number, ca: string, passwordFile: string, secure = true): ConfigInput {
     return {
       listen: [{ host: '127.0.0.1', port: 0 }],
@@ -94,12 +105,7 @@ describe('relay through Gmail SMTP (app password)', () => {
 
   for (const secure of [false, true]) {
     it(`${secure ? 'implicit TLS' : 'STARTTLS'}: envelope kept, bytes kept but for the stripped Bcc and the From of the app-password account`, async () => {
-      upstream = await startUpstream(dir, { secure, password: 'abcd efgh ijkl mnop' });
-      const pw = path.join(dir, 'app-password');
-      writeFileSync(pw, 'abcd efgh ijkl mnop\n', { mode: 0o600 });
-      const d = doc(upstream.port, upstream.ca, pw, secure);
-      let port: number;
-      ({ relay, port } = await startTestRelay(d));
+      const { port } = await startBoth({ secure, password: 'abcd efgh ijkl mnop' }, 'abcd efgh ijkl mnop\n', secure);
       const c = await SmtpClient.open(port);
       const head = 'From: alice@clinic.example\r\nTo: bob@clinic.example\r\nBcc: secret@clinic.example,\r\n hidden@clinic.example\r\nSubject: hi\r\nDate: Sun, 22 Nov 2026 08:00:00 +0000\r\nMessage-ID: <s@x>\r\n';
       const msg = `${head}\r\nBody\r\n`;
@@ -118,12 +124,7 @@ describe('relay through Gmail SMTP (app password)', () => {
   }
 
   it('retries after an upstream 4xx', async () => {
-    upstream = await startUpstream(dir, { secure: true, password: 'pw', failFirst: 1 });
-    const pw = path.join(dir, 'app-password');
-    writeFileSync(pw, 'pw', { mode: 0o600 });
-    const logs = new LogCapture();
-    let port: number;
-    ({ relay, port } = await startTestRelay(doc(upstream.port, upstream.ca, pw), logs));
+    const { port, logs } = await startBoth({ secure: true, password: 'pw', failFirst: 1 }, 'pw');
     const c = await SmtpClient.open(port);
     expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
     await c.quit();
@@ -132,28 +133,18 @@ describe('relay through Gmail SMTP (app password)', () => {
   });
 
   it('holds mail when the app password is refused, and says how to fix it', async () => {
-    upstream = await startUpstream(dir, { secure: true, password: 'right' });
-    const pw = path.join(dir, 'app-password');
-    writeFileSync(pw, 'wrong', { mode: 0o600 });
-    const logs = new LogCapture();
-    let port: number;
-    ({ relay, port } = await startTestRelay(doc(upstream.port, upstream.ca, pw), logs));
+    const { port, logs } = await startBoth({ secure: true, password: 'right' }, 'wrong');
     const c = await SmtpClient.open(port);
     expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
     await c.quit();
     const held = await logs.waitFor('delivery.held');
     expect(held[0]).toMatchObject({ kind: 'held' });
     expect(JSON.stringify(held[0])).not.toContain('wrong');
-    expect(await relay.spool.list('dead')).toHaveLength(0);
+    expect(await relay!.spool.list('dead')).toHaveLength(0);
   });
 
   it('partial acceptance: a deferred recipient is retried in a copy, a refused one reported, nobody gets it twice', async () => {
-    upstream = await startUpstream(dir, { secure: true, password: 'pw', refuse: { 'later@clinic.example': [450], 'gone@clinic.example': [550, 550] } });
-    const pw = path.join(dir, 'app-password');
-    writeFileSync(pw, 'pw', { mode: 0o600 });
-    const logs = new LogCapture();
-    let port: number;
-    ({ relay, port } = await startTestRelay(doc(upstream.port, upstream.ca, pw), logs));
+    const { port, logs } = await startBoth({ secure: true, password: 'pw', refuse: { 'later@clinic.example': [450], 'gone@clinic.example': [550, 550] } }, 'pw');
     const c = await SmtpClient.open(port);
     const rcpts = ['bob@clinic.example', 'later@clinic.example', 'gone@clinic.example'];
     expect((await c.send('alice@clinic.example', rcpts, message({ From: 'alice@clinic.example', To: rcpts.join(', '), 'Message-ID': '<partial@x>' }))).code).toBe(250);
