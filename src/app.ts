@@ -107,7 +107,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     await control.close();
     throw err;
   });
-  const sentLog = await SentLog.open(spoolDir, { retentionMs: current.queue.dedupeRetention });
+  const sentLog = await SentLog.open(spoolDir, { retentionMs: current.queue.dedupeRetention, logger });
   const now = options.now ?? Date.now;
   const pacer = new Pacer(current.queue, path.join(spoolDir, 'pace.json'));
   await pacer.load(now());
@@ -154,6 +154,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     await Promise.allSettled(running.map((r) => r.listener.close()));
     await scheduler.stop();
     backpressure.stop();
+    await sentLog.close().catch(() => undefined);
     await control.close();
     throw err;
   }
@@ -241,6 +242,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       // Deliveries stop at once (they stay queued); listeners let DATA in progress finish meanwhile.
       await Promise.allSettled([scheduler.stop(), ...running.map((r) => r.listener.close())]);
       await pacer.save(now()).catch(() => undefined);
+      await sentLog.close().catch(() => undefined);
       await Promise.allSettled([...transports.values()].map(async (t) => t.close?.()));
       logger.info({ event: 'relay.stopped', queued: scheduler.queued }, 'stopped');
     },

@@ -5,19 +5,25 @@
  * bytes (`sentKey`); the log remembers, on disk and across restarts, which recipients a key has
  * reached. Delivery decides under `withLock(key)`: read `reached`, send to the rest, `record`.
  *
- * Layout: <dir>/sent/<sha256(key)>.json = { version, key, recipients, firstAt, updatedAt },
- * 0600, replaced atomically (temp file in <dir>/sent/tmp/, fsync, rename, fsync dir). Keys not
- * updated for `retentionMs` are dropped by `prune`. One process owns a sent log (the lock is
- * in-process).
+ * Layout: <dir>/sent/journal, 0600, one JSON line per record ({ v, k: key, r: recipients, t: time,
+ * f: first time }), appended and fsynced before `record` resolves. Appends are group-committed:
+ * every record that arrives while a write is running shares the next write and fsync, so under
+ * load one fsync covers many deliveries (one file append instead of a file per message: about
+ * 0.8 ms of CPU per delivery less, see docs/benchmarks.md). Everything is also held in memory,
+ * so `reached` never reads the disk.
+ *
+ * At open, and when `prune` finds the journal mostly dead, the journal is rewritten with the live
+ * keys only (temp file in <dir>/sent/tmp/, fsync, rename, fsync dir). A line torn by a crash or a
+ * failed write is skipped (the relay may then send that message again: the same outcome as a kill
+ * between the send and its record). Per-key files of older versions (<sha256(key)>.json) are
+ * read at open and folded into the journal. One process owns a sent log (the lock is in-process).
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../log.js';
-import { DirSyncer } from './dir-syncer.js';
 import { replaceFile } from './durable-file.js';
 import { KeyMutex } from './key-mutex.js';
-import { DIR_MODE } from './layout.js';
-import { isErrno, withFs, type SpoolFs } from './spool-fs.js';
+import { DIR_MODE, FILE_MODE } from './layout.js';
+import { isErrno, withFs, writeAll, type SpoolFileHandle, type SpoolFs } from './spool-fs.js';
 
 export interface SentLogOptions {
   /** How long a key is remembered after its last record (a day or more: clients retry late). */
@@ -27,15 +33,32 @@ export interface SentLogOptions {
   fs?: Partial<SpoolFs>;
 }
 
-interface SentRecord {
-  version: 1;
-  key: string;
-  recipients: string[];
+interface Entry {
+  recipients: Set<string>;
   firstAt: string;
   updatedAt: string;
 }
 
-const FILE_PATTERN = /^[0-9a-f]{64}\.json$/;
+/** One journal line. */
+interface JournalLine {
+  v: 1;
+  k: string;
+  r: string[];
+  t: string;
+  f?: string;
+}
+
+interface Deferred {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export const JOURNAL_NAME = 'journal';
+/** Per-key files of the layout before the journal. */
+const LEGACY_FILE = /^[0-9a-f]{64}\.json$/;
+/** Rewrite the journal at a prune when it holds more than this many lines per live key (plus slack). */
+const COMPACT_RATIO = 2;
+const COMPACT_SLACK = 1024;
 
 /** The duplicate-suppression key of a message: its sending user and the sha256 of its bytes. */
 export function sentKey(sender: string, sha256: string): string {
@@ -44,12 +67,17 @@ export function sentKey(sender: string, sha256: string): string {
 
 export class SentLog {
   private readonly locks = new KeyMutex();
-  /** Serialises record/prune of one file (keyed by file name) even when a caller forgets withLock. */
-  private readonly writes = new KeyMutex();
-  private readonly syncer: DirSyncer;
+  private readonly entries = new Map<string, Entry>();
   private readonly tmp: string;
-  /** File names present on disk (loaded at open): most messages have none, and need no read. */
-  private readonly known = new Set<string>();
+  private readonly journalPath: string;
+  private handle: SpoolFileHandle | null = null;
+  /** Lines in the journal file (live or not): decides when a prune rewrites it. */
+  private lines = 0;
+  /** A failed write may have left a partial line: the next write starts on a fresh line. */
+  private torn = false;
+  private pending: { line: string; done: Deferred }[] = [];
+  private rewriteWaiters: Deferred[] = [];
+  private writing = false;
 
   private constructor(
     readonly dir: string,
@@ -58,11 +86,11 @@ export class SentLog {
     private readonly now: () => Date,
     private readonly logger: Logger,
   ) {
-    this.syncer = new DirSyncer((path) => fs.syncDir(path));
     this.tmp = join(dir, 'tmp');
+    this.journalPath = join(dir, JOURNAL_NAME);
   }
 
-  /** Open (creating, 0700) `<dir>/sent/`, clearing temp files left by a crash. */
+  /** Open (creating, 0700) `<dir>/sent/`, clearing temp files left by a crash and rewriting the journal. */
   static async open(dir: string, options: SentLogOptions): Promise<SentLog> {
     if (!(options.retentionMs > 0)) throw new RangeError('SentLog retentionMs must be a positive number of milliseconds');
     const fs = withFs(options.fs);
@@ -72,7 +100,13 @@ export class SentLog {
       await fs.chmod(d, DIR_MODE);
     }
     for (const name of await fs.readdir(log.tmp)) await fs.unlink(join(log.tmp, name));
-    for (const name of await fs.readdir(log.dir)) if (FILE_PATTERN.test(name)) log.known.add(name);
+    const legacy = (await fs.readdir(log.dir)).filter((n) => LEGACY_FILE.test(n));
+    for (const name of legacy) await log.loadLegacy(join(log.dir, name));
+    await log.loadJournal();
+    log.dropExpired();
+    await log.rewrite();
+    for (const name of legacy) await fs.unlink(join(log.dir, name));
+    if (legacy.length) await fs.syncDir(log.dir);
     return log;
   }
 
@@ -81,75 +115,165 @@ export class SentLog {
     return this.locks.run(key, fn);
   }
 
-  /** Recipients this key has reached (empty if none, or if its file is unreadable: logged). */
+  /** Recipients this key has reached (empty if none). */
   async reached(key: string): Promise<Set<string>> {
-    if (!this.known.has(fileName(key))) return new Set();
-    return new Set((await this.read(key))?.recipients ?? []);
+    return new Set(this.entries.get(key)?.recipients);
   }
 
-  /** Add `recipients` to what `key` has reached; durable (file and directory fsynced) on resolve. */
-  record(key: string, recipients: string[]): Promise<void> {
-    const name = fileName(key);
-    return this.writes.run(name, async () => {
-      const at = this.now().toISOString();
-      const existing = this.known.has(name) ? await this.read(key) : null;
-      const all = new Set(existing?.recipients ?? []);
-      for (const r of recipients) all.add(r);
-      const next: SentRecord = { version: 1, key, recipients: [...all], firstAt: existing?.firstAt ?? at, updatedAt: at };
-      await replaceFile(this.fs, this.tmp, name.slice(0, 16), join(this.dir, name), Buffer.from(`${JSON.stringify(next)}\n`));
-      this.known.add(name);
-      await this.syncer.sync(this.dir);
+  /** Add `recipients` to what `key` has reached; durable (appended and fsynced) on resolve. */
+  async record(key: string, recipients: string[]): Promise<void> {
+    const at = this.now().toISOString();
+    const line: JournalLine = { v: 1, k: key, r: [...new Set(recipients)], t: at };
+    await new Promise<void>((resolve, reject) => {
+      this.pending.push({ line: `${JSON.stringify(line)}\n`, done: { resolve, reject } });
+      void this.drain();
     });
+    this.apply(line);
   }
 
-  /** Drop keys not updated within the retention (and unreadable files). Resolves how many went. */
+  /**
+   * Drop keys not updated within the retention; rewrite the journal when most of it is dead.
+   * Resolves how many keys went.
+   */
   async prune(): Promise<number> {
-    const cutoff = this.now().getTime() - this.retentionMs;
-    let removed = 0;
-    for (const name of await this.fs.readdir(this.dir)) {
-      if (!FILE_PATTERN.test(name)) continue;
-      const path = join(this.dir, name);
-      const gone = await this.writes.run(name, async () => {
-        const record = await this.readPath(path);
-        if (record && Date.parse(record.updatedAt) >= cutoff) return false;
-        try {
-          await this.fs.unlink(path);
-          this.known.delete(name);
-          return true;
-        } catch (err) {
-          if (isErrno(err, 'ENOENT')) return false;
-          throw err;
-        }
+    const removed = this.dropExpired();
+    if (this.lines > COMPACT_RATIO * this.entries.size + COMPACT_SLACK) {
+      await new Promise<void>((resolve, reject) => {
+        this.rewriteWaiters.push({ resolve, reject });
+        void this.drain();
       });
-      if (gone) removed++;
     }
-    if (removed > 0) await this.syncer.sync(this.dir);
     return removed;
   }
 
-  private read(key: string): Promise<SentRecord | null> {
-    return this.readPath(join(this.dir, fileName(key)));
+  /** Close the journal (the log is unusable afterwards). */
+  async close(): Promise<void> {
+    while (this.writing) await new Promise((r) => setImmediate(r));
+    await this.handle?.close();
+    this.handle = null;
   }
 
-  private async readPath(path: string): Promise<SentRecord | null> {
-    let text: string;
+  /** The one writer: batches of appends (one write, one fsync each) and rewrites, in turn. */
+  private async drain(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
     try {
-      text = await this.fs.readFile(path);
+      while (this.pending.length || this.rewriteWaiters.length) {
+        if (this.rewriteWaiters.length) {
+          const waiters = this.rewriteWaiters.splice(0);
+          await this.rewrite().then(
+            () => waiters.forEach((w) => w.resolve()),
+            (err: unknown) => waiters.forEach((w) => w.reject(err)),
+          );
+          continue;
+        }
+        const batch = this.pending.splice(0);
+        await this.append(batch.map((b) => b.line)).then(
+          () => batch.forEach((b) => b.done.resolve()),
+          (err: unknown) => batch.forEach((b) => b.done.reject(err)),
+        );
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async append(lines: string[]): Promise<void> {
+    if (!this.handle) throw Object.assign(new Error('the sent log is closed'), { code: 'ECLOSED' });
+    const text = (this.torn ? '\n' : '') + lines.join('');
+    try {
+      await writeAll(this.handle, Buffer.from(text));
+      this.torn = false;
+      await this.handle.sync();
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return null;
+      this.torn = true;
       throw err;
     }
+    this.lines += lines.length;
+  }
+
+  /** Write the live keys to a new journal, durably, and append to it from now on. */
+  private async rewrite(): Promise<void> {
+    const text = [...this.entries].map(([k, e]) => `${JSON.stringify({ v: 1, k, r: [...e.recipients], t: e.updatedAt, f: e.firstAt } satisfies JournalLine)}\n`).join('');
+    await replaceFile(this.fs, this.tmp, JOURNAL_NAME, this.journalPath, Buffer.from(text));
+    await this.fs.syncDir(this.dir);
+    const previous = this.handle;
+    this.handle = await this.fs.open(this.journalPath, 'a', FILE_MODE);
+    this.lines = this.entries.size;
+    this.torn = false;
+    await previous?.close().catch(() => undefined);
+  }
+
+  private apply(line: JournalLine): void {
+    const entry = this.entries.get(line.k);
+    if (!entry) {
+      this.entries.set(line.k, { recipients: new Set(line.r), firstAt: line.f ?? line.t, updatedAt: line.t });
+      return;
+    }
+    for (const r of line.r) entry.recipients.add(r);
+    if (line.t > entry.updatedAt) entry.updatedAt = line.t;
+    if (line.f && line.f < entry.firstAt) entry.firstAt = line.f;
+  }
+
+  private dropExpired(): number {
+    const cutoff = this.now().getTime() - this.retentionMs;
+    let removed = 0;
+    for (const [k, e] of this.entries) {
+      if (!(Date.parse(e.updatedAt) >= cutoff)) {
+        this.entries.delete(k);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  private async loadJournal(): Promise<void> {
+    let text: string;
     try {
-      const record = JSON.parse(text) as SentRecord;
-      if (record.version === 1 && Array.isArray(record.recipients) && typeof record.updatedAt === 'string') return record;
-    } catch {
-      // fall through
+      text = await this.fs.readFile(this.journalPath);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    let skipped = 0;
+    for (const raw of text.split('\n')) {
+      if (!raw) continue;
+      const line = parseLine(raw);
+      if (line) this.apply(line);
+      else skipped++;
+    }
+    if (skipped) {
+      this.logger.warn({ event: 'sent_log.torn', lines: skipped }, 'skipped unreadable sent-log lines (a crash or a failed write; those messages may be sent again)');
+    }
+  }
+
+  private async loadLegacy(path: string): Promise<void> {
+    try {
+      const record = JSON.parse(await this.fs.readFile(path)) as { version?: unknown; key?: unknown; recipients?: unknown; firstAt?: unknown; updatedAt?: unknown };
+      if (record.version === 1 && typeof record.key === 'string' && isStrings(record.recipients) && typeof record.updatedAt === 'string') {
+        const firstAt = typeof record.firstAt === 'string' ? record.firstAt : record.updatedAt;
+        this.apply({ v: 1, k: record.key, r: record.recipients, t: record.updatedAt, f: firstAt });
+        return;
+      }
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
     }
     this.logger.error({ event: 'sent_log.corrupt', path }, 'unreadable sent-log entry ignored (a duplicate may be sent)');
-    return null;
   }
 }
 
-function fileName(key: string): string {
-  return `${createHash('sha256').update(key).digest('hex')}.json`;
+function parseLine(raw: string): JournalLine | null {
+  try {
+    const l = JSON.parse(raw) as Partial<JournalLine>;
+    if (l.v === 1 && typeof l.k === 'string' && isStrings(l.r) && typeof l.t === 'string' && (l.f === undefined || typeof l.f === 'string')) {
+      return l as JournalLine;
+    }
+  } catch {
+    // torn or foreign: skipped
+  }
+  return null;
+}
+
+function isStrings(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
 }

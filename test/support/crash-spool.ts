@@ -101,10 +101,19 @@ export function inspectDrainedSpool(dir: string): string[] {
 
 /** Has the relay durably recorded (sent log) that this message reached Gmail? */
 export function sentLogHas(dir: string, sender: string, messageSha256: string): boolean {
-  return existsSync(sentLogPath(dir, sender, messageSha256));
-}
-
-/** Where the sent log keeps a message's record (src/spool/sent-log.ts: sent/<sha256(key)>.json). */
-export function sentLogPath(dir: string, sender: string, messageSha256: string): string {
-  return path.join(dir, 'sent', `${sha256(sentKey(sender, messageSha256))}.json`);
+  const key = sentKey(sender, messageSha256);
+  let text: string;
+  try {
+    text = readFileSync(path.join(dir, 'sent', 'journal'), 'utf8');
+  } catch {
+    return false;
+  }
+  // One JSON line per record (src/spool/sent-log.ts); a line torn by the kill is not a record.
+  return text.split('\n').some((line) => {
+    try {
+      return (JSON.parse(line) as { k?: unknown }).k === key;
+    } catch {
+      return false;
+    }
+  });
 }
