@@ -10,7 +10,6 @@
  *
  * Nothing about the content is logged: no subject, no body.
  */
-import { gmail } from '@googleapis/gmail';
 import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GoogleCredentials } from '../google/credentials.js';
@@ -35,6 +34,7 @@ export function createGmailApiTransport(options: GmailApiTransportOptions): Tran
   const { credentials, logger } = options;
   const rootUrl = options.apiRootUrl.endsWith('/') ? options.apiRootUrl : `${options.apiRootUrl}/`;
   const timeout = options.timeoutMs ?? DEFAULT_GMAIL_TIMEOUT_MS;
+  const sendUrl = `${rootUrl}upload/gmail/v1/users/me/messages/send`;
 
   return {
     name: 'gmail-api',
@@ -48,15 +48,22 @@ export function createGmailApiTransport(options: GmailApiTransportOptions): Tran
       } catch (err) {
         throw err instanceof DeliveryError ? err : spoolUnreadable(path, err);
       }
-      const api = gmail({ version: 'v1', auth: credentials.clientFor(user), rootUrl });
       try {
-        const res = await api.users.messages.send(
-          { userId: 'me', media: { mimeType: 'message/rfc822', body } },
-          // rootUrl again: the client-level one does not reach the media upload URL. No gaxios
-          // retries: the scheduler owns retrying (a POST replayed blindly can duplicate mail).
-          { rootUrl, signal, timeout, retry: false },
-        );
-        const providerId = res.data.id ?? '';
+        // The request users.messages.send makes (googleapis-common: media upload), made straight
+        // on the user's JWT client: the same 401 → new token → one resend, proxy and error shape,
+        // without building a Gmail API object per send (about 0.3 ms of CPU a message). No gaxios
+        // retries: the scheduler owns retrying (a POST replayed blindly can duplicate mail).
+        const res = await credentials.clientFor(user).request<{ id?: string | null }>({
+          url: sendUrl,
+          method: 'POST',
+          params: { uploadType: 'media' },
+          headers: { 'content-type': 'message/rfc822' },
+          data: body,
+          signal,
+          timeout,
+          retry: false,
+        });
+        const providerId = res.data?.id ?? '';
         if (!providerId) logger.warn({ event: 'delivery.gmail_no_id', queueId: meta.id, sender: user }, 'Gmail accepted the message without an id');
         logger.debug({ event: 'delivery.gmail_api.sent', queueId: meta.id, sender: user, size: body.length, providerId }, 'Gmail accepted the message');
         return { providerId };
