@@ -7,9 +7,8 @@ import path from 'node:path';
 import { lockSpool, serveQueue } from './control/index.js';
 import type { Config, ListenerConfig, WorkspaceConfig } from './config/schema.js';
 import { ConfigError, errorText } from './errors.js';
-import { createGmailApiTransport } from './delivery/gmail-api.js';
-import { createOutboxTransport } from './delivery/outbox.js';
-import { createSmtpTransport } from './delivery/smtp.js';
+import { buildTransports } from './delivery/build.js';
+import { DeliveryThread } from './delivery/thread.js';
 import type { Transport } from './delivery/types.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { GMAIL_SETTINGS_BASIC_SCOPE, GoogleCredentials, createSendAsVerifier, loadServiceAccountKey, type SendAsVerifier } from './google/index.js';
@@ -47,17 +46,6 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
-/** Credentials of every gmail-api workspace, keyed by workspace name (also used by `check`). */
-export function buildCredentials(config: Config): Map<string, GoogleCredentials> {
-  const out = new Map<string, GoogleCredentials>();
-  config.workspaces.forEach((w, i) => {
-    if (w.transport !== 'gmail-api' || !w.gmailApi) return;
-    const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`);
-    out.set(w.name, new GoogleCredentials({ key, scopes: w.gmailApi.scopes, tokenUrl: config.google.tokenUrl }));
-  });
-  return out;
-}
-
 /**
  * Send-as verifiers of the gmail-api workspaces, when a listener checks From against the sender's
  * verified aliases (verifySendAs). Same service account, its own token with only the
@@ -75,36 +63,34 @@ export function buildSendAsVerifiers(config: Config, logger: Logger): Map<string
   return out;
 }
 
-export function buildTransports(config: Config, logger: Logger): Map<string, Transport> {
-  const credentials = buildCredentials(config);
-  const out = new Map<string, Transport>();
-  config.workspaces.forEach((w, i) => {
-    const log = logger.child({ workspace: w.name });
-    if (w.transport === 'gmail-api') {
-      out.set(w.name, createGmailApiTransport({ credentials: credentials.get(w.name)!, apiRootUrl: config.google.apiRootUrl, logger: log }));
-    } else if (w.transport === 'smtp') {
-      out.set(w.name, createSmtpTransport({ smtp: w.smtp!, keyPath: `workspaces[${i}].smtp`, logger: log }));
-    } else {
-      out.set(w.name, createOutboxTransport({ dir: w.outbox!.dir, logger: log }));
-    }
-  });
-  return out;
-}
-
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { logger } = options;
   let current = options.config;
-  const makeTransports = (config: Config) =>
+  // Sends run on a thread of their own (src/delivery/thread.ts) unless the config says otherwise.
+  const thread = !options.transportFactory && current.queue.deliveryThread ? await DeliveryThread.start(logger) : null;
+  const makeTransports = async (config: Config): Promise<Map<string, Transport>> =>
     options.transportFactory
       ? new Map(config.workspaces.map((w, i) => [w.name, options.transportFactory!(w, i)]))
-      : buildTransports(config, logger);
-  let transports = makeTransports(current);
-  let verifiers = buildSendAsVerifiers(current, logger);
+      : thread
+        ? thread.transports(config)
+        : buildTransports(config, logger);
+  const closeAll = (m: Map<string, Transport>) => Promise.allSettled([...m.values()].map(async (t) => t.close?.()));
+  let transports: Map<string, Transport>;
+  let control: Awaited<ReturnType<typeof lockSpool>>;
+  let verifiers: Map<string, SendAsVerifier>;
+  try {
+    transports = await makeTransports(current);
+    verifiers = buildSendAsVerifiers(current, logger);
+    // The control socket is the spool's lock (no queue CLI change or second daemon under recovery).
+    control = await lockSpool(current, logger);
+  } catch (err) {
+    await thread?.stop();
+    throw err;
+  }
   const spoolDir = path.resolve(current.queue.dir);
-  // The control socket is the spool's lock (no queue CLI change or second daemon under recovery).
-  const control = await lockSpool(current, logger);
   const spool = await Spool.open(spoolDir, { logger, ...(options.spoolFs ? { fs: options.spoolFs } : {}) }).catch(async (err: unknown) => {
     await control.close();
+    await thread?.stop();
     throw err;
   });
   const sentLog = await SentLog.open(spoolDir, { retentionMs: current.queue.dedupeRetention, logger });
@@ -156,6 +142,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     backpressure.stop();
     await sentLog.close().catch(() => undefined);
     await control.close();
+    await closeAll(transports);
+    await thread?.stop();
     throw err;
   }
   serveQueue(control, { spool, scheduler, logger });
@@ -180,12 +168,12 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       }
       // Everything that can fail is checked or built first, so a refused config changes nothing:
       // keys (transports, verifiers), every listener entry (devices, TLS files), new ports bound.
-      const nextTransports = makeTransports(next);
       const nextVerifiers = buildSendAsVerifiers(next, logger);
       next.listen.forEach((cfg, i) => {
         checkListenerConfig(cfg, next, `listen[${i}]`);
         if (cfg.tls.mode !== 'none') loadTlsOptions(cfg, `listen[${i}]`);
       });
+      const nextTransports = await makeTransports(next);
       const key = (l: ListenerConfig) => `${l.host}:${l.port}`;
       const nextByKey = new Map(next.listen.map((l) => [key(l), l]));
       const inPlace = running.filter((r) => {
@@ -199,6 +187,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         for (const cfg of brandNew) added.push(await open(cfg));
       } catch (err) {
         await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
+        await closeAll(nextTransports);
         throw err;
       }
       const previous = { config: current, transports, verifiers };
@@ -216,6 +205,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         ({ config: current, transports, verifiers } = previous);
         for (const r of reloaded) r.listener.reload(r.before);
         await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
+        await closeAll(nextTransports);
         throw err;
       }
       // Listeners that go away, or whose TLS mode changes (same port: closed, then opened again).
@@ -232,7 +222,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       added.forEach((r) => announce(r.listener));
       running = [...reloaded.map(({ cfg, listener }) => ({ cfg, listener })), ...added];
       // Transports still in use by deliveries in flight finish with the old ones.
-      setTimeout(() => void Promise.allSettled([...previous.transports.values()].map(async (t) => t.close?.())), 600_000).unref();
+      setTimeout(() => void closeAll(previous.transports), 600_000).unref();
       logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');
     },
     async stop() {
@@ -243,7 +233,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       await Promise.allSettled([scheduler.stop(), ...running.map((r) => r.listener.close())]);
       await pacer.save(now()).catch(() => undefined);
       await sentLog.close().catch(() => undefined);
-      await Promise.allSettled([...transports.values()].map(async (t) => t.close?.()));
+      await closeAll(transports);
+      await thread?.stop();
       logger.info({ event: 'relay.stopped', queued: scheduler.queued }, 'stopped');
     },
   };

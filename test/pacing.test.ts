@@ -50,7 +50,8 @@ describe('pacing under Gmail limits', () => {
       await sendFrom(port, 'scans@clinic.example', 3, 'b');
       await waitUntil(() => env.google.fake.sent.length === 3, 10_000, 'delivered after the backoff');
       const first = env.google.fake.rateLimited[0]!.at;
-      expect(env.google.fake.rateLimited).toHaveLength(1);
+      // one refusal per send in flight at the time (queue.perUserConcurrency, 2), then no more
+      expect(env.google.fake.rateLimited.length).toBeLessThanOrEqual(2);
       expect(Math.min(...env.google.fake.sent.map((s) => s.receivedAt)) - first).toBeGreaterThanOrEqual(950);
     });
   }

@@ -4,7 +4,7 @@
  */
 import nodemailer from 'nodemailer';
 import { readFileSync } from 'node:fs';
-import { buildCredentials } from '../app.js';
+import { buildCredentials } from '../delivery/build.js';
 import type { Config, WorkspaceConfig } from '../config/schema.js';
 import { readSecretFile } from '../config/secrets.js';
 import { ConfigError, errorText } from '../errors.js';

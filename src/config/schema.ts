@@ -121,6 +121,8 @@ export const configSchema = z
       concurrency: z.number().int().min(1).max(256).default(8),
       perUserConcurrency: z.number().int().min(1).max(64).default(2),
       dedupeRetention: duration('7d'),
+      /** Run the sends on a thread of their own (the second core), leaving the first to accept mail. */
+      deliveryThread: z.boolean().default(true),
       /** Per sending user: at most this many sends per second (Gmail's per-user rate limits). */
       userRate: z.number().positive().default(1),
       /** After a rate-limit answer with no usable "Retry after": pause the user this long, doubling (max 30 min). */

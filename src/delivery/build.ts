@@ -1,0 +1,38 @@
+/**
+ * The transports of a config, one per workspace (the daemon's, and the delivery thread's: see
+ * thread.ts), and the credentials of its gmail-api workspaces (also used by `check`).
+ */
+import type { Config } from '../config/schema.js';
+import { GoogleCredentials, loadServiceAccountKey } from '../google/index.js';
+import type { Logger } from '../log.js';
+import { createGmailApiTransport } from './gmail-api.js';
+import { createOutboxTransport } from './outbox.js';
+import { createSmtpTransport } from './smtp.js';
+import type { Transport } from './types.js';
+
+/** Credentials of every gmail-api workspace, keyed by workspace name. */
+export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>): Map<string, GoogleCredentials> {
+  const out = new Map<string, GoogleCredentials>();
+  config.workspaces.forEach((w, i) => {
+    if (w.transport !== 'gmail-api' || !w.gmailApi) return;
+    const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`);
+    out.set(w.name, new GoogleCredentials({ key, scopes: w.gmailApi.scopes, tokenUrl: config.google.tokenUrl }));
+  });
+  return out;
+}
+
+export function buildTransports(config: Pick<Config, 'workspaces' | 'google'>, logger: Logger): Map<string, Transport> {
+  const credentials = buildCredentials(config);
+  const out = new Map<string, Transport>();
+  config.workspaces.forEach((w, i) => {
+    const log = logger.child({ workspace: w.name });
+    if (w.transport === 'gmail-api') {
+      out.set(w.name, createGmailApiTransport({ credentials: credentials.get(w.name)!, apiRootUrl: config.google.apiRootUrl, logger: log }));
+    } else if (w.transport === 'smtp') {
+      out.set(w.name, createSmtpTransport({ smtp: w.smtp!, keyPath: `workspaces[${i}].smtp`, logger: log }));
+    } else {
+      out.set(w.name, createOutboxTransport({ dir: w.outbox!.dir, logger: log }));
+    }
+  });
+  return out;
+}
