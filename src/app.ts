@@ -8,12 +8,11 @@ import { lockSpool, serveQueue } from './control/index.js';
 import type { Config, ListenerConfig, WorkspaceConfig } from './config/schema.js';
 import { ConfigError, errorText } from './errors.js';
 import { buildTransports } from './delivery/build.js';
-import { DeliveryThread } from './delivery/thread.js';
 import type { Transport } from './delivery/types.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { GMAIL_SETTINGS_BASIC_SCOPE, GoogleCredentials, createSendAsVerifier, loadServiceAccountKey, type SendAsVerifier } from './google/index.js';
 import type { Logger } from './log.js';
-import { Backpressure, Pacer, Scheduler } from './queue/index.js';
+import { Backpressure, DeliveryThread, LocalExecutor, Pacer, Scheduler, type DeliveryExecutor } from './queue/index.js';
 import { Notifier } from './notify/index.js';
 import { SentLog, Spool, type SpoolFs } from './spool/index.js';
 import { needsRestart, startListener, type Listener } from './smtp/index.js';
@@ -36,6 +35,8 @@ export interface Relay {
   readonly listeners: readonly Listener[];
   readonly spool: Spool;
   readonly scheduler: Scheduler;
+  /** The delivery thread, when attempts run in one (queue.deliveryThread). */
+  readonly deliveryThread: DeliveryThread | null;
   config(): Config;
   /**
    * Apply a new config (SIGHUP): policy, listeners and credentials, with no message lost. Throws
@@ -63,44 +64,62 @@ export function buildSendAsVerifiers(config: Config, logger: Logger): Map<string
   return out;
 }
 
+/** The transports of one config and the executor that runs attempts with them. */
+interface Deliveries {
+  executor: DeliveryExecutor;
+  close(): Promise<void>;
+}
+
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { logger } = options;
   let current = options.config;
-  // Sends run on a thread of their own (src/delivery/thread.ts) unless the config says otherwise.
-  const thread = !options.transportFactory && current.queue.deliveryThread ? await DeliveryThread.start(logger) : null;
-  const makeTransports = async (config: Config): Promise<Map<string, Transport>> =>
+  const spoolDir = path.resolve(current.queue.dir);
+  // Delivery attempts run on a thread of their own (src/queue/delivery-thread.ts) unless the
+  // config says otherwise, or the caller replaces the transports or the spool's file calls
+  // (functions do not cross to a thread: those runs stay in this one).
+  const threaded = !options.transportFactory && !options.spoolFs && current.queue.deliveryThread;
+  const buildLocal = (config: Config): Map<string, Transport> =>
     options.transportFactory
       ? new Map(config.workspaces.map((w, i) => [w.name, options.transportFactory!(w, i)]))
-      : thread
-        ? thread.transports(config)
-        : buildTransports(config, logger);
+      : buildTransports(config, logger);
   const closeAll = (m: Map<string, Transport>) => Promise.allSettled([...m.values()].map(async (t) => t.close?.()));
-  let transports: Map<string, Transport>;
-  let control: Awaited<ReturnType<typeof lockSpool>>;
-  let verifiers: Map<string, SendAsVerifier>;
+  // In one thread the transports (and so the keys) are checked before the spool is locked.
+  const firstLocal = threaded ? null : buildLocal(current);
+  let verifiers = buildSendAsVerifiers(current, logger);
+  // The control socket is the spool's lock (no queue CLI change or second daemon under recovery).
+  const control = await lockSpool(current, logger);
+  let spool: Spool;
+  let sentLog: SentLog | null = null;
+  let thread: DeliveryThread | null = null;
+  let deliveries: Deliveries;
   try {
-    transports = await makeTransports(current);
-    verifiers = buildSendAsVerifiers(current, logger);
-    // The control socket is the spool's lock (no queue CLI change or second daemon under recovery).
-    control = await lockSpool(current, logger);
+    spool = await Spool.open(spoolDir, { logger, ...(options.spoolFs ? { fs: options.spoolFs } : {}) });
+    if (threaded) thread = await DeliveryThread.start(current, spoolDir, logger);
+    else sentLog = await SentLog.open(spoolDir, { retentionMs: current.queue.dedupeRetention, logger });
   } catch (err) {
-    await thread?.stop();
+    await control.close();
+    if (firstLocal) await closeAll(firstLocal);
     throw err;
   }
-  const spoolDir = path.resolve(current.queue.dir);
-  const spool = await Spool.open(spoolDir, { logger, ...(options.spoolFs ? { fs: options.spoolFs } : {}) }).catch(async (err: unknown) => {
-    await control.close();
+  const makeDeliveries = async (config: Config, built = buildLocal): Promise<Deliveries> => {
+    if (thread) return thread.generation(config);
+    const transports = built(config);
+    const executor = new LocalExecutor({ spool, sentLog: sentLog!, transportFor: (w) => transports.get(w), workspaces: () => config.workspaces, logger });
+    return { executor, close: async () => void (await closeAll(transports)) };
+  };
+  try {
+    deliveries = await makeDeliveries(current, firstLocal ? () => firstLocal : buildLocal);
+  } catch (err) {
     await thread?.stop();
+    await control.close();
     throw err;
-  });
-  const sentLog = await SentLog.open(spoolDir, { retentionMs: current.queue.dedupeRetention, logger });
+  }
   const now = options.now ?? Date.now;
   const pacer = new Pacer(current.queue, path.join(spoolDir, 'pace.json'));
   await pacer.load(now());
   const scheduler = new Scheduler({
     spool,
-    sentLog,
-    transportFor: (name) => transports.get(name),
+    executor: () => deliveries.executor,
     config: () => current,
     logger,
     pacer,
@@ -140,15 +159,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     await Promise.allSettled(running.map((r) => r.listener.close()));
     await scheduler.stop();
     backpressure.stop();
-    await sentLog.close().catch(() => undefined);
+    await sentLog?.close().catch(() => undefined);
     await control.close();
-    await closeAll(transports);
+    await deliveries.close();
     await thread?.stop();
     throw err;
   }
   serveQueue(control, { spool, scheduler, logger });
   const timers = [
-    setInterval(() => void sentLog.prune().catch(() => undefined), 3_600_000),
+    // (The delivery thread prunes its own sent log.)
+    ...(sentLog ? [setInterval(() => void sentLog?.prune().catch(() => undefined), 3_600_000)] : []),
     setInterval(() => void pacer.save(now()).catch(() => undefined), 5_000),
   ];
   timers.forEach((t) => t.unref());
@@ -161,6 +181,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     },
     spool,
     scheduler,
+    deliveryThread: thread,
     config: () => current,
     async reload(next) {
       if (path.resolve(next.queue.dir) !== spoolDir) {
@@ -173,7 +194,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         checkListenerConfig(cfg, next, `listen[${i}]`);
         if (cfg.tls.mode !== 'none') loadTlsOptions(cfg, `listen[${i}]`);
       });
-      const nextTransports = await makeTransports(next);
+      const nextDeliveries = await makeDeliveries(next);
       const key = (l: ListenerConfig) => `${l.host}:${l.port}`;
       const nextByKey = new Map(next.listen.map((l) => [key(l), l]));
       const inPlace = running.filter((r) => {
@@ -187,11 +208,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         for (const cfg of brandNew) added.push(await open(cfg));
       } catch (err) {
         await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
-        await closeAll(nextTransports);
+        await nextDeliveries.close();
         throw err;
       }
-      const previous = { config: current, transports, verifiers };
-      transports = nextTransports;
+      const previous = { config: current, deliveries, verifiers };
+      deliveries = nextDeliveries;
       verifiers = nextVerifiers;
       current = next;
       const reloaded: { cfg: ListenerConfig; listener: Listener; before: ListenerConfig }[] = [];
@@ -202,10 +223,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
           reloaded.push({ cfg, listener: r.listener, before: r.cfg });
         }
       } catch (err) {
-        ({ config: current, transports, verifiers } = previous);
+        ({ config: current, deliveries, verifiers } = previous);
         for (const r of reloaded) r.listener.reload(r.before);
         await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
-        await closeAll(nextTransports);
+        await nextDeliveries.close();
         throw err;
       }
       // Listeners that go away, or whose TLS mode changes (same port: closed, then opened again).
@@ -221,8 +242,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       }
       added.forEach((r) => announce(r.listener));
       running = [...reloaded.map(({ cfg, listener }) => ({ cfg, listener })), ...added];
-      // Transports still in use by deliveries in flight finish with the old ones.
-      setTimeout(() => void closeAll(previous.transports), 600_000).unref();
+      // Deliveries in flight finish with the old transports.
+      setTimeout(() => void previous.deliveries.close(), 600_000).unref();
       logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');
     },
     async stop() {
@@ -232,8 +253,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       // Deliveries stop at once (they stay queued); listeners let DATA in progress finish meanwhile.
       await Promise.allSettled([scheduler.stop(), ...running.map((r) => r.listener.close())]);
       await pacer.save(now()).catch(() => undefined);
-      await sentLog.close().catch(() => undefined);
-      await closeAll(transports);
+      await sentLog?.close().catch(() => undefined);
+      await deliveries.close();
       await thread?.stop();
       logger.info({ event: 'relay.stopped', queued: scheduler.queued }, 'stopped');
     },

@@ -4,3 +4,5 @@ export * from './attempt.js';
 export * from './pacer.js';
 export * from './backpressure.js';
 export * from './due-index.js';
+export * from './executor.js';
+export { DeliveryThread, type ThreadGeneration } from './delivery-thread.js';

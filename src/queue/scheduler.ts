@@ -6,10 +6,9 @@
 import type { Config } from '../config/schema.js';
 import { DeliveryError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Transport } from '../delivery/types.js';
-import type { SentLog, Spool } from '../spool/index.js';
+import type { Spool } from '../spool/index.js';
 import type { MessageMeta } from '../spool/types.js';
-import { attemptDelivery } from './attempt.js';
+import type { AttemptRun, DeliveryExecutor } from './executor.js';
 import { splitRefused } from './partial.js';
 import { DueIndex, type DueEntry } from './due-index.js';
 import { Pacer } from './pacer.js';
@@ -30,9 +29,8 @@ export interface DeliveryObserver {
 
 export interface SchedulerDeps {
   spool: Spool;
-  sentLog: SentLog;
-  /** The transport of a workspace, by name. */
-  transportFor: (workspace: string) => Transport | undefined;
+  /** Runs each attempt (claim, send, complete): in this thread or the delivery thread. */
+  executor: () => DeliveryExecutor;
   config: () => Config;
   logger: Logger;
   now?: () => number;
@@ -42,17 +40,9 @@ export interface SchedulerDeps {
   pacer?: Pacer;
 }
 
-/** The first address of the message outside its workspace's current domains, or null. */
-function outsideCurrentWorkspace(meta: MessageMeta, config: Config): string | null {
-  const ws = config.workspaces.find((w) => w.name === meta.workspace);
-  if (!ws) return null;
-  for (const a of [meta.sender, ...meta.recipients, ...meta.headerRecipients, ...meta.bcc]) {
-    if (!ws.domains.includes(a.slice(a.lastIndexOf('@') + 1).toLowerCase())) return a;
-  }
-  return null;
-}
-
-const isNotQueued = (err: unknown) => (err as { code?: unknown }).code === 'spool.not_queued';
+const ignoreNotFound = (err: unknown) => {
+  if ((err as { code?: unknown }).code !== 'spool.not_found') throw err;
+};
 
 /** Codes that mean "this user is sending too fast": defer the user, not fail the message. */
 const RATE_CODES = new Set(['delivery.rate_limited', 'delivery.daily_limit']);
@@ -221,15 +211,25 @@ export class Scheduler {
   private async deliver(entry: DueEntry, signal: AbortSignal, startedAt: number): Promise<void> {
     const { id } = entry;
     const { spool, logger } = this.deps;
-    let meta: MessageMeta;
+    const started = this.now();
+    let run: AttemptRun;
     try {
-      meta = await spool.claim(id);
+      run = await this.deps.executor().run(id, signal);
     } catch (err) {
+      // The delivery thread stopped during the attempt: where the message is, and whether it
+      // reached Google, is not known here. Put it back; the sent log suppresses a repeat it saw.
+      logger.warn({ event: 'delivery.possible_duplicate', queueId: id, code: (err as { code?: unknown }).code, reason: errorText(err) }, 'the attempt was cut off; putting the message back');
+      run = { kind: 'claim_failed', error: err };
+    }
+    if (run.kind === 'not_queued') {
       this.pacer.uncount(entry.sender, entry.recipients, startedAt);
-      if (isNotQueued(err)) return; // deleted, or taken by an admin action meanwhile
-      // The claim failed (EMFILE, EIO…) before or after its rename: put the message back in the
-      // queue and the index rather than strand it, and try again a little later.
-      logger.error({ event: 'queue.claim_failed', queueId: id, err: errorText(err) }, 'could not claim a message; putting it back');
+      return; // deleted, or taken by an admin action meanwhile
+    }
+    if (run.kind === 'claim_failed') {
+      this.pacer.uncount(entry.sender, entry.recipients, startedAt);
+      // Put the message back in the queue and the index rather than strand it in active/, and
+      // try again a little later.
+      logger.error({ event: 'queue.claim_failed', queueId: id, err: errorText(run.error) }, 'could not claim a message; putting it back');
       await this.settle('release', id, logger, async () => {
         const found = await spool.find(id);
         if (found?.state === 'active') await spool.release(found.meta);
@@ -239,63 +239,10 @@ export class Scheduler {
       });
       return;
     }
+    const { meta } = run;
     const log = logger.child({ queueId: id });
-    const transport = this.deps.transportFor(meta.workspace);
-    const started = this.now();
-    try {
-      if (!transport) {
-        throw new DeliveryError('delivery.no_workspace', 'held', `workspace "${meta.workspace}" is not in the config`, {
-          fix: `restore workspace "${meta.workspace}" in the config, or delete the message with the queue CLI`,
-        });
-      }
-      // Accepted under an older config: the boundary is checked again against the current one.
-      const outside = outsideCurrentWorkspace(meta, this.deps.config());
-      if (outside) {
-        throw new DeliveryError('delivery.outside_workspace_now', 'held', `${outside} is no longer inside workspace "${meta.workspace}" (the config changed since the message was accepted)`, {
-          fix: `restore the domain in workspace "${meta.workspace}", or delete the message: workspace-relay queue delete ${meta.id}`,
-        });
-      }
-      const outcome = await attemptDelivery({ meta, path: spool.emlPath(id), transport, sentLog: this.deps.sentLog, signal, logger: log });
-      const refused = outcome.kind === 'delivered' ? outcome.result.refused : undefined;
-      if (refused?.length) {
-        // Before the original goes: the copy for the deferred recipients is made from its bytes.
-        await this.settle('split', id, log, () =>
-          splitRefused({
-            meta,
-            refused,
-            spool,
-            now: this.now(),
-            retryDelay: withJitter(scheduleDelay(this.deps.config().queue.retrySchedule, meta.attempts + 1), this.random),
-            logger: log,
-            enqueue: (copy) => this.index(copy),
-            failed: (m, e) => this.observe(log, () => this.deps.observer?.failed?.(m, e, false)),
-          }),
-        );
-      }
-      // Sent: a failure to remove it now must not count as a failed delivery (and send it again).
-      await this.settle('complete', id, log, () => spool.complete(id));
-      if (outcome.kind === 'delivered') this.pacer.succeeded(meta.sender);
-      else this.pacer.uncount(entry.sender, entry.recipients, startedAt);
-      await this.observe(log, () => this.deps.observer?.delivered?.(meta));
-      if (outcome.kind === 'suppressed') {
-        log.info({ event: 'delivery.duplicate_suppressed', messageId: meta.messageId, sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
-      } else {
-        log.info(
-          {
-            event: 'delivery.ok',
-            transport: transport.name,
-            messageId: meta.messageId,
-            sender: meta.sender,
-            recipients: meta.recipients,
-            size: meta.size,
-            attempts: meta.attempts + 1,
-            providerId: outcome.result.providerId,
-            ms: this.now() - started,
-          },
-          'delivered',
-        );
-      }
-    } catch (err) {
+    if (run.kind === 'failed') {
+      const err = run.error;
       if (!(err instanceof DeliveryError && err.outcomeUnknown)) this.pacer.uncount(entry.sender, entry.recipients, startedAt);
       if (signal.aborted) {
         await this.settle('release', id, log, () => spool.release(meta));
@@ -304,6 +251,48 @@ export class Scheduler {
         return;
       }
       await this.failed(meta, err, log);
+      return;
+    }
+    const { outcome } = run;
+    const refused = outcome.kind === 'delivered' ? outcome.result.refused : undefined;
+    if (refused?.length) {
+      // Before the original goes: the copy for the deferred recipients is made from its bytes.
+      await this.settle('split', id, log, () =>
+        splitRefused({
+          meta,
+          refused,
+          spool,
+          now: this.now(),
+          retryDelay: withJitter(scheduleDelay(this.deps.config().queue.retrySchedule, meta.attempts + 1), this.random),
+          logger: log,
+          enqueue: (copy) => this.index(copy),
+          failed: (m, e) => this.observe(log, () => this.deps.observer?.failed?.(m, e, false)),
+        }),
+      );
+    }
+    // Sent: a failure to remove it now must not count as a failed delivery (and send it again).
+    // (A retry that finds active/<id>.json gone: an earlier try removed it before failing.)
+    if (!run.completed) await this.settle('complete', id, log, () => spool.complete(id).catch(ignoreNotFound));
+    if (outcome.kind === 'delivered') this.pacer.succeeded(meta.sender);
+    else this.pacer.uncount(entry.sender, entry.recipients, startedAt);
+    await this.observe(log, () => this.deps.observer?.delivered?.(meta));
+    if (outcome.kind === 'suppressed') {
+      log.info({ event: 'delivery.duplicate_suppressed', messageId: meta.messageId, sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
+    } else {
+      log.info(
+        {
+          event: 'delivery.ok',
+          transport: run.transport,
+          messageId: meta.messageId,
+          sender: meta.sender,
+          recipients: meta.recipients,
+          size: meta.size,
+          attempts: meta.attempts + 1,
+          providerId: outcome.result.providerId,
+          ms: this.now() - started,
+        },
+        'delivered',
+      );
     }
   }
 

@@ -1,27 +1,42 @@
 /**
- * What crosses between the daemon and its delivery thread (thread.ts, thread-entry.ts): plain,
- * structured-clone-safe messages. Errors cross as their fields and are rebuilt on arrival, so
- * the scheduler sees the same DeliveryError (kind, fix, retryAfter, outcomeUnknown) it would have
- * seen from a transport in its own thread, and a reload the same ConfigError (key path).
+ * What crosses between the daemon and its delivery thread (delivery-thread.ts and its entry):
+ * plain, structured-clone-safe messages. Errors cross as their fields and are rebuilt on
+ * arrival, so the scheduler sees the same DeliveryError (kind, fix, retryAfter, outcomeUnknown)
+ * it would have seen in one thread, and a reload the same ConfigError (key path).
  */
 import type { Config } from '../config/schema.js';
 import { ConfigError, DeliveryError, type FailureKind } from '../errors.js';
-import type { DeliveryResult, OutboundMessage } from './types.js';
+import type { AttemptRun } from './executor.js';
 
-/** The part of the config the transports are built from. */
-export type TransportConfig = Pick<Config, 'workspaces' | 'google'>;
+/** The part of the config the thread builds transports from and checks messages against. */
+export type ThreadConfig = Pick<Config, 'workspaces' | 'google'>;
+
+export interface ThreadData {
+  level: string;
+  name: string;
+  spoolDir: string;
+  dedupeRetentionMs: number;
+}
 
 export type ToThread =
-  | { t: 'configure'; gen: number; config: TransportConfig }
-  | { t: 'deliver'; id: number; gen: number; workspace: string; message: OutboundMessage }
+  | { t: 'configure'; gen: number; config: ThreadConfig }
+  | { t: 'run'; id: number; gen: number; queueId: string }
   | { t: 'abort'; id: number; reason: string }
-  | { t: 'close'; gen: number };
+  | { t: 'close'; gen: number }
+  | { t: 'stop' };
+
+export type WireRun =
+  | { kind: 'not_queued' }
+  | { kind: 'claim_failed'; error: WireError }
+  | Extract<AttemptRun, { kind: 'sent' }>
+  | { kind: 'failed'; meta: Extract<AttemptRun, { kind: 'failed' }>['meta']; error: WireError };
 
 export type FromThread =
+  | { t: 'ready'; error?: WireError }
   | { t: 'configured'; gen: number; error?: WireError }
   | { t: 'closed'; gen: number }
-  | { t: 'done'; id: number; result: DeliveryResult }
-  | { t: 'failed'; id: number; error: WireError }
+  | { t: 'ran'; id: number; run: WireRun }
+  | { t: 'stopped' }
   | { t: 'log'; line: string };
 
 export type WireError =
@@ -37,6 +52,18 @@ export type WireError =
     }
   | { type: 'config'; path: string; message: string }
   | { type: 'other'; message: string; code?: string | undefined };
+
+export function runToWire(run: AttemptRun): WireRun {
+  if (run.kind === 'claim_failed') return { kind: 'claim_failed', error: toWire(run.error) };
+  if (run.kind === 'failed') return { kind: 'failed', meta: run.meta, error: toWire(run.error) };
+  return run;
+}
+
+export function runFromWire(run: WireRun): AttemptRun {
+  if (run.kind === 'claim_failed') return { kind: 'claim_failed', error: fromWire(run.error) };
+  if (run.kind === 'failed') return { kind: 'failed', meta: run.meta, error: fromWire(run.error) };
+  return run;
+}
 
 export function toWire(err: unknown): WireError {
   if (err instanceof DeliveryError) {

@@ -1,0 +1,99 @@
+/**
+ * The delivery thread (see delivery-thread.ts): opens the spool (no recovery: the daemon did
+ * that) and the sent log, builds the transports of each config generation it is given, and runs
+ * the attempts the scheduler orders. Its log lines go to the daemon's logger.
+ */
+import { Writable } from 'node:stream';
+import { parentPort, workerData } from 'node:worker_threads';
+import { buildTransports } from '../delivery/build.js';
+import type { Transport } from '../delivery/types.js';
+import { createLogger } from '../log.js';
+import { SentLog, Spool } from '../spool/index.js';
+import { runToWire, toWire, type FromThread, type ThreadConfig, type ThreadData, type ToThread } from './delivery-thread-wire.js';
+import { LocalExecutor } from './executor.js';
+
+const port = parentPort;
+if (!port) throw new Error('delivery-thread-entry.ts runs as the delivery thread only');
+const post = (m: FromThread) => port.postMessage(m);
+
+const data = workerData as ThreadData;
+const logger = createLogger(
+  { level: data.level, name: data.name },
+  new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      post({ t: 'log', line: chunk.toString() });
+      done();
+    },
+  }),
+);
+
+interface Generation {
+  config: ThreadConfig;
+  transports: Map<string, Transport>;
+  executor: LocalExecutor;
+}
+
+const generations = new Map<number, Generation>();
+const running = new Map<number, AbortController>();
+
+async function main(): Promise<void> {
+  let spool: Spool;
+  let sentLog: SentLog;
+  try {
+    spool = await Spool.open(data.spoolDir, { logger, recover: false });
+    sentLog = await SentLog.open(data.spoolDir, { retentionMs: data.dedupeRetentionMs, logger });
+  } catch (err) {
+    post({ t: 'ready', error: toWire(err) });
+    return;
+  }
+  const prune = setInterval(() => void sentLog.prune().catch(() => undefined), 3_600_000);
+  prune.unref();
+
+  port!.on('message', (m: ToThread) => {
+    switch (m.t) {
+      case 'configure':
+        try {
+          const transports = buildTransports(m.config, logger);
+          const executor = new LocalExecutor({ spool, sentLog, transportFor: (w) => transports.get(w), workspaces: () => m.config.workspaces, logger });
+          generations.set(m.gen, { config: m.config, transports, executor });
+          post({ t: 'configured', gen: m.gen });
+        } catch (err) {
+          post({ t: 'configured', gen: m.gen, error: toWire(err) });
+        }
+        return;
+      case 'run': {
+        const generation = generations.get(m.gen);
+        if (!generation) {
+          post({ t: 'ran', id: m.id, run: { kind: 'claim_failed', error: { type: 'other', message: `no config generation ${m.gen} in the delivery thread` } } });
+          return;
+        }
+        const controller = new AbortController();
+        running.set(m.id, controller);
+        void generation.executor
+          .run(m.queueId, controller.signal)
+          .then((run) => post({ t: 'ran', id: m.id, run: runToWire(run) }))
+          .finally(() => running.delete(m.id));
+        return;
+      }
+      case 'abort':
+        running.get(m.id)?.abort(new Error(m.reason));
+        return;
+      case 'close': {
+        const generation = generations.get(m.gen);
+        generations.delete(m.gen);
+        void Promise.allSettled([...(generation?.transports.values() ?? [])].map(async (t) => t.close?.())).then(() => post({ t: 'closed', gen: m.gen }));
+        return;
+      }
+      case 'stop':
+        clearInterval(prune);
+        void sentLog
+          .close()
+          .catch(() => undefined)
+          .then(() => post({ t: 'stopped' }));
+        return;
+    }
+  });
+  post({ t: 'ready' });
+}
+
+void main();

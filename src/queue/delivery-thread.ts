@@ -1,0 +1,249 @@
+/**
+ * The delivery thread (`queue.deliveryThread`, on by default): every delivery attempt runs in a
+ * worker thread of its own, on the second core, while the daemon's thread accepts mail and
+ * schedules. In the thread: the claim (queue → active), reading the message back, the header
+ * changes, the duplicate-suppression log, the HTTP request to Google (or the Gmail SMTP session),
+ * the token requests and the removal of a sent message — the larger part of a delivery's CPU and
+ * file work. In the daemon's thread: when and how fast (scheduler, pacing), what a failure means,
+ * notices, and the state changes of failures (release, kill, split).
+ *
+ * To the scheduler the thread is a `DeliveryExecutor` per config generation: a run is posted, an
+ * abort follows it, the result comes back (errors rebuilt: see delivery-thread-wire.ts). Each
+ * generation (start, every reload) is built in the thread first, so a reload whose transports
+ * cannot be built is refused as in one thread. The sent log is the thread's alone.
+ *
+ * If the thread dies, the runs in flight reject (the scheduler puts those messages back: they
+ * may have reached Google) and a new thread is started with the live generations. Mail stays in
+ * the spool throughout; nothing is lost.
+ */
+import { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
+import type { Config } from '../config/schema.js';
+import { DeliveryError, errorText } from '../errors.js';
+import type { Logger } from '../log.js';
+import { fromWire, runFromWire, type FromThread, type ThreadConfig, type ThreadData, type ToThread, type WireError } from './delivery-thread-wire.js';
+import type { AttemptRun, DeliveryExecutor } from './executor.js';
+
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (err: Error) => void;
+}
+
+/** Restarts of a dead thread are at least this far apart. */
+const RESTART_DELAY_MS = 1_000;
+/** A stop waits this long for the thread to close its sent log, then terminates it. */
+const STOP_GRACE_MS = 2_000;
+
+/** The transports of one config, built in the thread. */
+export interface ThreadGeneration {
+  executor: DeliveryExecutor;
+  close(): Promise<void>;
+}
+
+export class DeliveryThread {
+  private worker: Worker | null = null;
+  private starting: Promise<void> | null = null;
+  private nextId = 1;
+  private nextGen = 1;
+  private readonly runs = new Map<number, Waiter<AttemptRun>>();
+  private readonly configuring = new Map<number, Waiter<void>>();
+  private readonly closing = new Map<number, Waiter<void>>();
+  private ready: Waiter<void> | null = null;
+  private stopping: Waiter<void> | null = null;
+  /** Live generations, rebuilt in a restarted thread. */
+  private readonly generations = new Map<number, ThreadConfig>();
+  private stopped = false;
+  private lastStart = 0;
+  /** Where the thread's log lines go: the daemon logger's own destination. */
+  private readonly sink: { write(line: string): unknown };
+
+  private constructor(
+    private readonly logger: Logger,
+    private readonly data: ThreadData,
+  ) {
+    this.sink = (logger as unknown as Record<symbol, { write(line: string): unknown } | undefined>)[pino.symbols.streamSym] ?? process.stdout;
+  }
+
+  /** Start the thread on the spool in `config.queue.dir` (resolves once it has opened it). */
+  static async start(config: Config, spoolDir: string, logger: Logger): Promise<DeliveryThread> {
+    const name = (logger.bindings() as { name?: unknown }).name;
+    const thread = new DeliveryThread(logger, {
+      level: logger.level,
+      name: typeof name === 'string' ? name : 'workspace-relay',
+      spoolDir,
+      dedupeRetentionMs: config.queue.dedupeRetention,
+    });
+    await thread.spawn();
+    return thread;
+  }
+
+  /** Build `config`'s transports in the thread. Rejects (ConfigError, as in one thread) when they cannot be built. */
+  async generation(config: Config): Promise<ThreadGeneration> {
+    const gen = this.nextGen++;
+    const threadConfig: ThreadConfig = { workspaces: config.workspaces, google: config.google };
+    await this.configure(gen, threadConfig);
+    this.generations.set(gen, threadConfig);
+    return {
+      executor: { run: (queueId, signal) => this.run(gen, queueId, signal) },
+      close: () => this.close(gen),
+    };
+  }
+
+  /** Stop the thread (after the scheduler stopped): it closes its sent log, then ends. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const worker = this.worker;
+    if (!worker) return;
+    const closed = new Promise<void>((resolve, reject) => {
+      this.stopping = { resolve, reject };
+      worker.postMessage({ t: 'stop' } satisfies ToThread);
+    });
+    const timeout = new Promise<void>((r) => setTimeout(r, STOP_GRACE_MS).unref());
+    await Promise.race([closed.catch(() => undefined), timeout]);
+    this.worker = null;
+    await worker.terminate();
+  }
+
+  private async run(gen: number, queueId: string, signal: AbortSignal): Promise<AttemptRun> {
+    await this.running();
+    const id = this.nextId++;
+    const onAbort = () => this.post({ t: 'abort', id, reason: errorText(signal.reason) });
+    return new Promise<AttemptRun>((resolve, reject) => {
+      if (!this.worker) {
+        reject(stoppedError());
+        return;
+      }
+      this.runs.set(id, { resolve, reject });
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.post({ t: 'run', id, gen, queueId });
+      if (signal.aborted) onAbort();
+    }).finally(() => signal.removeEventListener('abort', onAbort));
+  }
+
+  private async close(gen: number): Promise<void> {
+    if (!this.generations.delete(gen) || !this.worker) return;
+    await new Promise<void>((resolve, reject) => {
+      this.closing.set(gen, { resolve, reject });
+      this.post({ t: 'close', gen });
+    });
+  }
+
+  private async configure(gen: number, config: ThreadConfig): Promise<void> {
+    await this.running();
+    await new Promise<void>((resolve, reject) => {
+      this.configuring.set(gen, { resolve, reject });
+      this.post({ t: 'configure', gen, config });
+    });
+  }
+
+  private post(m: ToThread): void {
+    this.worker?.postMessage(m);
+  }
+
+  /** A thread that runs, restarting a dead one (with every live generation). */
+  private async running(): Promise<void> {
+    if (this.stopped) throw new DeliveryError('delivery.aborted', 'temporary', 'the relay is stopping: will retry');
+    if (this.worker) return;
+    this.starting ??= (async () => {
+      const wait = this.lastStart + RESTART_DELAY_MS - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      try {
+        await this.spawn();
+        for (const [gen, config] of this.generations) await this.configure(gen, config);
+      } catch (err) {
+        this.logger.error({ event: 'delivery.thread_failed', err: errorText(err) }, 'a new delivery thread could not start; trying again at the next delivery');
+        throw err;
+      }
+    })().finally(() => (this.starting = null));
+    await this.starting;
+  }
+
+  private spawn(): Promise<void> {
+    this.lastStart = Date.now();
+    const worker = newWorker(this.data);
+    worker.unref();
+    worker.on('message', (m: FromThread) => this.receive(m));
+    worker.on('error', (err) => {
+      this.logger.error({ event: 'delivery.thread_failed', err: errorText(err) }, 'the delivery thread failed; starting a new one');
+    });
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = null;
+      this.failAll(code);
+    });
+    this.worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      this.ready = { resolve, reject };
+    });
+  }
+
+  private receive(m: FromThread): void {
+    switch (m.t) {
+      case 'log':
+        this.sink.write(m.line);
+        return;
+      case 'ran':
+        take(this.runs, m.id)?.resolve(runFromWire(m.run));
+        return;
+      case 'configured':
+        settle(take(this.configuring, m.gen), m.error);
+        return;
+      case 'closed':
+        take(this.closing, m.gen)?.resolve();
+        return;
+      case 'ready': {
+        const ready = this.ready;
+        this.ready = null;
+        settle(ready ?? undefined, m.error);
+        if (m.error) void this.worker?.terminate();
+        return;
+      }
+      case 'stopped':
+        this.stopping?.resolve();
+        this.stopping = null;
+        return;
+    }
+  }
+
+  /** The thread is gone: what was waiting on it fails, and the mail stays in the spool. */
+  private failAll(exitCode: number): void {
+    const why = new Error(`the delivery thread stopped (exit code ${exitCode})`);
+    for (const w of drain(this.runs)) w.reject(stoppedError());
+    for (const w of drain(this.configuring)) w.reject(why);
+    for (const w of drain(this.closing)) w.resolve();
+    this.ready?.reject(why);
+    this.ready = null;
+    this.stopping?.resolve();
+    this.stopping = null;
+  }
+}
+
+function stoppedError(): DeliveryError {
+  return new DeliveryError('delivery.thread_stopped', 'temporary', 'the delivery thread stopped during the attempt: will retry', { outcomeUnknown: true });
+}
+
+function newWorker(workerData: ThreadData): Worker {
+  const ts = import.meta.url.endsWith('.ts');
+  const entry = new URL(ts ? './delivery-thread-entry.ts' : './delivery-thread-entry.js', import.meta.url);
+  if (!ts) return new Worker(entry, { workerData });
+  // Running from the TypeScript sources (tests, `npm run bench`): the thread loads them with tsx.
+  const code = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(code, { eval: true, workerData });
+}
+
+function take<K, V>(map: Map<K, V>, key: K): V | undefined {
+  const v = map.get(key);
+  map.delete(key);
+  return v;
+}
+
+function drain<K, V>(map: Map<K, V>): V[] {
+  const all = [...map.values()];
+  map.clear();
+  return all;
+}
+
+function settle(w: Waiter<void> | undefined, error: WireError | undefined): void {
+  if (!w) return;
+  if (error) w.reject(fromWire(error));
+  else w.resolve();
+}
