@@ -4,6 +4,8 @@
  * even when the thread dies. (Every relay test runs with the thread, the default; this file
  * checks the boundary itself.)
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
@@ -73,6 +75,17 @@ describe('delivery thread', () => {
     // a debug line of the transport, from the thread, with the workspace binding
     expect(logs.events('delivery.gmail_api.sent')).toEqual([expect.objectContaining({ workspace: 'clinic', sender: SENDER })]);
     expect(logs.raw.join('\n')).not.toMatch(/Jane Roe|Lab results/);
+  });
+
+  it('runs below the listeners\' priority (nice +10: accepting comes first under load)', async () => {
+    await executor();
+    const base = os.getPriority();
+    const expected = Math.min(19, base + 10);
+    expect(logs.events('delivery.thread_started')).toEqual([expect.objectContaining({ nice: expected })]);
+    // the kernel agrees: one thread of this process runs at that nice value (field 19 of its stat)
+    const nices = readdirSync('/proc/self/task').map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    expect(nices.filter((n) => n === expected).length).toBeGreaterThanOrEqual(1);
+    expect(os.getPriority()).toBe(base); // the daemon's own thread is untouched
   });
 
   it('a message already sent (the same bytes again) is suppressed by the thread’s sent log', async () => {

@@ -3,6 +3,8 @@
  * that) and the sent log, builds the transports of each config generation it is given, and runs
  * the attempts the scheduler orders. Its log lines go to the daemon's logger.
  */
+import { readlinkSync } from 'node:fs';
+import os from 'node:os';
 import { Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildTransports } from '../delivery/build.js';
@@ -27,6 +29,25 @@ const logger = createLogger(
   }),
 );
 
+/**
+ * Accepting comes first: a client waits for its 250, a delivery does not. Under load the thread
+ * runs at a lower priority (nice 10) than the listeners, so the accept rate and latency hold and
+ * delivery uses what is left (with an idle CPU, nice changes nothing). Linux: the thread's own id
+ * from /proc/thread-self (setpriority on a thread id applies to that thread only). Elsewhere, or
+ * if it fails, the thread keeps the daemon's priority.
+ */
+const DELIVERY_THREAD_NICE = 10;
+function lowerPriority(): number | null {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(tid) || tid <= 0) return null;
+    os.setPriority(tid, Math.min(19, os.getPriority(tid) + DELIVERY_THREAD_NICE));
+    return os.getPriority(tid);
+  } catch {
+    return null;
+  }
+}
+
 interface Generation {
   config: ThreadConfig;
   transports: Map<string, Transport>;
@@ -46,6 +67,8 @@ async function main(): Promise<void> {
     post({ t: 'ready', error: toWire(err) });
     return;
   }
+  const nice = lowerPriority();
+  logger.debug({ event: 'delivery.thread_started', nice }, nice === null ? 'delivery thread started (priority unchanged)' : `delivery thread started at nice ${nice}`);
   const prune = setInterval(() => void sentLog.prune().catch(() => undefined), 3_600_000);
   prune.unref();
 
