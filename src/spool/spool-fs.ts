@@ -47,15 +47,47 @@ export const nodeSpoolFs: SpoolFs = {
     await fsp.mkdir(path, { recursive: true, mode });
   },
   chmod: (path, mode) => fsp.chmod(path, mode),
-  async syncDir(path) {
-    const handle = await fsp.open(path, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  },
+  syncDir: (path) => syncDirCached(path),
 };
+
+/**
+ * fsync of a directory through a handle kept open while the directory is busy: under load the
+ * spool fsyncs data/, queue/ and active/ many times a second, and an open and a close around each
+ * fsync cost as much as the fsync itself. A handle unused for a second is closed. (The spool's
+ * directories are never replaced while the relay runs, so the handle stays the directory's.)
+ */
+const DIR_HANDLE_IDLE_MS = 1_000;
+const dirHandles = new Map<string, { handle: Promise<fsp.FileHandle>; users: number; timer: NodeJS.Timeout | undefined }>();
+
+async function syncDirCached(path: string): Promise<void> {
+  let entry = dirHandles.get(path);
+  if (!entry) {
+    entry = { handle: fsp.open(path, 'r'), users: 0, timer: undefined };
+    dirHandles.set(path, entry);
+  }
+  const e = entry;
+  clearTimeout(e.timer);
+  e.users++;
+  try {
+    await (await e.handle).sync();
+  } catch (err) {
+    // Never reuse a handle that failed (or never opened): the next fsync opens the directory again.
+    if (dirHandles.get(path) === e) dirHandles.delete(path);
+    throw err;
+  } finally {
+    e.users--;
+    if (e.users === 0 && dirHandles.get(path) !== e) {
+      void e.handle.then((h) => h.close()).catch(() => undefined);
+    } else if (e.users === 0) {
+      e.timer = setTimeout(() => {
+        if (e.users > 0) return;
+        if (dirHandles.get(path) === e) dirHandles.delete(path);
+        void e.handle.then((h) => h.close()).catch(() => undefined);
+      }, DIR_HANDLE_IDLE_MS);
+      e.timer.unref();
+    }
+  }
+}
 
 /** The real file system with some calls replaced (tests). */
 export function withFs(overrides: Partial<SpoolFs> | undefined): SpoolFs {
