@@ -1,8 +1,9 @@
 /**
  * Receiving one message into the spool. `write` appends a chunk to data/<id>.eml and resolves
  * when the kernel has it (await it: that is the backpressure); nothing is buffered in memory.
- * `commit` is the one commit point: fsync + close the .eml, write + fsync tmp/<id>.*.json,
- * rename it into queue/<id>.json, then fsync data/ and queue/ (group commit) before resolving.
+ * `commit` is the one commit point: fsync + close the .eml, fsync data/ and write + fsync
+ * tmp/<id>.*.json (the three at once), rename it into queue/<id>.json, then fsync queue/ (the
+ * directory fsyncs are group commits) before resolving.
  * Only after commit resolves may the client be told 250. File-system errors reject with the
  * original error (errno `code` such as ENOSPC kept); `abort` then removes every trace.
  */
@@ -109,17 +110,28 @@ export class SpoolWriter {
     await this.chain;
     if (this.failure !== null) throw this.failure;
     const handle = await this.ensureOpen();
-    await handle.sync();
-    this.handle = null;
-    await handle.close();
     const stored: MessageMeta = { ...meta, size: this.bytes, sha256: this.hash.copy().digest('hex') };
     const tmp = tempPath(layout.tmp, this.id);
     this.tmpJson = tmp;
-    await writeNewFile(fs, tmp, serializeMeta(stored));
+    // Three steps must be durable before the rename into queue/ (the commit point): the bytes,
+    // the .eml's entry in data/, and the metadata. None waits for another, so they run at once
+    // (the client's wait is the slowest of them, not their sum). All settle before an error is
+    // thrown, so abort() finds no step still running.
+    const steps = await Promise.allSettled([
+      (async () => {
+        await handle.sync();
+        this.handle = null;
+        await handle.close();
+      })(),
+      syncer.sync(layout.data),
+      writeNewFile(fs, tmp, serializeMeta(stored)),
+    ]);
+    const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await fs.rename(tmp, layout.meta('queue', this.id));
     this.tmpJson = null;
     this.renamed = true;
-    await Promise.all([syncer.sync(layout.data), syncer.sync(layout.stateDir('queue'))]);
+    await syncer.sync(layout.stateDir('queue'));
     return stored;
   }
 
