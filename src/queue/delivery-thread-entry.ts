@@ -3,14 +3,14 @@
  * that) and the sent log, builds the transports of each config generation it is given, and runs
  * the attempts the scheduler orders. Its log lines go to the daemon's logger.
  */
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import { Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildTransports } from '../delivery/build.js';
 import type { Transport } from '../delivery/types.js';
 import { createLogger } from '../log.js';
-import { SentLog, Spool } from '../spool/index.js';
+import { SentLog, Spool, type SpoolFs } from '../spool/index.js';
 import { runToWire, toWire, type FromThread, type ThreadConfig, type ThreadData, type ToThread } from './delivery-thread-wire.js';
 import { LocalExecutor } from './executor.js';
 
@@ -48,6 +48,19 @@ function lowerPriority(): number | null {
   }
 }
 
+/**
+ * The spool's small metadata operations (rename, unlink, reading a .json) run synchronously in
+ * this thread: each is a short system call on a page-cached file, and a synchronous call spares
+ * the two threadpool hand-offs of an asynchronous one — the listeners share that threadpool for
+ * their own fsyncs. Only this thread waits on them, and it is there to wait. fsyncs stay
+ * asynchronous (they can take milliseconds, and concurrent sends share them).
+ */
+const SYNC_METADATA_OPS: Partial<SpoolFs> = {
+  rename: async (from, to) => renameSync(from, to),
+  unlink: async (path) => unlinkSync(path),
+  readFile: async (path) => readFileSync(path, 'utf8'),
+};
+
 interface Generation {
   config: ThreadConfig;
   transports: Map<string, Transport>;
@@ -61,7 +74,7 @@ async function main(): Promise<void> {
   let spool: Spool;
   let sentLog: SentLog;
   try {
-    spool = await Spool.open(data.spoolDir, { logger, recover: false });
+    spool = await Spool.open(data.spoolDir, { logger, recover: false, fs: SYNC_METADATA_OPS });
     sentLog = await SentLog.open(data.spoolDir, { retentionMs: data.dedupeRetentionMs, logger });
   } catch (err) {
     post({ t: 'ready', error: toWire(err) });
