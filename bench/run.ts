@@ -22,6 +22,7 @@ const HELP = `npm run bench -- [flags]
   --concurrency N          queue.concurrency (default: the relay's default)
   --per-user-concurrency N queue.perUserConcurrency (default: the relay's default)
   --greeting-delay MS      listen[].greetingDelay (default: the relay's default)
+  --no-delivery-thread     queue.deliveryThread: false (accept and deliver on one thread)
   --gmail-latency MS       the fake Gmail answers each send after MS (default 0)
   --runs N                 repeat and print medians (default 1)
   --log-level L            relay log level (default info; logs go to a file in the temp dir)
@@ -53,6 +54,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
       concurrency: { type: 'string' },
       'per-user-concurrency': { type: 'string' },
       'greeting-delay': { type: 'string' },
+      'no-delivery-thread': { type: 'boolean' },
       'gmail-latency': { type: 'string' },
       runs: { type: 'string', default: '1' },
       'log-level': { type: 'string', default: 'info' },
@@ -104,6 +106,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     concurrency: int('concurrency', v.concurrency),
     perUserConcurrency: int('per-user-concurrency', v['per-user-concurrency']),
     greetingDelay: int('greeting-delay', v['greeting-delay']),
+    ...(v['no-delivery-thread'] ? { deliveryThread: false } : {}),
     gmailLatency: int('gmail-latency', v['gmail-latency']) ?? 0,
   };
   o.maxSize = o.size;
@@ -124,6 +127,7 @@ function label(o: RunOptions): string {
     o.acceptOnly ? 'ACCEPT ONLY: delivery held back' : '',
     `${o.users} user${o.users === 1 ? '' : 's'} at ${o.userRate ?? `${defaultUserRate()} (the default)`}/s`,
     o.greetingDelay !== undefined ? `greetingDelay ${o.greetingDelay} ms` : '',
+    o.deliveryThread === false ? 'no delivery thread' : '',
     o.gmailLatency ? `Gmail latency ${o.gmailLatency} ms` : '',
   ].filter(Boolean);
   return `${o.count} × ${o.connections} conns × ${size} (${extra.join(', ')})`;

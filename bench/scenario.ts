@@ -21,6 +21,8 @@ export interface RelaySettings {
   dailyMessages?: number;
   /** listen[].greetingDelay in ms; undefined = the relay's default. */
   greetingDelay?: number;
+  /** queue.deliveryThread; undefined = the relay's default (on). */
+  deliveryThread?: boolean;
   logLevel: string;
   /** Largest message size the load will send (the relay's limit is raised to fit). */
   maxSize: number;
@@ -106,6 +108,7 @@ export function relayConfig(s: RelaySettings, dir: string, keyFile: string, gmai
   if (s.userRate !== undefined) queue.userRate = s.userRate;
   if (s.concurrency !== undefined) queue.concurrency = s.concurrency;
   if (s.perUserConcurrency !== undefined) queue.perUserConcurrency = s.perUserConcurrency;
+  if (s.deliveryThread !== undefined) queue.deliveryThread = s.deliveryThread;
   if (s.dailyMessages !== undefined) {
     queue.dailyMessages = s.dailyMessages;
     queue.dailyRecipients = s.dailyMessages * 5;

@@ -11,6 +11,8 @@ mkdir -p "$OUT"
 bench() { name=$1; shift; echo "### $name: npm run bench -- $*" | tee -a "$OUT/summary.md"; npm run --silent bench -- "$@" --json >"$OUT/$name.out" 2>"$OUT/$name.err" || echo "FAILED (see $OUT/$name.err)" | tee -a "$OUT/summary.md"; grep -v '^{' "$OUT/$name.out" | tee -a "$OUT/summary.md"; }
 { echo "nproc $(nproc); $(free -m | awk '/Mem:/{print $2" MiB RAM"}'); kernel $(uname -r); node $(node -v); load $(cut -d' ' -f1-3 /proc/loadavg)"; } | tee "$OUT/summary.md"
 bench reuse-4k --runs "$RUNS"
+bench reuse-4k-one-thread --no-delivery-thread --runs "$RUNS"
+bench accept-only-4k --accept-only --runs "$RUNS"
 bench one-per-conn-4k-delay100 --one-per-connection --greeting-delay 100 --count 2000 --runs "$RUNS"
 bench one-per-conn-4k-delay0 --one-per-connection --greeting-delay 0 --count 2000 --runs "$RUNS"
 bench reuse-100k --size 100KiB --count 2000 --runs "$RUNS"
