@@ -67,6 +67,8 @@ export function buildSendAsVerifiers(config: Config, logger: Logger): Map<string
 /** The transports of one config and the executor that runs attempts with them. */
 interface Deliveries {
   executor: DeliveryExecutor;
+  /** This config is now the current one (the delivery thread is told). */
+  activate(): void;
   close(): Promise<void>;
 }
 
@@ -104,11 +106,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const makeDeliveries = async (config: Config, built = buildLocal): Promise<Deliveries> => {
     if (thread) return thread.generation(config);
     const transports = built(config);
-    const executor = new LocalExecutor({ spool, sentLog: sentLog!, transportFor: (w) => transports.get(w), workspaces: () => config.workspaces, logger });
-    return { executor, close: async () => void (await closeAll(transports)) };
+    // (Checked against the current workspaces when the attempt starts.)
+    const executor = new LocalExecutor({ spool, sentLog: sentLog!, transportFor: (w) => transports.get(w), workspaces: () => current.workspaces, logger });
+    return { executor, activate: () => undefined, close: async () => void (await closeAll(transports)) };
   };
   try {
     deliveries = await makeDeliveries(current, firstLocal ? () => firstLocal : buildLocal);
+    deliveries.activate();
   } catch (err) {
     await thread?.stop();
     await control.close();
@@ -116,7 +120,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   }
   const now = options.now ?? Date.now;
   const pacer = new Pacer(current.queue, path.join(spoolDir, 'pace.json'));
-  await pacer.load(now());
+  /** Undo a start that failed half-way: nothing left open, no thread keeping the process alive. */
+  const abandon = async (listeners: readonly { listener: Listener }[] = []) => {
+    await Promise.allSettled(listeners.map((r) => r.listener.close()));
+    await scheduler.stop();
+    backpressure.stop();
+    await sentLog?.close().catch(() => undefined);
+    await control.close();
+    await deliveries.close();
+    await thread?.stop();
+  };
   const scheduler = new Scheduler({
     spool,
     executor: () => deliveries.executor,
@@ -134,8 +147,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     logger,
     ...(options.freeBytes ? { freeBytes: options.freeBytes } : {}),
   });
-  await backpressure.start();
-  await scheduler.start();
+  try {
+    await pacer.load(now());
+    await backpressure.start();
+    await scheduler.start();
+  } catch (err) {
+    await abandon();
+    throw err;
+  }
   /** Each listener with the config entry it was started from (reload matches on host:port). */
   let running: { cfg: ListenerConfig; listener: Listener }[] = [];
   // One failed-login count per client address and one hourly count per device, whichever listener.
@@ -156,13 +175,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   try {
     for (const l of current.listen) running.push(await open(l));
   } catch (err) {
-    await Promise.allSettled(running.map((r) => r.listener.close()));
-    await scheduler.stop();
-    backpressure.stop();
-    await sentLog?.close().catch(() => undefined);
-    await control.close();
-    await deliveries.close();
-    await thread?.stop();
+    await abandon(running);
     throw err;
   }
   serveQueue(control, { spool, scheduler, logger });
@@ -215,6 +228,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       deliveries = nextDeliveries;
       verifiers = nextVerifiers;
       current = next;
+      deliveries.activate();
       const reloaded: { cfg: ListenerConfig; listener: Listener; before: ListenerConfig }[] = [];
       try {
         for (const r of inPlace) {
@@ -224,6 +238,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         }
       } catch (err) {
         ({ config: current, deliveries, verifiers } = previous);
+        deliveries.activate();
         for (const r of reloaded) r.listener.reload(r.before);
         await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
         await nextDeliveries.close();

@@ -4,7 +4,7 @@
  * even when the thread dies. (Every relay test runs with the thread, the default; this file
  * checks the boundary itself.)
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -48,10 +48,13 @@ describe('delivery thread', () => {
     return id;
   }
 
-  async function executor() {
+  async function thread_generation() {
     thread = await DeliveryThread.start(config, config.queue.dir, logs.logger);
-    return (await thread.generation(config)).executor;
+    const generation = await thread.generation(config);
+    generation.activate();
+    return generation;
   }
+  const executor = async () => (await thread_generation()).executor;
 
   const sent = (run: AttemptRun) => {
     expect(run.kind).toBe('sent');
@@ -148,7 +151,39 @@ describe('delivery thread', () => {
     await thread!['worker']!.terminate(); // what a crash of the thread looks like from outside
     expect(await pending).toMatchObject({ code: 'delivery.thread_stopped', kind: 'temporary', outcomeUnknown: true });
     env.google.fake.sendLatencyMs = 0;
-    expect(sent(await run.run(await queued(), new AbortController().signal)).completed).toBe(true);
+    // runs that arrive while the new thread starts wait for it to have its configuration
+    const ids = await Promise.all(Array.from({ length: 5 }, () => queued()));
+    const runs = await Promise.all(ids.map((id) => run.run(id, new AbortController().signal)));
+    for (const r of runs) expect(sent(r).completed).toBe(true);
+    expect(logs.events('delivery.thread_failed')).toEqual([expect.objectContaining({ exitCode: 1 })]);
+  });
+
+  it('a restarted thread drops a configuration that no longer builds, and delivers with the current one', async () => {
+    const current = await executor();
+    // an older configuration whose key file is deleted afterwards (an admin rotated the key)
+    const oldKey = path.join(env.dir, 'old-key.json');
+    writeFileSync(oldKey, readFileSync(env.google.keyFile), { mode: 0o600 });
+    const doc = gmailConfig(env.dir, env.google);
+    doc.workspaces![0]!.gmailApi = { serviceAccountKeyFile: oldKey };
+    await thread!.generation(parseConfig(doc));
+    rmSync(oldKey);
+    await thread!['worker']!.terminate();
+    expect(sent(await current.run(await queued(), new AbortController().signal)).completed).toBe(true);
+    expect(logs.events('delivery.thread_failed').some((l) => l.generation !== undefined && /old-key\.json/.test(String(l.err)))).toBe(true);
+  });
+
+  it('attempts use the configuration made current last (a reload that removed a domain holds the mail)', async () => {
+    const first = await thread_generation();
+    const doc = gmailConfig(env.dir, env.google);
+    doc.workspaces![0]!.domains = ['elsewhere.example'];
+    doc.workspaces![0]!.senders = { map: {}, default: null };
+    const narrowed = await thread!.generation(parseConfig(doc));
+    narrowed.activate();
+    // an attempt ordered through the older generation's executor is still checked against the current one
+    const err = failure(await first.executor.run(await queued(), new AbortController().signal));
+    expect(err).toMatchObject({ code: 'delivery.outside_workspace_now', kind: 'held' });
+    first.activate();
+    expect(sent(await first.executor.run(await queued(), new AbortController().signal)).completed).toBe(true);
   });
 
   it('a relay whose thread dies mid-send puts the message back and delivers it', async () => {
@@ -165,6 +200,7 @@ describe('delivery thread', () => {
     await waitUntil(() => env.google.fake.sent.filter((s) => s.answeredAt !== undefined).length >= 1, 10_000, 'the delivery after the restart');
     await waitUntil(async () => (await env.relay!.spool.list('queue')).length === 0 && (await env.relay!.spool.list('active')).length === 0, 5_000, 'an empty queue');
     expect(logs.events('delivery.possible_duplicate')).toHaveLength(1);
+    expect(logs.events('queue.claim_failed')).toEqual([]); // not a claim that failed
     expect(await env.relay.spool.list('dead')).toEqual([]);
   });
 

@@ -17,6 +17,8 @@ afterEach(() => {
 const DAY = 86_400_000;
 const key = sentKey('FrontDesk@Clinic.example', 'ab'.repeat(32));
 const journal = () => join(dir, 'sent', 'journal');
+/** The journal's handle is opened on its temp file, which the rewrite then renames into place. */
+const isJournal = (path: string) => /\/sent\/tmp\/journal\.[0-9a-f]+\.json$/.test(path);
 const journalLines = () => readFileSync(journal(), 'utf8').split('\n').filter(Boolean);
 
 function gate() {
@@ -25,25 +27,31 @@ function gate() {
   return { promise, open };
 }
 
-/** The real file system, with each journal handle's fsync counted (and optionally held). */
+/**
+ * The real file system, with the journal handle's writes and fsyncs counted (and held, given
+ * `hold`) from `arm()` on: the rewrite at open fsyncs through the same handle first.
+ */
 function countingFs(hold?: Promise<void>) {
   const counts = { fsyncs: 0, writes: 0 };
+  let armed = false;
   const fs = {
     async open(path: string, flags: string, mode: number): Promise<SpoolFileHandle> {
       const h = await nodeSpoolFs.open(path, flags, mode);
-      if (!path.endsWith('/journal')) return h;
+      if (!isJournal(path)) return h;
       return {
-        write: (b: Buffer, o: number, l: number) => (counts.writes++, h.write(b, o, l)),
+        write: (b: Buffer, o: number, l: number) => (armed && counts.writes++, h.write(b, o, l)),
         sync: async () => {
-          counts.fsyncs++;
-          await hold;
+          if (armed) {
+            counts.fsyncs++;
+            await hold;
+          }
           await h.sync();
         },
         close: () => h.close(),
       };
     },
   };
-  return { fs, counts };
+  return { fs, counts, arm: () => void (armed = true) };
 }
 
 describe('SentLog', () => {
@@ -72,25 +80,26 @@ describe('SentLog', () => {
     expect(sentKey('a@x.example', 'ab'.repeat(32))).not.toBe(sentKey('a@x.example', 'cd'.repeat(32)));
   });
 
-  it('record resolves only after the journal fsync, and only then counts the key as reached', async () => {
+  it('record resolves only after the journal fsync (the key counts as reached at once: it was sent)', async () => {
     const g = gate();
-    const { fs } = countingFs(g.promise);
-    const log = await SentLog.open(dir, { retentionMs: DAY, fs }); // (its rewrite fsyncs a temp file, not the journal handle)
+    const { fs, arm } = countingFs(g.promise);
+    const log = await SentLog.open(dir, { retentionMs: DAY, fs });
+    arm();
     let resolved = false;
     const pending = log.record(key, ['a@clinic.example']).then(() => (resolved = true));
     await new Promise((r) => setTimeout(r, 30));
     expect(resolved).toBe(false);
-    expect(await log.reached(key)).toEqual(new Set());
+    expect(await log.reached(key)).toEqual(new Set(['a@clinic.example']));
     g.open();
     await pending;
-    expect(await log.reached(key)).toEqual(new Set(['a@clinic.example']));
     await log.close();
   });
 
   it('group-commits: records that arrive during a write share the next write and fsync', async () => {
     const g = gate();
-    const { fs, counts } = countingFs(g.promise);
+    const { fs, counts, arm } = countingFs(g.promise);
     const log = await SentLog.open(dir, { retentionMs: DAY, fs });
+    arm();
     const keys = Array.from({ length: 50 }, (_, i) => sentKey(`u${i}@clinic.example`, i.toString(16).padStart(64, '0')));
     const all = Promise.all(keys.map((k) => log.record(k, ['a@clinic.example'])));
     g.open();
@@ -190,7 +199,7 @@ describe('SentLog', () => {
     const fs = {
       async open(path: string, flags: string, mode: number): Promise<SpoolFileHandle> {
         const h = await nodeSpoolFs.open(path, flags, mode);
-        if (!path.endsWith('/journal')) return h;
+        if (!isJournal(path)) return h;
         return {
           async write(b: Buffer, o: number, l: number) {
             if (!fail) return h.write(b, o, l);
@@ -208,13 +217,20 @@ describe('SentLog', () => {
     await log.record(key, ['a@clinic.example']);
     fail = true;
     await expect(log.record(other, ['x@clinic.example'])).rejects.toMatchObject({ code: 'ENOSPC' });
-    expect(await log.reached(other)).toEqual(new Set());
+    expect(await log.reached(other)).toEqual(new Set(['x@clinic.example'])); // sent: this process will not send it again
     await log.record(other, ['b@clinic.example']);
     await log.close();
     const reopened = await SentLog.open(dir, { retentionMs: DAY });
     expect(await reopened.reached(key)).toEqual(new Set(['a@clinic.example']));
-    expect(await reopened.reached(other)).toEqual(new Set(['b@clinic.example']));
+    expect(await reopened.reached(other)).toEqual(new Set(['b@clinic.example'])); // x never reached the disk
     await reopened.close();
+  });
+
+  it('a closed log refuses records, and a prune after close does nothing', async () => {
+    const log = await SentLog.open(dir, { retentionMs: DAY });
+    await log.close();
+    await expect(log.record(key, ['a@clinic.example'])).rejects.toMatchObject({ code: 'ECLOSED' });
+    expect(await log.prune()).toBe(0);
   });
 
   it('folds per-key files of older versions into the journal, and clears temp files at open', async () => {

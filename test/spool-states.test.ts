@@ -95,6 +95,31 @@ describe('state changes', () => {
     await expect(spool.complete(id)).rejects.toMatchObject({ code: 'spool.not_found' });
   });
 
+  it('a retried complete finishes one that failed after removing the .json (the .eml goes too)', async () => {
+    let failSync = false;
+    const spool = await Spool.open(dir, {
+      fs: {
+        syncDir: async (p) => {
+          if (failSync && p.endsWith('/active')) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+          const { nodeSpoolFs } = await import('../src/spool/index.js');
+          await nodeSpoolFs.syncDir(p);
+        },
+      },
+    });
+    const id = await accept(spool);
+    await spool.claim(id);
+    failSync = true;
+    await expect(spool.complete(id)).rejects.toMatchObject({ code: 'EIO' });
+    expect(existsSync(spool.emlPath(id))).toBe(true); // .json gone, .eml left
+    failSync = false;
+    await expect(spool.complete(id)).rejects.toMatchObject({ code: 'spool.not_found' }); // not a retry: must be in active/
+    await spool.complete(id, { retry: true });
+    expect(existsSync(spool.emlPath(id))).toBe(false);
+    // a retry still refuses a message that some state holds
+    const queued = await accept(spool);
+    await expect(spool.complete(queued, { retry: true })).rejects.toMatchObject({ code: 'spool.not_found' });
+  });
+
   it('update rewrites the meta in place and refuses a message that is not there', async () => {
     const spool = await Spool.open(dir);
     const id = await accept(spool);

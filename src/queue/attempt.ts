@@ -4,6 +4,7 @@
  * several transactions, each would reach every header recipient again. Keyed on the sending user
  * and the sha256 of the exact bytes; decided under a per-key lock; remembered on disk.
  */
+import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DeliveryResult, Transport } from '../delivery/types.js';
 import type { MessageMeta } from '../spool/types.js';
@@ -39,7 +40,16 @@ export async function attemptDelivery(options: {
       );
     }
     const result = await transport.deliver({ meta, path: options.path }, signal);
-    await sentLog.record(key, [...meta.headerRecipients, ...meta.bcc, ...meta.recipients]);
+    try {
+      await sentLog.record(key, [...meta.headerRecipients, ...meta.bcc, ...meta.recipients]);
+    } catch (err) {
+      // Sent: that stands (a retry would send it again). The key is remembered in memory; only a
+      // restart before the disk recovers would forget it.
+      options.logger.error(
+        { event: 'sent_log.write_failed', queueId: meta.id, err: errorText(err), alert: true },
+        'delivered, but the duplicate-suppression record could not be written (check the disk)',
+      );
+    }
     return { kind: 'delivered', result } as const;
   });
 }

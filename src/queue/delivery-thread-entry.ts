@@ -68,6 +68,8 @@ interface Generation {
 }
 
 const generations = new Map<number, Generation>();
+/** The generation the daemon made current: attempts use its transports and its workspaces. */
+let active: Generation | undefined;
 const running = new Map<number, AbortController>();
 
 async function main(): Promise<void> {
@@ -90,17 +92,24 @@ async function main(): Promise<void> {
       case 'configure':
         try {
           const transports = buildTransports(m.config, logger);
-          const executor = new LocalExecutor({ spool, sentLog, transportFor: (w) => transports.get(w), workspaces: () => m.config.workspaces, logger });
-          generations.set(m.gen, { config: m.config, transports, executor });
+          // Checked against the current workspaces when the attempt starts, not those of the config
+          // in force when it was ordered (a reload in between may have removed a domain).
+          const executor = new LocalExecutor({ spool, sentLog, transportFor: (w) => (active ?? generation).transports.get(w), workspaces: () => (active ?? generation).config.workspaces, logger });
+          const generation: Generation = { config: m.config, transports, executor };
+          generations.set(m.gen, generation);
           post({ t: 'configured', gen: m.gen });
         } catch (err) {
           post({ t: 'configured', gen: m.gen, error: toWire(err) });
         }
         return;
+      case 'activate':
+        active = generations.get(m.gen) ?? active;
+        logger.level = m.level;
+        return;
       case 'run': {
-        const generation = generations.get(m.gen);
+        const generation = active;
         if (!generation) {
-          post({ t: 'ran', id: m.id, run: { kind: 'claim_failed', error: { type: 'other', message: `no config generation ${m.gen} in the delivery thread` } } });
+          post({ t: 'ran', id: m.id, run: { kind: 'claim_failed', error: { type: 'other', message: 'the delivery thread has no configuration yet' } } });
           return;
         }
         const controller = new AbortController();
@@ -117,6 +126,7 @@ async function main(): Promise<void> {
       case 'close': {
         const generation = generations.get(m.gen);
         generations.delete(m.gen);
+        if (active === generation) active = undefined;
         void Promise.allSettled([...(generation?.transports.values() ?? [])].map(async (t) => t.close?.())).then(() => post({ t: 'closed', gen: m.gen }));
         return;
       }

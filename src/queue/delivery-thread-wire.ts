@@ -20,7 +20,8 @@ export interface ThreadData {
 
 export type ToThread =
   | { t: 'configure'; gen: number; config: ThreadConfig }
-  | { t: 'run'; id: number; gen: number; queueId: string }
+  | { t: 'activate'; gen: number; level: string }
+  | { t: 'run'; id: number; queueId: string }
   | { t: 'abort'; id: number; reason: string }
   | { t: 'close'; gen: number }
   | { t: 'stop' };

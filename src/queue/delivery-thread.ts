@@ -37,6 +37,8 @@ const STOP_GRACE_MS = 2_000;
 /** The transports of one config, built in the thread. */
 export interface ThreadGeneration {
   executor: DeliveryExecutor;
+  /** Make this the config attempts are checked against and sent with (start, reload, rollback). */
+  activate(): void;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,8 @@ export class DeliveryThread {
   private readonly generations = new Map<number, ThreadConfig>();
   private stopped = false;
   private lastStart = 0;
+  /** The generation attempts use (told to a restarted thread too). */
+  private active: number | null = null;
   /** Where the thread's log lines go: the daemon logger's own destination. */
   private readonly sink: { write(line: string): unknown };
 
@@ -84,7 +88,11 @@ export class DeliveryThread {
     await this.configure(gen, threadConfig);
     this.generations.set(gen, threadConfig);
     return {
-      executor: { run: (queueId, signal) => this.run(gen, queueId, signal) },
+      executor: { run: (queueId, signal) => this.run(queueId, signal) },
+      activate: () => {
+        this.active = gen;
+        this.post({ t: 'activate', gen, level: this.logger.level });
+      },
       close: () => this.close(gen),
     };
   }
@@ -92,6 +100,7 @@ export class DeliveryThread {
   /** Stop the thread (after the scheduler stopped): it closes its sent log, then ends. */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.starting?.catch(() => undefined); // a restart in progress ends first (it sees stopped)
     const worker = this.worker;
     if (!worker) return;
     const closed = new Promise<void>((resolve, reject) => {
@@ -104,7 +113,7 @@ export class DeliveryThread {
     await worker.terminate();
   }
 
-  private async run(gen: number, queueId: string, signal: AbortSignal): Promise<AttemptRun> {
+  private async run(queueId: string, signal: AbortSignal): Promise<AttemptRun> {
     await this.running();
     const id = this.nextId++;
     const onAbort = () => this.post({ t: 'abort', id, reason: errorText(signal.reason) });
@@ -115,7 +124,7 @@ export class DeliveryThread {
       }
       this.runs.set(id, { resolve, reject });
       signal.addEventListener('abort', onAbort, { once: true });
-      this.post({ t: 'run', id, gen, queueId });
+      this.post({ t: 'run', id, queueId });
       if (signal.aborted) onAbort();
     }).finally(() => signal.removeEventListener('abort', onAbort));
   }
@@ -130,7 +139,11 @@ export class DeliveryThread {
 
   private async configure(gen: number, config: ThreadConfig): Promise<void> {
     await this.running();
-    await new Promise<void>((resolve, reject) => {
+    await this.sendConfigure(gen, config);
+  }
+
+  private sendConfigure(gen: number, config: ThreadConfig): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       this.configuring.set(gen, { resolve, reject });
       this.post({ t: 'configure', gen, config });
     });
@@ -140,34 +153,54 @@ export class DeliveryThread {
     this.worker?.postMessage(m);
   }
 
-  /** A thread that runs, restarting a dead one (with every live generation). */
+  /**
+   * A thread that runs and has every live generation, restarting a dead one. Nothing is posted
+   * to a restarted thread before it has rebuilt them (a run would find no transports).
+   */
   private async running(): Promise<void> {
+    if (this.starting) await this.starting;
     if (this.stopped) throw new DeliveryError('delivery.aborted', 'temporary', 'the relay is stopping: will retry');
     if (this.worker) return;
-    this.starting ??= (async () => {
-      const wait = this.lastStart + RESTART_DELAY_MS - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      try {
-        await this.spawn();
-        for (const [gen, config] of this.generations) await this.configure(gen, config);
-      } catch (err) {
-        this.logger.error({ event: 'delivery.thread_failed', err: errorText(err) }, 'a new delivery thread could not start; trying again at the next delivery');
-        throw err;
-      }
-    })().finally(() => (this.starting = null));
+    this.starting ??= this.restart().finally(() => (this.starting = null));
     await this.starting;
+    if (this.stopped) throw new DeliveryError('delivery.aborted', 'temporary', 'the relay is stopping: will retry');
+  }
+
+  private async restart(): Promise<void> {
+    const wait = this.lastStart + RESTART_DELAY_MS - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (this.stopped) return;
+    try {
+      await this.spawn();
+    } catch (err) {
+      this.logger.error({ event: 'delivery.thread_failed', err: errorText(err) }, 'a new delivery thread could not start; trying again at the next delivery');
+      throw err;
+    }
+    // Each generation on its own: one that no longer builds (say, an old key file deleted since)
+    // is dropped, and the others still deliver.
+    for (const [gen, config] of [...this.generations]) {
+      try {
+        await this.sendConfigure(gen, config);
+      } catch (err) {
+        this.generations.delete(gen);
+        this.logger.error({ event: 'delivery.thread_failed', err: errorText(err), generation: gen }, 'the restarted delivery thread could not rebuild a configuration');
+      }
+    }
+    if (this.active !== null) this.post({ t: 'activate', gen: this.active, level: this.logger.level });
   }
 
   private spawn(): Promise<void> {
     this.lastStart = Date.now();
     const worker = newWorker(this.data);
-    worker.unref();
     worker.on('message', (m: FromThread) => this.receive(m));
     worker.on('error', (err) => {
       this.logger.error({ event: 'delivery.thread_failed', err: errorText(err) }, 'the delivery thread failed; starting a new one');
     });
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = null;
+      if (!this.stopped && code !== 0) {
+        this.logger.error({ event: 'delivery.thread_failed', exitCode: code }, 'the delivery thread exited; a new one starts at the next delivery');
+      }
       this.failAll(code);
     });
     this.worker = worker;

@@ -40,10 +40,6 @@ export interface SchedulerDeps {
   pacer?: Pacer;
 }
 
-const ignoreNotFound = (err: unknown) => {
-  if ((err as { code?: unknown }).code !== 'spool.not_found') throw err;
-};
-
 /** Codes that mean "this user is sending too fast": defer the user, not fail the message. */
 const RATE_CODES = new Set(['delivery.rate_limited', 'delivery.daily_limit']);
 
@@ -213,12 +209,14 @@ export class Scheduler {
     const { spool, logger } = this.deps;
     const started = this.now();
     let run: AttemptRun;
+    let cutOff = false;
     try {
       run = await this.deps.executor().run(id, signal);
     } catch (err) {
-      // The delivery thread stopped during the attempt: where the message is, and whether it
-      // reached Google, is not known here. Put it back; the sent log suppresses a repeat it saw.
-      logger.warn({ event: 'delivery.possible_duplicate', queueId: id, code: (err as { code?: unknown }).code, reason: errorText(err) }, 'the attempt was cut off; putting the message back');
+      // The attempt never ran (stopping, no delivery thread), or the delivery thread stopped
+      // during it: then where the message is, and whether it reached Google, is not known here.
+      // Either way it goes back to the queue; the sent log suppresses a repeat it recorded.
+      cutOff = err instanceof DeliveryError && err.outcomeUnknown;
       run = { kind: 'claim_failed', error: err };
     }
     if (run.kind === 'not_queued') {
@@ -226,10 +224,14 @@ export class Scheduler {
       return; // deleted, or taken by an admin action meanwhile
     }
     if (run.kind === 'claim_failed') {
-      this.pacer.uncount(entry.sender, entry.recipients, startedAt);
       // Put the message back in the queue and the index rather than strand it in active/, and
       // try again a little later.
-      logger.error({ event: 'queue.claim_failed', queueId: id, err: errorText(run.error) }, 'could not claim a message; putting it back');
+      if (cutOff) {
+        logger.warn({ event: 'delivery.possible_duplicate', queueId: id, code: (run.error as DeliveryError).code }, 'the delivery thread stopped during the attempt; putting the message back');
+      } else {
+        this.pacer.uncount(entry.sender, entry.recipients, startedAt);
+        logger.error({ event: 'queue.claim_failed', queueId: id, err: errorText(run.error) }, 'could not claim a message; putting it back');
+      }
       await this.settle('release', id, logger, async () => {
         const found = await spool.find(id);
         if (found?.state === 'active') await spool.release(found.meta);
@@ -271,8 +273,7 @@ export class Scheduler {
       );
     }
     // Sent: a failure to remove it now must not count as a failed delivery (and send it again).
-    // (A retry that finds active/<id>.json gone: an earlier try removed it before failing.)
-    if (!run.completed) await this.settle('complete', id, log, () => spool.complete(id).catch(ignoreNotFound));
+    if (!run.completed) await this.settle('complete', id, log, () => spool.complete(id, { retry: true }));
     if (outcome.kind === 'delivered') this.pacer.succeeded(meta.sender);
     else this.pacer.uncount(entry.sender, entry.recipients, startedAt);
     await this.observe(log, () => this.deps.observer?.delivered?.(meta));

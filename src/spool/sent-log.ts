@@ -20,10 +20,10 @@
  */
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '../log.js';
-import { replaceFile } from './durable-file.js';
+import { tempPath } from './durable-file.js';
 import { KeyMutex } from './key-mutex.js';
 import { DIR_MODE, FILE_MODE } from './layout.js';
-import { isErrno, withFs, writeAll, type SpoolFileHandle, type SpoolFs } from './spool-fs.js';
+import { isErrno, unlinkIfExists, withFs, writeAll, type SpoolFileHandle, type SpoolFs } from './spool-fs.js';
 
 export interface SentLogOptions {
   /** How long a key is remembered after its last record (a day or more: clients retry late). */
@@ -78,6 +78,7 @@ export class SentLog {
   private pending: { line: string; done: Deferred }[] = [];
   private rewriteWaiters: Deferred[] = [];
   private writing = false;
+  private closed = false;
 
   private constructor(
     readonly dir: string,
@@ -120,15 +121,21 @@ export class SentLog {
     return new Set(this.entries.get(key)?.recipients);
   }
 
-  /** Add `recipients` to what `key` has reached; durable (appended and fsynced) on resolve. */
+  /**
+   * Add `recipients` to what `key` has reached; durable (appended and fsynced) on resolve. The
+   * message was sent whatever the disk does: it counts as reached at once, so a failed write
+   * (rejected) never makes this process send it again; only a restart before the next good
+   * write would forget it.
+   */
   async record(key: string, recipients: string[]): Promise<void> {
+    if (this.closed) throw Object.assign(new Error('the sent log is closed'), { code: 'ECLOSED' });
     const at = this.now().toISOString();
     const line: JournalLine = { v: 1, k: key, r: [...new Set(recipients)], t: at };
+    this.apply(line);
     await new Promise<void>((resolve, reject) => {
       this.pending.push({ line: `${JSON.stringify(line)}\n`, done: { resolve, reject } });
       void this.drain();
     });
-    this.apply(line);
   }
 
   /**
@@ -136,6 +143,7 @@ export class SentLog {
    * Resolves how many keys went.
    */
   async prune(): Promise<number> {
+    if (this.closed) return 0;
     const removed = this.dropExpired();
     if (this.lines > COMPACT_RATIO * this.entries.size + COMPACT_SLACK) {
       await new Promise<void>((resolve, reject) => {
@@ -148,6 +156,7 @@ export class SentLog {
 
   /** Close the journal (the log is unusable afterwards). */
   async close(): Promise<void> {
+    this.closed = true;
     while (this.writing) await new Promise((r) => setImmediate(r));
     await this.handle?.close();
     this.handle = null;
@@ -192,16 +201,30 @@ export class SentLog {
     this.lines += lines.length;
   }
 
-  /** Write the live keys to a new journal, durably, and append to it from now on. */
+  /**
+   * Write the live keys to a new journal, durably, and append to it from now on. The new file is
+   * opened for appending before it is renamed into place, so from the rename on the handle is the
+   * journal's: no moment where appends would go to the replaced file.
+   */
   private async rewrite(): Promise<void> {
     const text = [...this.entries].map(([k, e]) => `${JSON.stringify({ v: 1, k, r: [...e.recipients], t: e.updatedAt, f: e.firstAt } satisfies JournalLine)}\n`).join('');
-    await replaceFile(this.fs, this.tmp, JOURNAL_NAME, this.journalPath, Buffer.from(text));
-    await this.fs.syncDir(this.dir);
+    const tmp = tempPath(this.tmp, JOURNAL_NAME);
+    const handle = await this.fs.open(tmp, 'ax', FILE_MODE);
+    try {
+      await writeAll(handle, Buffer.from(text));
+      await handle.sync();
+      await this.fs.rename(tmp, this.journalPath);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await unlinkIfExists(this.fs, tmp).catch(() => undefined);
+      throw err;
+    }
     const previous = this.handle;
-    this.handle = await this.fs.open(this.journalPath, 'a', FILE_MODE);
+    this.handle = handle;
     this.lines = this.entries.size;
     this.torn = false;
     await previous?.close().catch(() => undefined);
+    await this.fs.syncDir(this.dir);
   }
 
   private apply(line: JournalLine): void {

@@ -207,10 +207,14 @@ export class Spool {
 
   /**
    * Delivered: remove active/<id>.json (made durable), then the .eml. A crash in between leaves an
-   * .eml without .json, which start-up deletes.
+   * .eml without .json, which start-up deletes. `retry`: a retry of a completion that failed
+   * after the .json was gone (no state holds the id): the fsync and the .eml removal still run.
    */
-  async complete(id: string): Promise<void> {
-    if (!(await unlinkIfExists(this.fs, this.layout.meta('active', id)))) {
+  async complete(id: string, options: { retry?: boolean } = {}): Promise<void> {
+    const removed = await unlinkIfExists(this.fs, this.layout.meta('active', id));
+    // A retry after a failure past the unlink (the directory fsync) finishes the job; anything
+    // else must find the message in active/.
+    if (!removed && !(options.retry && !(await this.find(id)))) {
       throw new SpoolError('spool.not_found', `message ${id} is not in active/`, { id });
     }
     await this.syncer.sync(this.layout.stateDir('active'));
