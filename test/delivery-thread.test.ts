@@ -164,7 +164,7 @@ describe('delivery thread', () => {
     const oldKey = path.join(env.dir, 'old-key.json');
     writeFileSync(oldKey, readFileSync(env.google.keyFile), { mode: 0o600 });
     const doc = gmailConfig(env.dir, env.google);
-    doc.workspaces![0]!.gmailApi = { serviceAccountKeyFile: oldKey };
+    doc.workspaces[0]!.gmailApi = { serviceAccountKeyFile: oldKey };
     await thread!.generation(parseConfig(doc));
     rmSync(oldKey);
     await thread!['worker']!.terminate();
@@ -175,8 +175,8 @@ describe('delivery thread', () => {
   it('attempts use the configuration made current last (a reload that removed a domain holds the mail)', async () => {
     const first = await thread_generation();
     const doc = gmailConfig(env.dir, env.google);
-    doc.workspaces![0]!.domains = ['elsewhere.example'];
-    doc.workspaces![0]!.senders = { map: {}, default: null };
+    doc.workspaces[0]!.domains = ['elsewhere.example'];
+    doc.workspaces[0]!.senders = { map: {}, default: null };
     const narrowed = await thread!.generation(parseConfig(doc));
     narrowed.activate();
     // an attempt ordered through the older generation's executor is still checked against the current one
