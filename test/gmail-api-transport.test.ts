@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -32,8 +33,8 @@ function logger() {
   return createLogger({ level: 'debug' }, sink);
 }
 
-function transport(apiRootUrl = fake.apiRootUrl) {
-  return createGmailApiTransport({ credentials, apiRootUrl, logger: logger() });
+function transport(apiRootUrl = fake.apiRootUrl, timeoutMs?: number) {
+  return createGmailApiTransport({ credentials, apiRootUrl, logger: logger(), ...(timeoutMs ? { timeoutMs } : {}) });
 }
 
 function spooled(bytes: Buffer, meta: Partial<MessageMeta> = {}): { meta: MessageMeta; path: string } {
@@ -210,6 +211,52 @@ describe('gmail-api transport', () => {
     await new Promise<void>((r) => closed.close(() => r()));
     const err = await rejection(transport(`http://127.0.0.1:${port}/`).deliver(spooled(MESSAGE), new AbortController().signal));
     expect(err).toMatchObject({ code: 'delivery.network', kind: 'temporary', outcomeUnknown: false });
+  });
+
+  it('no answer within the time limit → temporary, outcome unknown (the upload may have arrived)', async () => {
+    fake.sendLatencyMs = 3_000;
+    try {
+      const started = Date.now();
+      const err = await rejection(transport(fake.apiRootUrl, 300).deliver(spooled(MESSAGE), new AbortController().signal));
+      expect(err).toMatchObject({ code: 'delivery.timeout', kind: 'temporary', outcomeUnknown: true });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      fake.sendLatencyMs = 0;
+    }
+  });
+
+  it('goes through the proxy in HTTP_PROXY (token and upload), as gaxios does', async () => {
+    const seen: string[] = [];
+    // a CONNECT proxy on loopback (gaxios tunnels through https-proxy-agent, also to http:// targets)
+    const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
+      seen.push(`CONNECT ${req.url}`);
+      const [host, port] = req.url!.split(':');
+      const up = net.connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.write(head);
+        up.pipe(client);
+        client.pipe(up);
+      });
+      up.on('error', () => client.destroy());
+      client.on('error', () => up.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const saved = process.env.HTTP_PROXY;
+    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      credentials.forget(SENDER); // a new client, so the token request goes through the proxy too
+      const before = fake.sent.length;
+      const res = await transport().deliver(spooled(MESSAGE), new AbortController().signal);
+      expect(fake.sent.length).toBe(before + 1);
+      expect(res.providerId).toBe(fake.sent[before]!.id);
+      expect(seen).toContain(`CONNECT ${new URL(fake.apiRootUrl).host}`);
+    } finally {
+      if (saved === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = saved;
+      credentials.forget(SENDER);
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
   });
 
   it('an aborted signal stops before sending', async () => {

@@ -1,0 +1,94 @@
+/**
+ * The Gmail media upload as one plain `node:http(s)` POST on a keep-alive agent: the request
+ * googleapis/gaxios would make (POST .../upload/gmail/v1/users/me/messages/send?uploadType=media,
+ * message/rfc822, bearer token), without the fetch machinery gaxios runs every request through
+ * (node-fetch, WHATWG streams, AbortSignal.any/timeout, Headers): that machinery was about a
+ * quarter of the delivery thread's CPU (docs/benchmarks.md).
+ *
+ * What gaxios and google-auth-library did around it is kept: the bearer token comes from the
+ * user's JWT client (cached, refreshed near expiry), a 401 makes it fetch a new token and send
+ * once more (the body is a Buffer, so the resend carries every byte), and a non-2xx answer
+ * rejects with the shape classify.ts reads (`response.{status,data,headers}`, `config.url`).
+ * Network errors reject with node's own error (code kept), as classify-network.ts expects.
+ *
+ * With a proxy in the environment (HTTPS_PROXY and friends) the transport uses gaxios instead,
+ * which knows how to go through one (gmail-api.ts).
+ */
+import http from 'node:http';
+import https from 'node:https';
+
+export interface UploadAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** The parsed JSON body, or the text when it is not JSON. */
+  data: unknown;
+}
+
+export interface Uploader {
+  /** POST `body`; resolves with any HTTP answer, rejects on network errors, abort or timeout. */
+  post(url: URL, body: Buffer, headers: Record<string, string>, signal: AbortSignal, timeoutMs: number): Promise<UploadAnswer>;
+  close(): void;
+}
+
+const USER_AGENT = 'workspace-relay (gzip)';
+
+export function createUploader(): Uploader {
+  const options: http.AgentOptions = { keepAlive: true, scheduling: 'lifo' };
+  const agents = { http: new http.Agent(options), https: new https.Agent(options) };
+  return {
+    post(url, body, headers, signal, timeoutMs) {
+      return new Promise<UploadAnswer>((resolve, reject) => {
+        const secure = url.protocol === 'https:';
+        const request = secure ? https.request : http.request;
+        const req = request(
+          url,
+          {
+            method: 'POST',
+            agent: secure ? agents.https : agents.http,
+            headers: { ...headers, 'content-length': String(body.length), 'user-agent': USER_AGENT, accept: 'application/json' },
+            signal,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('error', fail);
+            res.on('end', () => {
+              clearTimeout(timer);
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, data: parseBody(Buffer.concat(chunks).toString('utf8')) });
+            });
+          },
+        );
+        // The time limit covers the whole exchange, upload included (as gaxios' `timeout`).
+        const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer from Gmail within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+        function fail(err: unknown): void {
+          clearTimeout(timer);
+          reject(err);
+        }
+        req.on('error', fail);
+        req.end(body);
+      });
+    },
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
+}
+
+/** An error in the shape classify.ts reads from gaxios (status, data, headers, request URL). */
+export function uploadError(url: URL, answer: UploadAnswer): Error {
+  return Object.assign(new Error(`Gmail answered ${answer.status}`), {
+    status: answer.status,
+    response: { status: answer.status, data: answer.data, headers: answer.headers },
+    config: { url: url.href },
+  });
+}
+
+function parseBody(text: string): unknown {
+  if (!text) return '';
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
