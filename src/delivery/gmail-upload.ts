@@ -60,7 +60,7 @@ export function createUploader(): Uploader {
         );
         // The time limit covers the whole exchange, upload included (as gaxios' `timeout`).
         const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer from Gmail within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
-        function fail(err: unknown): void {
+        function fail(err: Error): void {
           clearTimeout(timer);
           reject(err);
         }
