@@ -76,7 +76,7 @@ export function createGmailApiTransport(options: GmailApiTransportOptions): Tran
       if (signal.aborted) throw new DeliveryError('delivery.aborted', 'temporary', 'delivery was stopped before sending: will retry');
       let body: Buffer;
       try {
-        body = await readOutgoing(path, { addBcc: meta.bcc, ...rewriteChanges(meta.rewrite) });
+        body = await readOutgoing(path, { addBcc: meta.bcc, ...rewriteChanges(meta.rewrite) }, meta.size);
       } catch (err) {
         throw err instanceof DeliveryError ? err : spoolUnreadable(path, err);
       }

@@ -16,7 +16,7 @@ export function createOutboxTransport(options: { dir: string; logger: Logger }):
     async deliver({ meta, path: file }: OutboundMessage): Promise<DeliveryResult> {
       ready ??= mkdir(dir, { recursive: true, mode: 0o700 });
       await ready;
-      const bytes = await readOutgoing(file, { addBcc: meta.bcc, ...rewriteChanges(meta.rewrite) });
+      const bytes = await readOutgoing(file, { addBcc: meta.bcc, ...rewriteChanges(meta.rewrite) }, meta.size);
       const name = `${meta.id}.eml`;
       const fh = await open(path.join(dir, name), 'w', 0o600);
       try {

@@ -46,7 +46,7 @@ export function createSmtpTransport(options: {
       signal.throwIfAborted();
       let raw: Buffer;
       try {
-        raw = await readOutgoing(path, { stripBcc: true, ...rewriteChanges(meta.rewrite) });
+        raw = await readOutgoing(path, { stripBcc: true, ...rewriteChanges(meta.rewrite) }, meta.size);
       } catch (err) {
         if (err instanceof DeliveryError) throw err;
         throw new DeliveryError('delivery.spool_unreadable', 'held', `the spooled message cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
