@@ -259,6 +259,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       running = [...reloaded.map(({ cfg, listener }) => ({ cfg, listener })), ...added];
       // Deliveries in flight finish with the old transports.
       setTimeout(() => void previous.deliveries.close(), 600_000).unref();
+      // Read once at start: say so (at every reload until a restart) rather than let a changed
+      // value look applied.
+      for (const key of ['deliveryThread', 'dedupeRetention'] as const) {
+        if (options.config.queue[key] !== next.queue[key]) {
+          logger.warn({ event: 'config.restart_needed', key: `queue.${key}` }, `queue.${key} changed: it takes effect at the next restart`);
+        }
+      }
       logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');
     },
     async stop() {

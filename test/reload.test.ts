@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SmtpClient, message } from './support/smtp-client.js';
 import { startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
-import { type GoogleEnv, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
+import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
 import { parseConfig } from '../src/config/load.js';
 
 describe('SIGHUP reload', () => {
@@ -72,6 +72,23 @@ describe('SIGHUP reload', () => {
       const c = await SmtpClient.open(relay.listeners[0]!.address.port);
       expect((await c.cmd('MAIL FROM:<x@other.example>')).code).toBe(550); // the new workspace did not apply
       await c.quit();
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('says which settings read at start a reload changed (queue.deliveryThread, queue.dedupeRetention)', async () => {
+    const doc = gmailConfig(dir, google);
+    const logs = new LogCapture();
+    const { relay } = await startTestRelay(doc, logs);
+    try {
+      await relay.reload(parseConfig({ ...doc, queue: { ...doc.queue, deliveryThread: false, dedupeRetention: '2d' } }));
+      expect(logs.events('config.restart_needed').map((l) => l.key)).toEqual(['queue.deliveryThread', 'queue.dedupeRetention']);
+      expect(relay.deliveryThread).not.toBeNull(); // still running on the thread until a restart
+      await relay.reload(parseConfig({ ...doc, queue: { ...doc.queue, deliveryThread: false, dedupeRetention: '2d' } }));
+      expect(logs.events('config.restart_needed')).toHaveLength(4); // said again while a restart is pending
+      await relay.reload(parseConfig(doc)); // back to what it started with: nothing pending
+      expect(logs.events('config.restart_needed')).toHaveLength(4);
     } finally {
       await relay.stop();
     }
