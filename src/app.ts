@@ -261,8 +261,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       setTimeout(() => void previous.deliveries.close(), 600_000).unref();
       // Read once at start: say so (at every reload until a restart) rather than let a changed
       // value look applied.
+      const inEffect = { deliveryThread: threaded, dedupeRetention: options.config.queue.dedupeRetention };
+      const wanted = { deliveryThread: next.queue.deliveryThread && !options.transportFactory && !options.spoolFs, dedupeRetention: next.queue.dedupeRetention };
       for (const key of ['deliveryThread', 'dedupeRetention'] as const) {
-        if (options.config.queue[key] !== next.queue[key]) {
+        if (inEffect[key] !== wanted[key]) {
           logger.warn({ event: 'config.restart_needed', key: `queue.${key}` }, `queue.${key} changed: it takes effect at the next restart`);
         }
       }

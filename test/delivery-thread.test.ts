@@ -172,6 +172,20 @@ describe('delivery thread', () => {
     expect(logs.events('delivery.thread_failed').some((l) => l.generation !== undefined && /old-key\.json/.test(String(l.err)))).toBe(true);
   });
 
+  it('a restarted thread that cannot rebuild the current configuration delivers with the newest one that builds', async () => {
+    const older = await executor();
+    const newKey = path.join(env.dir, 'new-key.json');
+    writeFileSync(newKey, readFileSync(env.google.keyFile), { mode: 0o600 });
+    const doc = gmailConfig(env.dir, env.google);
+    doc.workspaces[0]!.gmailApi = { serviceAccountKeyFile: newKey };
+    const current = await thread!.generation(parseConfig(doc));
+    current.activate();
+    rmSync(newKey); // the current configuration's key is gone
+    await thread!['worker']!.terminate();
+    expect(sent(await older.run(await queued(), new AbortController().signal)).completed).toBe(true);
+    expect(logs.events('delivery.thread_failed').some((l) => l.alert === true && /newest one that could/.test(String(l.msg)))).toBe(true);
+  });
+
   it('attempts use the configuration made current last (a reload that removed a domain holds the mail)', async () => {
     const first = await thread_generation();
     const doc = gmailConfig(env.dir, env.google);

@@ -259,6 +259,55 @@ describe('gmail-api transport', () => {
     }
   });
 
+  it('Gmail said 200 but the connection broke before its answer ended → delivered, not sent again', async () => {
+    const raw = net.createServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"id":"cut'));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    try {
+      const res = await transport(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`).deliver(spooled(MESSAGE), new AbortController().signal);
+      expect(res.providerId).toBe(''); // the id did not arrive; the message did
+      expect(logLines.some((l) => l.event === 'delivery.gmail_no_id')).toBe(true);
+    } finally {
+      await new Promise<void>((r) => raw.close(() => r()));
+    }
+  });
+
+  it('a stop does not wait for a token request that stalls', async () => {
+    const stall = http.createServer(() => undefined); // takes the token request, never answers
+    await new Promise<void>((r) => stall.listen(0, '127.0.0.1', r));
+    try {
+      const key = loadServiceAccountKey(sa.writeKeyFile(dir), 'gmailApi.serviceAccountKeyFile');
+      const stalled = new GoogleCredentials({ key, scopes: [GMAIL_SEND_SCOPE], tokenUrl: `http://127.0.0.1:${(stall.address() as AddressInfo).port}/token` });
+      const t = createGmailApiTransport({ credentials: stalled, apiRootUrl: fake.apiRootUrl, logger: logger() });
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(new Error('shutting down')), 200);
+      const started = Date.now();
+      const err = await rejection(t.deliver(spooled(MESSAGE), controller.signal));
+      expect(err).toMatchObject({ code: 'delivery.aborted', kind: 'temporary', outcomeUnknown: false });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      stall.closeAllConnections();
+      await new Promise<void>((r) => stall.close(() => r()));
+    }
+  });
+
+  it('closing the transport (the old one after a reload) lets an upload in flight finish', async () => {
+    fake.sendLatencyMs = 400;
+    try {
+      const t = transport();
+      const before = fake.sent.length;
+      const pending = t.deliver(spooled(MESSAGE), new AbortController().signal);
+      await new Promise((r) => setTimeout(r, 150));
+      await t.close?.();
+      const res = await pending;
+      expect(res.providerId).toBe(fake.sent[before]!.id);
+    } finally {
+      fake.sendLatencyMs = 0;
+    }
+  });
+
   it('an aborted signal stops before sending', async () => {
     const controller = new AbortController();
     controller.abort();

@@ -23,6 +23,9 @@ const CONNECT_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'ERR_TLS_CERT_ALTNAME_INVALID',
+  // A firewall that inspects HTTPS presents its own certificate: the handshake fails, nothing is sent.
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
 ]);
 /** The connection broke or stalled: the request may have reached the provider. */
 const DROP_CODES = new Set([

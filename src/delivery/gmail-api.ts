@@ -55,12 +55,12 @@ export function createGmailApiTransport(options: GmailApiTransportOptions): Tran
       return res.data;
     }
     for (let attempt = 1; ; attempt++) {
-      const { token } = await client.getAccessToken();
+      const { token } = await untilAborted(client.getAccessToken(), signal);
       const answer = await uploader.post(sendUrl, body, { authorization: `Bearer ${token ?? ''}`, 'content-type': 'message/rfc822' }, signal, timeout);
       if (answer.status >= 200 && answer.status < 300) return answer.data;
       // Google did not take the token (revoked, or expired early): a new one, and one resend.
       if (answer.status === 401 && attempt === 1) {
-        await client.refreshAccessToken();
+        await untilAborted(client.refreshAccessToken(), signal);
         continue;
       }
       throw uploadError(sendUrl, answer);
@@ -73,7 +73,7 @@ export function createGmailApiTransport(options: GmailApiTransportOptions): Tran
     async deliver({ meta, path }: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult> {
       const user = meta.sender;
       const context = { clientId: credentials.clientId, scopes: credentials.scopes, user, signal, now: options.now, transport: 'gmail-api' as const };
-      if (signal.aborted) throw new DeliveryError('delivery.aborted', 'temporary', 'delivery was stopped before sending: will retry');
+      if (signal.aborted) throw stoppedBeforeSending();
       let body: Buffer;
       try {
         body = await readOutgoing(path, { addBcc: meta.bcc, ...rewriteChanges(meta.rewrite) }, meta.size);
@@ -95,6 +95,23 @@ export function createGmailApiTransport(options: GmailApiTransportOptions): Tran
       }
     },
   };
+}
+
+/**
+ * The token calls take no signal: a stop (or the scheduler's abort) must not wait for a token
+ * request that stalls. Nothing was uploaded yet, so nothing can have reached Google.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(stoppedBeforeSending());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(stoppedBeforeSending());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function stoppedBeforeSending(): DeliveryError {
+  return new DeliveryError('delivery.aborted', 'temporary', 'delivery was stopped before sending: will retry');
 }
 
 function spoolUnreadable(path: string, err: unknown): DeliveryError {

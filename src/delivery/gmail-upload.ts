@@ -30,16 +30,30 @@ export interface Uploader {
   close(): void;
 }
 
-const USER_AGENT = 'workspace-relay (gzip)';
+const USER_AGENT = 'workspace-relay';
+
+/**
+ * An idle kept-alive connection is closed after this long (as Node's global agent does), so a
+ * quiet practice's next message does not go out on a socket Google is closing at that moment.
+ */
+const IDLE_SOCKET_MS = 4_000;
 
 export function createUploader(): Uploader {
-  const options: http.AgentOptions = { keepAlive: true, scheduling: 'lifo' };
+  const options: http.AgentOptions = { keepAlive: true, scheduling: 'lifo', timeout: IDLE_SOCKET_MS };
   const agents = { http: new http.Agent(options), https: new https.Agent(options) };
+  let inFlight = 0;
+  let closing = false;
+  const destroyAgents = () => {
+    agents.http.destroy();
+    agents.https.destroy();
+  };
   return {
     post(url, body, headers, signal, timeoutMs) {
+      inFlight++;
       return new Promise<UploadAnswer>((resolve, reject) => {
         const secure = url.protocol === 'https:';
         const request = secure ? https.request : http.request;
+        let answer: http.IncomingMessage | undefined;
         const req = request(
           url,
           {
@@ -49,6 +63,7 @@ export function createUploader(): Uploader {
             signal,
           },
           (res) => {
+            answer = res;
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
             res.on('error', fail);
@@ -62,15 +77,24 @@ export function createUploader(): Uploader {
         const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer from Gmail within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
         function fail(err: Error): void {
           clearTimeout(timer);
-          reject(err);
+          const status = answer?.statusCode ?? 0;
+          // Gmail's 2xx status line arrived: it has the message, whatever happened to the rest of
+          // the answer (its id). Sending again would deliver it twice.
+          if (status >= 200 && status < 300) resolve({ status, headers: answer!.headers, data: '' });
+          else reject(err);
         }
         req.on('error', fail);
         req.end(body);
+      }).finally(() => {
+        inFlight--;
+        if (closing && inFlight === 0) destroyAgents();
       });
     },
+    /** Idle connections close now; uploads still running finish first (a reload's old transport). */
     close() {
-      agents.http.destroy();
-      agents.https.destroy();
+      closing = true;
+      if (inFlight === 0) destroyAgents();
+      else for (const agent of [agents.http, agents.https]) for (const list of Object.values(agent.freeSockets)) for (const socket of list ?? []) socket.destroy();
     },
   };
 }

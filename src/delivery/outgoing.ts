@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { isMainThread } from 'node:worker_threads';
 import { DeliveryError } from '../errors.js';
 import type { MessageRewrite } from '../spool/types.js';
 import { replaceFromAddress } from './from-rewrite.js';
@@ -51,9 +52,10 @@ export function rewriteChanges(rewrite: MessageRewrite | undefined): OutgoingCha
 }
 
 /**
- * A message up to this size is read back with one synchronous read: it was just written (in the
- * page cache), and one read costs less than the four threadpool hand-offs of an asynchronous
- * readFile (open, stat, read, close). Larger ones are read asynchronously.
+ * In the delivery thread a message up to this size is read back with one synchronous read: it
+ * was just written (in the page cache), and one read costs less than the four threadpool
+ * hand-offs of an asynchronous readFile (open, stat, read, close). Larger ones, and every read on
+ * the listeners' thread (where a slow disk must not stall the SMTP sessions), are asynchronous.
  */
 export const SYNC_READ_MAX = 64 * 1024;
 
@@ -62,7 +64,7 @@ export const SYNC_READ_MAX = 64 * 1024;
  * `size`: the stored size, when known (meta.size), to pick the cheaper read.
  */
 export async function readOutgoing(path: string, changes: OutgoingChanges = {}, size?: number): Promise<Buffer> {
-  const bytes = size !== undefined && size <= SYNC_READ_MAX ? readFileSync(path) : await readFile(path);
+  const bytes = !isMainThread && size !== undefined && size <= SYNC_READ_MAX ? readFileSync(path) : await readFile(path);
   return applyHeaderChanges(bytes, changes);
 }
 

@@ -58,6 +58,8 @@ export class DeliveryThread {
   private lastStart = 0;
   /** The generation attempts use (told to a restarted thread too). */
   private active: number | null = null;
+  /** Restarts in a row that did not give a usable thread. */
+  private failedStarts = 0;
   /** Where the thread's log lines go: the daemon logger's own destination. */
   private readonly sink: { write(line: string): unknown };
 
@@ -167,18 +169,22 @@ export class DeliveryThread {
   }
 
   private async restart(): Promise<void> {
-    const wait = this.lastStart + RESTART_DELAY_MS - Date.now();
+    // Restarts that keep failing back off (1 s, doubling to a minute) instead of spinning.
+    const wait = this.lastStart + Math.min(RESTART_DELAY_MS * 2 ** this.failedStarts, 60_000) - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     if (this.stopped) return;
     try {
       await this.spawn();
     } catch (err) {
+      this.failedStarts++;
       this.logger.error({ event: 'delivery.thread_failed', err: errorText(err) }, 'a new delivery thread could not start; trying again at the next delivery');
       throw err;
     }
     // Each generation on its own: one that no longer builds (say, an old key file deleted since)
     // is dropped, and the others still deliver.
-    for (const [gen, config] of [...this.generations]) {
+    for (const gen of [...this.generations.keys()]) {
+      const config = this.generations.get(gen);
+      if (!config) continue; // closed meanwhile
       try {
         await this.sendConfigure(gen, config);
       } catch (err) {
@@ -186,7 +192,20 @@ export class DeliveryThread {
         this.logger.error({ event: 'delivery.thread_failed', err: errorText(err), generation: gen }, 'the restarted delivery thread could not rebuild a configuration');
       }
     }
-    if (this.active !== null) this.post({ t: 'activate', gen: this.active, level: this.logger.level });
+    // The current configuration, or else the newest one that still builds.
+    const usable = this.active !== null && this.generations.has(this.active) ? this.active : Math.max(-1, ...this.generations.keys());
+    if (usable < 0) {
+      this.failedStarts++;
+      this.logger.error({ event: 'delivery.thread_failed', alert: true }, 'the restarted delivery thread could not rebuild any configuration; mail stays queued (fix the key files, then reload)');
+      await this.worker?.terminate();
+      throw new DeliveryError('delivery.thread_stopped', 'temporary', 'the delivery thread has no configuration: will retry');
+    }
+    if (usable !== this.active) {
+      this.logger.error({ event: 'delivery.thread_failed', alert: true, generation: usable }, 'the current configuration could not be rebuilt; delivering with the newest one that could (fix the key files, then reload)');
+    }
+    this.failedStarts = 0;
+    this.active = usable;
+    this.post({ t: 'activate', gen: usable, level: this.logger.level });
   }
 
   private spawn(): Promise<void> {
