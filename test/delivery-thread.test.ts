@@ -56,6 +56,15 @@ describe('delivery thread', () => {
   }
   const executor = async () => (await thread_generation()).executor;
 
+  /** Another configuration generation in the running thread, with its own copy of the key file. */
+  async function generationWithOwnKey(name: string) {
+    const keyFile = path.join(env.dir, name);
+    writeFileSync(keyFile, readFileSync(env.google.keyFile), { mode: 0o600 });
+    const doc = gmailConfig(env.dir, env.google);
+    doc.workspaces[0]!.gmailApi = { serviceAccountKeyFile: keyFile };
+    return { generation: await thread!.generation(parseConfig(doc)), keyFile };
+  }
+
   const sent = (run: AttemptRun) => {
     expect(run.kind).toBe('sent');
     return run as Extract<AttemptRun, { kind: 'sent' }>;
@@ -161,12 +170,8 @@ describe('delivery thread', () => {
   it('a restarted thread drops a configuration that no longer builds, and delivers with the current one', async () => {
     const current = await executor();
     // an older configuration whose key file is deleted afterwards (an admin rotated the key)
-    const oldKey = path.join(env.dir, 'old-key.json');
-    writeFileSync(oldKey, readFileSync(env.google.keyFile), { mode: 0o600 });
-    const doc = gmailConfig(env.dir, env.google);
-    doc.workspaces[0]!.gmailApi = { serviceAccountKeyFile: oldKey };
-    await thread!.generation(parseConfig(doc));
-    rmSync(oldKey);
+    const { keyFile } = await generationWithOwnKey('old-key.json');
+    rmSync(keyFile);
     await thread!['worker']!.terminate();
     expect(sent(await current.run(await queued(), new AbortController().signal)).completed).toBe(true);
     expect(logs.events('delivery.thread_failed').some((l) => l.generation !== undefined && /old-key\.json/.test(String(l.err)))).toBe(true);
@@ -174,13 +179,9 @@ describe('delivery thread', () => {
 
   it('a restarted thread that cannot rebuild the current configuration delivers with the newest one that builds', async () => {
     const older = await executor();
-    const newKey = path.join(env.dir, 'new-key.json');
-    writeFileSync(newKey, readFileSync(env.google.keyFile), { mode: 0o600 });
-    const doc = gmailConfig(env.dir, env.google);
-    doc.workspaces[0]!.gmailApi = { serviceAccountKeyFile: newKey };
-    const current = await thread!.generation(parseConfig(doc));
+    const { generation: current, keyFile } = await generationWithOwnKey('new-key.json');
     current.activate();
-    rmSync(newKey); // the current configuration's key is gone
+    rmSync(keyFile); // the current configuration's key is gone
     await thread!['worker']!.terminate();
     expect(sent(await older.run(await queued(), new AbortController().signal)).completed).toBe(true);
     expect(logs.events('delivery.thread_failed').some((l) => l.alert === true && /newest one that could/.test(String(l.msg)))).toBe(true);
