@@ -75,14 +75,17 @@ export function encodeLine(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
 }
 
+function parseJsonLine(line: string, code: string, message: string): unknown {
+  try {
+    return JSON.parse(line) as unknown;
+  } catch {
+    throw new ControlError(code, message);
+  }
+}
+
 /** Parse and validate one request line; throws control.bad_request naming the problem. */
 export function parseRequest(line: string): ControlRequest {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new ControlError('control.bad_request', 'request is not JSON');
-  }
+  const value = parseJsonLine(line, 'control.bad_request', 'request is not JSON');
   const parsed = controlRequestSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -93,12 +96,7 @@ export function parseRequest(line: string): ControlRequest {
 
 /** Parse a reply line; throws control.protocol if it is not one. */
 export function parseReply(line: string): ControlReply {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new ControlError('control.protocol', 'the control socket answered something that is not JSON');
-  }
+  const value = parseJsonLine(line, 'control.protocol', 'the control socket answered something that is not JSON');
   const v = value as Partial<ControlReply> | null;
   if (!v || typeof v !== 'object' || typeof v.ok !== 'boolean') {
     throw new ControlError('control.protocol', 'the control socket answered an unexpected reply');

@@ -57,7 +57,7 @@ export function rewriteChanges(rewrite: MessageRewrite | undefined): OutgoingCha
  * hand-offs of an asynchronous readFile (open, stat, read, close). Larger ones, and every read on
  * the listeners' thread (where a slow disk must not stall the SMTP sessions), are asynchronous.
  */
-export const SYNC_READ_MAX = 64 * 1024;
+const SYNC_READ_MAX = 64 * 1024;
 
 /**
  * Read the stored message at `path` and return the bytes to send, with `changes` applied.

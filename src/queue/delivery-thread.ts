@@ -161,11 +161,11 @@ export class DeliveryThread {
    */
   private async running(): Promise<void> {
     if (this.starting) await this.starting;
-    if (this.stopped) throw new DeliveryError('delivery.aborted', 'temporary', 'the relay is stopping: will retry');
+    if (this.stopped) throw stoppingError();
     if (this.worker) return;
     this.starting ??= this.restart().finally(() => (this.starting = null));
     await this.starting;
-    if (this.stopped) throw new DeliveryError('delivery.aborted', 'temporary', 'the relay is stopping: will retry');
+    if (this.stopped) throw stoppingError();
   }
 
   private async restart(): Promise<void> {
@@ -267,6 +267,10 @@ export class DeliveryThread {
     this.stopping?.resolve();
     this.stopping = null;
   }
+}
+
+function stoppingError(): DeliveryError {
+  return new DeliveryError('delivery.aborted', 'temporary', 'the relay is stopping: will retry');
 }
 
 function stoppedError(): DeliveryError {

@@ -208,17 +208,14 @@ export class Scheduler {
     const { id } = entry;
     const { spool, logger } = this.deps;
     const started = this.now();
-    let run: AttemptRun;
-    let cutOff = false;
-    try {
-      run = await this.deps.executor().run(id, signal);
-    } catch (err) {
-      // The attempt never ran (stopping, no delivery thread), or the delivery thread stopped
-      // during it: then where the message is, and whether it reached Google, is not known here.
-      // Either way it goes back to the queue; the sent log suppresses a repeat it recorded.
-      cutOff = err instanceof DeliveryError && err.outcomeUnknown;
-      run = { kind: 'claim_failed', error: err };
-    }
+    // A rejected run never ran (stopping, no delivery thread), or the delivery thread stopped
+    // during it (outcomeUnknown): then where the message is, and whether it reached Google, is
+    // not known here. Either way it goes back to the queue; the sent log suppresses a repeat it
+    // recorded.
+    const run: AttemptRun = await this.deps
+      .executor()
+      .run(id, signal)
+      .catch((error: unknown) => ({ kind: 'claim_failed', error }) as const);
     if (run.kind === 'not_queued') {
       this.pacer.uncount(entry.sender, entry.recipients, startedAt);
       return; // deleted, or taken by an admin action meanwhile
@@ -226,8 +223,8 @@ export class Scheduler {
     if (run.kind === 'claim_failed') {
       // Put the message back in the queue and the index rather than strand it in active/, and
       // try again a little later.
-      if (cutOff) {
-        logger.warn({ event: 'delivery.possible_duplicate', queueId: id, code: (run.error as DeliveryError).code }, 'the delivery thread stopped during the attempt; putting the message back');
+      if (run.error instanceof DeliveryError && run.error.outcomeUnknown) {
+        logger.warn({ event: 'delivery.possible_duplicate', queueId: id, code: run.error.code }, 'the delivery thread stopped during the attempt; putting the message back');
       } else {
         this.pacer.uncount(entry.sender, entry.recipients, startedAt);
         logger.error({ event: 'queue.claim_failed', queueId: id, err: errorText(run.error) }, 'could not claim a message; putting it back');

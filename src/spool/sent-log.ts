@@ -53,7 +53,7 @@ interface Deferred {
   reject: (err: unknown) => void;
 }
 
-export const JOURNAL_NAME = 'journal';
+const JOURNAL_NAME = 'journal';
 /** Per-key files of the layout before the journal. */
 const LEGACY_FILE = /^[0-9a-f]{64}\.json$/;
 /** Rewrite the journal at a prune when it holds more than this many lines per live key (plus slack). */
