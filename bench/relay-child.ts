@@ -17,7 +17,7 @@ const logger = createLogger({ level }, pino.destination({ dest: logFile, sync: f
 const relay = await startRelay({ config, logger });
 serveParent(
   { port: relay.listeners[0]!.address.port },
-  { stats: () => ({ queued: relay.scheduler.queued, inFlight: relay.scheduler.inFlight }) },
+  { stats: () => ({ queued: relay.scheduler.queued, inFlight: relay.scheduler.inFlight, dirSyncs: relay.spool.dirSyncs }) },
   async () => {
     await relay.stop();
     logger.flush();

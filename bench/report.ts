@@ -20,6 +20,8 @@ export interface Metrics {
   /** The same for the load generator and the fake Gmail (they share the machine). */
   loadCpuPerMessage: number;
   gmailCpuPerMessage: number;
+  /** Directory fsyncs per accepted message while accepting (2 if every commit paid its own). */
+  dirSyncsPerMessage: number;
   /** Most sends of one user in any 1 s window (pacing check). */
   maxUserSendsPerSecond: number;
   /** The busiest user's average pace, sends/s (first → last of its sends). */
@@ -58,6 +60,7 @@ export function metrics(r: RunResult): Metrics {
     cpuPerMessage: (r.relayCpu * 1000) / Math.max(1, load.accepted),
     loadCpuPerMessage: (r.loadCpu * 1000) / Math.max(1, load.accepted),
     gmailCpuPerMessage: (r.gmailCpu * 1000) / Math.max(1, load.accepted),
+    dirSyncsPerMessage: r.dirSyncs / Math.max(1, load.accepted),
     maxUserSendsPerSecond: maxInWindow(Object.values(gmail.perUser), 1000),
     busiestUserPace: busiestPace(Object.values(gmail.perUser)),
     drained: r.drained,
@@ -103,6 +106,7 @@ export function medianMetrics(all: readonly Metrics[]): Metrics {
     cpuPerMessage: m('cpuPerMessage'),
     loadCpuPerMessage: m('loadCpuPerMessage'),
     gmailCpuPerMessage: m('gmailCpuPerMessage'),
+    dirSyncsPerMessage: m('dirSyncsPerMessage'),
     maxUserSendsPerSecond: Math.max(...all.map((x) => x.maxUserSendsPerSecond)),
     busiestUserPace: m('busiestUserPace'),
     drained: all.every((x) => x.drained),
@@ -111,6 +115,7 @@ export function medianMetrics(all: readonly Metrics[]): Metrics {
 
 const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '–');
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
+const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '–');
 
 export function describe(label: string, m: Metrics, runs: readonly Metrics[]): string {
   const spread = (k: keyof Metrics, f: (n: number) => string) =>
@@ -125,6 +130,7 @@ export function describe(label: string, m: Metrics, runs: readonly Metrics[]): s
     `relay RSS           idle ${f0(m.idleRssMiB)} MiB, peak ${f0(m.peakRssMiB)} MiB (VmHWM)${spread('peakRssMiB', f0)}`,
     `relay CPU           ${f1(m.cpuPerMessage)} ms per message (user + system, accept and delivery)${spread('cpuPerMessage', f1)}; ` +
       `load generator ${f1(m.loadCpuPerMessage)}, fake Gmail ${f1(m.gmailCpuPerMessage)}`,
+    `directory fsyncs    ${f2(m.dirSyncsPerMessage)} per accepted message while accepting (data/ and queue/; 2 if none were shared)${spread('dirSyncsPerMessage', f2)}`,
     `busiest user        at most ${m.maxUserSendsPerSecond} sends in any 1 s window, ${f1(m.busiestUserPace)} sends/s on average`,
   ].join('\n');
 }

@@ -58,6 +58,8 @@ export interface RunResult {
   /** CPU seconds of the load generator (this process) and of the fake Gmail over the same span. */
   loadCpu: number;
   gmailCpu: number;
+  /** Directory fsyncs of the listeners' spool while the load ran (commits: data/ and queue/). */
+  dirSyncs: number;
   drained: boolean;
   dir: string;
 }
@@ -150,6 +152,10 @@ export async function waitDrained(bench: Bench, want: number, timeoutMs: number)
   return false;
 }
 
+async function relayDirSyncs(bench: Bench): Promise<number> {
+  return Number((await bench.relay.request('stats')).dirSyncs);
+}
+
 export async function runScenario(o: RunOptions): Promise<RunResult> {
   const bench = await startBench(o, o.gmailLatency);
   try {
@@ -158,6 +164,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     const gmailCpuBefore = cpuSecondsOf(bench.gmail.pid);
     const loadCpuBefore = process.cpuUsage();
     const sampler = sampleMemory(bench.relay.pid);
+    const dirSyncsBefore = await relayDirSyncs(bench);
     const senders = Array.from({ length: o.users }, (_, u) => `user${u}@${DOMAIN}`);
     const load = await runLoad({
       host: '127.0.0.1',
@@ -170,6 +177,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
       recipient: (i) => `rcpt${i % 50}@${DOMAIN}`,
       runId: path.basename(bench.dir),
     });
+    const dirSyncs = (await relayDirSyncs(bench)) - dirSyncsBefore;
     const drained = o.acceptOnly ? false : await waitDrained(bench, load.accepted, o.drainTimeoutMs);
     const rssSamples = sampler.stop();
     const peakRss = memoryOf(bench.relay.pid)?.peak ?? NaN;
@@ -178,7 +186,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     const used = process.cpuUsage(loadCpuBefore);
     const gmail = await gmailStats(bench, true);
     const loadCpu = (used.user + used.system) / 1e6;
-    return { load, gmail, idleRss, peakRss, rssSamples, relayCpu, loadCpu, gmailCpu, drained, dir: bench.dir };
+    return { load, gmail, idleRss, peakRss, rssSamples, relayCpu, loadCpu, gmailCpu, dirSyncs, drained, dir: bench.dir };
   } finally {
     await bench.close(o.keep);
   }
