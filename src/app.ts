@@ -119,7 +119,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     throw err;
   }
   const now = options.now ?? Date.now;
-  const pacer = new Pacer(current.queue, path.join(spoolDir, 'pace.json'));
+  const pacer = new Pacer(current.queue, path.join(spoolDir, 'pace.json'), logger);
   /** Undo a start that failed half-way: nothing left open, no thread keeping the process alive. */
   const abandon = async (listeners: readonly { listener: Listener }[] = []) => {
     await Promise.allSettled(listeners.map((r) => r.listener.close()));

@@ -154,6 +154,20 @@ describe('classify: Gmail API', () => {
     const stated = classify(gmailError(429, 'rateLimitExceeded', 'Daily user sending limit exceeded. Retry after 2026-11-23T08:00:00Z'), ctx);
     expectKind(stated, 'delivery.daily_limit', 'temporary');
     expect(stated.retryAfter?.toISOString()).toBe('2026-11-23T08:00:00.000Z');
+    // a daily limit whose stated time is already past (clock skew) still waits the hour
+    const past = classify(gmailError(429, 'rateLimitExceeded', 'Daily user sending limit exceeded. Retry after 2026-11-22T08:00:00Z'), ctx);
+    expect(past.retryAfter?.getTime()).toBe(NOW + DAILY_LIMIT_WAIT_MS);
+  });
+
+  it('takes the later of a Retry-After header and a time in the text', () => {
+    const text = 'User-rate limit exceeded.  Retry after 2026-11-22T10:00:00.000Z';
+    expect(classify(gmailError(429, 'rateLimitExceeded', text, '', { 'retry-after': '60' }), ctx).retryAfter?.toISOString()).toBe('2026-11-22T10:00:00.000Z');
+    expect(classify(gmailError(429, 'rateLimitExceeded', text, '', { 'retry-after': '7200' }), ctx).retryAfter?.getTime()).toBe(NOW + 7_200_000);
+  });
+
+  it('reads a stated time without a zone as UTC, whatever the local time zone', () => {
+    expect(retryAfterFromText('Retry after 2026-11-22T10:00')?.toISOString()).toBe('2026-11-22T10:00:00.000Z');
+    expect(retryAfterFromText('Retry after 2026-11-22T10:00:00+01:00')?.toISOString()).toBe('2026-11-22T09:00:00.000Z');
   });
 });
 
@@ -201,8 +215,10 @@ describe('classify: SMTP upstream', () => {
     ['EAUTH', '535-5.7.8 Username and Password not accepted.', 'delivery.smtp.auth', 'held'],
     ['EAUTH', '534-5.7.9 Application-specific password required.', 'delivery.smtp.auth', 'held'],
     ['EAUTH', undefined, 'delivery.smtp.auth', 'held'],
-    ['EAUTH', '454 4.7.0 Too many login attempts, please try again later.', 'delivery.smtp.temporary', 'temporary'],
-    ['ECONNECTION', '421 4.7.0 Try again later, closing connection.', 'delivery.smtp.temporary', 'temporary'],
+    // Gmail's "slow down" for an account: the account is paused, not just the message retried
+    ['EAUTH', '454 4.7.0 Too many login attempts, please try again later.', 'delivery.rate_limited', 'temporary'],
+    ['ECONNECTION', '421 4.7.0 Try again later, closing connection.', 'delivery.rate_limited', 'temporary'],
+    ['ECONNECTION', '421 Service not available', 'delivery.smtp.temporary', 'temporary'],
     ['EENVELOPE', '452 4.5.3 Your message has too many recipients.', 'delivery.smtp.temporary', 'temporary'],
     ['EMESSAGE', '451 4.3.0 Mail server temporarily rejected message.', 'delivery.smtp.temporary', 'temporary'],
     ['EENVELOPE', '550 5.1.1 The email account that you tried to reach does not exist.', 'delivery.smtp.rejected', 'permanent'],

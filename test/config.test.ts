@@ -77,6 +77,12 @@ describe('config', () => {
     expect(errorOf({ ...base(), queue: { dir: 'x', maxAge: 'forever' } }).message).toMatch(/queue\.maxAge: "forever" is not a duration/);
   });
 
+  it('refuses a backoff so short the relay would retry in a loop, and says a bare number is milliseconds', () => {
+    expect(errorOf({ ...base(), queue: { dir: 'x', rateLimitBackoff: 0 } }).message).toMatch(/queue\.rateLimitBackoff: "0" is too short: use at least 100ms/);
+    expect(errorOf({ ...base(), queue: { dir: 'x', heldRetry: 30 } }).message).toMatch(/queue\.heldRetry: .*a bare number is milliseconds: write e\.g\. "30s"/);
+    expect(parseConfig({ ...base(), queue: { dir: 'x', rateLimitBackoff: '1s', heldRetry: 5000 } }).queue).toMatchObject({ rateLimitBackoff: 1000, heldRetry: 5000 });
+  });
+
   it('caps recipients at Gmail’s 100', () => {
     expect(errorOf({ ...base(), limits: { maxRecipients: 500 } }).message).toMatch(/^limits\.maxRecipients:/);
   });

@@ -1,8 +1,9 @@
 /** Per-user pacing: rate, Google's "slow down", and the rolling daily counts. */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Pacer, type PacerLimits } from '../src/queue/pacer.js';
+import { Pacer, STATED_WAIT_MAX, type PacerLimits } from '../src/queue/pacer.js';
+import { LogCapture } from './support/harness.js';
 import { removeDir, tempDir } from './support/harness.js';
 
 const limits = (over: Partial<PacerLimits> = {}): PacerLimits => ({
@@ -80,5 +81,58 @@ describe('Pacer', () => {
     const later = new Pacer(limits({ dailyMessages: 2 }), file);
     await later.load(T0 + 2 * 86_400_000);
     expect(later.checkDaily('a@clinic.example', 1, T0 + 2 * 86_400_000)).toEqual({ ok: true });
+  });
+  it('believes a stated time at most a day ahead (a garbled date must not strand the user)', () => {
+    const p = new Pacer(limits());
+    expect(p.rateLimited('a', T0, new Date('+099999-01-01T00:00:00Z'))).toBe(T0 + STATED_WAIT_MAX);
+    expect(p.readyAt('a', T0 + STATED_WAIT_MAX)).toBe(T0 + STATED_WAIT_MAX);
+  });
+
+  it('lets a message with more recipients than the daily limit go once the window is empty', () => {
+    const p = new Pacer(limits({ dailyRecipients: 50 }));
+    expect(p.checkDaily('a', 60, T0)).toEqual({ ok: true }); // nothing counted yet
+    p.sent('a', 5, T0);
+    const held = p.checkDaily('a', 60, T0 + 60_000);
+    expect(held).toMatchObject({ ok: false });
+    // it waits for the earlier send to leave the window, not for ever
+    expect(!held.ok && held.until).toBe(T0 + 60_000 + 86_400_000);
+    expect(p.checkDaily('a', 60, T0 + 60_000 + 86_400_000)).toEqual({ ok: true });
+  });
+
+  it('saves the counts one save at a time, through a temp file, and says when it cannot', async () => {
+    dir = tempDir();
+    const file = path.join(dir, 'state', 'pace.json');
+    const log = new LogCapture();
+    const p = new Pacer(limits(), file, log.logger);
+    p.sent('a@clinic.example', 1, T0);
+    // two saves at once (the interval's and the one at stop) do not write the temp file together
+    await Promise.all([p.save(T0), p.save(T0), p.save(T0)]);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toHaveProperty(['a@clinic.example']);
+    expect(existsSync(`${file}.tmp`)).toBe(false);
+    // a save that fails keeps the counts dirty, logs once, and the next save writes them
+    p.sent('b@clinic.example', 1, T0 + 1000);
+    mkdirSync(`${file}.tmp`); // the temp file cannot be opened (EISDIR, even as root)
+    await expect(p.save(T0 + 1000)).rejects.toThrow();
+    await expect(p.save(T0 + 2000)).rejects.toThrow();
+    rmSync(`${file}.tmp`, { recursive: true });
+    expect(log.events('pace.save_failed')).toHaveLength(1);
+    await p.save(T0 + 3000);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toHaveProperty(['b@clinic.example']);
+  });
+
+  it('says so when the saved counts cannot be read, and starts afresh', async () => {
+    dir = tempDir();
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'pace.json');
+    writeFileSync(file, '{"a@clinic.example": [[1, 2');
+    const log = new LogCapture();
+    const p = new Pacer(limits({ dailyMessages: 1 }), file, log.logger);
+    await p.load(T0);
+    expect(log.events('pace.state_unreadable')).toMatchObject([{ level: 'warn' }]);
+    expect(p.checkDaily('a@clinic.example', 1, T0)).toEqual({ ok: true });
+    // a first start (no file) is not worth a warning
+    const quiet = new LogCapture();
+    await new Pacer(limits(), path.join(dir, 'absent.json'), quiet.logger).load(T0);
+    expect(quiet.lines).toHaveLength(0);
   });
 });

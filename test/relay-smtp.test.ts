@@ -10,6 +10,7 @@ import { LogCapture, removeDir, startTestRelay, tempDir, waitUntil } from './sup
 import { makeTestCert } from './support/tls.js';
 
 interface Received {
+  at: number;
   user: string;
   from: string;
   to: string[];
@@ -17,9 +18,14 @@ interface Received {
   secure: boolean;
 }
 
-async function startUpstream(dir: string, opts: { secure: boolean; password: string; failFirst?: number; refuse?: Record<string, number[]> }) {
+async function startUpstream(
+  dir: string,
+  opts: { secure: boolean; password: string; failFirst?: number; refuse?: Record<string, number[]>; slowDownUntil?: number },
+) {
   const tls = makeTestCert(dir, 'upstream');
   const received: Received[] = [];
+  /** When the upstream answered "421 4.7.0 Try again later" (Gmail's slow down). */
+  const slowedDown: number[] = [];
   let failures = opts.failFirst ?? 0;
   const refuse = opts.refuse ?? {};
   const server = new SMTPServer({
@@ -41,11 +47,16 @@ async function startUpstream(dir: string, opts: { secure: boolean; password: str
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
+        if (opts.slowDownUntil !== undefined && Date.now() < opts.slowDownUntil) {
+          slowedDown.push(Date.now());
+          return cb(Object.assign(new Error('4.7.0 Try again later, closing connection.'), { responseCode: 421 }));
+        }
         if (failures > 0) {
           failures--;
           return cb(Object.assign(new Error('try again later'), { responseCode: 421 }));
         }
         received.push({
+          at: Date.now(),
           user: String(session.user),
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
@@ -59,7 +70,7 @@ async function startUpstream(dir: string, opts: { secure: boolean; password: str
   server.on('error', () => undefined); // clients that drop the connection are not the test's concern
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.server.address() as { port: number }).port;
-  return { server, received, port, ca: tls.certFile };
+  return { server, received, slowedDown, port, ca: tls.certFile };
 }
 
 describe('relay through Gmail SMTP (app password)', () => {
@@ -78,12 +89,14 @@ describe('relay through Gmail SMTP (app password)', () => {
   });
 
   /** Start the upstream and a relay whose app-password file holds `password`; returns its port and logs. */
-  async function startBoth(upstreamOpts: Parameters<typeof startUpstream>[1], password: string, secure = true) {
+  async function startBoth(upstreamOpts: Parameters<typeof startUpstream>[1], password: string, secure = true, queue: Partial<NonNullable<ConfigInput['queue']>> = {}) {
     upstream = await startUpstream(dir, upstreamOpts);
     const pw = path.join(dir, 'app-password');
     writeFileSync(pw, password, { mode: 0o600 });
     const logs = new LogCapture();
-    const started = await startTestRelay(doc(upstream.port, upstream.ca, pw, secure), logs);
+    const config = doc(upstream.port, upstream.ca, pw, secure);
+    config.queue = { ...config.queue, ...queue };
+    const started = await startTestRelay(config, logs);
     relay = started.relay;
     return { port: started.port, logs };
   }
@@ -130,6 +143,28 @@ describe('relay through Gmail SMTP (app password)', () => {
     await c.quit();
     await logs.waitFor('delivery.deferred');
     await waitUntil(() => upstream.received.length === 1);
+  });
+
+  it("Gmail's 421 4.7.0 pauses the app-password account, whichever user the mail is from", async () => {
+    const upstreamOpts = { secure: true, password: 'pw', slowDownUntil: Infinity };
+    const { port, logs } = await startBoth(upstreamOpts, 'pw', true, { rateLimitBackoff: '1s' });
+    const c = await SmtpClient.open(port);
+    for (const [i, from] of ['alice@clinic.example', 'bob@clinic.example', 'alice@clinic.example', 'bob@clinic.example', 'alice@clinic.example', 'bob@clinic.example'].entries()) {
+      const r = await c.send(from, ['front@clinic.example'], message({ From: from, To: 'front@clinic.example', 'Message-ID': `<p${i}@x>` }));
+      expect(r.code).toBe(250);
+    }
+    await c.quit();
+    await waitUntil(() => upstream.slowedDown.length >= 1, 5_000, 'the first refusal');
+    await new Promise((r) => setTimeout(r, 200)); // every message is due meanwhile
+    upstreamOpts.slowDownUntil = Date.now() + 100;
+    await waitUntil(() => upstream.received.length === 6, 10_000, 'all six delivered after the pause');
+    // every sender goes out as relay@: one pause for the account, not one refusal per message
+    expect(upstream.slowedDown.length).toBeGreaterThanOrEqual(1);
+    expect(upstream.slowedDown.length).toBeLessThanOrEqual(2); // the sends in flight (queue.perUserConcurrency)
+    const first = upstream.slowedDown[0]!;
+    expect(logs.events('delivery.deferred').every((l) => l.code === 'delivery.rate_limited' && l.account === 'relay@clinic.example')).toBe(true);
+    // nothing went out before the backoff from the first refusal was over
+    expect(Math.min(...upstream.received.map((r) => r.at))).toBeGreaterThanOrEqual(first + 950);
   });
 
   it('holds mail when the app password is refused, and says how to fix it', async () => {

@@ -8,7 +8,8 @@ export const FULL_MAIL_SCOPE = 'https://mail.google.com/';
 export const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 export const DEFAULT_API_ROOT_URL = 'https://gmail.googleapis.com/';
 
-export const duration = (def: string) =>
+/** A duration ('30s', '5m', '4h', '5d'; a bare number is milliseconds), at least `minMs`. */
+export const duration = (def: string, minMs = 0) =>
   z
     .union([z.string(), z.number()])
     .default(def)
@@ -16,6 +17,12 @@ export const duration = (def: string) =>
       const ms = parseDuration(v);
       if (ms === null) {
         ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration: use e.g. 30s, 5m, 4h, 5d` });
+        return z.NEVER;
+      }
+      if (ms < minMs) {
+        const hint = typeof v === 'number' ? ` (a bare number is milliseconds: write e.g. "${v}s" for seconds)` : '';
+        const least = minMs < 1000 ? `${minMs}ms` : `${minMs / 1000}s`;
+        ctx.addIssue({ code: 'custom', message: `"${v}" is too short: use at least ${least}${hint}` });
         return z.NEVER;
       }
       return ms;

@@ -117,7 +117,7 @@ export const configSchema = z
         })
         .transform((v) => parseSchedule(v)!),
       maxAge: duration('5d'),
-      heldRetry: duration('15m'),
+      heldRetry: duration('15m', 100),
       concurrency: z.number().int().min(1).max(256).default(8),
       perUserConcurrency: z.number().int().min(1).max(64).default(2),
       dedupeRetention: duration('7d'),
@@ -126,7 +126,7 @@ export const configSchema = z
       /** Per sending user: at most this many sends per second (Gmail's per-user rate limits). */
       userRate: z.number().positive().default(1),
       /** After a rate-limit answer with no usable "Retry after": pause the user this long, doubling (max 30 min). */
-      rateLimitBackoff: duration('30s'),
+      rateLimitBackoff: duration('30s', 100),
       /** Per sending user, rolling 24 h: hold mail above these (Google's limits: 2,000 / 10,000). */
       dailyMessages: z.number().int().min(1).default(1800),
       dailyRecipients: z.number().int().min(1).default(9000),

@@ -2,7 +2,8 @@
  * Failures from the SMTP upstream (nodemailer: `code` such as EAUTH / ECONNECTION / ETIMEDOUT,
  * `responseCode`, `response`, `command`). 4xx is temporary and 5xx permanent, except:
  * authentication failures are held (the app password is wrong or revoked: an admin must fix
- * it), Gmail's "550 5.4.5 daily sending limit" is a quota (temporary) and 503 is a bad
+ * it), Gmail's "550 5.4.5 daily sending limit" is a quota (temporary), a 4xx with a 4.7.x status
+ * asks the account to slow down (rate limited: the account is paused) and 503 is a bad
  * sequence on our side (temporary). The server's text is not copied: it can quote addresses
  * and header contents; the reply code and enhanced status code are.
  */
@@ -64,6 +65,11 @@ export function classifySmtp(err: SmtpErrorLike, ctx: ClassifyContext): Delivery
         ...opts,
         retryAfter: new Date((ctx.now ?? Date.now)() + DAILY_LIMIT_WAIT_MS),
       });
+    }
+    if (status < 500 && enhanced?.startsWith('4.7.')) {
+      // Gmail's "421 4.7.0 Try again later", "454 4.7.0 Too many login attempts": this account is
+      // sending (or logging in) too fast. Pause the account, not just this message.
+      return new DeliveryError('delivery.rate_limited', 'temporary', `the SMTP upstream asks ${user} to slow down (${reply}): will retry`, opts);
     }
     if (status < 500 || status === 503) {
       return new DeliveryError('delivery.smtp.temporary', 'temporary', `the SMTP upstream deferred the message (${reply}): will retry`, opts);

@@ -175,8 +175,8 @@ function classifyGmail(h: HttpFailure, ctx: ClassifyContext): DeliveryError {
   const body = gmailErrorBody(h.data);
   const has = (...r: string[]) => body.reasons.some((x) => r.includes(x));
   const now = (ctx.now ?? Date.now)();
-  const retryAfter =
-    retryAfterFromHeader(headerValue(h.headers, 'retry-after'), now) ?? retryAfterFromText(body.message);
+  // Both may be there: the later one is the one that holds.
+  const retryAfter = laterOf(retryAfterFromHeader(headerValue(h.headers, 'retry-after'), now), retryAfterFromText(body.message));
   const detail = [h.status, body.status, ...new Set(body.reasons)].filter(Boolean).join(' ');
   const as = ctx.user ? ` as ${ctx.user}` : '';
   const mk = (code: string, kind: 'temporary' | 'held' | 'permanent', text: string, fix?: string, after = retryAfter) =>
@@ -184,7 +184,11 @@ function classifyGmail(h: HttpFailure, ctx: ClassifyContext): DeliveryError {
 
   const daily = has('dailyLimitExceeded', 'quotaExceeded') || /daily|sending limit|sending quota/i.test(body.message);
   if (h.status === 429 || (h.status === 403 && has('rateLimitExceeded', 'userRateLimitExceeded', 'dailyLimitExceeded', 'quotaExceeded', 'RATE_LIMIT_EXCEEDED'))) {
-    if (daily) return mk('delivery.daily_limit', 'temporary', `Gmail's sending limit${as} is reached: will retry later`, undefined, retryAfter ?? new Date(now + DAILY_LIMIT_WAIT_MS));
+    if (daily) {
+      // A daily limit stated as already over (clock skew) still waits the hour, not the short backoff.
+      const until = retryAfter && retryAfter.getTime() > now ? retryAfter : new Date(now + DAILY_LIMIT_WAIT_MS);
+      return mk('delivery.daily_limit', 'temporary', `Gmail's sending limit${as} is reached: will retry later`, undefined, until);
+    }
     return mk('delivery.rate_limited', 'temporary', `Gmail asks to slow down${as}: will retry`);
   }
   if (h.status === 401) {
@@ -221,4 +225,10 @@ function describeUnknown(err: unknown): string {
   // Name and code only: an unrecognised error's text may quote what the upstream echoed (headers).
   const code = (err as { code?: unknown }).code;
   return [err.name, typeof code === 'string' || typeof code === 'number' ? code : ''].filter(Boolean).join(' ');
+}
+
+function laterOf(a: Date | undefined, b: Date | undefined): Date | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return a.getTime() >= b.getTime() ? a : b;
 }

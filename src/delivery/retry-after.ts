@@ -12,9 +12,11 @@ const RFC1123 =
 export function retryAfterFromText(...texts: Array<string | undefined>): Date | undefined {
   for (const text of texts) {
     if (!text) continue;
-    const m = ISO.exec(text) ?? RFC1123.exec(text);
-    if (!m) continue;
-    const date = validDate(Date.parse(m[1]!));
+    const iso = ISO.exec(text)?.[1];
+    // Google writes UTC; an ISO time without a zone is read as UTC too, not as local time.
+    const stamp = iso ? (/(?:Z|[+-]\d{2}:?\d{2})$/i.test(iso) ? iso : `${iso}Z`) : RFC1123.exec(text)?.[1];
+    if (!stamp) continue;
+    const date = validDate(Date.parse(stamp));
     if (date) return date;
   }
   return undefined;

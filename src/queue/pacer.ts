@@ -4,8 +4,11 @@
  * "Retry after"), and rolling 24 h counts of messages and recipients, persisted across restarts,
  * that hold a user's mail before Google blocks the account.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { errorText } from '../errors.js';
+import type { Logger } from '../log.js';
+import { nodeSpoolFs } from '../spool/spool-fs.js';
 
 export interface PacerLimits {
   /** Sends per second per user. */
@@ -19,6 +22,11 @@ export interface PacerLimits {
 const DAY = 86_400_000;
 const BUCKET = 60_000;
 const BACKOFF_MAX = 1_800_000;
+/**
+ * The latest "Retry after" believed: Google's per-user limits roll over within a day, so a later
+ * stated time (a malformed date read as the year 99999, say) would only strand the user's mail.
+ */
+export const STATED_WAIT_MAX = DAY;
 
 interface UserState {
   tokens: number;
@@ -35,10 +43,14 @@ export type DailyCheck = { ok: true } | { ok: false; until: number; messages: nu
 export class Pacer {
   private readonly users = new Map<string, UserState>();
   private dirty = false;
+  /** Saves run one at a time (the interval's and the one at stop may overlap). */
+  private saving: Promise<void> = Promise.resolve();
+  private saveFailing = false;
 
   constructor(
     private limits: PacerLimits,
     private readonly file?: string,
+    private readonly logger?: Logger,
   ) {}
 
   setLimits(limits: PacerLimits): void {
@@ -76,7 +88,8 @@ export class Pacer {
 
   /**
    * Google said slow down: block the user until its stated time when that is usable (in the
-   * future), else back off. Returns the time the user may send again.
+   * future; at most STATED_WAIT_MAX ahead), else back off. Returns the time the user may send
+   * again.
    */
   rateLimited(user: string, now: number, retryAfter: Date | undefined): number {
     const s = this.state(user, now);
@@ -84,7 +97,7 @@ export class Pacer {
     const stated = retryAfter?.getTime();
     const until =
       stated !== undefined && Number.isFinite(stated) && stated > now
-        ? stated
+        ? Math.min(stated, now + STATED_WAIT_MAX)
         : now + Math.min(this.limits.rateLimitBackoff * 2 ** Math.min(s.rateLimitStreak - 1, 20), Math.max(BACKOFF_MAX, this.limits.rateLimitBackoff));
     s.blockedUntil = Math.max(s.blockedUntil, until);
     return s.blockedUntil;
@@ -120,10 +133,15 @@ export class Pacer {
     this.succeeded(user);
   }
 
-  /** May this user send a message with this many recipients within the rolling 24 h limits? */
+  /**
+   * May this user send a message with this many recipients within the rolling 24 h limits? A
+   * message with more recipients than the whole daily limit goes once the user's window is empty
+   * (else it, and the user's mail queued behind it, would wait forever).
+   */
   checkDaily(user: string, recipients: number, now: number): DailyCheck {
     const s = this.users.get(user);
     if (!s) return { ok: true };
+    const need = Math.min(recipients, this.limits.dailyRecipients);
     this.expire(s, now);
     let messages = 0;
     let rcpts = 0;
@@ -131,7 +149,7 @@ export class Pacer {
       messages += m;
       rcpts += r;
     }
-    if (messages + 1 <= this.limits.dailyMessages && rcpts + recipients <= this.limits.dailyRecipients) {
+    if (messages + 1 <= this.limits.dailyMessages && rcpts + need <= this.limits.dailyRecipients) {
       s.dailyWarned = false;
       return { ok: true };
     }
@@ -142,7 +160,7 @@ export class Pacer {
     for (const [start, [bm, br]] of [...s.buckets.entries()].sort((a, b) => a[0] - b[0])) {
       m -= bm;
       r -= br;
-      if (m + 1 <= this.limits.dailyMessages && r + recipients <= this.limits.dailyRecipients) {
+      if (m + 1 <= this.limits.dailyMessages && r + need <= this.limits.dailyRecipients) {
         until = start + BUCKET + DAY;
         break;
       }
@@ -174,14 +192,20 @@ export class Pacer {
     for (const start of s.buckets.keys()) if (start + BUCKET + DAY <= now) s.buckets.delete(start);
   }
 
-  /** Load the rolling counts saved by the last run. */
+  /** Load the rolling counts saved by the last run (none on a first start). */
   async load(now: number): Promise<void> {
     if (!this.file) return;
     let doc: Record<string, [number, number, number][]>;
     try {
       doc = JSON.parse(await readFile(this.file, 'utf8')) as typeof doc;
-    } catch {
-      return; // first start, or unreadable: start counting afresh
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ENOENT') {
+        this.logger?.warn(
+          { event: 'pace.state_unreadable', file: this.file, err: errorText(err) },
+          "the saved daily counts cannot be read: each user's rolling 24 h count starts from zero",
+        );
+      }
+      return;
     }
     for (const [user, rows] of Object.entries(doc)) {
       const s = this.state(user, now);
@@ -189,8 +213,18 @@ export class Pacer {
     }
   }
 
-  /** Save the rolling counts (atomic rename; called every few seconds and at stop). */
-  async save(now: number): Promise<void> {
+  /**
+   * Save the rolling counts durably (temp file, fsync, rename, directory fsync), one save at a
+   * time; called every few seconds and at stop. A failed save is tried again at the next call
+   * and logged once until one succeeds.
+   */
+  save(now: number): Promise<void> {
+    const run = this.saving.then(() => this.saveNow(now));
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  private async saveNow(now: number): Promise<void> {
     if (!this.file || !this.dirty) return;
     this.dirty = false;
     const doc: Record<string, [number, number, number][]> = {};
@@ -198,9 +232,27 @@ export class Pacer {
       this.expire(s, now);
       if (s.buckets.size) doc[user] = [...s.buckets.entries()].map(([start, [m, r]]) => [start, m, r]);
     }
-    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const dir = path.dirname(this.file);
     const tmp = `${this.file}.tmp`;
-    await writeFile(tmp, JSON.stringify(doc), { mode: 0o600 });
-    await rename(tmp, this.file);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const handle = await open(tmp, 'w', 0o600);
+      try {
+        await handle.writeFile(JSON.stringify(doc));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, this.file);
+      await nodeSpoolFs.syncDir(dir);
+    } catch (err) {
+      this.dirty = true;
+      if (!this.saveFailing) {
+        this.saveFailing = true;
+        this.logger?.warn({ event: 'pace.save_failed', file: this.file, err: errorText(err) }, 'could not save the daily counts; trying again');
+      }
+      throw err;
+    }
+    this.saveFailing = false;
   }
 }

@@ -249,7 +249,7 @@ export class Scheduler {
         log.info({ event: 'delivery.aborted' }, 'left in the queue for the next start');
         return;
       }
-      await this.failed(meta, err, log);
+      await this.failed(meta, err, log, entry.sender);
       return;
     }
     const { outcome } = run;
@@ -271,7 +271,7 @@ export class Scheduler {
     }
     // Sent: a failure to remove it now must not count as a failed delivery (and send it again).
     if (!run.completed) await this.settle('complete', id, log, () => spool.complete(id, { retry: true }));
-    if (outcome.kind === 'delivered') this.pacer.succeeded(meta.sender);
+    if (outcome.kind === 'delivered') this.pacer.succeeded(entry.sender);
     else this.pacer.uncount(entry.sender, entry.recipients, startedAt);
     await this.observe(log, () => this.deps.observer?.delivered?.(meta));
     if (outcome.kind === 'suppressed') {
@@ -323,14 +323,15 @@ export class Scheduler {
     }
   }
 
-  private async failed(meta: MessageMeta, err: unknown, log: Logger): Promise<void> {
+  /** `account`: the Google account the attempt was paced as (the SMTP login for SMTP workspaces). */
+  private async failed(meta: MessageMeta, err: unknown, log: Logger, account: string): Promise<void> {
     const q = this.deps.config().queue;
     const e =
       err instanceof DeliveryError ? err : new DeliveryError('delivery.unexpected', 'temporary', errorText(err), { cause: err });
     const now = this.now();
     const deadline = Date.parse(meta.requeuedAt ?? meta.receivedAt) + q.maxAge;
     if (RATE_CODES.has(e.code) && e.kind === 'temporary' && now < deadline) {
-      await this.rateLimited(meta, e, now, log);
+      await this.rateLimited(meta, e, now, log, account);
       return;
     }
     meta.attempts += 1;
@@ -373,15 +374,15 @@ export class Scheduler {
    * Google stated (or a backoff when none is usable), the message keeps its attempt count, and
    * other users' mail keeps flowing.
    */
-  private async rateLimited(meta: MessageMeta, e: DeliveryError, now: number, log: Logger): Promise<void> {
-    const until = this.pacer.rateLimited(meta.sender, now, e.retryAfter);
+  private async rateLimited(meta: MessageMeta, e: DeliveryError, now: number, log: Logger, account: string): Promise<void> {
+    const until = this.pacer.rateLimited(account, now, e.retryAfter);
     meta.lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(now).toISOString() };
     meta.nextAttemptAt = new Date(until).toISOString();
     await this.observe(log, () => this.deps.observer?.deferred?.(meta, e));
     await this.settle('release', meta.id, log, () => this.deps.spool.release(meta));
     this.index(meta);
     log.warn(
-      { event: 'delivery.deferred', code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, nextAttemptAt: meta.nextAttemptAt, userPausedUntil: meta.nextAttemptAt },
+      { event: 'delivery.deferred', code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, ...(account !== meta.sender ? { account } : {}), nextAttemptAt: meta.nextAttemptAt, userPausedUntil: meta.nextAttemptAt },
       'Google asked this user to slow down',
     );
   }
