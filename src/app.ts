@@ -157,6 +157,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   }
   /** Each listener with the config entry it was started from (reload matches on host:port). */
   let running: { cfg: ListenerConfig; listener: Listener }[] = [];
+  let stopping = false;
+  /** The reload in progress (or the last one, settled): reloads run one at a time. */
+  let reloads: Promise<void> = Promise.resolve();
   // One failed-login count per client address and one hourly count per device, whichever listener.
   const edge = { loginThrottle: new LoginThrottle(), deviceRate: new DeviceRate() };
   const open = async (cfg: ListenerConfig) => ({
@@ -188,6 +191,89 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const announce = (l: Listener) =>
     logger.info({ event: 'listener.started', host: l.address.host, port: l.address.port }, `listening on ${l.address.host}:${l.address.port}`);
   running.forEach((r) => announce(r.listener));
+  /** Apply a new config (reload() runs one at a time, and never once stopping has begun). */
+  async function applyReload(next: Config): Promise<void> {
+    if (path.resolve(next.queue.dir) !== spoolDir) {
+      throw new ConfigError('queue.dir', 'changing the spool directory needs a restart (stop, move the spool, start)');
+    }
+    // Everything that can fail is checked or built first, so a refused config changes nothing:
+    // keys (transports, verifiers), every listener entry (devices, TLS files), new ports bound.
+    const nextVerifiers = buildSendAsVerifiers(next, logger);
+    next.listen.forEach((cfg, i) => {
+      checkListenerConfig(cfg, next, `listen[${i}]`);
+      if (cfg.tls.mode !== 'none') loadTlsOptions(cfg, `listen[${i}]`);
+    });
+    const nextDeliveries = await makeDeliveries(next);
+    const key = (l: ListenerConfig) => `${l.host}:${l.port}`;
+    const nextByKey = new Map(next.listen.map((l) => [key(l), l]));
+    const inPlace = running.filter((r) => {
+      const cfg = nextByKey.get(key(r.cfg));
+      return cfg !== undefined && !needsRestart(r.cfg, cfg);
+    });
+    const samePort = running.filter((r) => nextByKey.has(key(r.cfg)) && !inPlace.includes(r));
+    const brandNew = next.listen.filter((l) => !running.some((r) => key(r.cfg) === key(l)));
+    const added: { cfg: ListenerConfig; listener: Listener }[] = [];
+    try {
+      for (const cfg of brandNew) added.push(await open(cfg));
+    } catch (err) {
+      await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
+      await nextDeliveries.close();
+      throw err;
+    }
+    const previous = { config: current, deliveries, verifiers };
+    deliveries = nextDeliveries;
+    verifiers = nextVerifiers;
+    current = next;
+    deliveries.activate();
+    const reloaded: { cfg: ListenerConfig; listener: Listener; before: ListenerConfig }[] = [];
+    try {
+      for (const r of inPlace) {
+        const cfg = nextByKey.get(key(r.cfg))!;
+        r.listener.reload(cfg);
+        reloaded.push({ cfg, listener: r.listener, before: r.cfg });
+      }
+    } catch (err) {
+      ({ config: current, deliveries, verifiers } = previous);
+      deliveries.activate();
+      for (const r of reloaded) r.listener.reload(r.before);
+      await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
+      await nextDeliveries.close();
+      throw err;
+    }
+    // Listeners that go away, or whose TLS mode changes (same port: closed, then opened again).
+    await Promise.allSettled(running.filter((r) => !inPlace.includes(r)).map((r) => r.listener.close()));
+    for (const r of samePort) {
+      const cfg = nextByKey.get(key(r.cfg))!;
+      try {
+        added.push(await open(cfg));
+      } catch (err) {
+        logger.error({ event: 'listener.reopen_failed', listener: key(cfg), reason: errorText(err) }, 'listener could not be opened again with its new settings; opening it with the old ones');
+        try {
+          added.push(await open(r.cfg));
+        } catch (again) {
+          // The new config is in force by now; what is lost is this one listener. Say so loudly.
+          logger.error(
+            { event: 'listener.lost', alert: true, listener: key(cfg), reason: errorText(again) },
+            'listener could not be opened again at all: nothing listens there until the next reload or restart',
+          );
+        }
+      }
+    }
+    added.forEach((r) => announce(r.listener));
+    running = [...reloaded.map(({ cfg, listener }) => ({ cfg, listener })), ...added];
+    // Deliveries in flight finish with the old transports.
+    setTimeout(() => void previous.deliveries.close(), 600_000).unref();
+    // Read once at start: say so (at every reload until a restart) rather than let a changed
+    // value look applied.
+    const inEffect = { deliveryThread: threaded, dedupeRetention: options.config.queue.dedupeRetention };
+    const wanted = { deliveryThread: next.queue.deliveryThread && !options.transportFactory && !options.spoolFs, dedupeRetention: next.queue.dedupeRetention };
+    for (const key of ['deliveryThread', 'dedupeRetention'] as const) {
+      if (inEffect[key] !== wanted[key]) {
+        logger.warn({ event: 'config.restart_needed', key: `queue.${key}` }, `queue.${key} changed: it takes effect at the next restart`);
+      }
+    }
+    logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');
+  }
   return {
     get listeners() {
       return running.map((r) => r.listener);
@@ -196,81 +282,19 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     scheduler,
     deliveryThread: thread,
     config: () => current,
-    async reload(next) {
-      if (path.resolve(next.queue.dir) !== spoolDir) {
-        throw new ConfigError('queue.dir', 'changing the spool directory needs a restart (stop, move the spool, start)');
-      }
-      // Everything that can fail is checked or built first, so a refused config changes nothing:
-      // keys (transports, verifiers), every listener entry (devices, TLS files), new ports bound.
-      const nextVerifiers = buildSendAsVerifiers(next, logger);
-      next.listen.forEach((cfg, i) => {
-        checkListenerConfig(cfg, next, `listen[${i}]`);
-        if (cfg.tls.mode !== 'none') loadTlsOptions(cfg, `listen[${i}]`);
+    reload(next) {
+      // One reload at a time (two quick SIGHUPs), and none once stopping has begun: a listener
+      // opened then would be one stop() never closes.
+      const run = reloads.then(() => {
+        if (stopping) throw new Error('the relay is stopping');
+        return applyReload(next);
       });
-      const nextDeliveries = await makeDeliveries(next);
-      const key = (l: ListenerConfig) => `${l.host}:${l.port}`;
-      const nextByKey = new Map(next.listen.map((l) => [key(l), l]));
-      const inPlace = running.filter((r) => {
-        const cfg = nextByKey.get(key(r.cfg));
-        return cfg !== undefined && !needsRestart(r.cfg, cfg);
-      });
-      const samePort = running.filter((r) => nextByKey.has(key(r.cfg)) && !inPlace.includes(r));
-      const brandNew = next.listen.filter((l) => !running.some((r) => key(r.cfg) === key(l)));
-      const added: { cfg: ListenerConfig; listener: Listener }[] = [];
-      try {
-        for (const cfg of brandNew) added.push(await open(cfg));
-      } catch (err) {
-        await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
-        await nextDeliveries.close();
-        throw err;
-      }
-      const previous = { config: current, deliveries, verifiers };
-      deliveries = nextDeliveries;
-      verifiers = nextVerifiers;
-      current = next;
-      deliveries.activate();
-      const reloaded: { cfg: ListenerConfig; listener: Listener; before: ListenerConfig }[] = [];
-      try {
-        for (const r of inPlace) {
-          const cfg = nextByKey.get(key(r.cfg))!;
-          r.listener.reload(cfg);
-          reloaded.push({ cfg, listener: r.listener, before: r.cfg });
-        }
-      } catch (err) {
-        ({ config: current, deliveries, verifiers } = previous);
-        deliveries.activate();
-        for (const r of reloaded) r.listener.reload(r.before);
-        await Promise.allSettled(added.map((r) => r.listener.close({ graceMs: 0 })));
-        await nextDeliveries.close();
-        throw err;
-      }
-      // Listeners that go away, or whose TLS mode changes (same port: closed, then opened again).
-      await Promise.allSettled(running.filter((r) => !inPlace.includes(r)).map((r) => r.listener.close()));
-      for (const r of samePort) {
-        const cfg = nextByKey.get(key(r.cfg))!;
-        try {
-          added.push(await open(cfg));
-        } catch (err) {
-          logger.error({ event: 'listener.reopen_failed', listener: key(cfg), reason: errorText(err) }, 'listener could not be opened again with its new settings; opening it with the old ones');
-          added.push(await open(r.cfg));
-        }
-      }
-      added.forEach((r) => announce(r.listener));
-      running = [...reloaded.map(({ cfg, listener }) => ({ cfg, listener })), ...added];
-      // Deliveries in flight finish with the old transports.
-      setTimeout(() => void previous.deliveries.close(), 600_000).unref();
-      // Read once at start: say so (at every reload until a restart) rather than let a changed
-      // value look applied.
-      const inEffect = { deliveryThread: threaded, dedupeRetention: options.config.queue.dedupeRetention };
-      const wanted = { deliveryThread: next.queue.deliveryThread && !options.transportFactory && !options.spoolFs, dedupeRetention: next.queue.dedupeRetention };
-      for (const key of ['deliveryThread', 'dedupeRetention'] as const) {
-        if (inEffect[key] !== wanted[key]) {
-          logger.warn({ event: 'config.restart_needed', key: `queue.${key}` }, `queue.${key} changed: it takes effect at the next restart`);
-        }
-      }
-      logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');
+      reloads = run.catch(() => undefined);
+      return run;
     },
     async stop() {
+      stopping = true;
+      await reloads; // a reload in progress finishes first, so stop() sees every listener
       await control.close(); // no queue CLI changes while stopping
       timers.forEach((t) => clearInterval(t));
       backpressure.stop();

@@ -83,6 +83,11 @@ describe('config', () => {
     expect(parseConfig({ ...base(), queue: { dir: 'x', rateLimitBackoff: '1s', heldRetry: 5000 } }).queue).toMatchObject({ rateLimitBackoff: 1000, heldRetry: 5000 });
   });
 
+  it('keeps the shutdown bound under the systemd unit\'s stop timeout', () => {
+    expect(errorOf({ ...base(), queue: { dir: 'x', shutdownTimeout: '2m' } }).message).toMatch(/queue\.shutdownTimeout: "2m" is too long: use at most 80s \(the systemd unit's TimeoutStopSec/);
+    expect(parseConfig({ ...base(), queue: { dir: 'x', shutdownTimeout: '80s' } }).queue.shutdownTimeout).toBe(80_000);
+  });
+
   it('caps recipients at Gmail’s 100', () => {
     expect(errorOf({ ...base(), limits: { maxRecipients: 500 } }).message).toMatch(/^limits\.maxRecipients:/);
   });

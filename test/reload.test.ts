@@ -1,11 +1,22 @@
 /** SIGHUP: a new config takes effect with no message lost; a bad one is refused, the old kept. */
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SmtpClient, message } from './support/smtp-client.js';
 import { startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
-import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
+import { type GoogleEnv, LogCapture, freePort, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
 import { parseConfig } from '../src/config/load.js';
+
+const connectRefused = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('error', () => resolve(true));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
 
 describe('SIGHUP reload', () => {
   let dir: string;
@@ -75,6 +86,21 @@ describe('SIGHUP reload', () => {
     } finally {
       await relay.stop();
     }
+  });
+
+  it('runs reloads one at a time, and none once a stop has begun (in-process)', async () => {
+    const doc = gmailConfig(dir, google);
+    const { relay } = await startTestRelay(doc);
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const withListeners = (n: number) => parseConfig({ ...doc, listen: [...doc.listen!, ...ports.slice(0, n - 1).map((port) => ({ host: '127.0.0.1', port }))] });
+    // two at once (two quick SIGHUPs): the second sees the first one's listeners, not a stale list
+    await Promise.all([relay.reload(withListeners(2)), relay.reload(withListeners(3))]);
+    expect(relay.listeners).toHaveLength(3);
+    // a reload that arrives after stop() began is refused and opens nothing
+    const stopping = relay.stop();
+    await expect(relay.reload(withListeners(4))).rejects.toThrow(/stopping/);
+    await stopping;
+    for (const l of relay.listeners) expect(await connectRefused(l.address.port)).toBe(true);
   });
 
   it('says which settings read at start a reload changed (queue.deliveryThread, queue.dedupeRetention)', async () => {

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SmtpClient } from './support/smtp-client.js';
 import { startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
-import { type GoogleEnv, gmailConfig, removeDir, startGoogle, tempDir, waitUntil } from './support/harness.js';
+import { type GoogleEnv, freePort, gmailConfig, removeDir, startGoogle, tempDir, waitUntil } from './support/harness.js';
 
 const refused = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -57,6 +57,25 @@ describe('daemon shutdown', () => {
     expect(daemon.lines.some((l) => l.event === 'message.accepted')).toBe(true);
   });
 
+  it('a SIGHUP during the shutdown opens nothing: the new listener never answers, the stop completes', async () => {
+    const sending = await inData();
+    daemon.child.kill('SIGTERM');
+    await waitUntil(() => daemon.lines.some((l) => l.event === 'relay.stopping'), 10_000, 'relay.stopping');
+    // a config with a second listener, then a reload while the DATA in progress keeps the stop going
+    const extra = await freePort();
+    const doc = gmailConfig(dir, google);
+    doc.listen = [...(doc.listen ?? []), { host: '127.0.0.1', port: extra }];
+    doc.queue = { ...doc.queue, shutdownTimeout: '20s' };
+    writeConfigFile(dir, doc);
+    daemon.child.kill('SIGHUP');
+    await waitUntil(() => daemon.lines.some((l) => l.event === 'config.reload_ignored'), 10_000, 'config.reload_ignored');
+    expect(await refused(extra)).toBe(true);
+    sending.write('part two\r\n.\r\n');
+    expect((await sending.read()).code).toBe(250);
+    expect(await daemon.exited).toBe(0);
+    expect(daemon.lines.some((l) => l.event === 'relay.forced_exit')).toBe(false);
+  });
+
   it('a second signal exits at once, even with a DATA still in progress', async () => {
     await inData();
     daemon.child.kill('SIGTERM');
@@ -66,5 +85,25 @@ describe('daemon shutdown', () => {
     expect(await daemon.exited).toBe(1);
     expect(Date.now() - t0).toBeLessThan(5_000); // not the 20 s grace
     expect(daemon.lines.some((l) => l.event === 'relay.forced_exit')).toBe(true);
+  });
+
+  it('a SIGHUP while the daemon is still starting is applied once started, not fatal', async () => {
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+    const doc = gmailConfig(dir, google);
+    let hupped = false;
+    daemon = await startDaemon(writeConfigFile(dir, doc), (line, child) => {
+      // the spool is recovered before any listener opens: the daemon is mid-start
+      if (line.event === 'spool.recovered' && !hupped) {
+        hupped = true;
+        child.kill('SIGHUP');
+      }
+    });
+    expect(hupped).toBe(true);
+    await waitUntil(() => daemon.lines.some((l) => l.event === 'config.reloaded'), 10_000, 'config.reloaded');
+    expect(daemon.lines.some((l) => l.event === 'config.reload_deferred')).toBe(true);
+    const c = await SmtpClient.open(daemon.port);
+    expect((await c.cmd('NOOP')).code).toBe(250);
+    await c.quit();
   });
 });

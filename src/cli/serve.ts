@@ -1,6 +1,7 @@
 /** `workspace-relay serve`: run the relay until a signal. */
-import { startRelay } from '../app.js';
+import { startRelay, type Relay } from '../app.js';
 import { loadConfig, configErrorReport } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { ConfigError, errorText } from '../errors.js';
 import { createLogger } from '../log.js';
 import { CliExit, EXIT_CONFIG, loadConfigOrExit, type ConfigChoice } from './context.js';
@@ -20,7 +21,73 @@ export async function serve(choice: ConfigChoice): Promise<void> {
         'To send through Gmail, set transport: gmail-api (or smtp) in your config and start with --config PATH (see README "Google setup").',
     );
   }
-  let relay;
+  // Signals are caught from the start: a SIGHUP (systemctl reload) while the relay is still
+  // starting would otherwise end the process (Node's default), and systemd counts that as a clean
+  // exit, so it would not restart it. A reload asked for during start-up is applied once started;
+  // a SIGTERM then stops it at once.
+  let relay: Relay | undefined;
+  let stopping = false;
+  let stopSignal: NodeJS.Signals = 'SIGTERM';
+  let reloadPending = false;
+  let stopped: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ event: 'relay.forced_exit', signal }, 'second signal: exiting now');
+      logger.flush();
+      process.exit(1);
+    }
+    stopping = true;
+    stopSignal = signal;
+    if (!relay) return; // still starting: stopped as soon as it has started
+    const r = relay;
+    logger.info({ event: 'relay.stopping', signal }, 'stopping: undelivered mail stays in the spool');
+    // The bound: whatever is still running after the grace period, exit anyway (mail that got
+    // a 250 is on disk; deliveries in flight are retried at the next start).
+    setTimeout(() => {
+      logger.error({ event: 'relay.forced_exit', after: r.config().queue.shutdownTimeout }, 'shutdown took too long: exiting');
+      logger.flush();
+      process.exit(1);
+    }, r.config().queue.shutdownTimeout + 2_000).unref();
+    r.stop()
+      .catch((err: unknown) => logger.error({ event: 'relay.stop_failed', err: errorText(err) }, 'stop failed'))
+      .finally(() => {
+        logger.flush();
+        stopped();
+      });
+  };
+
+  const reload = () => {
+    if (stopping) {
+      logger.warn({ event: 'config.reload_ignored', config: choice.path }, 'reload asked for while stopping: ignored');
+      return;
+    }
+    if (!relay) {
+      reloadPending = true;
+      logger.info({ event: 'config.reload_deferred', config: choice.path }, 'reload asked for while starting: it follows once started');
+      return;
+    }
+    let next: Config;
+    try {
+      next = loadConfig(choice.path);
+    } catch (err) {
+      const reason = err instanceof ConfigError ? configErrorReport(err) : errorText(err);
+      logger.error({ event: 'config.reload_failed', config: choice.path, reason }, 'new config refused; the old one stays in force');
+      return;
+    }
+    relay.reload(next).then(
+      () => logger.level !== next.log.level && (logger.level = next.log.level),
+      (err: unknown) => {
+        if (stopping) return; // refused because a stop began meanwhile: nothing to report
+        logger.error({ event: 'config.reload_failed', config: choice.path, reason: errorText(err) }, 'new config refused; the old one stays in force');
+      },
+    );
+  };
+
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', reload);
   try {
     relay = await startRelay({ config, logger });
   } catch (err) {
@@ -30,48 +97,12 @@ export async function serve(choice: ConfigChoice): Promise<void> {
     throw new CliExit(1, `could not start: ${errorText(err)}`);
   }
   logger.info({ event: 'relay.started', config: choice.path, workspaces: config.workspaces.map((w) => w.name) }, 'relay started');
-
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn({ event: 'relay.forced_exit', signal }, 'second signal: exiting now');
-        logger.flush();
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ event: 'relay.stopping', signal }, 'stopping: undelivered mail stays in the spool');
-      // The bound: whatever is still running after the grace period, exit anyway (mail that got
-      // a 250 is on disk; deliveries in flight are retried at the next start).
-      setTimeout(() => {
-        logger.error({ event: 'relay.forced_exit', after: relay.config().queue.shutdownTimeout }, 'shutdown took too long: exiting');
-        logger.flush();
-        process.exit(1);
-      }, relay.config().queue.shutdownTimeout + 2_000).unref();
-      relay
-        .stop()
-        .catch((err: unknown) => logger.error({ event: 'relay.stop_failed', err: errorText(err) }, 'stop failed'))
-        .finally(() => {
-          logger.flush();
-          resolve();
-        });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    process.on('SIGHUP', () => {
-      let next;
-      try {
-        next = loadConfig(choice.path);
-      } catch (err) {
-        const reason = err instanceof ConfigError ? configErrorReport(err) : errorText(err);
-        logger.error({ event: 'config.reload_failed', config: choice.path, reason }, 'new config refused; the old one stays in force');
-        return;
-      }
-      relay.reload(next).then(
-        () => logger.level !== next.log.level && (logger.level = next.log.level),
-        (err: unknown) =>
-          logger.error({ event: 'config.reload_failed', config: choice.path, reason: errorText(err) }, 'new config refused; the old one stays in force'),
-      );
-    });
-  });
+  if (stopping) {
+    stopping = false;
+    stop(stopSignal);
+  } else if (reloadPending) {
+    reloadPending = false;
+    reload();
+  }
+  await done;
 }

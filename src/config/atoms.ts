@@ -8,8 +8,11 @@ export const FULL_MAIL_SCOPE = 'https://mail.google.com/';
 export const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 export const DEFAULT_API_ROOT_URL = 'https://gmail.googleapis.com/';
 
-/** A duration ('30s', '5m', '4h', '5d'; a bare number is milliseconds), at least `minMs`. */
-export const duration = (def: string, minMs = 0) =>
+/**
+ * A duration ('30s', '5m', '4h', '5d'; a bare number is milliseconds), at least `minMs` and at
+ * most `max.ms` (`max.why` says what the limit protects).
+ */
+export const duration = (def: string, minMs = 0, max?: { ms: number; why: string }) =>
   z
     .union([z.string(), z.number()])
     .default(def)
@@ -23,6 +26,10 @@ export const duration = (def: string, minMs = 0) =>
         const hint = typeof v === 'number' ? ` (a bare number is milliseconds: write e.g. "${v}s" for seconds)` : '';
         const least = minMs < 1000 ? `${minMs}ms` : `${minMs / 1000}s`;
         ctx.addIssue({ code: 'custom', message: `"${v}" is too short: use at least ${least}${hint}` });
+        return z.NEVER;
+      }
+      if (max && ms > max.ms) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is too long: use at most ${max.ms / 1000}s (${max.why})` });
         return z.NEVER;
       }
       return ms;

@@ -137,7 +137,10 @@ export const configSchema = z
       /** …or when less than this is free on the spool's file system. */
       minFreeSpace: size('512MB'),
       /** Shutdown: wait this long for DATA in progress, then exit anyway. */
-      shutdownTimeout: duration('30s'),
+      shutdownTimeout: duration('30s', 0, {
+        ms: 80_000,
+        why: "the systemd unit's TimeoutStopSec of 90s must stay longer, or systemd kills the relay in the middle of its stop",
+      }),
     }),
     devices: z.array(deviceSchema).default([]),
     control: z

@@ -32,8 +32,11 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
   });
 }
 
-/** Start `serve` with this config file; resolves once the first listener is up. */
-export function startDaemon(configFile: string): Promise<Daemon> {
+/**
+ * Start `serve` with this config file; resolves once the first listener is up. `onLine` sees each
+ * log line as it comes (e.g. to send a signal while the daemon is still starting).
+ */
+export function startDaemon(configFile: string, onLine?: (line: Record<string, unknown>, child: ChildProcess) => void): Promise<Daemon> {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--config', configFile, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -50,6 +53,7 @@ export function startDaemon(configFile: string): Promise<Daemon> {
         try {
           const json = JSON.parse(line) as Record<string, unknown>;
           lines.push(json);
+          onLine?.(json, child);
           if (json.event === 'listener.started') resolve({ child, port: Number(json.port), lines, exited });
         } catch {
           /* not JSON */
