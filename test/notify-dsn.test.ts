@@ -151,6 +151,15 @@ describe('delivery-status notices (RFC 3464)', () => {
     const junkDate = Buffer.from('Date: Mon, 1 Jan 2026 10:00:00 +0000 (Jane Patient)x\r\nDate: later\r\n\r\n');
     expect(safeHeadersOf(junkDate, { messageId: 'bad id', from: null }).messageId).toBeNull();
   });
+
+  it('never copies words from a Date field: a comment or a name in it goes, the time stays', () => {
+    const dateOf = (value: string) => safeHeadersOf(Buffer.from(`Date: ${value}\r\n\r\n`), { messageId: null, from: null }).date;
+    expect(dateOf('Tue, 1 Sep 2026 10:00:00 +0200')).toBe('Tue, 1 Sep 2026 10:00:00 +0200'); // plain: as written
+    expect(dateOf('Tue, 1 Sep 2026 10:00:00 +0200 (Jane Doe HIV test)')).toBe('Tue, 01 Sep 2026 08:00:00 +0000');
+    const named = dateOf('Jane Doe 2024');
+    expect(named === null || !/Jane|Doe/.test(named)).toBe(true);
+    expect(dateOf('not a date')).toBeNull();
+  });
 });
 
 describe('reading the header section of a stored message', () => {

@@ -189,6 +189,18 @@ describe('Notifier', () => {
     expect(status).toMatch(/^Status: 5\.1\.8\r$/m);
   });
 
+  it('sends no notice back to a null sender (MAIL FROM:<>): no delay notice, the failure to the admin', async () => {
+    const meta = await original({ mailFrom: '' });
+    const n = notifier();
+    now = T0 + 10 * HOUR;
+    await n.deferred(meta, new DeliveryError('delivery.gmail_5xx', 'temporary', 'Gmail had a server error: will retry (Gmail: 503)'));
+    expect(await notices()).toEqual([]);
+    expect(logs.events('notify.suppressed').map((l) => l.reason)).toContain('null_sender');
+    await n.failed(meta, rejected(), false);
+    const failure = (await notices()).filter((m) => m.notification === 'failure');
+    expect(failure.map((m) => m.recipients)).toEqual([['it@clinic.example']]);
+  });
+
   it('reports an expired message with status 5.4.7 and the last reason', async () => {
     const meta = await original({ attempts: 7 });
     meta.lastError = { code: 'delivery.expired', kind: 'held', message: 'gave up after 7 attempts: Gmail is not enabled for alice@clinic.example', at: new Date(now).toISOString() };

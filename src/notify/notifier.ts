@@ -88,6 +88,11 @@ export class Notifier implements DeliveryObserver {
       this.deps.logger.debug({ event: 'notify.suppressed', kind: 'delay', about: meta.id, reason: 'about_notification' }, 'no notice about a notice');
       return;
     }
+    if (meta.mailFrom === '') {
+      // MAIL FROM:<> (a device's own bounce or report): no notices go back (RFC 5321 §6.1).
+      this.deps.logger.debug({ event: 'notify.suppressed', kind: 'delay', about: meta.id, reason: 'null_sender' }, 'no delay notice for a null sender');
+      return;
+    }
     await this.sendDsn('delay', meta, meta.sender, {
       status: delayStatus(error.code),
       code: error.code,
@@ -103,8 +108,11 @@ export class Notifier implements DeliveryObserver {
     const ws = this.workspace(meta, 'failure');
     if (!ws) return;
     const code = expired ? 'delivery.expired' : error.code;
-    // The sending user does not exist: a notice to it cannot arrive; the admin (or postmaster) gets it.
-    const to = !expired && error.code === 'delivery.no_such_user' ? (ws.notify ?? postmasterOf(ws)) : meta.sender;
+    // The sending user does not exist: a notice to it cannot arrive; the admin (or postmaster) gets
+    // it. So does the failure of mail sent with MAIL FROM:<>, which never goes back to its sender
+    // (RFC 5321 §6.1; Postfix's "double bounce" to postmaster).
+    const toAdmin = (!expired && error.code === 'delivery.no_such_user') || meta.mailFrom === '';
+    const to = toAdmin ? (ws.notify ?? postmasterOf(ws)) : meta.sender;
     await this.sendDsn('failure', meta, to, {
       status: failureStatus(code),
       code,

@@ -3,7 +3,8 @@
  * reading them. A notice goes back to the sender inside the workspace, but it is still a copy
  * of patient mail that can be forwarded, so it carries only what identifies the message:
  *
- * - Message-ID, and Date (only when it reads as a date);
+ * - Message-ID, and Date: as written when it is a plain RFC 5322 date, else rewritten from the
+ *   time it reads as (a comment or stray words in it could be a name), else left out;
  * - From, To and Cc as bare addresses: display names are dropped (an EHR may put a patient's
  *   name there), and so are groups' names;
  * - never Subject (PHI), Bcc, Content-Type / Content-Disposition (they can name an
@@ -11,7 +12,7 @@
  */
 import { open } from 'node:fs/promises';
 import { parseAddressList, splitHeaderFields } from '../policy/index.js';
-import { CRLF } from './mime.js';
+import { CRLF, rfc5322Date } from './mime.js';
 
 export interface SafeHeaders {
   messageId: string | null;
@@ -98,9 +99,16 @@ function addresses(value: string): string[] {
   return r.ok ? r.mailboxes.map((m) => m.address) : [];
 }
 
-/** The Date value as written, when it is short printable ASCII that reads as a date. */
+/** An RFC 5322 date-time with nothing else in it (no comment, no words). */
+const PLAIN_DATE = /^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}(?::\d{2})? [+-]\d{4}$/;
+
+/**
+ * The Date value: as written when it is a plain date; else, when it still reads as a date (V8's
+ * parser also takes "Jane Doe 2024" or a date with a comment), that time written afresh.
+ */
 function dateValue(value: string): string | null {
-  const v = value.trim();
-  if (!/^[\x20-\x7e]{1,100}$/.test(v) || Number.isNaN(Date.parse(v))) return null;
-  return v;
+  const v = value.trim().replace(/\s+/g, ' ');
+  if (PLAIN_DATE.test(v)) return v;
+  const ms = /^[\x20-\x7e]{1,100}$/.test(v) ? Date.parse(v) : Number.NaN;
+  return Number.isNaN(ms) ? null : rfc5322Date(new Date(ms));
 }
