@@ -144,6 +144,21 @@ describe('notices through the relay', () => {
     expect((await relay!.spool.get('queue', id))?.delayNotified).toBe(true);
   });
 
+  it('mail the relay itself holds back (the daily limit) gets its delayed notice on time, with no attempt', async () => {
+    await start({ queue: { delayWarning: '600ms', dailyMessages: 1 } });
+    await send(); // the day's one message
+    await waitUntil(() => google.fake.sent.length === 1, 5_000, 'the first message');
+    const held = await send(); // over the limit: never attempted
+    await waitUntil(() => notices('delay').length >= 1, 5_000, 'delay notice for the held message');
+    await new Promise((r) => setTimeout(r, 700)); // more sweeps: still one notice
+    expect(notices('delay')).toHaveLength(1);
+    expect(notices('delay')[0]!.user).toBe('postmaster@clinic.example');
+    expect(logs.events('notify.sent').filter((l) => l.kind === 'delay').map((l) => l.about)).toEqual([held]);
+    const meta = await relay!.spool.get('queue', held);
+    expect(meta).toMatchObject({ delayNotified: true, attempts: 0 }); // still waiting, never tried
+    expect(google.fake.sentByMessageId().size).toBe(2); // the first message and the notice only
+  });
+
   it('a notice that fails for good is dead-lettered with no notice about it', async () => {
     await start({ users: ['alice@clinic.example', 'bob@clinic.example'] }); // no postmaster user
     google.fake.failNext(gmailError(400, 'Invalid argument', 'INVALID_ARGUMENT', 'invalidArgument'));

@@ -54,6 +54,9 @@ export class Scheduler {
   private readonly perUser = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  /** Queued messages not yet sent a "delayed" notice: id → since when they wait. */
+  private readonly undelayed = new Map<string, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -70,6 +73,7 @@ export class Scheduler {
     for (const meta of await this.deps.spool.list('queue')) this.index(meta);
     this.deps.logger.info({ event: 'queue.started', queued: this.due.size }, 'scheduler started');
     this.pump();
+    this.armSweep();
   }
 
   /** A message was committed (or released): deliver it when due. */
@@ -108,6 +112,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.sweepTimer);
     for (const r of this.running.values()) r.controller.abort(new Error('shutting down'));
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
@@ -121,6 +126,59 @@ export class Scheduler {
 
   private index(meta: MessageMeta): void {
     this.due.add({ id: meta.id, at: Date.parse(meta.nextAttemptAt) || 0, sender: this.account(meta), recipients: countedRecipients(meta) });
+    if (meta.delayNotified || meta.notification) this.undelayed.delete(meta.id);
+    else this.undelayed.set(meta.id, Date.parse(meta.requeuedAt ?? meta.receivedAt) || 0);
+  }
+
+  /** Look for mail waiting longer than queue.delayWarning a few times per delayWarning, at least once a minute. */
+  private armSweep(): void {
+    if (this.stopped || !this.deps.observer?.deferred) return;
+    const every = Math.min(60_000, Math.max(100, this.deps.config().queue.delayWarning / 4));
+    this.sweepTimer = setTimeout(() => {
+      this.sweepDelays()
+        .catch((err: unknown) => this.deps.logger.error({ event: 'queue.error', err: errorText(err) }, 'delay notice sweep failed'))
+        .finally(() => this.armSweep());
+    }, every);
+    this.sweepTimer.unref();
+  }
+
+  /**
+   * "Delayed" notices for mail that has waited queue.delayWarning with no failed attempt to
+   * report it: held back by its sender's pace or daily limit, by Google's "slow down", or behind
+   * a long queue. (A failed attempt reports it at once, through the same notifier.) Each such
+   * message leaves the index and is claimed, so no delivery starts meanwhile, and is put back
+   * as it was but for delayNotified.
+   */
+  private async sweepDelays(): Promise<void> {
+    const warnAfter = this.deps.config().queue.delayWarning;
+    const now = this.now();
+    for (const [id, since] of [...this.undelayed]) {
+      if (this.stopped) return;
+      if (now - since < warnAfter) continue;
+      const entry = this.due.remove(id);
+      if (!entry) {
+        // Being delivered (its outcome reports it), or gone: delivered, dead, held, deleted.
+        if (!this.running.has(id)) this.undelayed.delete(id);
+        continue;
+      }
+      this.undelayed.delete(id);
+      let meta: MessageMeta;
+      try {
+        meta = await this.deps.spool.claim(id);
+      } catch {
+        this.due.add(entry); // taken meanwhile (an admin action): whoever has it decides
+        continue;
+      }
+      const log = this.deps.logger.child({ queueId: id });
+      const waiting =
+        meta.lastError !== null
+          ? new DeliveryError(meta.lastError.code, 'temporary', meta.lastError.message)
+          : new DeliveryError('queue.waiting', 'temporary', "not sent yet: waiting its turn (the sending user's pace or daily limit, or Google asking it to slow down)");
+      await this.observe(log, () => this.deps.observer?.deferred?.(meta, waiting));
+      await this.settle('release', id, log, () => this.deps.spool.release(meta));
+      this.due.add(entry);
+    }
+    this.pump();
   }
 
   /** The Google account a message goes out as, which Gmail's limits count: paced per account. */
