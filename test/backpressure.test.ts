@@ -120,4 +120,32 @@ describe('disk trouble', () => {
     await waitUntil(() => env.google.fake.sent.length === 1, 15_000, 'delivered after the claim succeeded');
     expect(logs.events('queue.claim_failed')).toHaveLength(2);
   });
+
+  it('keeps a message queued while its failure notice cannot be written, and bounces it once it can', async () => {
+    let failNotices = true;
+    let created = 0;
+    const spoolFs: Partial<SpoolFs> = {
+      async open(file, flags, mode) {
+        // the first .eml is the message itself; the next ones are notices about it
+        if (file.endsWith('.eml') && flags === 'wx' && created++ > 0 && failNotices) throw enospc();
+        return fsp.open(file, flags, mode);
+      },
+    };
+    const logs = new LogCapture();
+    env.relay = await startRelay({ config: parseConfig(gmailConfig(env.dir, env.google)), logger: logs.logger, spoolFs });
+    // Gmail refuses every send from here on (the message, and its notice too once written)
+    for (let i = 0; i < 50; i++) env.google.fake.failNext(gmailError(400, 'Invalid To header', 'INVALID_ARGUMENT', 'invalidArgument'));
+    const c = await SmtpClient.open(env.relay.listeners[0]!.address.port);
+    const r = await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }));
+    await c.quit();
+    expect(r.code).toBe(250);
+    await logs.waitFor('notify.failure_pending');
+    const [queued] = await env.relay.spool.list('queue');
+    expect(queued).toBeDefined();
+    expect(await env.relay.spool.list('dead')).toHaveLength(0); // not dead-lettered with its bounce lost
+    failNotices = false;
+    await waitUntil(async () => (await env.relay!.spool.get('dead', queued!.id)) !== null, 10_000, 'moved to dead/ once the notice is written');
+    expect(logs.events('notify.sent').filter((l) => l.kind === 'failure' && l.about === queued!.id)).toHaveLength(1);
+  });
 });
+

@@ -66,8 +66,18 @@ export class Notifier implements DeliveryObserver {
     await this.guard(meta, 'alert', () => this.alert('held', meta, error, false));
   }
 
+  /**
+   * Rejects with the file-system error (an errno `code`: ENOSPC, EIO…) when the failure notice
+   * could not be written to the spool: the caller then keeps the message queued rather than
+   * move it to dead/ with its bounce lost (Postfix keeps it deferred the same way).
+   */
   async failed(meta: MessageMeta, error: DeliveryError, expired: boolean): Promise<void> {
-    await this.guard(meta, 'failure', () => this.failureNotice(meta, error, expired));
+    try {
+      await this.failureNotice(meta, error, expired);
+    } catch (err) {
+      if (isFileSystemError(err)) throw err;
+      this.deps.logger.error({ event: 'notify.error', kind: 'failure', about: meta.id, err: errorText(err) }, 'could not queue a notice');
+    }
     await this.guard(meta, 'alert', () => this.alert('dead', meta, error, expired));
   }
 
@@ -271,4 +281,10 @@ export class Notifier implements DeliveryObserver {
 function messageIdDomain(hostname: string): string {
   const clean = hostname.toLowerCase().replace(/[^a-z0-9.-]/g, '-').replace(/^[.-]+|[.-]+$/g, '');
   return clean || 'workspace-relay.invalid';
+}
+
+/** An error from the file system (errno code such as ENOSPC, EIO, EDQUOT, EROFS). */
+export function isFileSystemError(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
 }

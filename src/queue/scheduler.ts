@@ -23,7 +23,10 @@ export interface DeliveryObserver {
   delivered?(meta: MessageMeta): void | Promise<void>;
   deferred?(meta: MessageMeta, error: DeliveryError): void | Promise<void>;
   held?(meta: MessageMeta, error: DeliveryError): void | Promise<void>;
-  /** Permanent failure, or max age reached (`expired`). */
+  /**
+   * Permanent failure, or max age reached (`expired`). Rejecting means the failure notice could
+   * not be written: the message then stays queued (retried after queue.heldRetry), not dead.
+   */
   failed?(meta: MessageMeta, error: DeliveryError, expired: boolean): void | Promise<void>;
 }
 
@@ -411,7 +414,20 @@ export class Scheduler {
         meta.lastError = { ...meta.lastError, code: 'delivery.expired', message: `gave up after ${meta.attempts} attempts: ${e.message}` };
       }
       const expired = e.kind !== 'permanent';
-      await this.observe(log, () => this.deps.observer?.failed?.(meta, e, expired));
+      try {
+        await this.deps.observer?.failed?.(meta, e, expired);
+      } catch (err) {
+        // The failure notice could not be written (disk full, I/O error): keep the message
+        // queued and go through this again later, rather than move it to dead/ with its bounce lost.
+        meta.nextAttemptAt = new Date(now + q.heldRetry).toISOString();
+        log.error(
+          { event: 'notify.failure_pending', code: e.code, err: errorText(err), nextAttemptAt: meta.nextAttemptAt },
+          'the failure notice could not be written: the message stays queued until it can be',
+        );
+        await this.settle('release', meta.id, log, () => this.deps.spool.release(meta));
+        this.index(meta);
+        return;
+      }
       await this.settle('kill', meta.id, log, () => this.deps.spool.kill(meta));
       log.error({ event: 'delivery.failed', ...fields, expired: e.kind !== 'permanent' }, 'moved to dead/');
       return;
