@@ -190,5 +190,9 @@ describe('relay through Gmail SMTP (app password)', () => {
     // the sender hears about the refused one (a delivery-status notice to alice)
     await waitUntil(() => upstream.received.some((r) => r.to.includes('alice@clinic.example') && /multipart\/report/i.test(r.raw.toString())), 10_000, 'notice to the sender');
     expect(logs.events('delivery.partial')[0]).toMatchObject({ retry: ['later@clinic.example'], failed: ['gone@clinic.example'] });
+    // it says the message reached the others, and points at nothing to requeue (nothing is kept)
+    const dsn = upstream.received.find((r) => r.to.includes('alice@clinic.example') && /multipart\/report/i.test(r.raw.toString()))!.raw.toString();
+    expect(dsn).toMatch(/It was delivered to its other recipients/);
+    expect(dsn).not.toMatch(/queue requeue/);
   });
 });

@@ -6,7 +6,8 @@
 import { formatDuration } from '../config/units.js';
 import { CRLF, encodeText, headerAddress, headerBlock, headerMessageId, oneLine, rfc5322Date } from './mime.js';
 
-export type AlertKind = 'held' | 'dead';
+/** held: Google refuses it for now; dead: moved to dead/; refused: some recipients refused it for good (it reached the others). */
+export type AlertKind = 'held' | 'dead' | 'refused';
 
 export interface AlertInput {
   kind: AlertKind;
@@ -31,9 +32,9 @@ export interface AlertInput {
 }
 
 export function alertSubject(input: Pick<AlertInput, 'kind' | 'workspace' | 'code'>): string {
-  return input.kind === 'held'
-    ? `[workspace-relay] Mail held in workspace ${input.workspace}: ${input.code}`
-    : `[workspace-relay] Mail moved to dead/ in workspace ${input.workspace}: ${input.code}`;
+  if (input.kind === 'held') return `[workspace-relay] Mail held in workspace ${input.workspace}: ${input.code}`;
+  if (input.kind === 'refused') return `[workspace-relay] Recipients refused in workspace ${input.workspace}: ${input.code}`;
+  return `[workspace-relay] Mail moved to dead/ in workspace ${input.workspace}: ${input.code}`;
 }
 
 export function buildAlert(input: AlertInput): Buffer {
@@ -60,7 +61,12 @@ function alertText(input: AlertInput): string {
           `Mail in workspace ${input.workspace} is held: Google refuses it until an administrator fixes`,
           'something. The relay keeps the mail and retries; nothing is lost until the maximum age.',
         ]
-      : [
+      : input.kind === 'refused'
+        ? [
+            `A message in workspace ${input.workspace} was refused for good for the recipients below; it reached the others.`,
+            'The sender has been sent a delivery-status notice.',
+          ]
+        : [
           input.expired
             ? `A message in workspace ${input.workspace} ran out of time and was moved to dead/.`
             : `A message in workspace ${input.workspace} failed permanently and was moved to dead/.`,
@@ -83,7 +89,9 @@ function alertText(input: AlertInput): string {
     '',
     input.kind === 'held'
       ? `Once fixed, held mail goes out at its next attempt (or at once: workspace-relay queue retry --all).`
-      : `Look with: workspace-relay queue dead. Once the cause is fixed: workspace-relay queue requeue ${a.queueId}.`,
+      : input.kind === 'refused'
+        ? 'Nothing is kept in dead/ for these recipients: the sender sends it again once the cause is fixed.'
+        : `Look with: workspace-relay queue dead. Once the cause is fixed: workspace-relay queue requeue ${a.queueId}.`,
     `You get at most one alert per error every ${formatDuration(input.interval)}; the relay log has every event.`,
   ];
   if (input.suppressed > 0) lines.push('', `${input.suppressed} more like this since the last alert (not sent separately).`);

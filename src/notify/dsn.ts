@@ -47,6 +47,11 @@ export interface DsnInput {
   willRetryUntil?: Date | undefined;
   /** Failure notices: the message ran out of time (max age) rather than being refused. */
   expired?: boolean;
+  /**
+   * Failure notices: only these recipients refused it, for good; it reached the others, and
+   * nothing is kept in dead/ to send again.
+   */
+  partial?: boolean;
   /** Tests only: a fixed boundary. */
   boundary?: string;
 }
@@ -124,17 +129,23 @@ function humanText(input: DsnInput): string {
       ? [
           `This is the mail relay at ${input.reportingMta}.`,
           '',
-          input.expired
-            ? `Your message could not be delivered: the relay kept trying (${o.attempts} attempts) and has now given up.`
-            : 'Your message could not be delivered, and the relay will not try again.',
+          input.partial
+            ? 'Your message could not be delivered to the recipients below, and the relay will not try again for them. It was delivered to its other recipients.'
+            : input.expired
+              ? `Your message could not be delivered: the relay kept trying (${o.attempts} attempts) and has now given up.`
+              : 'Your message could not be delivered, and the relay will not try again.',
           '',
           ...about,
           '',
           reason,
           ...fix,
           '',
-          'The message is kept for your administrator, who can send it again once the cause is',
-          `fixed (workspace-relay queue dead; workspace-relay queue requeue ${o.queueId}).`,
+          ...(input.partial
+            ? ['Nothing is kept to send again: once the cause is fixed, send it again to these recipients.']
+            : [
+                'The message is kept for your administrator, who can send it again once the cause is',
+                `fixed (workspace-relay queue dead; workspace-relay queue requeue ${o.queueId}).`,
+              ]),
         ]
       : [
           `This is the mail relay at ${input.reportingMta}.`,

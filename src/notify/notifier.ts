@@ -71,14 +71,14 @@ export class Notifier implements DeliveryObserver {
    * could not be written to the spool: the caller then keeps the message queued rather than
    * move it to dead/ with its bounce lost (Postfix keeps it deferred the same way).
    */
-  async failed(meta: MessageMeta, error: DeliveryError, expired: boolean): Promise<void> {
+  async failed(meta: MessageMeta, error: DeliveryError, expired: boolean, partial = false): Promise<void> {
     try {
-      await this.failureNotice(meta, error, expired);
+      await this.failureNotice(meta, error, expired, partial);
     } catch (err) {
       if (isFileSystemError(err)) throw err;
       this.deps.logger.error({ event: 'notify.error', kind: 'failure', about: meta.id, err: errorText(err) }, 'could not queue a notice');
     }
-    await this.guard(meta, 'alert', () => this.alert('dead', meta, error, expired));
+    await this.guard(meta, 'alert', () => this.alert(partial ? 'refused' : 'dead', meta, error, expired));
   }
 
   private async guard(meta: MessageMeta, kind: NoticeKind, fn: () => Promise<void>): Promise<void> {
@@ -113,7 +113,7 @@ export class Notifier implements DeliveryObserver {
     meta.delayNotified = true;
   }
 
-  private async failureNotice(meta: MessageMeta, error: DeliveryError, expired: boolean): Promise<void> {
+  private async failureNotice(meta: MessageMeta, error: DeliveryError, expired: boolean, partial: boolean): Promise<void> {
     if (this.suppressedAboutNotice(meta, 'failure')) return;
     const ws = this.workspace(meta, 'failure');
     if (!ws) return;
@@ -129,6 +129,7 @@ export class Notifier implements DeliveryObserver {
       reason: expired ? (meta.lastError?.message ?? error.message) : error.message,
       fix: error.fix,
       expired,
+      partial,
     });
   }
 
@@ -174,7 +175,7 @@ export class Notifier implements DeliveryObserver {
     kind: DsnKind,
     meta: MessageMeta,
     to: string,
-    d: { status: string; code: string; reason: string; fix: string | undefined; willRetryUntil?: Date; expired?: boolean },
+    d: { status: string; code: string; reason: string; fix: string | undefined; willRetryUntil?: Date; expired?: boolean; partial?: boolean },
   ): Promise<void> {
     const ws = this.workspace(meta, kind);
     if (!ws) return;

@@ -27,7 +27,7 @@ export interface DeliveryObserver {
    * Permanent failure, or max age reached (`expired`). Rejecting means the failure notice could
    * not be written: the message then stays queued (retried after queue.heldRetry), not dead.
    */
-  failed?(meta: MessageMeta, error: DeliveryError, expired: boolean): void | Promise<void>;
+  failed?(meta: MessageMeta, error: DeliveryError, expired: boolean, partial?: boolean): void | Promise<void>;
 }
 
 export interface SchedulerDeps {
@@ -326,7 +326,7 @@ export class Scheduler {
           retryDelay: withJitter(scheduleDelay(this.deps.config().queue.retrySchedule, meta.attempts + 1), this.random),
           logger: log,
           enqueue: (copy) => this.index(copy),
-          failed: (m, e) => this.observe(log, () => this.deps.observer?.failed?.(m, e, false)),
+          failed: (m, e) => this.observe(log, () => this.deps.observer?.failed?.(m, e, false, true)),
         }),
       );
     }
