@@ -135,4 +135,24 @@ describe('Pacer', () => {
     await new Pacer(limits(), path.join(dir, 'absent.json'), quiet.logger).load(T0);
     expect(quiet.lines).toHaveLength(0);
   });
+
+  it('counts the refusals of sends already in flight as one pause, not a doubled one', () => {
+    const p = new Pacer(limits({ rateLimitBackoff: 30_000 }));
+    expect(p.rateLimited('a', T0, undefined)).toBe(T0 + 30_000);
+    expect(p.rateLimited('a', T0 + 50, undefined)).toBe(T0 + 30_000); // the second send in flight
+    expect(p.rateLimited('a', T0 + 30_000, undefined)).toBe(T0 + 90_000); // refused again after the pause: doubles
+  });
+
+  it('decides a daily hold again when a reload changes the daily limits', () => {
+    const p = new Pacer(limits({ dailyMessages: 1 }));
+    p.sent('a', 1, T0);
+    const over = p.checkDaily('a', 1, T0 + 1000);
+    expect(over.ok).toBe(false);
+    p.holdUntil('a', !over.ok ? over.until : 0, T0 + 1000);
+    expect(p.readyAt('a', T0 + 2000)).toBeGreaterThan(T0 + 86_400_000);
+    p.setLimits(limits({ dailyMessages: 100 }));
+    expect(p.readyAt('a', T0 + 2000)).toBe(T0 + 2000);
+    expect(p.checkDaily('a', 1, T0 + 2000)).toEqual({ ok: true });
+  });
 });
+

@@ -31,7 +31,10 @@ export const STATED_WAIT_MAX = DAY;
 interface UserState {
   tokens: number;
   refilledAt: number;
+  /** Google said slow down: nothing before this. */
   blockedUntil: number;
+  /** Held at the daily limit until this (recomputed when the limits change). */
+  dailyUntil: number;
   rateLimitStreak: number;
   /** minute bucket start → [messages, recipients] */
   buckets: Map<number, [number, number]>;
@@ -54,13 +57,16 @@ export class Pacer {
   ) {}
 
   setLimits(limits: PacerLimits): void {
+    const dailyChanged = limits.dailyMessages !== this.limits.dailyMessages || limits.dailyRecipients !== this.limits.dailyRecipients;
     this.limits = limits;
+    // Raised (or lowered) daily limits: every daily hold is decided again at the next check.
+    if (dailyChanged) for (const s of this.users.values()) s.dailyUntil = 0;
   }
 
   private state(user: string, now: number): UserState {
     let s = this.users.get(user);
     if (!s) {
-      s = { tokens: this.burst(), refilledAt: now, blockedUntil: 0, rateLimitStreak: 0, buckets: new Map(), dailyWarned: false };
+      s = { tokens: this.burst(), refilledAt: now, blockedUntil: 0, dailyUntil: 0, rateLimitStreak: 0, buckets: new Map(), dailyWarned: false };
       this.users.set(user, s);
     }
     return s;
@@ -76,7 +82,7 @@ export class Pacer {
     if (!s) return now;
     this.refill(s, now);
     const tokenAt = s.tokens >= 1 ? now : now + Math.ceil(((1 - s.tokens) / this.limits.userRate) * 1000);
-    return Math.max(tokenAt, s.blockedUntil);
+    return Math.max(tokenAt, s.blockedUntil, s.dailyUntil);
   }
 
   /** Use one send of this user's rate (call when a delivery starts). */
@@ -93,12 +99,16 @@ export class Pacer {
    */
   rateLimited(user: string, now: number, retryAfter: Date | undefined): number {
     const s = this.state(user, now);
-    s.rateLimitStreak += 1;
     const stated = retryAfter?.getTime();
-    const until =
-      stated !== undefined && Number.isFinite(stated) && stated > now
-        ? Math.min(stated, now + STATED_WAIT_MAX)
-        : now + Math.min(this.limits.rateLimitBackoff * 2 ** Math.min(s.rateLimitStreak - 1, 20), Math.max(BACKOFF_MAX, this.limits.rateLimitBackoff));
+    const usable = stated !== undefined && Number.isFinite(stated) && stated > now;
+    // Sends already in flight when the pause began come back refused too: they are part of that
+    // pause (one backoff step each pause, not one per refusal).
+    const paused = now < s.blockedUntil;
+    if (paused && !usable) return s.blockedUntil;
+    if (!paused) s.rateLimitStreak += 1;
+    const until = usable
+      ? Math.min(stated, now + STATED_WAIT_MAX)
+      : now + Math.min(this.limits.rateLimitBackoff * 2 ** Math.min(s.rateLimitStreak - 1, 20), Math.max(BACKOFF_MAX, this.limits.rateLimitBackoff));
     s.blockedUntil = Math.max(s.blockedUntil, until);
     return s.blockedUntil;
   }
@@ -171,7 +181,7 @@ export class Pacer {
   /** Keep this user's mail back until `until` (daily limit reached). */
   holdUntil(user: string, until: number, now: number): void {
     const s = this.state(user, now);
-    s.blockedUntil = Math.max(s.blockedUntil, until);
+    s.dailyUntil = Math.max(s.dailyUntil, until);
   }
 
   /** True once per stretch of being over the daily limit (to warn once, not per message). */
