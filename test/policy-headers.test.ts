@@ -31,7 +31,6 @@ describe('checkHeaders accepts header recipients inside the workspace', () => {
     ['list', 'To: a@clinic.example, B@Clinic.Example,c@clinic.example', ['a@clinic.example', 'b@clinic.example', 'c@clinic.example']],
     ['display name holding an outside address', 'To: "x@evil.example" <a@clinic.example>', ['a@clinic.example']],
     ['comment holding an outside address', 'To: a@clinic.example (b@evil.example)', ['a@clinic.example']],
-    ['nested comment', 'To: a@clinic.example (x (b@evil.example) y)', ['a@clinic.example']],
     ['comment inside the angle brackets after the address', 'To: <a@clinic.example (b@evil.example)>', ['a@clinic.example']],
     ['encoded-word display name', 'To: =?utf-8?q?Dr=2E_M=C3=BCller?= <a@clinic.example>', ['a@clinic.example']],
     ['UTF-8 display name', 'To: Dr. Müller <a@clinic.example>', ['a@clinic.example']],
@@ -179,6 +178,10 @@ describe('checkHeaders fails closed on anything that does not parse cleanly', ()
     ['unclosed comment', 'To: a@clinic.example (note', /comment is not closed/],
     ['stray )', 'To: a@clinic.example)', /\) without its \(/],
     ['nested group', 'To: g: h: a@clinic.example;;', /group inside a group/],
+    // readers disagree on nested comments (addressparser ends one at the first ")"): found by
+    // the property below, whose reader saw y@clinic.example.outside.example here
+    ['nested comment', 'To: a@clinic.example (x (b@evil.example) y)', /comment inside a comment/],
+    ['nested comment hiding a group', 'To:team: Name <a@clinic.example>(,(note)a@clinic.example;,team: (note)y@clinic.example.outside.example,);', /comment inside a comment/],
     ['group without name', 'To: : a@clinic.example;', /group without a name/],
     ['control character', 'To: a@clinic.example,\u0000b@outside.example', /control character/],
     ['backslash outside quotes', 'To: a\\@clinic.example', /unexpected/],
@@ -275,6 +278,7 @@ async function addressesOthersSee(headers: Buffer): Promise<string[]> {
   return out;
 }
 
+// PROPERTY_RUNS=60000 npx vitest run test/policy-headers.test.ts -t properties: a deeper search than CI's.
 describe('checkHeaders properties', () => {
   const pieces = [
     'a@clinic.example', 'b@clinic.example', 'evil@outside.example', 'clinic.example', 'outside.example', 'x', '@', '<', '>', '"',
@@ -309,7 +313,7 @@ describe('checkHeaders properties', () => {
         if (!d.ok) expect(d.reply.reason).toMatch(/^[\x20-\x7e]+$/);
         else expect(d.headerRecipients.every((a) => /@(clinic\.example|xn--bcher-kva\.example)$/.test(a))).toBe(true);
       }),
-      { numRuns: 3000 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 3000) },
     );
   });
 
@@ -322,7 +326,7 @@ describe('checkHeaders properties', () => {
           expect(a.toLowerCase()).toMatch(/@(clinic\.example|bücher\.example|xn--bcher-kva\.example)$/);
         }
       }),
-      { numRuns: 3000 },
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 3000) },
     );
   });
 

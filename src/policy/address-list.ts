@@ -28,7 +28,11 @@ class ListError extends Error {
   }
 }
 
-/** Closing delimiter of a quoted string or comment starting at `start`; comments nest. */
+/**
+ * Closing delimiter of a quoted string or comment starting at `start`. RFC 5322 comments nest,
+ * but readers disagree (nodemailer's addressparser ends a comment at the first ")", and reads
+ * what follows as addresses): a comment inside a comment is refused, like a quote inside one.
+ */
 function scanDelimited(s: string, start: number, open: string, close: string): { end: number; text: string } {
   let depth = 1;
   let text = '';
@@ -38,6 +42,7 @@ function scanDelimited(s: string, start: number, open: string, close: string): {
     // Mail programs disagree on a quote or an escape inside a comment (one reads a quoted string
     // that hides or reveals an address): refuse rather than guess which reading Gmail makes.
     if (open === '(' && (c === '"' || c === '\\')) throw new ListError('a quote or backslash inside a comment');
+    if (open === '(' && c === '(') throw new ListError('a comment inside a comment');
     if (c === '\\') {
       i++;
       if (i >= s.length) break;
