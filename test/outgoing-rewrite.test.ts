@@ -15,7 +15,9 @@ describe('rewriteFrom', () => {
     ['encoded-word display name', 'From: =?UTF-8?Q?M=C3=BCller?= <m@clinic.example>\r\n', 'From: =?UTF-8?Q?M=C3=BCller?= <scans@clinic.example>\r\n'],
     ['quotes with escapes, <, > and @ inside', 'From: "a \\"b\\" <c@d> e" <x@clinic.example>\r\n', 'From: "a \\"b\\" <c@d> e" <scans@clinic.example>\r\n'],
     ['folded display name', 'From: "Front Desk of a Very Long Practice Name"\r\n\t<front@clinic.example>\r\n', 'From: "Front Desk of a Very Long Practice Name"\r\n\t<scans@clinic.example>\r\n'],
-    ['bare address with an old-style comment name', 'From: front@clinic.example (Front (desk))\r\n', 'From: scans@clinic.example (Front (desk))\r\n'],
+    ['bare address with an old-style comment name', 'From: front@clinic.example (Front desk)\r\n', 'From: scans@clinic.example (Front desk)\r\n'],
+    // readers disagree on nested comments, and the policy refuses them: replaced whole
+    ['nested comment name: replaced whole', 'From: front@clinic.example (Front (desk))\r\n', 'From: scans@clinic.example\r\n'],
     ['bare address', 'From:front@clinic.example\r\n', 'From:scans@clinic.example\r\n'],
     ['field name in odd case', 'FROM: <front@clinic.example>\r\n', 'FROM: <scans@clinic.example>\r\n'],
     ['several mailboxes: replaced whole', 'From: a@clinic.example, "B" <b@clinic.example>\r\n', 'From: scans@clinic.example\r\n'],
