@@ -123,4 +123,41 @@ describe('recovery and hold', () => {
     await admin.hold(id);
     expect(ls('hold')).toEqual([`${id}.json`]);
   });
+
+  it('two admin changes to one message run one after the other: a delete racing a release leaves no .json without its .eml', async () => {
+    const { QueueAdmin } = await import('../src/control/queue-admin.js');
+    const spool = await Spool.open(dir, { now: () => NOW });
+    const admin = new QueueAdmin({ spool, now: () => NOW });
+    for (let i = 0; i < 20; i++) {
+      const id = await accept(spool);
+      await admin.hold(id);
+      const results = await Promise.allSettled([admin.release(id), admin.delete(id)]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']); // in order: released, then deleted
+      expect(await spool.find(id)).toBeNull();
+      expect(existsSync(spool.emlPath(id))).toBe(false);
+    }
+    for (const state of ['queue', 'hold', 'active', 'dead']) expect(ls(state)).toEqual([]);
+  });
+
+  it('a retry that fails half-way (disk full) says the message was left held', async () => {
+    const { QueueAdmin } = await import('../src/control/queue-admin.js');
+    const { nodeSpoolFs } = await import('../src/spool/index.js');
+    let full = false;
+    const spool = await Spool.open(dir, {
+      now: () => NOW,
+      fs: {
+        open: (path, flags, mode) =>
+          full && path.includes('/tmp/') ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) : nodeSpoolFs.open(path, flags, mode),
+      },
+    });
+    const admin = new QueueAdmin({ spool, now: () => NOW });
+    const id = await accept(spool);
+    full = true;
+    await expect(admin.retry(id)).rejects.toMatchObject({ code: 'queue.wrong_state', message: expect.stringMatching(/left held; `queue release .+` puts it back/) });
+    full = false;
+    expect((await spool.find(id))?.state).toBe('hold');
+    await admin.release(id);
+    expect((await spool.find(id))?.state).toBe('queue');
+  });
 });
+

@@ -96,6 +96,19 @@ describe('start-up recovery', () => {
     expect(ls('data')).toEqual([`${wrongId}.eml`]);
   });
 
+  it('fails the start on a read error instead of setting a good message aside as corrupt', async () => {
+    const good = 'CCCCCCCCCCCCC3';
+    putEml(good);
+    putMeta('queue', makeMeta(good));
+    const { nodeSpoolFs } = await import('../src/spool/index.js');
+    const eio = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+    await expect(
+      Spool.open(dir, { fs: { readFile: (p) => (p.endsWith(`${good}.json`) ? Promise.reject(eio) : nodeSpoolFs.readFile(p)) } }),
+    ).rejects.toMatchObject({ code: 'EIO' });
+    expect(ls('queue')).toEqual([`${good}.json`]); // untouched, for the next start
+    expect(ls('dead')).toEqual([]);
+  });
+
   it('resolves a .json in two states deterministically: queue over dead over active', async () => {
     const [qa, da, qd] = ['DDDDDDDDDDDDD1', 'DDDDDDDDDDDDD2', 'DDDDDDDDDDDDD3'];
     for (const id of [qa, da, qd]) putEml(id);

@@ -120,6 +120,28 @@ describe('state changes', () => {
     await expect(spool.complete(queued, { retry: true })).rejects.toMatchObject({ code: 'spool.not_found' });
   });
 
+  it('a retried release or kill finishes one whose rename went through but whose fsync failed', async () => {
+    let failSync = false;
+    const spool = await Spool.open(dir, {
+      fs: {
+        syncDir: async (p) => {
+          if (failSync && p.endsWith('/queue')) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+          const { nodeSpoolFs } = await import('../src/spool/index.js');
+          await nodeSpoolFs.syncDir(p);
+        },
+      },
+    });
+    const id = await accept(spool);
+    const meta = await spool.claim(id);
+    failSync = true;
+    await expect(spool.release({ ...meta, attempts: 1 })).rejects.toMatchObject({ code: 'EIO' });
+    failSync = false;
+    await spool.release({ ...meta, attempts: 1 }); // before: spool.not_found on every retry, for ever
+    expect(await spool.find(id)).toMatchObject({ state: 'queue', meta: { attempts: 1 } });
+    // and it is not a way around the state check: a second release of a queued message still fails
+    await expect(spool.release({ ...meta, attempts: 2 })).rejects.toMatchObject({ code: 'spool.not_found' });
+  });
+
   it('update rewrites the meta in place and refuses a message that is not there', async () => {
     const spool = await Spool.open(dir);
     const id = await accept(spool);

@@ -7,6 +7,8 @@
  * across processes: a hold or a retry of a message being claimed loses cleanly instead of
  * resurrecting it. A message being delivered right now is refused with queue.busy.
  */
+import { errorText } from '../errors.js';
+import { KeyMutex } from '../spool/key-mutex.js';
 import { SpoolError, isValidQueueId, type MessageMeta, type Spool, type SpoolState } from '../spool/index.js';
 import { ControlError, type QueueItem, type RetryAllResult } from './protocol.js';
 import { matchesQuery, type QueueQuery } from './queue-search.js';
@@ -36,6 +38,12 @@ export class QueueAdmin {
   private readonly spool: Spool;
   private readonly scheduler: SchedulerLink | undefined;
   private readonly now: () => Date;
+  /**
+   * Changes to one message run one at a time: two CLI commands arrive on their own connections,
+   * and a delete between a release's check and its rename would bring the .json back without
+   * its .eml.
+   */
+  private readonly locks = new KeyMutex();
 
   constructor(options: QueueAdminOptions) {
     this.spool = options.spool;
@@ -62,12 +70,24 @@ export class QueueAdmin {
   }
 
   /** A queued message: next attempt now. */
-  async retry(id: string): Promise<QueueItem> {
+  retry(id: string): Promise<QueueItem> {
+    return this.locks.run(id, () => this.retryNow(id));
+  }
+
+  private async retryNow(id: string): Promise<QueueItem> {
     const found = await this.locate(id);
     if (found.state === 'hold') throw wrongState(id, 'is held by an admin: `queue release ID` puts it back in the queue, due now');
     if (found.state === 'dead') throw wrongState(id, 'is dead: `queue requeue ID` gives it another chance');
     this.refuseActive(found);
-    const meta = await this.changeQueued(id, () => this.spool.reschedule(id, this.now()));
+    let meta: MessageMeta;
+    try {
+      meta = await this.changeQueued(id, () => this.spool.reschedule(id, this.now()));
+    } catch (err) {
+      // reschedule is a hold and then a release: if the release failed (disk full), say where the
+      // message was left, rather than let an admin who asked for a retry find it held later.
+      if (err instanceof ControlError || (await this.spool.find(id).catch(() => null))?.state !== 'hold') throw err;
+      throw wrongState(id, `could not be made due (${errorText(err)}): it was left held; \`queue release ${id}\` puts it back in the queue`);
+    }
     this.scheduler?.enqueue(meta);
     return { ...meta, state: 'queue' };
   }
@@ -96,7 +116,11 @@ export class QueueAdmin {
   }
 
   /** queue → hold: the scheduler never picks it up until released. */
-  async hold(id: string): Promise<QueueItem> {
+  hold(id: string): Promise<QueueItem> {
+    return this.locks.run(id, () => this.holdNow(id));
+  }
+
+  private async holdNow(id: string): Promise<QueueItem> {
     const found = await this.locate(id);
     if (found.state === 'hold') throw wrongState(id, 'is already held');
     if (found.state === 'dead') throw wrongState(id, 'is dead: nothing to hold (`queue requeue ID` or `queue delete ID`)');
@@ -105,7 +129,11 @@ export class QueueAdmin {
   }
 
   /** hold → queue, due now. */
-  async release(id: string): Promise<QueueItem> {
+  release(id: string): Promise<QueueItem> {
+    return this.locks.run(id, () => this.releaseNow(id));
+  }
+
+  private async releaseNow(id: string): Promise<QueueItem> {
     const found = await this.locate(id);
     if (found.state !== 'hold') throw wrongState(id, `is not held (it is in ${found.state}/)`);
     const meta = await this.spool.unhold(id, this.now());
@@ -114,7 +142,11 @@ export class QueueAdmin {
   }
 
   /** dead → queue: attempts reset, due now, maximum age counted from now (requeuedAt). */
-  async requeue(id: string): Promise<QueueItem> {
+  requeue(id: string): Promise<QueueItem> {
+    return this.locks.run(id, () => this.requeueNow(id));
+  }
+
+  private async requeueNow(id: string): Promise<QueueItem> {
     const found = await this.locate(id);
     if (found.state !== 'dead') throw wrongState(id, `is not dead (it is in ${found.state}/)`);
     const meta = await this.spool.requeue(id);
@@ -123,7 +155,11 @@ export class QueueAdmin {
   }
 
   /** Delete the message and its .eml, whatever its state, unless it is being delivered right now. */
-  async delete(id: string): Promise<{ id: string; state: SpoolState }> {
+  delete(id: string): Promise<{ id: string; state: SpoolState }> {
+    return this.locks.run(id, () => this.deleteNow(id));
+  }
+
+  private async deleteNow(id: string): Promise<{ id: string; state: SpoolState }> {
     checkedId(id);
     const found = await this.spool.find(id);
     if (!found) {
@@ -138,7 +174,7 @@ export class QueueAdmin {
     }
     this.refuseActive({ ...found.meta, state: found.state });
     if (found.state !== 'queue') {
-      if (!(await this.spool.remove(found.state, id))) return this.delete(id);
+      if (!(await this.spool.remove(found.state, id))) return this.deleteNow(id);
       return { id, state: found.state };
     }
     await this.changeQueued(id, async () => {

@@ -21,6 +21,7 @@ import type { DirSyncer } from './dir-syncer.js';
 import { CORRUPT_SUFFIX, DIR_MODE, SPOOL_STATES, type SpoolLayout } from './layout.js';
 import { parseMeta } from './meta-codec.js';
 import { isValidQueueId } from './queue-id.js';
+import { SpoolError } from './spool-error.js';
 import { isErrno, type SpoolFs } from './spool-fs.js';
 import type { SpoolState } from './types.js';
 
@@ -77,6 +78,9 @@ export async function recoverSpool(
         parseMeta(await fs.readFile(layout.meta(state, id)), id);
       } catch (err) {
         if (isErrno(err, 'ENOENT')) continue;
+        // Only metadata that does not parse is corrupt; a read error (EIO, EMFILE) fails the
+        // start instead of setting a good message aside.
+        if (!(err instanceof SpoolError)) throw err;
         await fs.rename(layout.meta(state, id), layout.corrupt(id));
         corrupt.add(id);
         counts.corrupt++;

@@ -34,6 +34,8 @@ export class Spool {
   recovery: RecoveryCounts | null = null;
   private readonly layout: SpoolLayout;
   private readonly syncer: DirSyncer;
+  /** Moves renamed whose directory fsyncs have not yet succeeded (see move). */
+  private readonly movedUnsynced = new Set<string>();
 
   private constructor(
     readonly dir: string,
@@ -240,9 +242,18 @@ export class Spool {
    * A crash leaves it in <from> with either meta; recovery then handles <from> as usual.
    */
   private async move(meta: MessageMeta, from: SpoolState, to: SpoolState): Promise<void> {
-    await this.update(from, meta);
-    await this.fs.rename(this.layout.meta(from, meta.id), this.layout.meta(to, meta.id));
+    const key = `${meta.id} ${from} ${to}`;
+    // A retry of a move whose rename went through but whose directory fsync failed (the caller
+    // retries a failed release or kill): the message is in <to> already, only the fsyncs are left.
+    const renamedAlready =
+      this.movedUnsynced.has(key) && !(await this.fs.exists(this.layout.meta(from, meta.id))) && (await this.fs.exists(this.layout.meta(to, meta.id)));
+    if (!renamedAlready) {
+      await this.update(from, meta);
+      await this.fs.rename(this.layout.meta(from, meta.id), this.layout.meta(to, meta.id));
+      this.movedUnsynced.add(key);
+    }
     await Promise.all([this.syncer.sync(this.layout.stateDir(to)), this.syncer.sync(this.layout.stateDir(from))]);
+    this.movedUnsynced.delete(key);
   }
 
   private async mustExist(state: SpoolState, id: string): Promise<void> {

@@ -153,6 +153,9 @@ export class SpoolWriter {
         // The commit failed after the rename (directory fsync): the client will be told 451 and
         // will send again, so take it back out, unless a worker has already claimed it.
         removeEml = await unlinkIfExists(fs, layout.meta('queue', this.id));
+        // Best effort: make the removal durable too, so a power cut cannot bring back a message
+        // whose client was told 451 (and sends it again).
+        if (removeEml) await this.deps.syncer.sync(layout.stateDir('queue')).catch(() => undefined);
       }
       if (removeEml) await unlinkIfExists(fs, this.emlPath);
     } catch (err) {
