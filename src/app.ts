@@ -295,7 +295,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     async stop() {
       stopping = true;
       await reloads; // a reload in progress finishes first, so stop() sees every listener
-      await control.close(); // no queue CLI changes while stopping
+      // No queue CLI changes while stopping: they are answered "busy" (exit 75). The socket, and
+      // so the spool lock, stays until everything below is done.
+      await control.stopServing();
       timers.forEach((t) => clearInterval(t));
       backpressure.stop();
       // Deliveries stop at once (they stay queued); listeners let DATA in progress finish meanwhile.
@@ -304,6 +306,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       await sentLog?.close().catch(() => undefined);
       await deliveries.close();
       await thread?.stop();
+      await control.close();
       logger.info({ event: 'relay.stopped', queued: scheduler.queued }, 'stopped');
     },
   };

@@ -1,8 +1,9 @@
 /** SIGTERM on the real daemon: DATA in progress finishes, idle clients get 421, a second signal exits at once. */
 import net from 'node:net';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SmtpClient } from './support/smtp-client.js';
-import { startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
+import { runCli, startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
 import { type GoogleEnv, freePort, gmailConfig, removeDir, startGoogle, tempDir, waitUntil } from './support/harness.js';
 
 const refused = (port: number) =>
@@ -74,6 +75,20 @@ describe('daemon shutdown', () => {
     expect((await sending.read()).code).toBe(250);
     expect(await daemon.exited).toBe(0);
     expect(daemon.lines.some((l) => l.event === 'relay.forced_exit')).toBe(false);
+  });
+
+  it('a queue command during the shutdown waits (exit 75); it never changes the spool under the stopping relay', async () => {
+    const sending = await inData();
+    daemon.child.kill('SIGTERM');
+    await waitUntil(() => daemon.lines.some((l) => l.event === 'relay.stopping'), 10_000, 'relay.stopping');
+    const doc = gmailConfig(dir, google, { audit: { file: path.join(dir, 'audit.log') } });
+    doc.queue = { ...doc.queue, shutdownTimeout: '20s' };
+    const cli = await runCli(['--config', writeConfigFile(dir, doc, 'cli.yaml'), 'queue', 'hold', '01HV3K9XZ7QW4M']);
+    expect(cli.code).toBe(75);
+    expect(cli.stderr).not.toMatch(/changed the spool directly/);
+    sending.write('part two\r\n.\r\n');
+    expect((await sending.read()).code).toBe(250);
+    expect(await daemon.exited).toBe(0);
   });
 
   it('a second signal exits at once, even with a DATA still in progress', async () => {

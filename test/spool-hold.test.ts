@@ -159,5 +159,24 @@ describe('recovery and hold', () => {
     await admin.release(id);
     expect((await spool.find(id))?.state).toBe('queue');
   });
+
+  it('retry --all goes through every message and lists the ones a disk error stopped', async () => {
+    const { QueueAdmin } = await import('../src/control/queue-admin.js');
+    const { nodeSpoolFs } = await import('../src/spool/index.js');
+    let broken = '';
+    const spool = await Spool.open(dir, {
+      now: () => NOW,
+      fs: {
+        rename: (from, to) =>
+          broken && from.includes(broken) ? Promise.reject(Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' })) : nodeSpoolFs.rename(from, to),
+      },
+    });
+    const admin = new QueueAdmin({ spool, now: () => NOW });
+    const [a, b] = [await accept(spool), await accept(spool)];
+    broken = a;
+    const result = await admin.retryAll();
+    expect(result.retried).toEqual([b]);
+    expect(result.skipped).toEqual([{ id: a, reason: expect.stringContaining('EIO') }]);
+  });
 });
 

@@ -100,6 +100,17 @@ export class ControlServer {
   }
 
   /**
+   * Stop answering (every new request gets control.busy) while keeping the socket, and so the
+   * spool lock: a queue command run while the daemon is stopping must wait (exit 75), not find
+   * no daemon and change the spool under it. Requests being answered finish (at most 10 s).
+   */
+  async stopServing(): Promise<void> {
+    this.handler = null;
+    const until = Date.now() + IDLE_MS;
+    while (this.busy.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /**
    * Stop: no new connections, idle ones dropped, requests being answered finish (at most 10 s).
    * Removes the socket file. Idempotent.
    */

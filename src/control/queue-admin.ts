@@ -104,8 +104,9 @@ export class QueueAdmin {
           await this.retry(id);
           out.retried.push(id);
         } catch (err) {
-          if (!(err instanceof ControlError)) throw err;
-          out.skipped.push({ id, reason: err.message });
+          // One message's trouble (a disk error included) is reported with it; the others go on,
+          // and the answer lists every one (not a failure after half of them were retried).
+          out.skipped.push({ id, reason: errorText(err) });
         }
       }
     };

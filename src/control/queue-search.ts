@@ -1,8 +1,10 @@
 /**
  * `queue find`: which messages match what an admin copied from Google's Email Log Search (a
- * Message-ID, a sender, a recipient). Addresses compare case-insensitively; a Message-ID with or
- * without its <>.
+ * Message-ID, a sender, a recipient). Addresses compare as mailboxes: case-insensitively, with
+ * or without <> or a display name, a trailing dot, and an IDN domain as U-label or A-label (the
+ * spool keeps A-labels); a Message-ID with or without its <>.
  */
+import { parseAddressList } from '../policy/index.js';
 import type { MessageMeta } from '../spool/index.js';
 
 export interface QueueQuery {
@@ -14,6 +16,13 @@ export interface QueueQuery {
 const norm = (s: string) => s.trim().toLowerCase();
 const bareId = (s: string) => norm(s).replace(/^<|>$/g, '');
 
+/** One address as the spool keeps it; what does not parse as one mailbox compares as typed. */
+function addressKey(s: string): string {
+  const typed = norm(s).replace(/^<(.*)>$/, '$1').replace(/\.$/, '');
+  const parsed = parseAddressList(s.trim().replace(/\.(>?)$/, '$1'));
+  return parsed.ok && parsed.mailboxes.length === 1 ? parsed.mailboxes[0]!.address.toLowerCase() : typed;
+}
+
 /** Every given criterion must match (AND). An empty query matches nothing. */
 export function matchesQuery(meta: MessageMeta, q: QueueQuery): boolean {
   if (q.messageId === undefined && q.sender === undefined && q.recipient === undefined) return false;
@@ -24,12 +33,12 @@ export function matchesQuery(meta: MessageMeta, q: QueueQuery): boolean {
     if (!ids.includes(bareId(q.messageId))) return false;
   }
   if (q.sender !== undefined) {
-    const senders = [meta.sender, meta.mailFrom, meta.from, rewrite?.from].filter((x): x is string => !!x).map(norm);
-    if (!senders.includes(norm(q.sender))) return false;
+    const senders = [meta.sender, meta.mailFrom, meta.from, rewrite?.from].filter((x): x is string => !!x).map(addressKey);
+    if (!senders.includes(addressKey(q.sender))) return false;
   }
   if (q.recipient !== undefined) {
-    const rcpts = [...meta.recipients, ...meta.headerRecipients, ...meta.bcc].map(norm);
-    if (!rcpts.includes(norm(q.recipient))) return false;
+    const rcpts = [...meta.recipients, ...meta.headerRecipients, ...meta.bcc].map(addressKey);
+    if (!rcpts.includes(addressKey(q.recipient))) return false;
   }
   return true;
 }
