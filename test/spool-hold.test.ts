@@ -178,5 +178,20 @@ describe('recovery and hold', () => {
     expect(result.retried).toEqual([b]);
     expect(result.skipped).toEqual([{ id: a, reason: expect.stringContaining('EIO') }]);
   });
+
+  it('drops a change whose queue command went away while it waited its turn', async () => {
+    const { QueueAdmin } = await import('../src/control/queue-admin.js');
+    const { createControlHandler } = await import('../src/control/dispatch.js');
+    const spool = await Spool.open(dir, { now: () => NOW });
+    const handler = createControlHandler(new QueueAdmin({ spool, now: () => NOW }));
+    const [a, b] = [await accept(spool), await accept(spool)];
+    const gone = new AbortController();
+    const first = handler({ op: 'hold', id: a }, new AbortController().signal);
+    const second = handler({ op: 'hold', id: b }, gone.signal); // waits for the first
+    gone.abort(); // its command timed out meanwhile
+    await first;
+    await expect(second).rejects.toMatchObject({ code: 'control.cancelled' });
+    expect((await spool.find(b))?.state).toBe('queue'); // nothing was changed
+  });
 });
 

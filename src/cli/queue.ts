@@ -62,7 +62,7 @@ export function processQueueDeps(configChoice: () => ConfigChoice): QueueCliDeps
 
 /** The exit code for a control-path error code. */
 export function exitCodeFor(code: string): number {
-  if (['control.busy', 'control.timeout', 'control.in_use', 'queue.busy'].includes(code)) return EXIT_TEMPFAIL;
+  if (['control.busy', 'control.timeout', 'control.no_answer', 'control.in_use', 'queue.busy'].includes(code)) return EXIT_TEMPFAIL;
   if (code === 'queue.bad_id' || code === 'control.bad_request') return EXIT_USAGE;
   return EXIT_FAILURE;
 }
@@ -141,7 +141,10 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
       });
     } catch (err) {
       const e = asExit(err);
-      await audit({ via, outcome: 'failed', error: e.message });
+      // Sent but not answered in time: the relay cancels a change that has not started when the
+      // command goes away, but one already running finishes. Say so, not "failed".
+      const unknown = err instanceof ControlError && err.code === 'control.no_answer';
+      await audit({ via, outcome: unknown ? 'unknown' : 'failed', error: e.message });
       throw e;
     }
     const more = action === 'retry-all' ? { ids: (result as RetryAllResult).retried, skipped: (result as RetryAllResult).skipped.length } : {};

@@ -47,7 +47,7 @@ export function controlRequest(socketPath: string, request: ControlRequest, opti
         () =>
           finish(
             new ControlError(
-              'control.timeout',
+              'control.no_answer',
               `the relay did not answer within ${Math.round(replyTimeout / 1000)} s (busy?); a change may or may not have been made: check with \`queue show ID\``,
             ),
           ),

@@ -21,7 +21,8 @@ export interface HandlerResult {
   result: unknown;
   bodyFile?: string;
 }
-export type ControlHandler = (request: ControlRequest) => Promise<HandlerResult>;
+/** `signal` is aborted when the client goes away (a change still waiting its turn is then dropped). */
+export type ControlHandler = (request: ControlRequest, signal?: AbortSignal) => Promise<HandlerResult>;
 
 export interface AcquireOptions {
   owner: ControlOwner;
@@ -173,7 +174,9 @@ export class ControlServer {
     }
     let out: HandlerResult;
     try {
-      out = await handler(request);
+      const gone = new AbortController();
+      socket.once('close', () => gone.abort());
+      out = await handler(request, gone.signal);
     } catch (err) {
       return this.fail(socket, err);
     }

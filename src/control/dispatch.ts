@@ -12,9 +12,14 @@ import { LIVE_STATES, type QueueAdmin } from './queue-admin.js';
 export function createControlHandler(admin: QueueAdmin, options: { logger?: Logger } = {}): ControlHandler {
   const logger = options.logger ?? silentLogger;
   let chain: Promise<unknown> = Promise.resolve();
-  return (request) => {
+  return (request, signal) => {
     if (!isChange(request.op)) return run(admin, request);
-    const result = chain.then(() => run(admin, request));
+    const result = chain.then(() => {
+      // The command gave up (timed out, interrupted) while waiting its turn: do not make a change
+      // it will never report.
+      if (signal?.aborted) throw new ControlError('control.cancelled', 'the queue command went away before its turn: nothing was changed');
+      return run(admin, request);
+    });
     chain = result.catch(() => undefined);
     return result.then(
       (out) => {
