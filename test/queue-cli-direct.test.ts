@@ -110,6 +110,12 @@ describe('no relay running', () => {
     const r = await queueCli(none, ['list']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`no spool at ${path.join(dir, 'nowhere')}`);
+    // a relative queue.dir that finds nothing from here: say what it is relative to, and the fix
+    const relative = parseConfig({ ...doc, queue: { dir: './no-such-spool-here' } });
+    const rel = await queueCli(relative, ['list']);
+    expect(rel.code).toBe(1);
+    expect(rel.stderr).toContain(`queue.dir ./no-such-spool-here is relative to the directory this command runs in (${process.cwd()})`);
+    expect(rel.stderr).toContain('set an absolute queue.dir');
   });
 
   it('a control.socket path too long to bind is a config error (exit 78)', async () => {

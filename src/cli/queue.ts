@@ -92,6 +92,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
       backend = await openQueueBackend({
         socketPath: controlSocketPath(config),
         spoolDir: path.resolve(config.queue.dir),
+        spoolDirAsWritten: config.queue.dir,
         change,
         ...(deps.uid !== undefined ? { uid: deps.uid } : {}),
         now,

@@ -7,6 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { Spool } from '../spool/index.js';
 import { controlRequest, type ControlRequestOptions } from './control-client.js';
 import { ControlInUse, ControlServer, checkSocketPath, type HandlerResult } from './control-server.js';
@@ -24,6 +25,8 @@ export interface QueueBackend {
 export interface OpenBackendOptions {
   socketPath: string;
   spoolDir: string;
+  /** queue.dir as written in the config (to explain a relative path that found nothing). */
+  spoolDirAsWritten?: string;
   /** Will this session change the spool (then a direct session takes the lock)? */
   change: boolean;
   /** This process's uid (default process.getuid()); a direct change needs the spool's owner. */
@@ -61,7 +64,12 @@ function daemonBackend(socketPath: string): QueueBackend {
 async function directBackend(options: OpenBackendOptions): Promise<QueueBackend> {
   const st = await stat(options.spoolDir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') {
-      throw new ControlError('queue.no_spool', `no spool at ${options.spoolDir} and no relay running: has the relay run with this config (queue.dir)?`);
+      const written = options.spoolDirAsWritten;
+      const relative =
+        written !== undefined && !path.isAbsolute(written)
+          ? ` queue.dir ${written} is relative to the directory this command runs in (${process.cwd()}), not to where the relay runs (the systemd unit: /var/lib/workspace-relay): set an absolute queue.dir in the config (e.g. /var/lib/workspace-relay/spool), or run the command from the relay's directory.`
+          : ' Has the relay run with this config (queue.dir)?';
+      throw new ControlError('queue.no_spool', `no spool at ${options.spoolDir} and no relay running.${relative}`);
     }
     throw err;
   });
