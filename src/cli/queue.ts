@@ -62,7 +62,8 @@ export function processQueueDeps(configChoice: () => ConfigChoice): QueueCliDeps
 
 /** The exit code for a control-path error code. */
 export function exitCodeFor(code: string): number {
-  if (['control.busy', 'control.timeout', 'control.no_answer', 'control.in_use', 'queue.busy'].includes(code)) return EXIT_TEMPFAIL;
+  // control.unavailable here: the relay answered the ping, then went away (it stopped): try again.
+  if (['control.busy', 'control.timeout', 'control.no_answer', 'control.unavailable', 'control.in_use', 'queue.busy'].includes(code)) return EXIT_TEMPFAIL;
   if (code === 'queue.bad_id' || code === 'control.bad_request') return EXIT_USAGE;
   return EXIT_FAILURE;
 }
