@@ -6,7 +6,7 @@ import { parseConfig } from '../src/config/load.js';
 import { Spool, createQueueId, type MessageMeta } from '../src/spool/index.js';
 import { parseSmimeConfig } from '../src/smime/index.js';
 import { removeDir, tempDir } from './support/harness.js';
-import { queueCli } from './queue-cli-helpers.js';
+import { auditEntries, queueCli } from './queue-cli-helpers.js';
 
 let dir: string;
 beforeEach(() => {
@@ -47,5 +47,23 @@ describe('audit log', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`queue hold was done, but the audit log ${notAFile} could not be written`);
     expect((await spool.find(id))?.state).toBe('hold');
+
+    // reads are on record too (who looked at which messages' addresses); one that cannot be
+    // written is a warning, and the admin still gets the answer
+    const file = path.join(dir, 'audit.log');
+    expect((await queueCli(doc(file), ['list'])).code).toBe(0);
+    expect((await queueCli(doc(file), ['show', id])).code).toBe(0);
+    expect((await queueCli(doc(file), ['find', '--recipient', 'b@clinic.example'])).code).toBe(0);
+    expect((await queueCli(doc(file), ['dead'])).code).toBe(0);
+    expect(auditEntries(file).map((e) => [e.action, e.outcome])).toEqual([
+      ['queue.list', 'ok'],
+      ['queue.show', 'ok'],
+      ['queue.find', 'ok'],
+      ['queue.dead', 'ok'],
+    ]);
+    expect(auditEntries(file)[2]).toMatchObject({ query: { recipient: 'b@clinic.example' }, ids: [id] });
+    const unwritable = await queueCli(doc(notAFile), ['list']);
+    expect(unwritable.code).toBe(0);
+    expect(unwritable.stderr).toContain(`warning: the audit log ${notAFile} could not be written`);
   });
 });

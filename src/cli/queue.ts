@@ -110,6 +110,19 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
     }
   }
 
+  /**
+   * A read is on record too (who looked at which messages' addresses, and when): one audit line
+   * per command. A line that cannot be written is a warning, not a failure: the queue CLI is what
+   * an admin needs most when the disk is full.
+   */
+  async function recordRead(config: Config, action: string, details: Record<string, unknown>): Promise<void> {
+    try {
+      await appendAudit(path.resolve(config.audit.file), { action: `queue.${action}`, ...details, who: auditActor(env), outcome: 'ok' }, now());
+    } catch (err) {
+      deps.stderr(`warning: the audit log ${config.audit.file} could not be written (${errorText(err)})\n`);
+    }
+  }
+
   /** An audited action (a change, or show --body): call, audit (ok or failed), print. */
   async function audited<T>(
     action: string,
@@ -174,8 +187,9 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
 
   withJson(queue.command('list').description('messages waiting, being delivered, or held: id, age, sender, recipients, attempts, next attempt, last error')).action(
     (opts: JsonOpt) =>
-      session(false, async (backend) => {
+      session(false, async (backend, config) => {
         const items = (await backend.call({ op: 'list' })) as QueueItem[];
+        await recordRead(config, 'list', { via: backend.via, count: items.length });
         if (opts.json) return json({ via: backend.via, messages: items });
         note(backend.via, opts);
         if (items.length) out(queueTable(items, now()));
@@ -190,8 +204,9 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
       if (opts.body) {
         return audited<QueueItem>('show-body', { op: 'show', id: qid, body: true }, () => undefined, { mutates: false, onBody: (c) => deps.stdoutBytes(c) });
       }
-      await session(false, async (backend) => {
+      await session(false, async (backend, config) => {
         const item = (await backend.call({ op: 'show', id: qid })) as QueueItem;
+        await recordRead(config, 'show', { via: backend.via, ids: [qid] });
         if (opts.json) return json({ via: backend.via, message: item });
         note(backend.via, opts);
         out(detail(item, now()));
@@ -236,8 +251,9 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
   );
 
   withJson(queue.command('dead').description('messages that failed for good, with the reason')).action((opts: JsonOpt) =>
-    session(false, async (backend) => {
+    session(false, async (backend, config) => {
       const items = (await backend.call({ op: 'list', states: ['dead'] })) as QueueItem[];
+      await recordRead(config, 'dead', { via: backend.via, count: items.length });
       if (opts.json) return json({ via: backend.via, messages: items });
       note(backend.via, opts);
       out(items.length ? deadTable(items, now()) : 'No dead messages.');
@@ -266,8 +282,10 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
       ...(opts.sender ? { sender: opts.sender } : {}),
       ...(opts.recipient ? { recipient: opts.recipient } : {}),
     };
-    return session(false, async (backend) => {
+    return session(false, async (backend, config) => {
       const items = (await backend.call(request)) as QueueItem[];
+      const { op: _op, ...query } = request;
+      await recordRead(config, 'find', { via: backend.via, query, ids: items.map((m) => m.id) });
       if (opts.json) json({ via: backend.via, messages: items });
       else {
         note(backend.via, opts);
