@@ -15,7 +15,7 @@ import { DeliveryThread, type AttemptRun } from '../src/queue/index.js';
 import { Spool, createQueueId } from '../src/spool/index.js';
 import { rateLimitError } from './support/fake-google.js';
 import { LogCapture, gmailConfig, relayEnv, startTestRelay, waitUntil } from './support/harness.js';
-import { SmtpClient, message } from './support/smtp-client.js';
+import { SmtpClient, message, queueIdOf } from './support/smtp-client.js';
 import { makeMeta } from './support/spool-meta.js';
 import { sentLogHas } from './support/crash-spool.js';
 
@@ -217,6 +217,35 @@ describe('delivery thread', () => {
     expect(logs.events('delivery.possible_duplicate')).toHaveLength(1);
     expect(logs.events('queue.claim_failed')).toEqual([]); // not a claim that failed
     expect(await env.relay.spool.list('dead')).toEqual([]);
+  });
+
+  it('a message during which the thread dies every time counts its attempts and ends in dead/, not in a loop', async () => {
+    let port: number;
+    const doc = gmailConfig(env.dir, env.google);
+    doc.queue = { ...doc.queue, maxAge: '4s' };
+    ({ relay: env.relay, port } = await startTestRelay(doc, logs));
+    env.google.fake.sendLatencyMs = 60_000; // every send hangs until the thread is killed under it
+    const c = await SmtpClient.open(port);
+    const r = await c.send(SENDER, ['bob@clinic.example'], message({ From: SENDER, To: 'bob@clinic.example', 'Message-ID': '<poison@x>' }));
+    await c.quit();
+    const id = queueIdOf(r);
+    let kills = 0;
+    const sends = () => env.google.fake.requests.filter((q) => q.url.pathname.includes('/messages/send')).length;
+    while (!(await env.relay.spool.get('dead', id)) && kills < 40) {
+      const before = sends();
+      const started = await waitUntil(() => sends() > before, 3_000, 'a send').then(() => true, () => false);
+      if (started) {
+        await env.relay.deliveryThread!['worker']!.terminate();
+        kills++;
+      }
+    }
+    const dead = await env.relay.spool.get('dead', id);
+    expect(dead).not.toBeNull();
+    expect(dead!.attempts).toBe(kills); // each death counted as an attempt
+    expect(kills).toBeLessThan(40);
+    expect(logs.events('delivery.failed').filter((l) => l.queueId === id)).toEqual([
+      expect.objectContaining({ expired: true, code: 'delivery.thread_stopped', attempts: kills }),
+    ]);
   });
 
   it('a relay delivers with the thread off too (queue.deliveryThread: false)', async () => {

@@ -282,9 +282,15 @@ export class Scheduler {
       return; // deleted, or taken by an admin action meanwhile
     }
     if (run.kind === 'claim_failed') {
-      // Put the message back in the queue and the index rather than strand it in active/, and
-      // try again a little later.
       if (run.error instanceof DeliveryError && run.error.outcomeUnknown) {
+        // The delivery thread stopped during the attempt. Counted as a failed attempt (retry
+        // schedule, maximum age, possible_duplicate logged): a message that makes the thread die
+        // every time must end in dead/ with a notice, not be sent again every second for ever.
+        const found = await spool.find(id).catch(() => null);
+        if (found?.state === 'active' && !signal.aborted) {
+          await this.failed(found.meta, run.error, logger.child({ queueId: id }), entry.sender);
+          return;
+        }
         logger.warn({ event: 'delivery.possible_duplicate', queueId: id, code: run.error.code }, 'the delivery thread stopped during the attempt; putting the message back');
       } else {
         this.pacer.uncount(entry.sender, entry.recipients, startedAt);
