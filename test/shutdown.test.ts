@@ -44,6 +44,21 @@ describe('daemon shutdown', () => {
     return c;
   }
 
+  /** A DATA in progress, then SIGTERM: the relay is stopping and waits for that DATA. */
+  async function stoppingWithDataInProgress() {
+    const sending = await inData();
+    daemon.child.kill('SIGTERM');
+    await waitUntil(() => daemon.lines.some((l) => l.event === 'relay.stopping'), 10_000, 'relay.stopping');
+    return sending;
+  }
+
+  /** End the DATA in progress: it gets its 250, and the stop completes cleanly. */
+  async function finishDataAndExit(sending: Awaited<ReturnType<typeof SmtpClient.open>>) {
+    sending.write('part two\r\n.\r\n');
+    expect((await sending.read()).code).toBe(250);
+    expect(await daemon.exited).toBe(0);
+  }
+
   it('SIGTERM: new clients are refused, idle ones get 421, the DATA in progress gets its 250, exit 0', async () => {
     const sending = await inData();
     const idle = await SmtpClient.open(daemon.port);
@@ -59,9 +74,7 @@ describe('daemon shutdown', () => {
   });
 
   it('a SIGHUP during the shutdown opens nothing: the new listener never answers, the stop completes', async () => {
-    const sending = await inData();
-    daemon.child.kill('SIGTERM');
-    await waitUntil(() => daemon.lines.some((l) => l.event === 'relay.stopping'), 10_000, 'relay.stopping');
+    const sending = await stoppingWithDataInProgress();
     // a config with a second listener, then a reload while the DATA in progress keeps the stop going
     const extra = await freePort();
     const doc = gmailConfig(dir, google);
@@ -71,24 +84,18 @@ describe('daemon shutdown', () => {
     daemon.child.kill('SIGHUP');
     await waitUntil(() => daemon.lines.some((l) => l.event === 'config.reload_ignored'), 10_000, 'config.reload_ignored');
     expect(await refused(extra)).toBe(true);
-    sending.write('part two\r\n.\r\n');
-    expect((await sending.read()).code).toBe(250);
-    expect(await daemon.exited).toBe(0);
+    await finishDataAndExit(sending);
     expect(daemon.lines.some((l) => l.event === 'relay.forced_exit')).toBe(false);
   });
 
   it('a queue command during the shutdown waits (exit 75); it never changes the spool under the stopping relay', async () => {
-    const sending = await inData();
-    daemon.child.kill('SIGTERM');
-    await waitUntil(() => daemon.lines.some((l) => l.event === 'relay.stopping'), 10_000, 'relay.stopping');
+    const sending = await stoppingWithDataInProgress();
     const doc = gmailConfig(dir, google, { audit: { file: path.join(dir, 'audit.log') } });
     doc.queue = { ...doc.queue, shutdownTimeout: '20s' };
     const cli = await runCli(['--config', writeConfigFile(dir, doc, 'cli.yaml'), 'queue', 'hold', '01HV3K9XZ7QW4M']);
     expect(cli.code).toBe(75);
     expect(cli.stderr).not.toMatch(/changed the spool directly/);
-    sending.write('part two\r\n.\r\n');
-    expect((await sending.read()).code).toBe(250);
-    expect(await daemon.exited).toBe(0);
+    await finishDataAndExit(sending);
   });
 
   it('a second signal exits at once, even with a DATA still in progress', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Spool, SpoolError, createQueueId, type MessageMeta } from '../src/spool/index.js';
+import { Spool, SpoolError, createQueueId, nodeSpoolFs, type MessageMeta } from '../src/spool/index.js';
 import { makeMeta } from './support/spool-meta.js';
 
 let dir: string;
@@ -14,13 +14,24 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-
 async function accept(spool: Spool, body = 'hello', over: Partial<MessageMeta> = {}): Promise<string> {
   const id = createQueueId();
   const w = spool.createWriter(id);
   await w.write(Buffer.from(body));
   await w.commit(makeMeta(id, over));
   return id;
+}
+
+/** A spool whose directory fsync under `suffix` fails with EIO while `failing.on` is set. */
+async function spoolFailingSync(suffix: string, failing: { on: boolean }): Promise<Spool> {
+  return Spool.open(dir, {
+    fs: {
+      syncDir: async (p) => {
+        if (failing.on && p.endsWith(suffix)) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+        await nodeSpoolFs.syncDir(p);
+      },
+    },
+  });
 }
 
 const ls = (sub: string) => readdirSync(join(dir, sub)).sort();
@@ -96,22 +107,14 @@ describe('state changes', () => {
   });
 
   it('a retried complete finishes one that failed after removing the .json (the .eml goes too)', async () => {
-    let failSync = false;
-    const spool = await Spool.open(dir, {
-      fs: {
-        syncDir: async (p) => {
-          if (failSync && p.endsWith('/active')) throw Object.assign(new Error('EIO'), { code: 'EIO' });
-          const { nodeSpoolFs } = await import('../src/spool/index.js');
-          await nodeSpoolFs.syncDir(p);
-        },
-      },
-    });
+    const failing = { on: false };
+    const spool = await spoolFailingSync('/active', failing);
     const id = await accept(spool);
     await spool.claim(id);
-    failSync = true;
+    failing.on = true;
     await expect(spool.complete(id)).rejects.toMatchObject({ code: 'EIO' });
     expect(existsSync(spool.emlPath(id))).toBe(true); // .json gone, .eml left
-    failSync = false;
+    failing.on = false;
     await expect(spool.complete(id)).rejects.toMatchObject({ code: 'spool.not_found' }); // not a retry: must be in active/
     await spool.complete(id, { retry: true });
     expect(existsSync(spool.emlPath(id))).toBe(false);
@@ -121,21 +124,13 @@ describe('state changes', () => {
   });
 
   it('a retried release or kill finishes one whose rename went through but whose fsync failed', async () => {
-    let failSync = false;
-    const spool = await Spool.open(dir, {
-      fs: {
-        syncDir: async (p) => {
-          if (failSync && p.endsWith('/queue')) throw Object.assign(new Error('EIO'), { code: 'EIO' });
-          const { nodeSpoolFs } = await import('../src/spool/index.js');
-          await nodeSpoolFs.syncDir(p);
-        },
-      },
-    });
+    const failing = { on: false };
+    const spool = await spoolFailingSync('/queue', failing);
     const id = await accept(spool);
     const meta = await spool.claim(id);
-    failSync = true;
+    failing.on = true;
     await expect(spool.release({ ...meta, attempts: 1 })).rejects.toMatchObject({ code: 'EIO' });
-    failSync = false;
+    failing.on = false;
     await spool.release({ ...meta, attempts: 1 }); // before: spool.not_found on every retry, for ever
     expect(await spool.find(id)).toMatchObject({ state: 'queue', meta: { attempts: 1 } });
     // and it is not a way around the state check: a second release of a queued message still fails
