@@ -140,8 +140,9 @@ describe('disk trouble', () => {
     await c.quit();
     expect(r.code).toBe(250);
     await logs.waitFor('notify.failure_pending');
+    // the log comes just before the move back to queue/
+    await waitUntil(async () => (await env.relay!.spool.list('queue')).length === 1, 10_000, 'back in queue/');
     const [queued] = await env.relay.spool.list('queue');
-    expect(queued).toBeDefined();
     expect(await env.relay.spool.list('dead')).toHaveLength(0); // not dead-lettered with its bounce lost
     failNotices = false;
     await waitUntil(async () => (await env.relay!.spool.get('dead', queued!.id)) !== null, 10_000, 'moved to dead/ once the notice is written');
