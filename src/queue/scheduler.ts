@@ -426,12 +426,12 @@ export class Scheduler {
         // The failure notice could not be written (disk full, I/O error): keep the message
         // queued and go through this again later, rather than move it to dead/ with its bounce lost.
         meta.nextAttemptAt = new Date(now + q.heldRetry).toISOString();
+        await this.settle('release', meta.id, log, () => this.deps.spool.release(meta));
+        this.index(meta);
         log.error(
           { event: 'notify.failure_pending', code: e.code, err: errorText(err), nextAttemptAt: meta.nextAttemptAt },
           'the failure notice could not be written: the message stays queued until it can be',
         );
-        await this.settle('release', meta.id, log, () => this.deps.spool.release(meta));
-        this.index(meta);
         return;
       }
       await this.settle('kill', meta.id, log, () => this.deps.spool.kill(meta));
