@@ -123,10 +123,8 @@ describe('AUTH for device accounts', () => {
     const ok = await c.send('scanner@printer.local', ['bob@clinic.example'], mail({ From: 'scans@clinic.example', To: 'bob@clinic.example', 'Message-ID': '<scan-1@test>' }));
     expect(ok.code).toBe(250);
     await c.quit();
-    const mine = () => env.google.fake.sent.find((s) => s.raw.toString('latin1').includes('<scan-1@test>'));
-    await waitUntil(() => mine() !== undefined);
-    const sent = mine();
-    expect(sent?.user).toBe('scans@clinic.example');
+    await waitUntil(() => env.google.fake.sentWithMessageId('scan-1@test') !== undefined);
+    expect(env.google.fake.sentWithMessageId('scan-1@test')?.user).toBe('scans@clinic.example');
     expect(env.logs.events('message.accepted').at(-1)).toMatchObject({ device: 'scanner', sender: 'scans@clinic.example' });
   });
 
@@ -173,9 +171,8 @@ describe('AUTH for device accounts', () => {
       expect(ok.code).toBe(250);
       await c.quit();
       // wait for this message itself: an earlier test's delivery may land in between
-      const north1 = () => env.google.fake.sent.find((s) => s.raw.toString('latin1').includes('<north-1@test>'));
-      await waitUntil(() => north1() !== undefined);
-      expect(north1()?.user).toBe('ned@north.example');
+      await waitUntil(() => env.google.fake.sentWithMessageId('north-1@test') !== undefined);
+      expect(env.google.fake.sentWithMessageId('north-1@test')?.user).toBe('ned@north.example');
     });
 
     it('on a listener bound to north: clinic devices cannot log in, clinic senders are refused, device senders map in north', async () => {

@@ -130,9 +130,8 @@ describe('message hygiene at the listener', () => {
     expect((await client.data(msg)).code).toBe(250);
     await client.quit();
     // wait for this message itself: an earlier test's delivery may land in between
-    const eightBit = () => env.google.fake.sent.find((s) => s.raw.includes('<eight-bit@test>'));
-    await waitUntil(() => eightBit() !== undefined);
-    const raw = eightBit()!.raw;
+    await waitUntil(() => env.google.fake.sentWithMessageId('eight-bit@test') !== undefined);
+    const raw = env.google.fake.sentWithMessageId('eight-bit@test')!.raw;
     expect(raw.includes(subject)).toBe(true);
     expect(raw.includes(latin1)).toBe(true);
     expect(raw.includes(body)).toBe(true);

@@ -88,7 +88,7 @@ describe('pacing under Gmail limits', () => {
     await waitUntil(() => env.google.fake.sent.length === 11, 10_000, 'all sent');
     const last = Math.max(...env.google.fake.sent.map((s) => s.receivedAt));
     // a burst of 5, then one per 200 ms: the 6 more take at least 1.2 s from the first send, which
-    // was no earlier than \`before\` (measured from there, a slow first token fetch cannot hide it)
+    // was no earlier than `before` (measured from there, a slow first token fetch cannot hide it)
     expect(last - before).toBeGreaterThanOrEqual(1_150);
   });
 });

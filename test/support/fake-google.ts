@@ -198,6 +198,10 @@ export class FakeGoogle {
   failNextToken(response: ScriptedResponse): void {
     this.scriptedTokens.push(response);
   }
+  /** The first send of the message with this Message-ID (without <>), or undefined while none has arrived. */
+  sentWithMessageId(messageId: string): SentMessage | undefined {
+    return this.sent.find((s) => messageIdOf(s.raw) === messageId);
+  }
   /** How many times each Message-ID (without <>) was sent; a count above 1 is a duplicate. */
   sentByMessageId(): Map<string, number> {
     const counts = new Map<string, number>();
