@@ -117,8 +117,8 @@ describe('the protocol', () => {
     const file = path.join(dir, 'big.eml');
     const bytes = Buffer.alloc(3 * 1024 * 1024 + 7, 'a');
     bytes.write('\n{"ok":false}\n', 1000); // bytes that look like protocol must pass untouched
-    writeFileSync(file, bytes);
-    s.serve(async () => ({ result: { id: 'X' }, bodyFile: file }));
+    writeFileSync(file, Buffer.concat([bytes, Buffer.from('{"version":1}\n')])); // the spool's metadata after the message
+    s.serve(async () => ({ result: { id: 'X' }, body: { path: file, size: bytes.length } }));
     const chunks: Buffer[] = [];
     const result = await controlRequest(sock(), { op: 'show', id: 'X', body: true }, { onBody: (c) => chunks.push(c) });
     expect(result).toEqual({ id: 'X' });

@@ -169,13 +169,18 @@ describe('reading the header section of a stored message', () => {
   it('stops at the empty line and never returns body bytes', async () => {
     const file = path.join(dir, 'a.eml');
     writeFileSync(file, Buffer.concat([ORIGINAL, Buffer.alloc(300_000, 'BODYBYTES ')]));
-    const head = await readHeaderSection(file);
+    const head = await readHeaderSection(file, ORIGINAL.length + 300_000);
     expect(head!.toString()).toContain('Message-ID: <m1@clinic.example>');
     expect(head!.toString()).not.toMatch(/Potassium|BODYBYTES/);
     const lf = path.join(dir, 'b.eml');
     writeFileSync(lf, 'To: bob@clinic.example\nFrom: alice@clinic.example\n\nsecret body\n');
-    expect((await readHeaderSection(lf))!.toString()).toBe('To: bob@clinic.example\nFrom: alice@clinic.example\n');
-    expect(await readHeaderSection(path.join(dir, 'missing.eml'))).toBeNull();
+    expect((await readHeaderSection(lf, 100))!.toString()).toBe('To: bob@clinic.example\nFrom: alice@clinic.example\n');
+    expect(await readHeaderSection(path.join(dir, 'missing.eml'), 100)).toBeNull();
+    // a message that is all header: the spool's metadata after it is not read as header fields
+    const headerOnly = Buffer.from('To: bob@clinic.example\r\nFrom: alice@clinic.example\r\n');
+    const spooled = path.join(dir, 'c.eml');
+    writeFileSync(spooled, Buffer.concat([headerOnly, Buffer.from('{"sender": "x@clinic.example"}\n')]));
+    expect((await readHeaderSection(spooled, headerOnly.length))!.equals(headerOnly)).toBe(true);
   });
 });
 

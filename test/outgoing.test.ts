@@ -29,14 +29,21 @@ describe('readOutgoing', () => {
   it('returns the stored bytes unchanged when there is nothing to change', async () => {
     const raw = Buffer.concat([HEADER, BODY]);
     const file = stored(raw);
-    expect((await readOutgoing(file, {})).equals(raw)).toBe(true);
-    expect((await readOutgoing(file, { addBcc: [] })).equals(raw)).toBe(true);
+    expect((await readOutgoing(file, {}, raw.length)).equals(raw)).toBe(true);
+    expect((await readOutgoing(file, { addBcc: [] }, raw.length)).equals(raw)).toBe(true);
+  });
+
+  it('sends only the message, not the spool metadata after it, and refuses a file cut short', async () => {
+    const raw = Buffer.concat([HEADER, BODY]);
+    const file = stored(Buffer.concat([raw, b('{"version":1}\n\n#workspace-relay-meta 0000000014\n')]));
+    expect((await readOutgoing(file, {}, raw.length)).equals(raw)).toBe(true);
+    await expect(readOutgoing(file, {}, raw.length + 1000)).rejects.toMatchObject({ code: 'EIO' });
   });
 
   it('adds one Bcc field at the end of the header and leaves every other byte as stored', async () => {
     const raw = Buffer.concat([HEADER, BODY]);
     const file = stored(raw);
-    const out = await readOutgoing(file, { addBcc: ['a@clinic.example', 'b@clinic.example'] });
+    const out = await readOutgoing(file, { addBcc: ['a@clinic.example', 'b@clinic.example'] }, raw.length);
     expect(out.equals(Buffer.concat([HEADER, b('Bcc: a@clinic.example, b@clinic.example\r\n'), BODY]))).toBe(true);
     expect(readFileSync(file).equals(raw)).toBe(true); // the spool file is never rewritten
   });

@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { Spool, createQueueId, nodeSpoolFs, type MessageMeta, type SpoolFs, type SpoolState } from '../src/spool/index.js';
-import { makeMeta as baseMeta } from './support/spool-meta.js';
+import { makeMeta as baseMeta, messageBytes } from './support/spool-meta.js';
 
 let dir: string;
 beforeEach(() => {
@@ -103,7 +103,7 @@ describe('start-up recovery', () => {
     const { nodeSpoolFs } = await import('../src/spool/index.js');
     const eio = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
     await expect(
-      Spool.open(dir, { fs: { readFile: (p) => (p.endsWith(`${good}.json`) ? Promise.reject(eio) : nodeSpoolFs.readFile(p)) } }),
+      Spool.open(dir, { fs: { readMeta: (p) => (p.endsWith(`${good}.json`) ? Promise.reject(eio) : nodeSpoolFs.readMeta(p)) } }),
     ).rejects.toMatchObject({ code: 'EIO' });
     expect(ls('queue')).toEqual([`${good}.json`]); // untouched, for the next start
     expect(ls('dead')).toEqual([]);
@@ -177,6 +177,7 @@ describe('crash at every step of every operation', () => {
           };
         },
         rename: async (a, b) => (step(), nodeSpoolFs.rename(a, b)),
+        link: async (a, b) => (step(), nodeSpoolFs.link(a, b)),
         unlink: async (p) => (step(), nodeSpoolFs.unlink(p)),
         syncDir: async (p) => (step(), nodeSpoolFs.syncDir(p)),
       },
@@ -243,7 +244,7 @@ describe('crash at every step of every operation', () => {
         expect(op.ok(found), `${op.name} crash at step ${k}: ${JSON.stringify(found?.state)}`).toBe(true);
         const states = ['queue', 'active', 'dead'].filter((s) => existsSync(join(sub, s, `${id}.json`)));
         expect(states.length).toBe(found ? 1 : 0);
-        if (found) expect(readFileSync(spool.emlPath(id), 'utf8')).toBe('body');
+        if (found) expect(messageBytes(spool.emlPath(id)).toString()).toBe('body');
         else expect(existsSync(spool.emlPath(id))).toBe(false);
         expect(readdirSync(join(sub, 'tmp'))).toEqual([]);
         expect(k).toBeLessThan(50);

@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Spool, SpoolError, createQueueId, nodeSpoolFs, type MessageMeta } from '../src/spool/index.js';
-import { makeMeta } from './support/spool-meta.js';
+import { readOutgoing } from '../src/delivery/outgoing.js';
+import { Spool, SpoolError, createQueueId, nodeSpoolFs, readMetaSync, type MessageMeta } from '../src/spool/index.js';
+import { makeMeta, messageBytes } from './support/spool-meta.js';
 
 let dir: string;
 beforeEach(() => {
@@ -167,8 +168,46 @@ describe('reading', () => {
     expect((await spool.list('queue')).map((m) => m.id)).toEqual([early, middle, late]);
     expect(await spool.count('queue')).toBe(3);
     expect(await spool.count('active')).toBe(0);
-    expect(await text(spool.openEml(middle))).toBe('middle');
+    expect(await text(spool.openEml((await spool.get('queue', middle))!))).toBe('middle');
     expect(await spool.get('active', middle)).toBeNull();
+  });
+
+  it('reads the metadata of either form of state entry, small or large, the same in both threads', async () => {
+    const spool = await Spool.open(dir);
+    for (const size of [20, 200_000]) {
+      const body = `Subject: x\r\n\r\n${'x'.repeat(size - 14)}`;
+      const id = await accept(spool, body);
+      const entry = join(dir, 'queue', `${id}.json`);
+      expect(statSync(entry).nlink).toBe(2); // as accepted: a second name for data/<id>.eml
+      const stored = (await spool.get('queue', id))!;
+      expect(stored.size).toBe(size);
+      expect(JSON.parse(await nodeSpoolFs.readMeta(entry))).toEqual(stored);
+      expect(JSON.parse(await readMetaSync(entry))).toEqual(stored);
+      await spool.update('queue', { ...stored, attempts: 3 }); // now a plain .json of its own
+      expect(statSync(entry).nlink).toBe(1);
+      expect(JSON.parse(await nodeSpoolFs.readMeta(entry))).toMatchObject({ attempts: 3 });
+      expect(JSON.parse(await readMetaSync(entry))).toMatchObject({ attempts: 3 });
+      expect(messageBytes(spool.emlPath(id)).toString()).toBe(body);
+      expect((await readOutgoing(spool.emlPath(id), {}, size)).toString()).toBe(body);
+    }
+  });
+
+  it('delivers from a spool written before messages carried their metadata (.json beside a plain .eml)', async () => {
+    await Spool.open(dir);
+    const id = createQueueId();
+    const body = 'Subject: x\r\n\r\nwritten by an earlier version\r\n';
+    writeFileSync(join(dir, 'data', `${id}.eml`), body);
+    const meta = makeMeta(id, { size: body.length });
+    writeFileSync(join(dir, 'queue', `${id}.json`), JSON.stringify(meta, null, 2));
+    const spool = await Spool.open(dir);
+    expect(spool.recovery).toMatchObject({ queue: 1, corrupt: 0, orphanEmlRemoved: 0 });
+    const claimed = await spool.claim(id);
+    expect(claimed).toEqual(meta);
+    expect(await text(spool.openEml(claimed))).toBe(body);
+    expect((await readOutgoing(spool.emlPath(id), {}, claimed.size)).toString()).toBe(body);
+    await spool.complete(id);
+    expect(ls('data')).toEqual([]);
+    expect(ls('active')).toEqual([]);
   });
 });
 

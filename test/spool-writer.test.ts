@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Spool, createQueueId, nodeSpoolFs, type MessageMeta, type SpoolFileHandle, type SpoolFs } from '../src/spool/index.js';
-import { makeMeta as baseMeta } from './support/spool-meta.js';
+import { metaTrailer } from '../src/spool/meta-codec.js';
+import { makeMeta as baseMeta, messageBytes } from './support/spool-meta.js';
 
 let dir: string;
 beforeEach(() => {
@@ -21,6 +23,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const ls = (sub: string) => readdirSync(join(dir, sub)).sort();
 const mode = (p: string) => statSync(p).mode & 0o777;
 
+
 describe('SpoolWriter commit', () => {
   it('stores the exact bytes and the meta, with 0600 files and 0700 directories whatever the umask', async () => {
     const old = process.umask(0);
@@ -35,7 +38,10 @@ describe('SpoolWriter commit', () => {
       expect(w.sha256()).toBe(sha(all));
       const stored = await w.commit(makeMeta(id));
 
-      expect(readFileSync(spool.emlPath(id)).equals(all)).toBe(true);
+      // one file: the message, then its metadata; queue/<id>.json is a second name for it
+      expect(readFileSync(spool.emlPath(id)).equals(Buffer.concat([all, metaTrailer(stored)]))).toBe(true);
+      expect(messageBytes(spool.emlPath(id)).equals(all)).toBe(true);
+      expect(statSync(join(dir, 'queue', `${id}.json`)).ino).toBe(statSync(spool.emlPath(id)).ino);
       expect(stored).toMatchObject({ size: all.length, sha256: sha(all) });
       expect(await spool.get('queue', id)).toEqual(stored);
       expect(await spool.find(id)).toEqual({ state: 'queue', meta: stored });
@@ -70,17 +76,17 @@ describe('SpoolWriter commit', () => {
     await expect(w.write(Buffer.from('y'))).rejects.toMatchObject({ code: 'spool.writer_closed' });
     await w.abort(); // no-op after a successful commit
     expect(await spool.count('queue')).toBe(1);
-    expect(readFileSync(spool.emlPath(id), 'utf8')).toBe('x');
+    expect(messageBytes(spool.emlPath(id)).toString()).toBe('x');
   });
 });
 
 describe('group commit', () => {
-  it('lands every concurrent commit with fewer directory fsyncs, each covered by an fsync that began after its rename', async () => {
+  it('lands every concurrent commit with fewer directory fsyncs, each covered by an fsync that began after its link', async () => {
     const events: string[] = [];
     const fs: Partial<SpoolFs> = {
-      async rename(from, to) {
-        await nodeSpoolFs.rename(from, to);
-        if (to.includes(`${join(dir, 'queue')}/`)) events.push(`rename ${to.split('/').pop()!.replace('.json', '')}`);
+      async link(from, to) {
+        await nodeSpoolFs.link(from, to);
+        if (to.includes(`${join(dir, 'queue')}/`)) events.push(`link ${to.split('/').pop()!.replace('.json', '')}`);
       },
       async syncDir(path) {
         const round = events.length;
@@ -103,14 +109,14 @@ describe('group commit', () => {
       }),
     );
     expect(await spool.count('queue')).toBe(n);
-    for (const [i, id] of ids.entries()) expect(readFileSync(spool.emlPath(id), 'utf8')).toBe(`message ${i}\r\n`);
+    for (const [i, id] of ids.entries()) expect(messageBytes(spool.emlPath(id)).toString()).toBe(`message ${i}\r\n`);
     const syncs = spool.dirSyncs - before;
     expect(syncs).toBeLessThan(n); // 2n directory fsyncs without sharing
     expect(syncs).toBeGreaterThanOrEqual(2);
 
     const queueDir = join(dir, 'queue');
     for (const id of ids) {
-      const renamedAt = events.indexOf(`rename ${id}`);
+      const renamedAt = events.indexOf(`link ${id}`);
       const doneAt = events.indexOf(`done ${id}`);
       const covered = events.some((e, i) => {
         if (i <= renamedAt || !e.startsWith(`sync-start ${queueDir} `)) return false;
@@ -167,12 +173,12 @@ describe('abort and failures', () => {
     expect(ls('queue')).toEqual([]);
   });
 
-  it('ENOSPC while writing the .json during commit rejects with ENOSPC; abort removes .eml and temp file', async () => {
+  it('ENOSPC while writing the metadata during commit rejects with ENOSPC; abort removes the .eml', async () => {
     const fs: Partial<SpoolFs> = {
       async open(path, flags, m) {
         const h = await nodeSpoolFs.open(path, flags, m);
-        if (!path.startsWith(join(dir, 'tmp'))) return h;
-        return { write: async () => Promise.reject(errno('ENOSPC')), sync: () => h.sync(), close: () => h.close() };
+        let writes = 0;
+        return { write: async (buf, off, len) => (++writes > 1 ? Promise.reject(errno('ENOSPC')) : h.write(buf, off, len)), sync: () => h.sync(), close: () => h.close() };
       },
     };
     const spool = await Spool.open(dir, { fs });
@@ -180,7 +186,8 @@ describe('abort and failures', () => {
     const w = spool.createWriter(id);
     await w.write(Buffer.from('hello'));
     await expect(w.commit(makeMeta(id))).rejects.toMatchObject({ code: 'ENOSPC' });
-    expect(ls('tmp').length).toBe(1); // the half-written temp file, until abort
+    expect(ls('data').length).toBe(1); // the half-written message, until abort
+    expect(ls('queue')).toEqual([]);
     await w.abort();
     expect(ls('data')).toEqual([]);
     expect(ls('tmp')).toEqual([]);
@@ -209,17 +216,19 @@ describe('abort and failures', () => {
     const second = spool.createWriter(id);
     await expect(second.write(Buffer.from('impostor'))).rejects.toMatchObject({ code: 'EEXIST' });
     await second.abort();
-    expect(readFileSync(spool.emlPath(id), 'utf8')).toBe('original');
+    expect(messageBytes(spool.emlPath(id)).toString()).toBe('original');
     expect(await spool.count('queue')).toBe(1);
   });
 
-  it('commit of an empty message stores an empty file', async () => {
+  it('commit of an empty message stores an empty message (with its metadata)', async () => {
     const spool = await Spool.open(dir);
     const id = createQueueId();
     const stored = await spool.createWriter(id).commit(makeMeta(id));
     expect(stored.size).toBe(0);
     expect(stored.sha256).toBe(sha(Buffer.alloc(0)));
-    expect(readFileSync(spool.emlPath(id)).length).toBe(0);
+    expect(messageBytes(spool.emlPath(id)).length).toBe(0);
+    expect(await spool.get('queue', id)).toEqual(stored);
+    expect(await text(spool.openEml(stored))).toBe('');
   });
 
   it('refuses ids that could escape the spool directory', async () => {

@@ -16,10 +16,13 @@ import { silentLogger, type Logger } from '../log.js';
 import { controlRequest } from './control-client.js';
 import { ControlError, MAX_REQUEST_BYTES, encodeLine, parseRequest, type ControlOwner, type ControlRequest, type PingResult } from './protocol.js';
 
-/** What a handler answers: a result, and optionally a file whose bytes follow the reply. */
+/**
+ * What a handler answers: a result, and optionally bytes that follow the reply: the first `size`
+ * bytes of the file at `path` (a spool file goes on with its metadata after the message).
+ */
 export interface HandlerResult {
   result: unknown;
-  bodyFile?: string;
+  body?: { path: string; size: number };
 }
 /** `signal` is aborted when the client goes away (a change still waiting its turn is then dropped). */
 export type ControlHandler = (request: ControlRequest, signal?: AbortSignal) => Promise<HandlerResult>;
@@ -180,26 +183,31 @@ export class ControlServer {
     } catch (err) {
       return this.fail(socket, err);
     }
-    if (!out.bodyFile) {
+    if (!out.body) {
       socket.end(encodeLine({ ok: true, result: out.result }));
       return;
     }
     let fh;
     try {
-      fh = await openFile(out.bodyFile, 'r'); // open first: the bytes stay readable if it is delivered meanwhile
+      fh = await openFile(out.body.path, 'r'); // open first: the bytes stay readable if it is delivered meanwhile
     } catch (err) {
       const gone = (err as NodeJS.ErrnoException).code === 'ENOENT';
       return this.fail(socket, gone ? new ControlError('queue.not_found', 'the message was delivered or deleted just now') : err);
     }
     let size: number;
     try {
-      size = (await fh.stat()).size;
+      size = Math.min((await fh.stat()).size, out.body.size);
     } catch (err) {
       await fh.close().catch(() => undefined);
       return this.fail(socket, err);
     }
     socket.write(encodeLine({ ok: true, result: out.result, body: size }));
-    const stream = fh.createReadStream(); // closes the handle when it ends or is destroyed
+    if (size === 0) {
+      await fh.close().catch(() => undefined);
+      socket.end();
+      return;
+    }
+    const stream = fh.createReadStream({ start: 0, end: size - 1 }); // closes the handle when it ends or is destroyed
     stream.on('error', () => socket.destroy());
     socket.once('close', () => stream.destroy()); // a client that goes away early
     stream.pipe(socket);

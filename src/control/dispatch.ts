@@ -43,7 +43,7 @@ async function run(admin: QueueAdmin, r: ControlRequest): Promise<HandlerResult>
       return { result: await admin.list(r.states ?? LIVE_STATES) };
     case 'show': {
       const item = await admin.show(r.id);
-      return r.body ? { result: item, bodyFile: admin.emlPath(r.id) } : { result: item };
+      return r.body ? { result: item, body: { path: admin.emlPath(r.id), size: item.size } } : { result: item };
     }
     case 'retry':
       if (r.all) return { result: await admin.retryAll() };

@@ -98,7 +98,7 @@ async function directBackend(options: OpenBackendOptions): Promise<QueueBackend>
       via: 'direct',
       async call(request, callOptions) {
         const out: HandlerResult = await handler(request);
-        if (out.bodyFile) await streamFile(out.bodyFile, callOptions?.onBody);
+        if (out.body) await streamFile(out.body, callOptions?.onBody);
         return out.result;
       },
       close: async () => lock?.close(),
@@ -109,8 +109,10 @@ async function directBackend(options: OpenBackendOptions): Promise<QueueBackend>
   }
 }
 
-async function streamFile(file: string, onBody: ((chunk: Buffer) => void) | undefined): Promise<void> {
-  const stream = createReadStream(file);
+/** The message's bytes (not the spool metadata after them: HandlerResult). */
+async function streamFile(body: { path: string; size: number }, onBody: ((chunk: Buffer) => void) | undefined): Promise<void> {
+  if (body.size === 0) return;
+  const stream = createReadStream(body.path, { start: 0, end: body.size - 1 });
   try {
     for await (const chunk of stream) onBody?.(chunk as Buffer);
   } catch (err) {

@@ -8,10 +8,9 @@
  * and line endings stay exactly as received; only the fields a change names are touched. The
  * body (from the empty line on) is never looked at.
  */
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { isMainThread } from 'node:worker_threads';
 import { DeliveryError } from '../errors.js';
+import { readStoredMessage, readStoredMessageSync } from '../spool/index.js';
 import type { MessageRewrite } from '../spool/types.js';
 import { replaceFromAddress } from './from-rewrite.js';
 import { foldLongLines, hasLongLine } from './header-fold.js';
@@ -61,10 +60,10 @@ const SYNC_READ_MAX = 64 * 1024;
 
 /**
  * Read the stored message at `path` and return the bytes to send, with `changes` applied.
- * `size`: the stored size, when known (meta.size), to pick the cheaper read.
+ * `size`: the message's size (meta.size): the spool file goes on with the metadata after it.
  */
-export async function readOutgoing(path: string, changes: OutgoingChanges = {}, size?: number): Promise<Buffer> {
-  const bytes = !isMainThread && size !== undefined && size <= SYNC_READ_MAX ? readFileSync(path) : await readFile(path);
+export async function readOutgoing(path: string, changes: OutgoingChanges, size: number): Promise<Buffer> {
+  const bytes = !isMainThread && size <= SYNC_READ_MAX ? readStoredMessageSync(path, size) : await readStoredMessage(path, size);
   return applyHeaderChanges(bytes, changes);
 }
 

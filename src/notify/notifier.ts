@@ -180,7 +180,7 @@ export class Notifier implements DeliveryObserver {
     const ws = this.workspace(meta, kind);
     if (!ws) return;
     const cfg = this.deps.config();
-    const headers = safeHeadersOf(await readHeaderSection(this.deps.spool.emlPath(meta.id)), meta);
+    const headers = safeHeadersOf(await readHeaderSection(this.deps.spool.emlPath(meta.id), meta.size), meta);
     const lastAttempt = meta.lastError ? new Date(meta.lastError.at) : undefined;
     await this.spoolNotice(kind, meta, ws, to, (_id, messageId, date) =>
       buildDsn({

@@ -30,16 +30,18 @@ export const HEADER_READ_LIMIT = 256 * 1024;
 
 /**
  * The header section of the stored message at `path` (up to HEADER_READ_LIMIT bytes, cut at the
- * last complete line), or null when it cannot be read. The body is not read beyond that.
+ * last complete line), or null when it cannot be read. The body is not read beyond that, nor
+ * anything past the message's `size` bytes (the spool's metadata follows them in the file).
  */
-export async function readHeaderSection(path: string, limit = HEADER_READ_LIMIT): Promise<Buffer | null> {
+export async function readHeaderSection(path: string, size: number, limit = HEADER_READ_LIMIT): Promise<Buffer | null> {
   let handle;
   try {
     handle = await open(path, 'r');
-    const buf = Buffer.alloc(limit);
+    const max = Math.min(limit, size);
+    const buf = Buffer.alloc(max);
     let filled = 0;
-    while (filled < limit) {
-      const { bytesRead } = await handle.read(buf, filled, limit - filled, filled);
+    while (filled < max) {
+      const { bytesRead } = await handle.read(buf, filled, max - filled, filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
       const end = headerEnd(buf.subarray(0, filled));

@@ -3,14 +3,14 @@
  * that) and the sent log, builds the transports of each config generation it is given, and runs
  * the attempts the scheduler orders. Its log lines go to the daemon's logger.
  */
-import { readFileSync, readlinkSync, renameSync, unlinkSync } from 'node:fs';
+import { readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import { Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildTransports } from '../delivery/build.js';
 import type { Transport } from '../delivery/types.js';
 import { createLogger } from '../log.js';
-import { SentLog, Spool, type SpoolFs } from '../spool/index.js';
+import { SentLog, Spool, readMetaSync, type SpoolFs } from '../spool/index.js';
 import { runToWire, toWire, type FromThread, type ThreadConfig, type ThreadData, type ToThread } from './delivery-thread-wire.js';
 import { LocalExecutor } from './executor.js';
 
@@ -58,7 +58,7 @@ function lowerPriority(): number | null {
 const SYNC_METADATA_OPS: Partial<SpoolFs> = {
   rename: async (from, to) => renameSync(from, to),
   unlink: async (path) => unlinkSync(path),
-  readFile: async (path) => readFileSync(path, 'utf8'),
+  readMeta: readMetaSync,
 };
 
 interface Generation {

@@ -1,13 +1,17 @@
 /**
  * Where things live under the spool directory:
- *   data/<id>.eml        the exact bytes received, never rewritten
+ *   data/<id>.eml        the exact bytes received (meta.size of them), then the metadata they
+ *                        were accepted with (meta-codec.ts); never rewritten. (A spool
+ *                        written before this format holds the bytes alone; it is still read.)
  *   tmp/                 files being written (cleared at start-up)
  *   queue/<id>.json      waiting for (another) delivery attempt
  *   active/<id>.json     being delivered (moved back to queue/ at start-up)
  *   dead/<id>.json       permanently failed, kept for the admin
  *   dead/<id>.json.corrupt  a .json that did not parse, set aside at start-up
  *   hold/<id>.json       held by an admin (queue CLI): never picked up, never moved at start-up
- * A message's state is the directory its .json is in.
+ * A message's state is the directory its .json is in. A state entry is either a plain JSON file
+ * (written at each metadata change) or, until the first change, a hard link to data/<id>.eml
+ * (accepting creates and fsyncs one file per message); meta-codec.ts reads both.
  */
 import { join } from 'node:path';
 import { SpoolError } from './spool-error.js';

@@ -1,9 +1,65 @@
-/** MessageMeta to and from its .json file, with a shape check so a damaged file is noticed. */
+/**
+ * MessageMeta to and from its .json file, with a shape check so a damaged file is noticed.
+ *
+ * A state entry (<state>/<id>.json) is one of two things (layout.ts):
+ * - a plain JSON file (serializeMeta), written whenever the metadata changes; or
+ * - a hard link to the message file data/<id>.eml as it was accepted: the bytes received, then
+ *   the metadata as JSON (serializeMeta), then a fixed-size footer naming the JSON's length in
+ *   bytes (metaTrailer). One file to create and fsync per accepted message, as in Postfix.
+ * A plain JSON file always ends with "}\n", never with the footer, so the two cannot be confused.
+ */
 import { SpoolError } from './spool-error.js';
 import type { MessageMeta } from './types.js';
 
 export function serializeMeta(meta: MessageMeta): Buffer {
   return Buffer.from(`${JSON.stringify(meta, null, 2)}\n`, 'utf8');
+}
+
+const FOOTER_PREFIX = '\n#workspace-relay-meta ';
+const FOOTER_DIGITS = 10;
+/** Length of the footer that ends a message file carrying its metadata. */
+export const FOOTER_BYTES = FOOTER_PREFIX.length + FOOTER_DIGITS + 1;
+
+/** What is appended to a message's bytes at commit: the metadata, then the footer. */
+export function metaTrailer(meta: MessageMeta): Buffer {
+  const json = serializeMeta(meta);
+  const footer = `${FOOTER_PREFIX}${String(json.length).padStart(FOOTER_DIGITS, '0')}\n`;
+  return Buffer.concat([json, Buffer.from(footer, 'latin1')]);
+}
+
+/**
+ * Where the metadata is in a file of `size` bytes whose last bytes (at least FOOTER_BYTES of
+ * them) are `tail`: the byte range of the JSON when the file is a message with its trailer, or
+ * null when it is a plain JSON file (the whole file is the metadata).
+ */
+export function trailerRange(size: number, tail: Buffer): { start: number; length: number } | null {
+  if (size < FOOTER_BYTES || tail.length < FOOTER_BYTES) return null;
+  const footer = tail.subarray(tail.length - FOOTER_BYTES).toString('latin1');
+  if (!footer.startsWith(FOOTER_PREFIX) || !footer.endsWith('\n')) return null;
+  const digits = footer.slice(FOOTER_PREFIX.length, -1);
+  if (!/^[0-9]+$/.test(digits)) return null;
+  const length = Number(digits);
+  const start = size - FOOTER_BYTES - length;
+  return start >= 0 ? { start, length } : null;
+}
+
+/** The metadata's JSON text out of a whole state-entry file (either form). */
+export function metaTextOf(file: Buffer): string {
+  const range = trailerRange(file.length, file);
+  return (range ? file.subarray(range.start, range.start + range.length) : file).toString('utf8');
+}
+
+/** A state-entry file up to this size is read whole; a larger one only its footer and metadata. */
+const WHOLE_READ_MAX = 64 * 1024;
+
+/**
+ * The metadata's JSON text out of a state-entry file of `size` bytes (either form), reading
+ * through `read(position, length)`: the whole file when small, else the footer, then the JSON.
+ */
+export async function readMetaText(size: number, read: (position: number, length: number) => Buffer | Promise<Buffer>): Promise<string> {
+  if (size <= WHOLE_READ_MAX) return metaTextOf(await read(0, size));
+  const range = trailerRange(size, await read(size - FOOTER_BYTES, FOOTER_BYTES));
+  return (await read(range ? range.start : 0, range ? range.length : size)).toString('utf8');
 }
 
 /** Parse a .json file's text; `id` is the id its file name says it holds. */

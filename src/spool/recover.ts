@@ -75,7 +75,7 @@ export async function recoverSpool(
       const id = name.slice(0, -'.json'.length);
       if (!isValidQueueId(id)) continue;
       try {
-        parseMeta(await fs.readFile(layout.meta(state, id)), id);
+        parseMeta(await fs.readMeta(layout.meta(state, id)), id);
       } catch (err) {
         if (isErrno(err, 'ENOENT')) continue;
         // Only metadata that does not parse is corrupt; a read error (EIO, EMFILE) fails the

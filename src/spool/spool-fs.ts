@@ -2,7 +2,8 @@
  * The few file-system calls the spool makes, behind one interface so tests can inject failures
  * (ENOSPC, EIO) and count directory fsyncs. `nodeSpoolFs` is the real thing.
  */
-import { promises as fsp } from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
+import { readMetaText } from './meta-codec.js';
 
 /** The part of a `fs.promises.FileHandle` the spool uses. */
 export interface SpoolFileHandle {
@@ -15,8 +16,12 @@ export interface SpoolFs {
   /** Open a file; the spool always passes an explicit mode (0600) and 'wx' when creating. */
   open(path: string, flags: string, mode: number): Promise<SpoolFileHandle>;
   rename(from: string, to: string): Promise<void>;
+  /** A second name for a file (fails EEXIST if `to` exists). */
+  link(existing: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
   readFile(path: string): Promise<string>;
+  /** The metadata JSON of a state entry (<state>/<id>.json, either form: meta-codec.ts). */
+  readMeta(path: string): Promise<string>;
   /** File names in a directory (not paths). */
   readdir(path: string): Promise<string[]>;
   /** Does a file exist (ENOENT → false; other errors reject). */
@@ -32,7 +37,17 @@ export const nodeSpoolFs: SpoolFs = {
   open: (path, flags, mode) => fsp.open(path, flags, mode),
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
+  link: (existing, to) => fsp.link(existing, to),
   readFile: (path) => fsp.readFile(path, 'utf8'),
+  async readMeta(path) {
+    const handle = await fsp.open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      return await readMetaText(size, (position, length) => readAt(handle, position, length));
+    } finally {
+      await handle.close();
+    }
+  },
   readdir: (path) => fsp.readdir(path),
   async exists(path) {
     try {
@@ -87,6 +102,70 @@ async function syncDirCached(path: string): Promise<void> {
       e.timer.unref();
     }
   }
+}
+
+/** readMeta with synchronous calls (the delivery thread, where a short blocking read is cheaper). */
+export async function readMetaSync(path: string): Promise<string> {
+  const fd = openSync(path, 'r');
+  try {
+    return await readMetaText(fstatSync(fd).size, (position, length) => readAtSync(fd, position, length));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A stored message's bytes: the first `size` (meta.size) bytes of data/<id>.eml, the rest of the
+ * file being its metadata trailer. A file shorter than `size` rejects with code EIO (the disk
+ * lost data): a truncated message is never sent as if it were whole.
+ */
+export async function readStoredMessage(path: string, size: number): Promise<Buffer> {
+  const handle = await fsp.open(path, 'r');
+  try {
+    return wholeOrThrow(path, await readAt(handle, 0, size), size);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** readStoredMessage with synchronous calls (the delivery thread, small messages). */
+export function readStoredMessageSync(path: string, size: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    return wholeOrThrow(path, readAtSync(fd, 0, size), size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function wholeOrThrow(path: string, buf: Buffer, size: number): Buffer {
+  if (buf.length < size) {
+    throw Object.assign(new Error(`${path} holds ${buf.length} bytes of a ${size}-byte message`), { code: 'EIO' });
+  }
+  return buf;
+}
+
+/** Up to `length` bytes from `position` (fewer only at the end of the file). */
+async function readAt(handle: fsp.FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buf, filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buf.subarray(0, filled);
+}
+
+function readAtSync(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let filled = 0;
+  while (filled < length) {
+    const bytesRead = readSync(fd, buf, filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buf.subarray(0, filled);
 }
 
 /** The real file system with some calls replaced (tests). */

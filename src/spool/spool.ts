@@ -1,10 +1,12 @@
 /**
  * The spool: accepted messages on disk, their state being the directory their .json is in.
+ * Accepting links the message file (its bytes, then its metadata) into queue/ (writer.ts).
  * Every state change is one atomic rename of the .json (a meta change first rewrites the .json in
  * place, atomically, then renames it), so at every crash point a message is in exactly one state.
  * Knows nothing of SMTP or Google. See layout.ts for the files, recover.ts for start-up.
  */
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { silentLogger, type Logger } from '../log.js';
 import { DirSyncer } from './dir-syncer.js';
 import { replaceFile } from './durable-file.js';
@@ -71,9 +73,10 @@ export class Spool {
     return this.layout.eml(id);
   }
 
-  /** The exact bytes received. */
-  openEml(id: string): ReadStream {
-    return createReadStream(this.layout.eml(id));
+  /** The exact bytes received: the first meta.size bytes of data/<id>.eml (the metadata follows). */
+  openEml(meta: Pick<MessageMeta, 'id' | 'size'>): Readable {
+    if (meta.size === 0) return Readable.from([]);
+    return createReadStream(this.layout.eml(meta.id), { start: 0, end: meta.size - 1 });
   }
 
   /** Every message in `state`, oldest receivedAt first. Unreadable .json files are logged and skipped. */
@@ -99,7 +102,7 @@ export class Spool {
   async get(state: SpoolState, id: string): Promise<MessageMeta | null> {
     let text: string;
     try {
-      text = await this.fs.readFile(this.layout.meta(state, id));
+      text = await this.fs.readMeta(this.layout.meta(state, id));
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return null;
       throw err;
@@ -129,7 +132,7 @@ export class Spool {
       throw err;
     }
     try {
-      return parseMeta(await this.fs.readFile(this.layout.meta('active', id)), id);
+      return parseMeta(await this.fs.readMeta(this.layout.meta('active', id)), id);
     } catch (err) {
       if (err instanceof SpoolError) {
         await this.fs.rename(this.layout.meta('active', id), this.layout.corrupt(id));

@@ -1,8 +1,8 @@
 /**
  * Receiving one message into the spool. `write` appends a chunk to data/<id>.eml and resolves
  * when the kernel has it (await it: that is the backpressure); nothing is buffered in memory.
- * `commit` is the one commit point: fsync + close the .eml, fsync data/ and write + fsync
- * tmp/<id>.*.json (the three at once), rename it into queue/<id>.json, then fsync queue/ (the
+ * `commit` appends the metadata to the same file (meta-codec.ts), fsyncs and closes it while
+ * data/ is fsynced, links it into queue/<id>.json (the commit point), then fsyncs queue/ (the
  * directory fsyncs are group commits) before resolving.
  * Only after commit resolves may the client be told 250. File-system errors reject with the
  * original error (errno `code` such as ENOSPC kept); `abort` then removes every trace.
@@ -10,9 +10,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { DirSyncer } from './dir-syncer.js';
-import { tempPath, writeNewFile } from './durable-file.js';
 import { FILE_MODE, type SpoolLayout } from './layout.js';
-import { serializeMeta } from './meta-codec.js';
+import { metaTrailer } from './meta-codec.js';
 import { SpoolError } from './spool-error.js';
 import { unlinkIfExists, writeAll, type SpoolFileHandle, type SpoolFs } from './spool-fs.js';
 import type { MessageMeta } from './types.js';
@@ -32,9 +31,8 @@ export class SpoolWriter {
   private handle: SpoolFileHandle | null = null;
   /** We created data/<id>.eml (so abort may delete it; an EEXIST open must not). */
   private createdEml = false;
-  private tmpJson: string | null = null;
-  /** queue/<id>.json exists because of us (commit got past the rename). */
-  private renamed = false;
+  /** queue/<id>.json exists because of us (commit got past the link). */
+  private linked = false;
   private chain: Promise<void> = Promise.resolve();
   private committing: Promise<MessageMeta> | null = null;
   private aborting: Promise<void> | null = null;
@@ -111,12 +109,12 @@ export class SpoolWriter {
     if (this.failure !== null) throw this.failure;
     const handle = await this.ensureOpen();
     const stored: MessageMeta = { ...meta, size: this.bytes, sha256: this.hash.copy().digest('hex') };
-    const tmp = tempPath(layout.tmp, this.id);
-    this.tmpJson = tmp;
-    // Three steps must be durable before the rename into queue/ (the commit point): the bytes,
-    // the .eml's entry in data/, and the metadata. None waits for another, so they run at once
-    // (the client's wait is the slowest of them, not their sum). All settle before an error is
-    // thrown, so abort() finds no step still running.
+    // The metadata goes at the end of the message's own file (meta-codec.ts): one file to create
+    // and fsync per message. Two things must be durable before that file is linked into queue/
+    // (the commit point): its bytes with the metadata, and its entry in data/. Neither waits for
+    // the other (the client's wait is the slower of them, not their sum); both settle before an
+    // error is thrown, so abort() finds no step still running.
+    await writeAll(handle, metaTrailer(stored));
     const steps = await Promise.allSettled([
       (async () => {
         await handle.sync();
@@ -124,13 +122,11 @@ export class SpoolWriter {
         await handle.close();
       })(),
       syncer.sync(layout.data),
-      writeNewFile(fs, tmp, serializeMeta(stored)),
     ]);
     const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    await fs.rename(tmp, layout.meta('queue', this.id));
-    this.tmpJson = null;
-    this.renamed = true;
+    await fs.link(this.emlPath, layout.meta('queue', this.id));
+    this.linked = true;
     await syncer.sync(layout.stateDir('queue'));
     return stored;
   }
@@ -147,10 +143,9 @@ export class SpoolWriter {
         this.handle = null;
         await handle.close().catch(() => undefined);
       }
-      if (this.tmpJson) await unlinkIfExists(fs, this.tmpJson);
       let removeEml = this.createdEml;
-      if (this.renamed) {
-        // The commit failed after the rename (directory fsync): the client will be told 451 and
+      if (this.linked) {
+        // The commit failed after the link (directory fsync): the client will be told 451 and
         // will send again, so take it back out, unless a worker has already claimed it.
         removeEml = await unlinkIfExists(fs, layout.meta('queue', this.id));
         // Best effort: make the removal durable too, so a power cut cannot bring back a message

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SPOOL_STATES, sentKey, type MessageMeta } from '../../src/spool/index.js';
-import { parseMeta } from '../../src/spool/meta-codec.js';
+import { metaTextOf, parseMeta } from '../../src/spool/meta-codec.js';
 
 export interface CrashedSpool {
   /** Committed messages (.json in queue/ or active/) by queue id, with the state they are in. */
@@ -43,7 +43,7 @@ export function inspectCrashedSpool(dir: string): CrashedSpool {
       withMeta.add(id);
       let meta: MessageMeta;
       try {
-        meta = parseMeta(readFileSync(file, 'utf8'), id);
+        meta = parseMeta(metaTextOf(readFileSync(file)), id);
       } catch (err) {
         problems.push(`${state}/${name}: ${err instanceof Error ? err.message : String(err)}`);
         continue;
@@ -59,7 +59,9 @@ export function inspectCrashedSpool(dir: string): CrashedSpool {
         problems.push(`${state}/${name}: data/${id}.eml is missing`);
         continue;
       }
-      const bytes = readFileSync(eml);
+      // the message, then (when the state entry is still the accepted file) its metadata
+      const stored = readFileSync(eml);
+      const bytes = stored.subarray(0, meta.size);
       if (bytes.length !== meta.size || sha256(bytes) !== meta.sha256) {
         problems.push(`data/${id}.eml is ${bytes.length} bytes (sha256 ${sha256(bytes).slice(0, 12)}), its metadata says ${meta.size} (${meta.sha256.slice(0, 12)}): half-written`);
       }
@@ -88,7 +90,7 @@ export function inspectDrainedSpool(dir: string): string[] {
         walk(p);
       } else if (st.isFile() && name.endsWith('.json')) {
         try {
-          JSON.parse(readFileSync(p, 'utf8'));
+          JSON.parse(metaTextOf(readFileSync(p)));
         } catch {
           problems.push(`${path.relative(dir, p)} does not parse`);
         }

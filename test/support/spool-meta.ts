@@ -1,5 +1,7 @@
 /** A MessageMeta for spool tests: a scanner's message to one doctor, with fields to override. */
+import { readFileSync } from 'node:fs';
 import type { MessageMeta } from '../../src/spool/index.js';
+import { trailerRange } from '../../src/spool/meta-codec.js';
 
 export function makeMeta(id: string, over: Partial<MessageMeta> = {}): MessageMeta {
   return {
@@ -22,4 +24,16 @@ export function makeMeta(id: string, over: Partial<MessageMeta> = {}): MessageMe
     lastError: null,
     ...over,
   };
+}
+
+/**
+ * The message bytes of a spool file (data/<id>.eml holds the message, then the metadata it was
+ * accepted with: meta-codec.ts). Checks the trailer is there and parses.
+ */
+export function messageBytes(file: string): Buffer {
+  const buf = readFileSync(file);
+  const range = trailerRange(buf.length, buf);
+  if (!range) throw new Error(`${file} has no metadata trailer`);
+  JSON.parse(buf.subarray(range.start, range.start + range.length).toString('utf8'));
+  return buf.subarray(0, range.start);
 }
