@@ -55,15 +55,18 @@ describe('SpoolWriter commit', () => {
     }
   });
 
-  it('has the bytes on disk when write resolves (nothing held back in memory)', async () => {
+  it('holds at most 64 KiB in memory: a write that fills the buffer resolves with the bytes on disk', async () => {
     const spool = await Spool.open(dir);
     const id = createQueueId();
     const w = spool.createWriter(id);
     await w.write(Buffer.alloc(70_000, 1));
     expect(statSync(spool.emlPath(id)).size).toBe(70_000);
-    await w.write(Buffer.alloc(5, 2));
-    expect(statSync(spool.emlPath(id)).size).toBe(70_005);
+    await w.write(Buffer.alloc(5, 2)); // held
+    expect(statSync(spool.emlPath(id)).size).toBe(70_000);
+    await w.write(Buffer.alloc(70_000, 3));
+    expect(statSync(spool.emlPath(id)).size).toBe(140_005);
     await w.abort();
+    expect(ls('data')).toEqual([]);
   });
 
   it('refuses a meta for another id and writes after commit', async () => {
@@ -163,8 +166,8 @@ describe('abort and failures', () => {
     const spool = await Spool.open(dir, { fs });
     const id = createQueueId();
     const w = spool.createWriter(id);
-    await w.write(Buffer.from('first'));
-    await expect(w.write(Buffer.from('second'))).rejects.toMatchObject({ code: 'ENOSPC' });
+    await w.write(Buffer.alloc(70_000, 'a')); // written at once (more than the writer holds)
+    await expect(w.write(Buffer.alloc(70_000, 'b'))).rejects.toMatchObject({ code: 'ENOSPC' });
     await expect(w.write(Buffer.from('third'))).rejects.toMatchObject({ code: 'ENOSPC' });
     await expect(w.commit(makeMeta(id))).rejects.toMatchObject({ code: 'ENOSPC' });
     await w.abort();
@@ -177,13 +180,14 @@ describe('abort and failures', () => {
     const fs: Partial<SpoolFs> = {
       async open(path, flags, m) {
         const h = await nodeSpoolFs.open(path, flags, m);
-        let writes = 0;
-        return { write: async (buf, off, len) => (++writes > 1 ? Promise.reject(errno('ENOSPC')) : h.write(buf, off, len)), sync: () => h.sync(), close: () => h.close() };
+        const isMeta = (buf: Buffer) => buf.includes('#workspace-relay-meta');
+        return { write: async (buf, off, len) => (isMeta(buf) ? Promise.reject(errno('ENOSPC')) : h.write(buf, off, len)), sync: () => h.sync(), close: () => h.close() };
       },
     };
     const spool = await Spool.open(dir, { fs });
     const id = createQueueId();
     const w = spool.createWriter(id);
+    await w.write(Buffer.alloc(70_000, 'a'));
     await w.write(Buffer.from('hello'));
     await expect(w.commit(makeMeta(id))).rejects.toMatchObject({ code: 'ENOSPC' });
     expect(ls('data').length).toBe(1); // the half-written message, until abort
@@ -214,7 +218,9 @@ describe('abort and failures', () => {
     await first.write(Buffer.from('original'));
     await first.commit(makeMeta(id));
     const second = spool.createWriter(id);
-    await expect(second.write(Buffer.from('impostor'))).rejects.toMatchObject({ code: 'EEXIST' });
+    await second.write(Buffer.from('impostor')); // held in memory
+    await expect(second.commit(makeMeta(id))).rejects.toMatchObject({ code: 'EEXIST' });
+    await expect(second.write(Buffer.from('more'))).rejects.toMatchObject({ code: 'EEXIST' });
     await second.abort();
     expect(messageBytes(spool.emlPath(id)).toString()).toBe('original');
     expect(await spool.count('queue')).toBe(1);

@@ -1,9 +1,10 @@
 /**
- * Receiving one message into the spool. `write` appends a chunk to data/<id>.eml and resolves
- * when the kernel has it (await it: that is the backpressure); nothing is buffered in memory.
- * `commit` appends the metadata to the same file (meta-codec.ts), fsyncs and closes it while
- * data/ is fsynced, links it into queue/<id>.json (the commit point), then fsyncs queue/ (the
- * directory fsyncs are group commits) before resolving.
+ * Receiving one message into the spool. `write` appends a chunk to data/<id>.eml; chunks are held
+ * in memory up to WRITE_BUFFER bytes and then written, and a write that starts one resolves when
+ * the kernel has the bytes (await it: that is the backpressure). `commit` writes what is held
+ * with the metadata after it (meta-codec.ts), fsyncs the file while data/ is fsynced, links it
+ * into queue/<id>.json (the commit point), then fsyncs queue/ (the directory fsyncs are group
+ * commits) before resolving.
  * Only after commit resolves may the client be told 250. File-system errors reject with the
  * original error (errno `code` such as ENOSPC kept); `abort` then removes every trace.
  */
@@ -15,6 +16,12 @@ import { metaTrailer } from './meta-codec.js';
 import { SpoolError } from './spool-error.js';
 import { unlinkIfExists, writeAll, type SpoolFileHandle, type SpoolFs } from './spool-fs.js';
 import type { MessageMeta } from './types.js';
+
+/**
+ * Chunks are held until this many bytes have arrived, then written together: a small message
+ * reaches the disk in one write with its metadata, a large one in writes of about this size.
+ */
+const WRITE_BUFFER = 64 * 1024;
 
 type WriterState = 'open' | 'committing' | 'committed' | 'failed' | 'aborted';
 
@@ -36,6 +43,9 @@ export class SpoolWriter {
   private chain: Promise<void> = Promise.resolve();
   private committing: Promise<MessageMeta> | null = null;
   private aborting: Promise<void> | null = null;
+  /** Chunks received but not yet written (at most WRITE_BUFFER bytes). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private readonly hash: Hash = createHash('sha256');
   private bytes = 0;
   private readonly emlPath: string;
@@ -59,12 +69,21 @@ export class SpoolWriter {
 
   write(chunk: Buffer): Promise<void> {
     if (this.state !== 'open') return Promise.reject(this.notOpen());
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    return this.pendingBytes < WRITE_BUFFER ? Promise.resolve() : this.flush();
+  }
+
+  /** Write the held chunks (and `tail`) to the file, in order after any earlier write. */
+  private flush(tail?: Buffer): Promise<void> {
+    const data = Buffer.concat(tail ? [...this.pending, tail] : this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
     const run = this.chain.then(async () => {
       if (this.failure) throw this.failure;
-      const handle = await this.ensureOpen();
-      await writeAll(handle, chunk);
-      this.hash.update(chunk);
-      this.bytes += chunk.length;
+      await writeAll(await this.ensureOpen(), data);
     });
     this.chain = run.catch((err: unknown) => this.fail(err));
     return run;
@@ -94,7 +113,7 @@ export class SpoolWriter {
   }
 
   /**
-   * Forget the message: close and delete the .eml and any temp .json. Safe to call twice, after a
+   * Forget the message: close and delete the .eml (and its queue/ link, if commit got that far). Safe to call twice, after a
    * failed write or commit; a no-op after a successful commit. Never rejects (failures are logged;
    * start-up removes any leftovers).
    */
@@ -105,28 +124,23 @@ export class SpoolWriter {
 
   private async doCommit(meta: MessageMeta): Promise<MessageMeta> {
     const { fs, layout, syncer } = this.deps;
-    await this.chain;
-    if (this.failure !== null) throw this.failure;
-    const handle = await this.ensureOpen();
     const stored: MessageMeta = { ...meta, size: this.bytes, sha256: this.hash.copy().digest('hex') };
-    // The metadata goes at the end of the message's own file (meta-codec.ts): one file to create
-    // and fsync per message. Two things must be durable before that file is linked into queue/
-    // (the commit point): its bytes with the metadata, and its entry in data/. Neither waits for
-    // the other (the client's wait is the slower of them, not their sum); both settle before an
-    // error is thrown, so abort() finds no step still running.
-    await writeAll(handle, metaTrailer(stored));
-    const steps = await Promise.allSettled([
-      (async () => {
-        await handle.sync();
-        this.handle = null;
-        await handle.close();
-      })(),
-      syncer.sync(layout.data),
-    ]);
-    const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // The metadata goes at the end of the message's own file (meta-codec.ts), in the same write as
+    // the last bytes: one file to create, write and fsync per message. Two things must be durable
+    // before that file is linked into queue/ (the commit point): its contents, and its entry in
+    // data/. Neither waits for the other (the client's wait is the slower of them, not their sum);
+    // both settle before an error is thrown, so abort() finds no step still running.
+    await this.flush(metaTrailer(stored));
+    const handle = await this.ensureOpen();
+    const durable = await Promise.allSettled([handle.sync(), syncer.sync(layout.data)]);
+    const failed = durable.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    await fs.link(this.emlPath, layout.meta('queue', this.id));
+    // The link needs the fsync, not the close: they run side by side.
+    this.handle = null;
+    const [closed, linked] = await Promise.allSettled([handle.close(), fs.link(this.emlPath, layout.meta('queue', this.id))]);
+    if (linked.status === 'rejected') throw linked.reason;
     this.linked = true;
+    if (closed.status === 'rejected') throw closed.reason;
     await syncer.sync(layout.stateDir('queue'));
     return stored;
   }
