@@ -109,6 +109,18 @@ describe('start-up recovery', () => {
     expect(ls('dead')).toEqual([]);
   });
 
+  it('fails the start, naming queue.dir and the fix, on a file system that cannot hard-link', async () => {
+    const eperm = Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    const err = (await Spool.open(dir, { fs: { link: () => Promise.reject(eperm) } }).catch((e: unknown) => e)) as Error & { code: string };
+    expect(err).toMatchObject({ code: 'spool.no_hard_links' });
+    expect(err.message).toContain(`queue.dir ${dir}`);
+    expect(err.message).toContain('EPERM');
+    expect(err.message).toMatch(/ext4 or XFS/);
+    expect(ls('tmp')).toEqual([]); // the probe cleans up after itself
+    await expect(Spool.open(dir)).resolves.toBeInstanceOf(Spool); // and a file system that can, starts
+    expect(ls('tmp')).toEqual([]);
+  });
+
   it('resolves a .json in two states deterministically: queue over dead over active', async () => {
     const [qa, da, qd] = ['DDDDDDDDDDDDD1', 'DDDDDDDDDDDDD2', 'DDDDDDDDDDDDD3'];
     for (const id of [qa, da, qd]) putEml(id);

@@ -192,6 +192,15 @@ describe('reading', () => {
     }
   });
 
+  it('a message file cut short fails its reading with EIO instead of yielding part of it', async () => {
+    const spool = await Spool.open(dir);
+    const id = await accept(spool, 'Subject: x\r\n\r\nthe whole message\r\n');
+    const meta = (await spool.get('queue', id))!;
+    writeFileSync(spool.emlPath(id), 'Subject: x\r\n'); // the disk lost the rest
+    await expect(text(spool.openEml(meta))).rejects.toMatchObject({ code: 'EIO' });
+    await expect(readOutgoing(spool.emlPath(id), {}, meta.size)).rejects.toMatchObject({ code: 'EIO' });
+  });
+
   it('delivers from a spool written before messages carried their metadata (.json beside a plain .eml)', async () => {
     await Spool.open(dir);
     const id = createQueueId();

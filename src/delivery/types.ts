@@ -1,6 +1,9 @@
 import type { MessageMeta } from '../spool/types.js';
 
-/** A spooled message handed to a transport. The file at `path` holds the exact bytes received. */
+/**
+ * A spooled message handed to a transport. The file at `path` holds the exact bytes received,
+ * meta.size of them, then the spool's metadata: read it with readOutgoing, which stops there.
+ */
 export interface OutboundMessage {
   meta: MessageMeta;
   path: string;

@@ -30,7 +30,7 @@ export async function splitRefused(options: {
     const id = createQueueId(options.now);
     const writer = spool.createWriter(id);
     try {
-      for await (const chunk of spool.openEml(meta) as AsyncIterable<Buffer>) await writer.write(chunk);
+      for await (const chunk of spool.openEml(meta)) await writer.write(chunk);
       const copy: MessageMeta = {
         ...meta,
         id,

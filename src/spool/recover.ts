@@ -4,7 +4,8 @@
  * message being received looks like). Idempotent: running it again changes nothing.
  *
  * 1. create the directories (0700) and chmod existing ones to 0700;
- * 2. delete everything in tmp/ (files being written when the process stopped);
+ * 2. delete everything in tmp/ (files being written when the process stopped), and check the
+ *    file system can hard-link (accepting links each message into queue/: writer.ts);
  * 3. a .json that does not parse is renamed to dead/<id>.json.corrupt (kept with its .eml for
  *    the admin; logged as spool.corrupt_meta);
  * 4. an id with a .json in more than one state keeps one: hold (an admin's stop) wins over queue,
@@ -18,11 +19,11 @@
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { DirSyncer } from './dir-syncer.js';
-import { CORRUPT_SUFFIX, DIR_MODE, SPOOL_STATES, type SpoolLayout } from './layout.js';
+import { CORRUPT_SUFFIX, DIR_MODE, FILE_MODE, SPOOL_STATES, type SpoolLayout } from './layout.js';
 import { parseMeta } from './meta-codec.js';
 import { isValidQueueId } from './queue-id.js';
 import { SpoolError } from './spool-error.js';
-import { isErrno, type SpoolFs } from './spool-fs.js';
+import { isErrno, unlinkIfExists, type SpoolFs } from './spool-fs.js';
 import type { SpoolState } from './types.js';
 
 export interface RecoveryCounts {
@@ -61,6 +62,7 @@ export async function recoverSpool(
     await fs.unlink(join(layout.tmp, name));
     counts.tmpRemoved++;
   }
+  await probeHardLinks(fs, layout);
 
   // Valid metas by id, with every state each id appears in.
   const found = new Map<string, SpoolState[]>();
@@ -134,4 +136,30 @@ export async function recoverSpool(
   await Promise.all([layout.root, layout.data, ...SPOOL_STATES.map((s) => layout.stateDir(s))].map((d) => syncer.sync(d)));
   logger.info({ event: 'spool.recovered', dir: layout.root, ...counts }, 'spool ready');
   return counts;
+}
+
+/**
+ * Accepting links each message's file into queue/ (writer.ts). On a file system without hard
+ * links (vfat, exFAT, some network or FUSE mounts) every message would be refused with a 451, so
+ * the start fails instead, naming the fix. The probe files live in tmp/ (cleared at every start).
+ */
+async function probeHardLinks(fs: SpoolFs, layout: SpoolLayout): Promise<void> {
+  const file = join(layout.tmp, 'link-probe');
+  const link = join(layout.tmp, 'link-probe.link');
+  try {
+    await (await fs.open(file, 'wx', FILE_MODE)).close();
+    try {
+      await fs.link(file, link);
+    } catch (err) {
+      const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'unknown';
+      throw new SpoolError(
+        'spool.no_hard_links',
+        `queue.dir ${layout.root} is on a file system that cannot hard-link files (${code}); the spool needs them: put queue.dir on a local file system such as ext4 or XFS`,
+        { cause: err },
+      );
+    }
+  } finally {
+    await unlinkIfExists(fs, link);
+    await unlinkIfExists(fs, file);
+  }
 }

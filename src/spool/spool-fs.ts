@@ -139,10 +139,13 @@ export function readStoredMessageSync(path: string, size: number): Buffer {
 }
 
 function wholeOrThrow(path: string, buf: Buffer, size: number): Buffer {
-  if (buf.length < size) {
-    throw Object.assign(new Error(`${path} holds ${buf.length} bytes of a ${size}-byte message`), { code: 'EIO' });
-  }
+  if (buf.length < size) throw cutShort(path, buf.length, size);
   return buf;
+}
+
+/** The error for a message file holding fewer bytes than its metadata records (code EIO). */
+export function cutShort(path: string, found: number, size: number): Error {
+  return Object.assign(new Error(`${path} holds ${found} bytes of a ${size}-byte message`), { code: 'EIO' });
 }
 
 /** Up to `length` bytes from `position` (fewer only at the end of the file). */

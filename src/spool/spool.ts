@@ -6,7 +6,6 @@
  * Knows nothing of SMTP or Google. See layout.ts for the files, recover.ts for start-up.
  */
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { silentLogger, type Logger } from '../log.js';
 import { DirSyncer } from './dir-syncer.js';
 import { replaceFile } from './durable-file.js';
@@ -15,7 +14,7 @@ import { parseMeta, serializeMeta } from './meta-codec.js';
 import { isValidQueueId } from './queue-id.js';
 import { recoverSpool, type RecoveryCounts } from './recover.js';
 import { SpoolError } from './spool-error.js';
-import { isErrno, unlinkIfExists, withFs, type SpoolFs } from './spool-fs.js';
+import { cutShort, isErrno, unlinkIfExists, withFs, type SpoolFs } from './spool-fs.js';
 import type { MessageMeta, SpoolState } from './types.js';
 import { SpoolWriter } from './writer.js';
 
@@ -73,10 +72,20 @@ export class Spool {
     return this.layout.eml(id);
   }
 
-  /** The exact bytes received: the first meta.size bytes of data/<id>.eml (the metadata follows). */
-  openEml(meta: Pick<MessageMeta, 'id' | 'size'>): Readable {
-    if (meta.size === 0) return Readable.from([]);
-    return createReadStream(this.layout.eml(meta.id), { start: 0, end: meta.size - 1 });
+  /**
+   * The exact bytes received: the first meta.size bytes of data/<id>.eml (the metadata follows),
+   * in chunks. A file cut short (the disk lost data) fails with EIO at its end, so a copy of it is
+   * never taken for the message.
+   */
+  async *openEml(meta: Pick<MessageMeta, 'id' | 'size'>): AsyncGenerator<Buffer> {
+    if (meta.size === 0) return;
+    const path = this.layout.eml(meta.id);
+    let read = 0;
+    for await (const chunk of createReadStream(path, { start: 0, end: meta.size - 1 })) {
+      read += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+    if (read < meta.size) throw cutShort(path, read, meta.size);
   }
 
   /** Every message in `state`, oldest receivedAt first. Unreadable .json files are logged and skipped. */
