@@ -30,18 +30,21 @@ const logger = createLogger(
 );
 
 /**
- * Accepting comes first: a client waits for its 250, a delivery does not. Under load the thread
- * runs at a lower priority (nice 10) than the listeners, so the accept rate and latency hold and
- * delivery uses what is left (with an idle CPU, nice changes nothing). Linux: the thread's own id
+ * Accepting comes first: a client waits for its 250, a delivery does not. The thread runs at the
+ * lowest priority (nice 19), so under load the accept rate and latency hold and delivery uses
+ * what is left (with an idle CPU, nice changes nothing; a burst is accepted first and drained
+ * after; a sustained overload fills the queue until backpressure answers 452, and delivery
+ * catches up). Even beside a busy program at nice 0 it gets about 1.5 % of a core, some ten
+ * sends a second, above what Google lets a practice's users send. Linux: the thread's own id
  * from /proc/thread-self (setpriority on a thread id applies to that thread only). Elsewhere, or
  * if it fails, the thread keeps the daemon's priority.
  */
-const DELIVERY_THREAD_NICE = 10;
+const DELIVERY_THREAD_NICE = 19;
 function lowerPriority(): number | null {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     if (!Number.isInteger(tid) || tid <= 0) return null;
-    os.setPriority(tid, Math.min(19, os.getPriority(tid) + DELIVERY_THREAD_NICE));
+    os.setPriority(tid, Math.max(os.getPriority(tid), DELIVERY_THREAD_NICE));
     return os.getPriority(tid);
   } catch {
     return null;
