@@ -2,10 +2,11 @@
  * The few file-system calls the spool makes, behind one interface so tests can inject failures
  * (ENOSPC, EIO) and count directory fsyncs. `nodeSpoolFs` is the real thing.
  */
-import { closeSync, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, linkSync, open, openSync, promises as fsp, readSync, write, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { readMetaText } from './meta-codec.js';
 
-/** The part of a `fs.promises.FileHandle` the spool uses. */
+/** What the spool does with an open file (nodeSpoolFs: fdHandle below). */
 export interface SpoolFileHandle {
   write(buffer: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
   sync(): Promise<void>;
@@ -33,11 +34,44 @@ export interface SpoolFs {
   syncDir(path: string): Promise<void>;
 }
 
+const openFd = promisify(open);
+const fsyncFd = promisify(fsync);
+const writeFd = promisify(write);
+
+/** A write up to this size is made synchronously (a small message with its metadata, in one). */
+const SYNC_WRITE_MAX = 32 * 1024;
+
+/**
+ * The listeners' thread's file handle. Creating a file (the kernel's inode search: up to 0.3 ms
+ * on ext4) and fsync (the disk) go through libuv's threadpool, so they never stop the SMTP
+ * sessions. A small write (into the page cache), the close and the spool's link are a few
+ * microseconds each: made synchronously they cost less than a threadpool round trip (two thread
+ * wake-ups, dear on a virtual machine). Large writes (a big message, in 64 KiB pieces) stay
+ * asynchronous, so a disk that cannot keep up makes its own client wait, not every session.
+ * A raw descriptor (not a FileHandle): the spool closes every handle it opens (writer.ts,
+ * durable-file.ts), on failure too.
+ */
+function fdHandle(fd: number): SpoolFileHandle {
+  let closed = false;
+  return {
+    async write(buffer, offset, length) {
+      if (length <= SYNC_WRITE_MAX) return { bytesWritten: writeSync(fd, buffer, offset, length) };
+      return { bytesWritten: (await writeFd(fd, buffer, offset, length, null)).bytesWritten };
+    },
+    sync: () => fsyncFd(fd),
+    async close() {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+    },
+  };
+}
+
 export const nodeSpoolFs: SpoolFs = {
-  open: (path, flags, mode) => fsp.open(path, flags, mode),
+  open: async (path, flags, mode) => fdHandle(await openFd(path, flags, mode)),
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
-  link: (existing, to) => fsp.link(existing, to),
+  link: async (existing, to) => linkSync(existing, to), // a directory entry: see fdHandle
   readFile: (path) => fsp.readFile(path, 'utf8'),
   async readMeta(path) {
     const handle = await fsp.open(path, 'r');
