@@ -57,12 +57,12 @@ export class SpoolWriter {
     this.emlPath = deps.layout.eml(id);
   }
 
-  /** Bytes written so far. */
+  /** Bytes received so far (some may still be held in memory, see WRITE_BUFFER). */
   get size(): number {
     return this.bytes;
   }
 
-  /** sha256 (hex) of the bytes written so far (the final value once commit has begun). */
+  /** sha256 (hex) of the bytes received so far (the final value once commit has begun). */
   sha256(): string {
     return this.hash.copy().digest('hex');
   }
@@ -113,9 +113,9 @@ export class SpoolWriter {
   }
 
   /**
-   * Forget the message: close and delete the .eml (and its queue/ link, if commit got that far). Safe to call twice, after a
-   * failed write or commit; a no-op after a successful commit. Never rejects (failures are logged;
-   * start-up removes any leftovers).
+   * Forget the message: close and delete the .eml (and its queue/ link, if commit got that far).
+   * Safe to call twice, after a failed write or commit; a no-op after a successful commit. Never
+   * rejects (failures are logged; start-up removes any leftovers).
    */
   abort(): Promise<void> {
     this.aborting ??= this.doAbort();
