@@ -131,6 +131,62 @@ describe('group commit', () => {
   });
 });
 
+describe('commit order', () => {
+  it('links the file into queue/ only after its fsync and the data/ fsync have finished', async () => {
+    const events: string[] = [];
+    const fs: Partial<SpoolFs> = {
+      async open(path, flags, m) {
+        const h = await nodeSpoolFs.open(path, flags, m);
+        return {
+          write: (b, o, l) => h.write(b, o, l),
+          sync: async () => {
+            events.push('file-sync-start');
+            await new Promise((r) => setTimeout(r, 20));
+            await h.sync();
+            events.push('file-sync-end');
+          },
+          close: () => h.close(),
+        };
+      },
+      async syncDir(path) {
+        const which = path.endsWith('data') ? 'data' : path.endsWith('queue') ? 'queue' : 'other';
+        events.push(`${which}-sync-start`);
+        await nodeSpoolFs.syncDir(path);
+        events.push(`${which}-sync-end`);
+      },
+      async link(from, to) {
+        events.push('link');
+        await nodeSpoolFs.link(from, to);
+      },
+    };
+    const spool = await Spool.open(dir, { fs });
+    events.length = 0;
+    const id = createQueueId();
+    const w = spool.createWriter(id);
+    await w.write(Buffer.from('Subject: x\r\n\r\nhello\r\n'));
+    await w.commit(makeMeta(id));
+    events.push('committed');
+    const at = (e: string) => events.indexOf(e);
+    expect(at('link')).toBeGreaterThan(at('file-sync-end'));
+    expect(at('link')).toBeGreaterThan(at('data-sync-end'));
+    expect(at('queue-sync-start')).toBeGreaterThan(at('link'));
+    expect(at('committed')).toBeGreaterThan(at('queue-sync-end'));
+  });
+
+  it('abort stops the writer at once: a commit or write after it is refused, and nothing is left', async () => {
+    const spool = await Spool.open(dir);
+    const id = createQueueId();
+    const w = spool.createWriter(id);
+    await w.write(Buffer.from('held in memory'));
+    const aborting = w.abort();
+    await expect(w.commit(makeMeta(id))).rejects.toMatchObject({ code: 'spool.writer_closed' });
+    await expect(w.write(Buffer.from('more'))).rejects.toMatchObject({ code: 'spool.writer_closed' });
+    await aborting;
+    expect(ls('data')).toEqual([]);
+    expect(ls('queue')).toEqual([]);
+  });
+});
+
 describe('abort and failures', () => {
   it('abort leaves nothing behind, is safe twice, and closes the writer', async () => {
     const spool = await Spool.open(dir);

@@ -47,18 +47,28 @@ const SYNC_WRITE_MAX = 32 * 1024;
  * sessions. A small write (into the page cache), the close and the spool's link are a few
  * microseconds each: made synchronously they cost less than a threadpool round trip (two thread
  * wake-ups, dear on a virtual machine). Large writes (a big message, in 64 KiB pieces) stay
- * asynchronous, so a disk that cannot keep up makes its own client wait, not every session.
+ * asynchronous, so a big message on a disk that cannot keep up makes its own client wait. (When
+ * the kernel throttles writers because too much is waiting to be written back, a small write
+ * waits too, and every session with it: the price of the cheaper common case.)
  * A raw descriptor (not a FileHandle): the spool closes every handle it opens (writer.ts,
  * durable-file.ts), on failure too.
  */
 function fdHandle(fd: number): SpoolFileHandle {
   let closed = false;
+  // A closed descriptor's number may already be another file's: never use it again.
+  const usable = () => {
+    if (closed) throw Object.assign(new Error('EBADF: spool file already closed'), { code: 'EBADF' });
+  };
   return {
     async write(buffer, offset, length) {
+      usable();
       if (length <= SYNC_WRITE_MAX) return { bytesWritten: writeSync(fd, buffer, offset, length) };
       return { bytesWritten: (await writeFd(fd, buffer, offset, length, null)).bytesWritten };
     },
-    sync: () => fsyncFd(fd),
+    async sync() {
+      usable();
+      await fsyncFd(fd);
+    },
     async close() {
       if (closed) return;
       closed = true;

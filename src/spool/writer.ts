@@ -118,6 +118,8 @@ export class SpoolWriter {
    * rejects (failures are logged; start-up removes any leftovers).
    */
   abort(): Promise<void> {
+    // From now on write and commit refuse (nothing can reopen the file behind the clean-up).
+    if (this.state === 'open') this.state = 'aborted';
     this.aborting ??= this.doAbort();
     return this.aborting;
   }

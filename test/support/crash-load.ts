@@ -46,7 +46,12 @@ export interface Outcome {
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ';
 
-/** `count` messages between `users` (sender ≠ recipient), 0.5–24 KiB, DATA in 2–3 parts. */
+/**
+ * `count` messages between `users` (sender ≠ recipient), DATA in 2–3 parts: two thirds of
+ * 0.5–24 KiB, a third of 130–300 KiB. The spool holds up to 64 KiB of a message in memory, so
+ * only the large ones are partly on disk while DATA goes on, which is what a kill during DATA
+ * must find and start-up must clear.
+ */
 export function planMessages(seed: number, count: number, users: readonly string[]): PlannedMessage[] {
   const rng = seededRandom(seed);
   const pick = <T>(list: readonly T[]) => list[Math.floor(rng() * list.length)]!;
@@ -59,7 +64,7 @@ export function planMessages(seed: number, count: number, users: readonly string
       `From: ${from}\r\nTo: ${to}\r\nSubject: crash test ${index}\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n` +
       `Message-ID: <${messageId}>\r\n\r\n`;
     const lines: string[] = [];
-    const size = 512 + Math.floor(rng() * 24 * 1024);
+    const size = rng() < 1 / 3 ? 130 * 1024 + Math.floor(rng() * 170 * 1024) : 512 + Math.floor(rng() * 24 * 1024);
     for (let n = 0; n < size; n += 78) {
       let line = `L${index}-`;
       while (line.length < 76) line += ALPHABET[Math.floor(rng() * ALPHABET.length)];
