@@ -5,10 +5,9 @@
  * itself, as the lock a starting daemon honours (it waits for it), and runs only as the spool
  * directory's owner, so every file it writes stays readable by the relay. Direct reads need no lock.
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Spool } from '../spool/index.js';
+import { Spool, streamStoredMessage } from '../spool/index.js';
 import { controlRequest, type ControlRequestOptions } from './control-client.js';
 import { ControlInUse, ControlServer, checkSocketPath, type HandlerResult } from './control-server.js';
 import { createControlHandler } from './dispatch.js';
@@ -111,10 +110,8 @@ async function directBackend(options: OpenBackendOptions): Promise<QueueBackend>
 
 /** The message's bytes (not the spool metadata after them: HandlerResult). */
 async function streamFile(body: { path: string; size: number }, onBody: ((chunk: Buffer) => void) | undefined): Promise<void> {
-  if (body.size === 0) return;
-  const stream = createReadStream(body.path, { start: 0, end: body.size - 1 });
   try {
-    for await (const chunk of stream) onBody?.(chunk as Buffer);
+    for await (const chunk of streamStoredMessage(body.path, body.size)) onBody?.(chunk);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ControlError('queue.not_found', 'the message was deleted just now');
     throw err;

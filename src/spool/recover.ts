@@ -23,7 +23,7 @@ import { CORRUPT_SUFFIX, DIR_MODE, FILE_MODE, SPOOL_STATES, type SpoolLayout } f
 import { parseMeta } from './meta-codec.js';
 import { isValidQueueId } from './queue-id.js';
 import { SpoolError } from './spool-error.js';
-import { isErrno, unlinkIfExists, type SpoolFs } from './spool-fs.js';
+import { errnoCode, isErrno, unlinkIfExists, type SpoolFs } from './spool-fs.js';
 import type { SpoolState } from './types.js';
 
 export interface RecoveryCounts {
@@ -151,10 +151,9 @@ async function probeHardLinks(fs: SpoolFs, layout: SpoolLayout): Promise<void> {
     try {
       await fs.link(file, link);
     } catch (err) {
-      const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'unknown';
       throw new SpoolError(
         'spool.no_hard_links',
-        `queue.dir ${layout.root} is on a file system that cannot hard-link files (${code}); the spool needs them: put queue.dir on a local file system such as ext4 or XFS`,
+        `queue.dir ${layout.root} is on a file system that cannot hard-link files (${errnoCode(err)}); the spool needs them: put queue.dir on a local file system such as ext4 or XFS`,
         { cause: err },
       );
     }

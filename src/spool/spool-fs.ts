@@ -2,7 +2,7 @@
  * The few file-system calls the spool makes, behind one interface so tests can inject failures
  * (ENOSPC, EIO) and count directory fsyncs. `nodeSpoolFs` is the real thing.
  */
-import { closeSync, fstatSync, fsync, linkSync, open, openSync, promises as fsp, readSync, write, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, fsync, linkSync, open, openSync, promises as fsp, readSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { readMetaText } from './meta-codec.js';
 
@@ -172,6 +172,20 @@ export async function readStoredMessage(path: string, size: number): Promise<Buf
   }
 }
 
+/**
+ * readStoredMessage in chunks (a message of any size, without holding it whole): the first
+ * `size` bytes of the file; a file cut short fails with EIO at its end.
+ */
+export async function* streamStoredMessage(path: string, size: number): AsyncGenerator<Buffer> {
+  if (size === 0) return;
+  let read = 0;
+  for await (const chunk of createReadStream(path, { start: 0, end: size - 1 })) {
+    read += (chunk as Buffer).length;
+    yield chunk as Buffer;
+  }
+  if (read < size) throw cutShort(path, read, size);
+}
+
 /** readStoredMessage with synchronous calls (the delivery thread, small messages). */
 export function readStoredMessageSync(path: string, size: number): Buffer {
   const fd = openSync(path, 'r');
@@ -188,7 +202,7 @@ function wholeOrThrow(path: string, buf: Buffer, size: number): Buffer {
 }
 
 /** The error for a message file holding fewer bytes than its metadata records (code EIO). */
-export function cutShort(path: string, found: number, size: number): Error {
+function cutShort(path: string, found: number, size: number): Error {
   return Object.assign(new Error(`${path} holds ${found} bytes of a ${size}-byte message`), { code: 'EIO' });
 }
 
@@ -218,6 +232,12 @@ function readAtSync(fd: number, position: number, length: number): Buffer {
 /** The real file system with some calls replaced (tests). */
 export function withFs(overrides: Partial<SpoolFs> | undefined): SpoolFs {
   return { ...nodeSpoolFs, ...overrides };
+}
+
+/** The errno code of a Node system error ('ENOSPC', …), or 'unknown'. */
+export function errnoCode(err: unknown): string {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : 'unknown';
 }
 
 /** Is `err` a Node system error with this errno code (e.g. 'ENOENT')? */

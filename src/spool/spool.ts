@@ -5,7 +5,6 @@
  * place, atomically, then renames it), so at every crash point a message is in exactly one state.
  * Knows nothing of SMTP or Google. See layout.ts for the files, recover.ts for start-up.
  */
-import { createReadStream } from 'node:fs';
 import { silentLogger, type Logger } from '../log.js';
 import { DirSyncer } from './dir-syncer.js';
 import { replaceFile } from './durable-file.js';
@@ -14,7 +13,7 @@ import { parseMeta, serializeMeta } from './meta-codec.js';
 import { isValidQueueId } from './queue-id.js';
 import { recoverSpool, type RecoveryCounts } from './recover.js';
 import { SpoolError } from './spool-error.js';
-import { cutShort, isErrno, unlinkIfExists, withFs, type SpoolFs } from './spool-fs.js';
+import { isErrno, streamStoredMessage, unlinkIfExists, withFs, type SpoolFs } from './spool-fs.js';
 import type { MessageMeta, SpoolState } from './types.js';
 import { SpoolWriter } from './writer.js';
 
@@ -77,15 +76,8 @@ export class Spool {
    * in chunks. A file cut short (the disk lost data) fails with EIO at its end, so a copy of it is
    * never taken for the message.
    */
-  async *openEml(meta: Pick<MessageMeta, 'id' | 'size'>): AsyncGenerator<Buffer> {
-    if (meta.size === 0) return;
-    const path = this.layout.eml(meta.id);
-    let read = 0;
-    for await (const chunk of createReadStream(path, { start: 0, end: meta.size - 1 })) {
-      read += (chunk as Buffer).length;
-      yield chunk as Buffer;
-    }
-    if (read < meta.size) throw cutShort(path, read, meta.size);
+  openEml(meta: Pick<MessageMeta, 'id' | 'size'>): AsyncGenerator<Buffer> {
+    return streamStoredMessage(this.layout.eml(meta.id), meta.size);
   }
 
   /** Every message in `state`, oldest receivedAt first. Unreadable .json files are logged and skipped. */

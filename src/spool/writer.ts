@@ -14,7 +14,7 @@ import type { DirSyncer } from './dir-syncer.js';
 import { FILE_MODE, type SpoolLayout } from './layout.js';
 import { metaTrailer } from './meta-codec.js';
 import { SpoolError } from './spool-error.js';
-import { unlinkIfExists, writeAll, type SpoolFileHandle, type SpoolFs } from './spool-fs.js';
+import { errnoCode, unlinkIfExists, writeAll, type SpoolFileHandle, type SpoolFs } from './spool-fs.js';
 import type { MessageMeta } from './types.js';
 
 /**
@@ -170,7 +170,7 @@ export class SpoolWriter {
       }
       if (removeEml) await unlinkIfExists(fs, this.emlPath);
     } catch (err) {
-      logger.error({ event: 'spool.abort_failed', id: this.id, code: errCode(err) }, 'could not clean up an aborted message; start-up will');
+      logger.error({ event: 'spool.abort_failed', id: this.id, code: errnoCode(err) }, 'could not clean up an aborted message; start-up will');
     }
   }
 
@@ -192,9 +192,4 @@ export class SpoolWriter {
     if (this.state === 'failed' && this.failure) return this.failure;
     return new SpoolError('spool.writer_closed', `message ${this.id} is already ${this.state}`, { id: this.id });
   }
-}
-
-function errCode(err: unknown): string {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : 'unknown';
 }
