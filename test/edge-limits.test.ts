@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { ConfigInput } from '../src/config/schema.js';
-import { SmtpReply } from '../src/errors.js';
+import { namedReply, type NamedReply } from '../src/replies/index.js';
 import { startListener } from '../src/smtp/index.js';
 import { greetingDelayInstalled, originalInitMatches } from '../src/smtp/greeting-delay.js';
 import { Spool } from '../src/spool/index.js';
@@ -89,7 +89,7 @@ describe('listener seams: config checks, idle timeout, backpressure and greeting
   let dir: string;
   let spool: Spool;
   const logs = new LogCapture();
-  let full: SmtpReply | null = null;
+  let full: NamedReply | null = null;
 
   const doc = (listen: NonNullable<ConfigInput['listen']>[number], extra: Partial<ConfigInput> = {}): ConfigInput => ({
     ...extra,
@@ -147,7 +147,7 @@ describe('listener seams: config checks, idle timeout, backpressure and greeting
       const { client } = await EdgeClient.open(l.address.port);
       expect((await client.cmd('MAIL FROM:<alice@clinic.example>')).code).toBe(250);
       expect((await client.cmd('RSET')).code).toBe(250);
-      full = new SmtpReply('queue.backpressure', 452, '4.3.1', 'insufficient system storage, try again later');
+      full = namedReply('spoolDiskFull');
       const r = await client.cmd('MAIL FROM:<alice@clinic.example>');
       expect(r.code).toBe(452);
       expect(r.text).toBe('4.3.1 insufficient system storage, try again later');

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { applyHeaderChanges } from '../src/delivery/outgoing.js';
 import { checkHeaders } from '../src/policy/index.js';
 import { parseConfig } from '../src/config/load.js';
+import { renderReply } from '../src/replies/index.js';
 
 const ws = parseConfig({
   workspaces: [{ name: 'clinic', domains: ['clinic.com'], transport: 'outbox', outbox: { dir: 'x' } }],
@@ -18,8 +19,8 @@ describe('long address lines', () => {
     const d = checkHeaders(ws, Buffer.from(`To: ${addrs(60).join(',')}\r\nSubject: x\r\n\r\n`), [], 100);
     expect(d.ok).toBe(false);
     if (!d.ok) {
-      expect([d.reply.responseCode, d.reply.enhanced]).toEqual([554, '5.6.0']);
-      expect(d.reply.reason).toMatch(/the to header has a run of over 990 octets without a space/);
+      expect([renderReply(d.reply).responseCode, renderReply(d.reply).enhanced]).toEqual([554, '5.6.0']);
+      expect(renderReply(d.reply).reason).toMatch(/the to header has a run of over 990 octets without a space/);
     }
   });
 

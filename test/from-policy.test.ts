@@ -10,6 +10,7 @@ import {
   type FromPolicy,
   type FromPolicyInput,
 } from '../src/policy/index.js';
+import { renderReply } from '../src/replies/index.js';
 
 const config = parseConfig({
   queue: { dir: '/tmp/unused' },
@@ -38,7 +39,7 @@ function decide(header: string, fromPolicy: FromPolicy, extra: Partial<FromPolic
 
 /** A compact view of a decision for the tables. */
 function view(d: FromDecision): string {
-  if (!d.ok) return `${d.reply.responseCode} ${d.reply.enhanced}`;
+  if (!d.ok) return `${renderReply(d.reply).responseCode} ${renderReply(d.reply).enhanced}`;
   const parts = [d.outcome, `as ${d.sendAs}`];
   if (d.rewriteFrom) parts.push(`From ${d.rewriteFrom.address}`);
   if (d.replyTo) parts.push(`Reply-To ${d.replyTo}`);
@@ -122,16 +123,16 @@ describe('decideFrom details', () => {
     const d = decide('From: "Patient Jane Roe" <doctor@clinic.example>\n', 'reject');
     expect(d.ok).toBe(false);
     if (d.ok) return;
-    expect(d.reply.code).toBe(FROM_POLICY_CODES.fromRefused);
-    expect(d.reply.message).toMatch(/^5\.7\.1 From <doctor@clinic\.example> is not the sending user <scans@clinic\.example>/);
-    expect(d.reply.message).toMatch(/fromPolicy rewrite/);
-    expect(d.reply.message).not.toMatch(/Jane/);
+    expect(renderReply(d.reply).code).toBe(FROM_POLICY_CODES.fromRefused);
+    expect(renderReply(d.reply).message).toMatch(/^5\.7\.1 From <doctor@clinic\.example> is not the sending user <scans@clinic\.example>/);
+    expect(renderReply(d.reply).message).toMatch(/fromPolicy rewrite/);
+    expect(renderReply(d.reply).message).not.toMatch(/Jane/);
   });
 
   it('reject answers 451 (try later), not 550, when the aliases could not be listed', () => {
     const d = decide('From: front@clinic.example\n', 'reject', { aliasesUnavailable: true });
     expect(view(d)).toBe('451 4.4.3');
-    if (!d.ok) expect(d.reply.code).toBe(FROM_POLICY_CODES.fromUnverifiable);
+    if (!d.ok) expect(renderReply(d.reply).code).toBe(FROM_POLICY_CODES.fromUnverifiable);
     // ...but From = sender needs no aliases, and rewrite still delivers (From rewritten).
     expect(view(decide('From: scans@clinic.example\n', 'reject', { aliasesUnavailable: true }))).toBe('unchanged, as scans@clinic.example');
     expect(view(decide('From: front@clinic.example\n', 'rewrite', { aliasesUnavailable: true }))).toMatch(/^rewritten/);
@@ -140,7 +141,7 @@ describe('decideFrom details', () => {
   it('impersonate refuses a colleague the client may not use, naming the fix', () => {
     const d = decide('From: locked@clinic.example\n', 'impersonate');
     expect(d.ok).toBe(false);
-    if (!d.ok) expect(d.reply.message).toMatch(/locked@clinic\.example.*senders/);
+    if (!d.ok) expect(renderReply(d.reply).message).toMatch(/locked@clinic\.example.*senders/);
   });
 
   it('impersonate asks mayUse with the normalized From address only', () => {

@@ -4,6 +4,7 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type WorkspaceConfig } from '../src/config/index.js';
 import { checkHeaders, parseAddressList, POLICY_CODES, splitHeaderFields, type HeaderDecision } from '../src/policy/index.js';
+import { renderReply } from '../src/replies/index.js';
 
 const config = parseConfig({
   queue: { dir: '/tmp/unused' },
@@ -17,12 +18,12 @@ const block = (...lines: string[]) => Buffer.from(`${lines.join('\r\n')}\r\n\r\n
 const check = (headers: Buffer, envelope: string[] = [], max = 100) => checkHeaders(clinic, headers, envelope, max);
 
 function accepted(d: HeaderDecision) {
-  if (!d.ok) throw new Error(`expected acceptance, got ${d.reply.message}`);
+  if (!d.ok) throw new Error(`expected acceptance, got ${renderReply(d.reply).message}`);
   return d;
 }
 function refused(d: HeaderDecision) {
   if (d.ok) throw new Error(`expected a refusal, got ${JSON.stringify(d)}`);
-  return d.reply;
+  return renderReply(d.reply);
 }
 
 describe('checkHeaders accepts header recipients inside the workspace', () => {
@@ -310,7 +311,7 @@ describe('checkHeaders properties', () => {
     fc.assert(
       fc.property(fc.oneof(headerBlock, fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b))), (headers) => {
         const d = checkHeaders(clinic, headers, ['a@clinic.example'], 100);
-        if (!d.ok) expect(d.reply.reason).toMatch(/^[\x20-\x7e]+$/);
+        if (!d.ok) expect(renderReply(d.reply).reason).toMatch(/^[\x20-\x7e]+$/);
         else expect(d.headerRecipients.every((a) => /@(clinic\.example|xn--bcher-kva\.example)$/.test(a))).toBe(true);
       }),
       { numRuns: Number(process.env.PROPERTY_RUNS ?? 3000) },

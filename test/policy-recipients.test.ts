@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type WorkspaceConfig } from '../src/config/index.js';
 import { checkRecipient, isWorkspaceDomain, POLICY_CODES, recipientLimitReply } from '../src/policy/index.js';
+import { renderReply } from '../src/replies/index.js';
 
 const config = parseConfig({
   queue: { dir: '/tmp/unused' },
@@ -47,13 +48,13 @@ describe('checkRecipient', () => {
     const d = checkRecipient(clinic, rcpt);
     expect(d.ok).toBe(false);
     if (d.ok) return;
-    expect([d.reply.responseCode, d.reply.enhanced, d.reply.code]).toEqual([550, '5.7.1', POLICY_CODES.recipientRefused]);
-    expect(d.reply.reason).toMatch(/^recipient <[\x20-\x7e]+> outside clinic: mail is only relayed inside the organisation$/);
+    expect([renderReply(d.reply).responseCode, renderReply(d.reply).enhanced, renderReply(d.reply).code]).toEqual([550, '5.7.1', POLICY_CODES.recipientRefused]);
+    expect(renderReply(d.reply).reason).toMatch(/^recipient <[\x20-\x7e]+> outside clinic: mail is only relayed inside the organisation$/);
   });
 
   it('names the refused recipient in the reply', () => {
     const d = checkRecipient(clinic, 'Bob@Evil.Example');
-    expect(!d.ok && d.reply.reason).toBe('recipient <bob@evil.example> outside clinic: mail is only relayed inside the organisation');
+    expect(!d.ok && renderReply(d.reply).reason).toBe('recipient <bob@evil.example> outside clinic: mail is only relayed inside the organisation');
   });
 
   it.each([
@@ -74,9 +75,9 @@ describe('checkRecipient', () => {
     const d = checkRecipient(clinic, rcpt);
     expect(d.ok).toBe(false);
     if (d.ok) return;
-    expect([d.reply.responseCode, d.reply.enhanced, d.reply.code]).toEqual([553, '5.1.3', POLICY_CODES.recipientInvalid]);
-    expect(d.reply.reason).toMatch(/is not a valid address: /);
-    expect(d.reply.reason).toMatch(/^[\x20-\x7e]+$/);
+    expect([renderReply(d.reply).responseCode, renderReply(d.reply).enhanced, renderReply(d.reply).code]).toEqual([553, '5.1.3', POLICY_CODES.recipientInvalid]);
+    expect(renderReply(d.reply).reason).toMatch(/is not a valid address: /);
+    expect(renderReply(d.reply).reason).toMatch(/^[\x20-\x7e]+$/);
   });
 });
 
@@ -89,10 +90,10 @@ describe('isWorkspaceDomain', () => {
 
 describe('recipientLimitReply', () => {
   it('tells the client to send the rest in another transaction (452 4.5.3)', () => {
-    const r = recipientLimitReply(100);
+    const r = renderReply(recipientLimitReply(100));
     expect([r.responseCode, r.enhanced, r.code]).toEqual([452, '4.5.3', POLICY_CODES.tooManyRecipients]);
     expect(r.reason).toBe('too many recipients: at most 100 per message, send the rest in another transaction');
-    expect(recipientLimitReply(7).reason).toMatch(/at most 7 per message/);
+    expect(renderReply(recipientLimitReply(7)).reason).toMatch(/at most 7 per message/);
   });
 });
 
@@ -134,8 +135,8 @@ describe('checkRecipient properties', () => {
             expect(r.address.endsWith(`@${r.domain}`)).toBe(true);
             expect(r.address.split('@')).toHaveLength(2);
           } else {
-            expect([550, 553]).toContain(r.reply.responseCode);
-            expect(r.reply.reason).not.toMatch(/[\r\n]/);
+            expect([550, 553]).toContain(renderReply(r.reply).responseCode);
+            expect(renderReply(r.reply).reason).not.toMatch(/[\r\n]/);
           }
         },
       ),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type Config, type WorkspaceConfig } from '../src/config/index.js';
 import { POLICY_CODES, resolveSender, workspaceOfDomain, type SenderDecision } from '../src/policy/index.js';
+import { renderReply } from '../src/replies/index.js';
 
 type Ws = { name: string; domains: string[]; map?: Record<string, string>; default?: string | null };
 
@@ -20,12 +21,12 @@ function config(...workspaces: Ws[]): Config {
 const ws = (c: Config, name: string): WorkspaceConfig => c.workspaces.find((w) => w.name === name)!;
 
 function ok(d: SenderDecision) {
-  if (!d.ok) throw new Error(`expected acceptance, got ${d.reply.message}`);
+  if (!d.ok) throw new Error(`expected acceptance, got ${renderReply(d.reply).message}`);
   return { workspace: d.workspace.name, sender: d.sender, via: d.via };
 }
 function refused(d: SenderDecision) {
   if (d.ok) throw new Error(`expected a refusal, got ${d.sender}`);
-  return d.reply;
+  return renderReply(d.reply);
 }
 
 const one = config({

@@ -21,7 +21,7 @@
 import type { WorkspaceConfig } from '../config/schema.js';
 import type { ListenerConfig } from '../config/listener-schema.js';
 import { parseMailbox } from './address.js';
-import { type Refusal, refuse, show } from './decision.js';
+import { type Refusal, refuse } from './decision.js';
 import type { FromField } from './header-facts.js';
 
 export { readHeaderFacts, type FromField, type HeaderFacts } from './header-facts.js';
@@ -29,11 +29,7 @@ export { planRewrite, rfc5322Date, type MessageRewrite, type PlanRewriteInput } 
 
 export type FromPolicy = ListenerConfig['fromPolicy'];
 
-/** Stable codes of From refusals (also the log `event`). */
-export const FROM_POLICY_CODES = {
-  fromRefused: 'policy.from_refused',
-  fromUnverifiable: 'policy.from_unverifiable',
-} as const;
+export { FROM_POLICY_CODES } from './decision.js';
 
 export interface FromPolicyInput {
   workspace: WorkspaceConfig;
@@ -90,12 +86,7 @@ export function decideFrom(input: FromPolicyInput): FromDecision {
     case 'impersonate':
       if (from && inside) {
         if (input.mayUse(from.address)) return { ok: true, sendAs: from.address, outcome: 'impersonated' };
-        return refuse(
-          FROM_POLICY_CODES.fromRefused,
-          550,
-          '5.7.1',
-          `From <${show(from.address)}> is not a sender this client may use: send as <${show(sender)}>, or add the address to the listener's or device account's senders`,
-        );
+        return refuse('fromNotUsable', { from: from.address, sender });
       }
       return rewrite(input, sender, from?.address ?? null, inside);
     case 'rewrite':
@@ -116,23 +107,7 @@ function rewrite(input: FromPolicyInput, sender: string, original: string | null
 }
 
 function rejectFrom(input: FromPolicyInput, fromField: FromField, from: string | null, sender: string): Refusal {
-  if (from === null) {
-    const what = fromField === 'several' ? 'names more than one mailbox' : 'cannot be read as one address';
-    return refuse(FROM_POLICY_CODES.fromRefused, 550, '5.7.1', `the From header ${what}: write From: <${show(sender)}>`);
-  }
-  if (input.aliasesUnavailable) {
-    return refuse(
-      FROM_POLICY_CODES.fromUnverifiable,
-      451,
-      '4.4.3',
-      `cannot check now whether From <${show(from)}> is a send-as address of <${show(sender)}>: try again later`,
-    );
-  }
-  const aliases = input.sendAsAliases ? ' or one of its verified send-as addresses' : '';
-  return refuse(
-    FROM_POLICY_CODES.fromRefused,
-    550,
-    '5.7.1',
-    `From <${show(from)}> is not the sending user <${show(sender)}>: set the device's From to <${show(sender)}>${aliases}, or use fromPolicy rewrite`,
-  );
+  if (from === null) return refuse('fromUnreadable', { several: fromField === 'several', sender });
+  if (input.aliasesUnavailable) return refuse('fromUnverifiable', { from, sender });
+  return refuse('fromNotSender', { from, sender, aliasesKnown: input.sendAsAliases !== undefined });
 }

@@ -7,9 +7,8 @@ import addressparser from 'nodemailer/lib/addressparser';
 import type { WorkspaceConfig } from '../config/schema.js';
 import { parseMailbox } from './address.js';
 import { parseAddressList } from './address-list.js';
-import { POLICY_CODES, type Refusal, refuse, show } from './decision.js';
+import { type Refusal, refuse } from './decision.js';
 import { splitHeaderFields } from './header-fields.js';
-import { INSIDE_ONLY, outsideReason } from './recipients.js';
 
 export type HeaderDecision =
   | {
@@ -30,21 +29,7 @@ const DELIVERY_FIELDS = new Set(['to', 'cc', 'bcc']);
 /** Fields that are checked as strictly, though Gmail does not deliver to them. */
 const CHECKED_FIELDS = new Set([...DELIVERY_FIELDS, 'resent-to', 'resent-cc', 'resent-bcc']);
 
-const FIELD_NAMES: Record<string, string> = {
-  to: 'To',
-  cc: 'Cc',
-  bcc: 'Bcc',
-  'resent-to': 'Resent-To',
-  'resent-cc': 'Resent-Cc',
-  'resent-bcc': 'Resent-Bcc',
-};
-
 const MAX_MESSAGE_ID = 995;
-
-function headerRefusal(field: string, reason: string, near?: string): Refusal {
-  const who = near === undefined ? '' : ` <${show(near)}>`;
-  return refuse(POLICY_CODES.headerRecipientRefused, 554, '5.7.1', `header recipient${who} in ${FIELD_NAMES[field] ?? field} refused: ${reason}`);
-}
 
 /**
  * A second opinion from nodemailer's lenient address parser (what the rest of the mail stack
@@ -110,11 +95,9 @@ export function checkHeaders(
   maxRecipients: number,
 ): HeaderDecision {
   const split = splitHeaderFields(headerBlock);
-  if (!split.ok) return refuse(POLICY_CODES.headerMalformed, 554, '5.6.0', split.reason);
+  if (!split.ok) return refuse('headerMalformed', { reason: split.reason });
   const long = longAddressLine(headerBlock);
-  if (long) {
-    return refuse(POLICY_CODES.headerMalformed, 554, '5.6.0', `the ${long} header has a run of over ${MAX_RUN} octets without a space: it cannot be folded safely`);
-  }
+  if (long) return refuse('headerLongRun', { field: long, max: MAX_RUN });
 
   const recipients = new Set<string>();
   let from: string | null = null;
@@ -131,16 +114,12 @@ export function checkHeaders(
     }
     if (!CHECKED_FIELDS.has(key)) continue;
     const parsed = parseAddressList(value);
-    if (!parsed.ok) return headerRefusal(key, parsed.reason, parsed.near);
+    if (!parsed.ok) return refuse('headerRecipientUnreadable', { field: key, reason: parsed.reason, near: parsed.near });
     for (const m of parsed.mailboxes) {
-      if (!workspace.domains.includes(m.domain)) {
-        return headerRefusal(key, `outside workspace ${workspace.name}, ${INSIDE_ONLY}`, m.address);
-      }
+      if (!workspace.domains.includes(m.domain)) return refuse('headerRecipientOutside', { field: key, workspace: workspace.name, rcpt: m.address });
     }
     const addresses = parsed.mailboxes.map((m) => m.address);
-    if (!lenientAgrees(value, addresses)) {
-      return headerRefusal(key, 'the address list can be read more than one way: write it as Name <user@domain>, separated by commas');
-    }
+    if (!lenientAgrees(value, addresses)) return refuse('headerRecipientAmbiguous', { field: key });
     if (DELIVERY_FIELDS.has(key)) for (const a of addresses) recipients.add(a);
   }
 
@@ -148,18 +127,11 @@ export function checkHeaders(
   for (const rcpt of envelopeRecipients) {
     // Checked at RCPT already; checked again so that a caller's mistake cannot add an outside Bcc.
     const m = parseMailbox(rcpt);
-    if (!m || !workspace.domains.includes(m.domain)) {
-      return refuse(POLICY_CODES.recipientRefused, 554, '5.7.1', `envelope ${outsideReason(workspace, m?.address ?? rcpt)}`);
-    }
+    if (!m || !workspace.domains.includes(m.domain)) return refuse('envelopeRecipientOutside', { workspace: workspace.name, rcpt: m?.address ?? rcpt });
     if (!recipients.has(m.address)) bcc.add(m.address);
   }
   if (recipients.size + bcc.size > maxRecipients) {
-    return refuse(
-      POLICY_CODES.headerTooManyRecipients,
-      554,
-      '5.5.3',
-      `too many recipients for Gmail: ${recipients.size} header recipients plus ${bcc.size} envelope-only recipients exceed ${maxRecipients}`,
-    );
+    return refuse('headerTooManyRecipients', { header: recipients.size, bcc: bcc.size, max: maxRecipients });
   }
   return { ok: true, headerRecipients: [...recipients], bcc: [...bcc], from, messageId };
 }

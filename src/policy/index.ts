@@ -1,8 +1,9 @@
 /**
  * policy: the workspace boundary. Pure functions, no I/O: given config and an envelope (and,
  * after DATA, the header section) decide the workspace, the sending user, and whether every
- * recipient is inside. Each returns a decision ({ ok: true, ... } or { ok: false, reply }),
- * never throws, and fails closed: an address it cannot parse is refused.
+ * recipient is inside. Each returns a decision ({ ok: true, ... } or { ok: false, reply } where
+ * reply names an entry of src/replies), never throws, and fails closed: an address it cannot
+ * parse is refused.
  */
 export { checkMailbox, parseMailbox, MAX_ADDRESS, MAX_LOCAL_PART, type Mailbox, type MailboxResult } from './address.js';
 export { parseAddressList, type AddressListResult } from './address-list.js';

@@ -5,7 +5,7 @@
  */
 import type { Config, WorkspaceConfig } from '../config/schema.js';
 import { checkMailbox, parseMailbox } from './address.js';
-import { POLICY_CODES, type Refusal, refuse, show } from './decision.js';
+import { type Refusal, refuse } from './decision.js';
 import { workspaceOfDomain } from './domain.js';
 
 export type SenderDecision =
@@ -24,7 +24,7 @@ export type ResolveSenderOptions = {
   workspace?: WorkspaceConfig | undefined;
 };
 
-const names = (ws: readonly WorkspaceConfig[]) => ws.map((w) => w.name).join(', ');
+const names = (ws: readonly WorkspaceConfig[]) => ws.map((w) => w.name);
 
 /** Does a senders.map key (as written in config) name this MAIL FROM? Case-insensitive, and
  * equal when both parse to the same normalized address (e.g. U-label vs A-label domain). */
@@ -33,34 +33,15 @@ function keyMatches(key: string, mailFrom: string, normalized: string | null): b
   return normalized !== null && parseMailbox(key)?.address === normalized;
 }
 
-function fromDefault(candidates: readonly WorkspaceConfig[], shown: string): SenderDecision {
+function fromDefault(candidates: readonly WorkspaceConfig[], sender: string): SenderDecision {
   const withDefault = candidates.filter((w) => w.senders.default !== null);
   if (withDefault.length === 1) {
     const w = withDefault[0]!;
     return { ok: true, workspace: w, sender: w.senders.default!, via: 'default' };
   }
-  if (withDefault.length > 1) {
-    return refuse(
-      POLICY_CODES.senderRefused,
-      550,
-      '5.7.1',
-      `sender <${shown}> is not in a workspace domain and several workspaces (${names(withDefault)}) have senders.default: map it in senders.map of one workspace, or bind the listener to a workspace`,
-    );
-  }
-  if (shown === '') {
-    return refuse(
-      POLICY_CODES.senderRefused,
-      550,
-      '5.7.1',
-      'the null sender <> has no Google Workspace user to send as (set senders.default, or map "" in senders.map)',
-    );
-  }
-  return refuse(
-    POLICY_CODES.senderRefused,
-    550,
-    '5.7.1',
-    `sender <${shown}> is not in a Google Workspace domain this relay serves (map it in senders.map or set senders.default)`,
-  );
+  if (withDefault.length > 1) return refuse('senderDefaultAmbiguous', { sender, workspaces: names(withDefault) });
+  if (sender === '') return refuse('nullSenderNoDefault');
+  return refuse('senderNotServed', { sender });
 }
 
 /**
@@ -71,7 +52,7 @@ export function resolveSender(config: Pick<Config, 'workspaces'>, mailFrom: stri
   const candidates = opts.workspace ? [opts.workspace] : config.workspaces;
   const parsed = mailFrom === '' ? null : checkMailbox(mailFrom);
   const normalized = parsed?.ok ? parsed.address : null;
-  const shown = show(normalized ?? mailFrom);
+  const address = normalized ?? mailFrom;
 
   const mapped: { workspace: WorkspaceConfig; sender: string }[] = [];
   for (const w of candidates) {
@@ -81,36 +62,19 @@ export function resolveSender(config: Pick<Config, 'workspaces'>, mailFrom: stri
   }
   const distinct = new Set(mapped.map((m) => `${m.workspace.name}\n${m.sender}`));
   if (distinct.size > 1) {
-    const where = [...new Set(mapped.map((m) => m.workspace.name))].join(', ');
-    return refuse(
-      POLICY_CODES.senderRefused,
-      550,
-      '5.7.1',
-      `sender <${shown}> is mapped more than once in senders.map (workspace ${where}) to different users: keep one entry`,
-    );
+    const workspaces = [...new Set(mapped.map((m) => m.workspace.name))];
+    return refuse('senderMappedTwice', { sender: address, workspaces });
   }
   if (mapped.length > 0) return { ok: true, workspace: mapped[0]!.workspace, sender: mapped[0]!.sender, via: 'map' };
 
   if (mailFrom === '') return fromDefault(candidates, '');
-  if (!parsed?.ok) {
-    return refuse(
-      POLICY_CODES.senderInvalid,
-      553,
-      '5.1.7',
-      `sender <${shown}> is not a valid address: ${parsed?.reason ?? 'unparseable'} (fix the device's sender address, or map it as written in senders.map)`,
-    );
-  }
+  if (!parsed?.ok) return refuse('senderInvalid', { sender: address, reason: parsed?.reason ?? 'unparseable' });
   const owner = workspaceOfDomain(config, parsed.domain) ?? (opts.workspace?.domains.includes(parsed.domain) ? opts.workspace : null);
   if (owner) {
     if (candidates.some((w) => w.name === owner.name)) {
       return { ok: true, workspace: owner, sender: parsed.address, via: 'address' };
     }
-    return refuse(
-      POLICY_CODES.senderRefused,
-      550,
-      '5.7.1',
-      `sender <${shown}> belongs to workspace ${owner.name}, but this listener serves workspace ${names(candidates)}`,
-    );
+    return refuse('senderOtherWorkspace', { sender: address, owner: owner.name, workspaces: names(candidates) });
   }
-  return fromDefault(candidates, shown);
+  return fromDefault(candidates, address);
 }

@@ -5,8 +5,9 @@
  */
 import { statfs } from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
-import { SmtpReply, errorText } from '../errors.js';
+import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
+import { namedReply, type NamedReply } from '../replies/index.js';
 
 export interface BackpressureDeps {
   dir: string;
@@ -50,17 +51,17 @@ export class Backpressure {
     }
   }
 
-  /** The reply for MAIL FROM when new mail must wait, or null. */
-  check(): SmtpReply | null {
+  /** The reply for MAIL FROM when new mail must wait (spoolDiskFull, spoolQueueFull), or null. */
+  check(): NamedReply | null {
     const q = this.deps.config().queue;
     let next: typeof this.state = 'ok';
-    let reply: SmtpReply | null = null;
+    let reply: NamedReply | null = null;
     if (this.free < q.minFreeSpace) {
       next = 'disk';
-      reply = new SmtpReply('spool.disk_full', 452, '4.3.1', 'insufficient system storage, try again later');
+      reply = namedReply('spoolDiskFull');
     } else if (this.deps.queued() >= q.maxQueued) {
       next = 'queue';
-      reply = new SmtpReply('spool.queue_full', 452, '4.3.1', 'too much mail waiting for delivery, try again later');
+      reply = namedReply('spoolQueueFull');
     }
     if (next !== this.state) {
       if (next === 'ok') this.deps.logger.info({ event: 'spool.backpressure_off' }, 'accepting mail again');

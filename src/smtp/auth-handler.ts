@@ -9,7 +9,7 @@
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 import { checkDeviceLogin } from '../auth/index.js';
 import { errorText } from '../errors.js';
-import { REPLIES } from './replies.js';
+import { smtpReply } from '../replies/index.js';
 import type { Runtime } from './runtime.js';
 
 type AuthCallback = (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void;
@@ -25,7 +25,7 @@ export function onAuth(rt: Runtime, auth: SMTPServerAuthentication, session: SMT
   const wait = rt.throttle.retryAfter(client);
   if (wait !== null) {
     state.log.warn({ event: 'auth.throttled', ...common }, 'login refused: too many failures from this address');
-    return callback(REPLIES.authThrottled(Math.max(1, Math.ceil(wait / 60_000))));
+    return callback(smtpReply('authThrottled', { minutes: Math.max(1, Math.ceil(wait / 60_000)) }));
   }
   const attempt = { username: auth.username ?? '', password: auth.password ?? '', authzid: auth.authzid ?? '' };
   checkDeviceLogin(rt.config().devices, attempt, rt.listener().workspace).then(
@@ -37,11 +37,11 @@ export function onAuth(rt: Runtime, auth: SMTPServerAuthentication, session: SMT
       }
       const failures = rt.throttle.fail(client);
       state.log.warn({ event: 'auth.failed', ...common, reason: result.reason, failures }, 'login failed');
-      callback(result.reason === 'authzid' ? REPLIES.authzidRefused() : REPLIES.authFailed());
+      callback(smtpReply(result.reason === 'authzid' ? 'authzidRefused' : 'authFailed'));
     },
     (err: unknown) => {
       state.log.error({ event: 'auth.error', ...common, err: errorText(err) }, 'password check failed');
-      callback(REPLIES.authUnavailable());
+      callback(smtpReply('authUnavailable'));
     },
   );
 }

@@ -5,11 +5,11 @@
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { SmtpReply, errorText } from '../errors.js';
 import { checkHeaders, parseMailbox } from '../policy/index.js';
+import { namedReply, renderReply, smtpReply } from '../replies/index.js';
 import type { MessageMeta } from '../spool/types.js';
 import { LineEndingCheck } from './line-endings.js';
 import { decideIdentity } from './identity.js';
 import { receiveFailure, receiveInto } from './receive.js';
-import { REPLIES } from './replies.js';
 import type { Runtime } from './runtime.js';
 
 /** Resolves with the 250 text, or rejects with the SmtpReply to send. */
@@ -18,7 +18,7 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
   const tx = state.tx;
   if (!tx) {
     stream.resume();
-    throw REPLIES.badSequence();
+    throw smtpReply('badSequence');
   }
   state.tx = null;
   const cfg = rt.config();
@@ -36,13 +36,13 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
       throw rt.refuse(session, 'data', failure, { size: received.size });
     }
     const bare = lineEndings?.bare;
-    if (bare) throw rt.refuse(session, 'data', REPLIES.bareLineEnding(bare), { size: received.size });
+    if (bare) throw rt.refuse(session, 'data', namedReply('bareLineEnding', { kind: bare }), { size: received.size });
     const headers = checkHeaders(tx.workspace, received.header, recipients, cfg.limits.maxRecipients);
     if (!headers.ok) throw rt.refuse(session, 'data', headers.reply, { size: received.size });
     const allowed = tx.device?.allowedRecipients;
     const forbidden = allowed ? headers.headerRecipients.find((r) => !allowed.includes(r)) : undefined;
     if (tx.device && forbidden !== undefined) {
-      throw rt.refuse(session, 'data', REPLIES.deviceHeaderRecipient(tx.device.username, forbidden), { size: received.size, device: tx.device.username });
+      throw rt.refuse(session, 'data', namedReply('deviceHeaderRecipient', { device: tx.device.username, rcpt: forbidden }), { size: received.size, device: tx.device.username });
     }
     const identity = await decideIdentity(rt, tx, received.header);
     if (!identity.ok) throw rt.refuse(session, 'data', identity.reply, { size: received.size, from: headers.from });
@@ -92,15 +92,15 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
       // It is on disk: the scheduler finds it at the next start. Never a 4xx for committed mail.
       log.error({ event: 'scheduler.enqueue_failed', queueId: id, err: errorText(err) }, 'queued, but the scheduler was not told');
     }
-    return `2.0.0 Ok: queued as ${id}`;
+    return renderReply(namedReply('accepted', { queueId: id })).message;
   } catch (err) {
     if (err instanceof SmtpReply) throw err;
     if ((err as { code?: unknown }).code === 'ECONNECTION') {
       log.info({ event: 'message.incomplete', queueId: id }, 'client went away during DATA: nothing kept');
-      throw REPLIES.localError();
+      throw smtpReply('localError');
     }
     log.error({ event: 'spool.error', queueId: id, err: errorText(err) }, 'could not store message');
-    throw REPLIES.localError();
+    throw smtpReply('localError');
   } finally {
     if (!committed) await writer.abort().catch(() => undefined);
   }

@@ -6,50 +6,50 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { SmtpReply } from '../errors.js';
 import { checkRecipient, recipientLimitReply, resolveSender } from '../policy/index.js';
-import { REPLIES } from './replies.js';
+import { namedReply, smtpReply, type NamedReply } from '../replies/index.js';
 import { deviceOf, type Runtime } from './runtime.js';
 
 /** Decide MAIL FROM; on success the transaction is stored in the session state. */
 export function onMailFrom(rt: Runtime, address: SMTPServerAddress, session: SMTPServerSession): SmtpReply | null {
-  if (rt.closing()) return REPLIES.shuttingDown();
+  if (rt.closing()) return smtpReply('shuttingDown');
   const listener = rt.listener();
   const config = rt.config();
   const state = rt.state(session);
   state.tx = null;
   const device = deviceOf(rt, session);
   const mailFrom = address.address;
-  const refuse = (reply: SmtpReply, extra: object = {}) => rt.refuse(session, 'mail', reply, { mailFrom, ...extra });
+  const refuse = (reply: NamedReply, extra: object = {}) => rt.refuse(session, 'mail', reply, { mailFrom, ...extra });
   if (!device && listener.auth.required) {
     const tlsFirst = listener.tls.mode === 'starttls' && !session.secure && !listener.auth.allowPlaintext;
-    return refuse(REPLIES.authRequired(tlsFirst));
+    return refuse(namedReply('authRequired', { tlsFirst }));
   }
   // From this command's own parameters: smtp-server leaves envelope.smtpUtf8 set after a refused MAIL.
-  if (address.args && address.args.SMTPUTF8 !== undefined) return refuse(REPLIES.smtpUtf8());
+  if (address.args && address.args.SMTPUTF8 !== undefined) return refuse(namedReply('smtpUtf8'));
   const busy = rt.deps.admission?.() ?? null;
   if (busy) return refuse(busy);
   if (device && !rt.deviceRate.allows(device.username, device.maxMessagesPerHour)) {
-    return refuse(REPLIES.deviceRate(device.username, device.maxMessagesPerHour!), { device: device.username });
+    return refuse(namedReply('deviceRate', { device: device.username, max: device.maxMessagesPerHour! }), { device: device.username });
   }
   // Hosted isolation: a device account is bound to its workspace, a listener to its own.
   const bound = device?.workspace ?? listener.workspace;
   const workspace = bound === undefined ? undefined : config.workspaces.find((w) => w.name === bound);
-  if (bound !== undefined && !workspace) return refuse(REPLIES.localError(), { workspace: bound });
+  if (bound !== undefined && !workspace) return refuse(namedReply('localError'), { workspace: bound });
   const decision = resolveSender(config, mailFrom, { workspace });
   if (!decision.ok) return refuse(decision.reply, device ? { device: device.username } : {});
   if (device?.senders && !device.senders.includes(decision.sender)) {
-    return refuse(REPLIES.deviceSender(device.username, decision.sender), { device: device.username, sender: decision.sender });
+    return refuse(namedReply('deviceSender', { device: device.username, sender: decision.sender }), { device: device.username, sender: decision.sender });
   }
   if (listener.senders && !listener.senders.includes(decision.sender)) {
-    return refuse(REPLIES.listenerSender(decision.sender), { sender: decision.sender });
+    return refuse(namedReply('listenerSender', { sender: decision.sender }), { sender: decision.sender });
   }
   state.tx = { workspace: decision.workspace, sender: decision.sender, mailFrom, device };
   return null;
 }
 
 export function onRcptTo(rt: Runtime, address: SMTPServerAddress, session: SMTPServerSession): SmtpReply | null {
-  if (rt.closing()) return REPLIES.shuttingDown();
+  if (rt.closing()) return smtpReply('shuttingDown');
   const tx = rt.state(session).tx;
-  if (!tx) return REPLIES.badSequence();
+  if (!tx) return smtpReply('badSequence');
   const rcpt = address.address;
   const max = rt.config().limits.maxRecipients;
   if (session.envelope.rcptTo.length >= max) return rt.refuse(session, 'rcpt', recipientLimitReply(max), { rcpt });
@@ -57,7 +57,7 @@ export function onRcptTo(rt: Runtime, address: SMTPServerAddress, session: SMTPS
   if (!decision.ok) return rt.refuse(session, 'rcpt', decision.reply, { rcpt });
   const allowed = tx.device?.allowedRecipients;
   if (tx.device && allowed && !allowed.includes(decision.address)) {
-    return rt.refuse(session, 'rcpt', REPLIES.deviceRecipient(tx.device.username, decision.address), { rcpt, device: tx.device.username });
+    return rt.refuse(session, 'rcpt', namedReply('deviceRecipient', { device: tx.device.username, rcpt: decision.address }), { rcpt, device: tx.device.username });
   }
   return null;
 }

@@ -10,6 +10,7 @@ import { DeviceRate, LoginThrottle } from '../auth/index.js';
 import type { ListenerConfig } from '../config/schema.js';
 import { ConfigError, SmtpReply, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
+import { namedReply, renderReply, smtpReply, type NamedReply } from '../replies/index.js';
 import { createQueueId } from '../spool/index.js';
 import { onAuth } from './auth-handler.js';
 import { clientFilter } from './client-networks.js';
@@ -19,7 +20,6 @@ import { useOwnEnhancedCodes } from './enhanced-codes.js';
 import { onMailFrom, onRcptTo } from './envelope.js';
 import { useGreetingDelayOption } from './greeting-delay.js';
 import { checkListenerConfig, disabledCommands, needsRestart, tunables } from './listener-settings.js';
-import { REPLIES } from './replies.js';
 import type { Runtime } from './runtime.js';
 import { ConnectionRegistry, drainAndClose } from './shutdown.js';
 import { isLegacyVersion, loadTlsOptions } from './tls-settings.js';
@@ -67,7 +67,8 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
       }
       return s;
     },
-    refuse(session, stage, reply, extra = {}) {
+    refuse(session, stage, named, extra = {}) {
+      const reply = renderReply(named);
       // not rt.state(): a refusal after the client left must not recreate (and leak) its state
       (sessions.get(session.id)?.log ?? logger).info(
         { event: 'message.rejected', stage, code: reply.responseCode, enhanced: reply.enhanced, reason: reply.reason, ...extra },
@@ -81,7 +82,8 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     newId: deps.newId ?? (() => createQueueId()),
   };
 
-  const refuseSession = (log: Logger, reply: SmtpReply, reason: string) => {
+  const refuseSession = (log: Logger, named: NamedReply, reason: string) => {
+    const reply = renderReply(named);
     log.info({ event: 'session.refused', listener: name, reason, code: reply.responseCode, enhanced: reply.enhanced }, 'connection refused');
     return reply;
   };
@@ -108,14 +110,14 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     onConnect(session, callback) {
       const state = rt.state(session);
       const listener = current;
-      if (closing) return callback(refuseSession(state.log, REPLIES.shuttingDown(), 'closing'));
+      if (closing) return callback(refuseSession(state.log, namedReply('shuttingDown'), 'closing'));
       if (!allowed(session.remoteAddress)) {
-        return callback(refuseSession(state.log, REPLIES.clientNotAllowed(session.remoteAddress), 'network'));
+        return callback(refuseSession(state.log, namedReply('clientNotAllowed', { address: session.remoteAddress }), 'network'));
       }
       const admission = counter.admit(session.remoteAddress, listener);
-      if (admission === 'listener_full') return callback(refuseSession(state.log, REPLIES.tooManyConnections(), 'listener_full'));
+      if (admission === 'listener_full') return callback(refuseSession(state.log, namedReply('tooManyConnections'), 'listener_full'));
       if (admission === 'client_full') {
-        return callback(refuseSession(state.log, REPLIES.tooManyFromClient(session.remoteAddress), 'client_full'));
+        return callback(refuseSession(state.log, namedReply('tooManyFromClient', { address: session.remoteAddress }), 'client_full'));
       }
       state.admitted = true;
       session.disabledCommands = disabledCommands(listener, deps.config(), session.secure);
@@ -150,7 +152,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     onData(stream, session, callback) {
       acceptData(rt, stream, session).then(
         (reply) => callback(null, reply),
-        (err: unknown) => callback(err instanceof SmtpReply ? err : REPLIES.localError()),
+        (err: unknown) => callback(err instanceof SmtpReply ? err : smtpReply('localError')),
       );
     },
   };
@@ -195,7 +197,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
         closing = true;
         const graceMs = opts.graceMs ?? deps.config().queue.shutdownTimeout;
         logger.info({ event: 'listener.closing', listener: name, sessions: counter.size, graceMs }, 'closing listener');
-        closed = drainAndClose(server, registry, { graceMs, reply: REPLIES.shuttingDown() }).then(({ forced }) => {
+        closed = drainAndClose(server, registry, { graceMs, reply: smtpReply('shuttingDown') }).then(({ forced }) => {
           logger.info({ event: 'listener.closed', listener: name, forced }, 'listener closed');
         });
       }

@@ -3,7 +3,7 @@
  * check, then commit (fsync) before the 250. Nothing is buffered but the header section.
  */
 import type { Readable } from 'node:stream';
-import { SmtpReply } from '../errors.js';
+import { namedReply, type NamedReply } from '../replies/index.js';
 
 /** A header section larger than this is refused (Gmail itself refuses far smaller ones). */
 export const MAX_HEADER_BYTES = 1024 * 1024;
@@ -70,15 +70,10 @@ export function headerEnd(buf: Buffer): number {
   return -1;
 }
 
-export function receiveFailure(r: Received, maxSize: number): SmtpReply | null {
-  if (r.sizeExceeded) {
-    return new SmtpReply('message.too_large', 552, '5.3.4', `message exceeds the maximum size of ${maxSize} bytes`);
-  }
-  if (r.headerTooLarge) {
-    return new SmtpReply('message.header_too_large', 552, '5.3.4', `header section exceeds ${MAX_HEADER_BYTES} bytes`);
-  }
-  if (r.writeError) {
-    return new SmtpReply('spool.write_failed', 451, '4.3.0', 'could not store the message, try again later');
-  }
+/** The refusal a failed receive earns (too large, header section too large, spool write), or null. */
+export function receiveFailure(r: Received, maxSize: number): NamedReply | null {
+  if (r.sizeExceeded) return namedReply('messageTooLarge', { max: maxSize });
+  if (r.headerTooLarge) return namedReply('headerTooLarge', { max: MAX_HEADER_BYTES });
+  if (r.writeError) return namedReply('spoolWriteFailed');
   return null;
 }

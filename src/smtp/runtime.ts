@@ -3,6 +3,7 @@ import type { SMTPServerSession } from 'smtp-server';
 import type { DeviceRate, LoginThrottle } from '../auth/index.js';
 import type { Config, DeviceConfig, ListenerConfig } from '../config/schema.js';
 import type { SmtpReply } from '../errors.js';
+import type { NamedReply } from '../replies/index.js';
 import type { ListenerDeps, SessionState } from './types.js';
 
 export interface Runtime {
@@ -12,8 +13,8 @@ export interface Runtime {
   config(): Config;
   closing(): boolean;
   state(session: SMTPServerSession): SessionState;
-  /** Log the refusal (message.rejected) and return the reply. */
-  refuse(session: SMTPServerSession, stage: string, reply: SmtpReply, extra?: object): SmtpReply;
+  /** Render the refusal, log it (message.rejected) and return the reply to send. */
+  refuse(session: SMTPServerSession, stage: string, reply: NamedReply, extra?: object): SmtpReply;
   readonly throttle: LoginThrottle;
   readonly deviceRate: DeviceRate;
   now(): Date;

@@ -1,9 +1,9 @@
 /** The listener's public face and what it needs (see listener.ts). */
 import type { DeviceRate, LoginThrottle } from '../auth/index.js';
 import type { Config, DeviceConfig, ListenerConfig, WorkspaceConfig } from '../config/schema.js';
-import type { SmtpReply } from '../errors.js';
 import type { SendAsVerifier } from '../google/send-as.js';
 import type { Logger } from '../log.js';
+import type { NamedReply } from '../replies/index.js';
 import type { Spool } from '../spool/index.js';
 import type { MessageMeta } from '../spool/types.js';
 
@@ -16,10 +16,10 @@ export interface ListenerDeps {
   /** Called after a message is committed to the spool (the scheduler picks it up). */
   onAccepted: (meta: MessageMeta) => void;
   /**
-   * Backpressure, asked at every MAIL FROM: a reply (e.g. 452 4.3.1 when the disk or the queue
-   * is full) refuses the transaction; null lets it go on.
+   * Backpressure, asked at every MAIL FROM: a reply (e.g. spoolDiskFull, 452 4.3.1) refuses the
+   * transaction; null lets it go on.
    */
-  admission?: () => SmtpReply | null;
+  admission?: () => NamedReply | null;
   /** Failed logins per client address; share one between listeners. Default: one per listener. */
   loginThrottle?: LoginThrottle;
   /** Messages per device per hour; share one between listeners. Default: one per listener. */
