@@ -16,12 +16,11 @@ import { onAuth } from './auth-handler.js';
 import { clientFilter } from './client-networks.js';
 import { ConnectionCounter } from './connection-limits.js';
 import { acceptData } from './data.js';
-import { useOwnEnhancedCodes } from './enhanced-codes.js';
 import { onMailFrom, onRcptTo } from './envelope.js';
-import { useGreetingDelayOption } from './greeting-delay.js';
 import { checkListenerConfig, disabledCommands, needsRestart, tunables } from './listener-settings.js';
 import type { Runtime } from './runtime.js';
-import { ConnectionRegistry, drainAndClose } from './shutdown.js';
+import { drainAndClose } from './shutdown.js';
+import { ConnectionRegistry, boundAddress, installSmtpServerInternals, updateServerOptions } from './smtp-server-internals.js';
 import { isLegacyVersion, loadTlsOptions } from './tls-settings.js';
 import type { Listener, ListenerDeps, SessionState } from './types.js';
 
@@ -29,8 +28,7 @@ export type { Listener, ListenerDeps } from './types.js';
 export { needsRestart } from './listener-settings.js';
 
 export async function startListener(deps: ListenerDeps): Promise<Listener> {
-  useOwnEnhancedCodes();
-  const delayOption = useGreetingDelayOption();
+  installSmtpServerInternals();
   const { logger } = deps;
   const name = deps.listener.name ?? `${deps.listener.host}:${deps.listener.port}`;
   const label = deps.label ?? `listen[${name}]`;
@@ -48,9 +46,6 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
         { event: 'tls.legacy_enabled', listener: name, minVersion: listener.tls.minVersion, device: listener.tls.legacyDevice },
         `${name} accepts ${listener.tls.minVersion} for ${listener.tls.legacyDevice}: replace or upgrade that device`,
       );
-    }
-    if (!delayOption && listener.greetingDelay !== 100) {
-      logger.warn({ event: 'smtp.greeting_delay_unsupported', listener: name }, 'this smtp-server version ignores greetingDelay (fixed 100 ms)');
     }
   };
 
@@ -167,7 +162,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     });
   });
   server.on('error', (err) => logger.debug({ event: 'smtp.error', listener: name, err: errorText(err) }, 'smtp connection error'));
-  const bound = server.server.address() as AddressInfo;
+  const bound = boundAddress(server) as AddressInfo;
   warnings(current);
 
   let closed: Promise<void> | null = null;
@@ -186,7 +181,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
       const nextTls = loadTlsOptions(listener, label);
       const nextAllowed = clientFilter(listener.allow);
       if (listener.tls.mode !== 'none') server.updateSecureContext({ ...nextTls, ciphers: nextTls.ciphers });
-      Object.assign(server.options, tunables(listener, config), { name: config.hostname });
+      updateServerOptions(server, { ...tunables(listener, config), name: config.hostname });
       allowed = nextAllowed;
       current = listener;
       logger.info({ event: 'listener.reloaded', listener: name, tls: listener.tls.mode, minVersion: listener.tls.minVersion }, 'listener settings reloaded');
