@@ -25,5 +25,24 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
     },
   },
+  // The failure classifier is one part that the others import; it imports only the leaf modules.
+  {
+    files: ['src/failures/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          regex: '^\\.\\./(?!config/|errors\\.js$)',
+          message: 'src/failures imports only the leaf modules (errors, config); the other parts import it.',
+        }],
+      }],
+    },
+  },
+  // delivery imports google, never the other way round.
+  {
+    files: ['src/google/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../delivery/**'], message: 'google never imports delivery (failures are in src/failures).' }] }],
+    },
+  },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );

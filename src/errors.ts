@@ -7,6 +7,8 @@
  *   alert, retry slowly until fixed or the maximum age passes;
  * - permanent: this message can never be delivered (no such user, message refused); to dead/.
  */
+import type { FailureCode } from './failures/codes.js';
+
 export type FailureKind = 'temporary' | 'held' | 'permanent';
 
 export class RelayError extends Error {
@@ -27,34 +29,55 @@ export class ConfigError extends RelayError {
   }
 }
 
-/** An outbound failure, classified once (see src/delivery/classify.ts). */
+/**
+ * An outbound failure: a code from the code table (src/failures/codes.ts, which also gives its
+ * notice statuses), its kind, and what the upstream's answer said in codes. Google's answers
+ * are classified in one place: src/failures/classify.ts.
+ */
 export class DeliveryError extends RelayError {
+  declare readonly code: FailureCode;
   readonly kind: FailureKind;
+  /** The message without what the relay does next (": will retry"): what `check` prints. */
+  readonly summary: string;
   /** Earliest time Google (or the upstream) allows another try, when it said so. */
   readonly retryAfter: Date | undefined;
   /** What an admin must do, for held failures: printed by `check` and in the alert log. */
   readonly fix: string | undefined;
   /** HTTP status or SMTP reply code from upstream, when there was one. */
   readonly status: number | undefined;
+  /**
+   * The upstream's answer in codes only, never its text: HTTP status, status and reasons
+   * ("403 PERMISSION_DENIED insufficientPermissions"), SMTP reply and enhanced code, a network
+   * error code.
+   */
+  readonly detail: string | undefined;
+  /** Google's clock minus ours in seconds, when a token answer's Date header said (positive: we are behind). */
+  readonly clockOffsetSeconds: number | undefined;
   /** The request may have reached the provider before the connection failed. */
   readonly outcomeUnknown: boolean;
   constructor(
-    code: string,
+    code: FailureCode,
     kind: FailureKind,
     message: string,
     options: {
       cause?: unknown;
+      summary?: string | undefined;
       retryAfter?: Date | undefined;
       fix?: string | undefined;
       status?: number | undefined;
+      detail?: string | undefined;
+      clockOffsetSeconds?: number | undefined;
       outcomeUnknown?: boolean;
     } = {},
   ) {
     super(code, message, { cause: options.cause });
     this.kind = kind;
+    this.summary = options.summary ?? message;
     this.retryAfter = options.retryAfter;
     this.fix = options.fix;
     this.status = options.status;
+    this.detail = options.detail;
+    this.clockOffsetSeconds = options.clockOffsetSeconds;
     this.outcomeUnknown = options.outcomeUnknown ?? false;
   }
 }

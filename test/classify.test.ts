@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeliveryError, type FailureKind } from '../src/errors.js';
-import { classify, DAILY_LIMIT_WAIT_MS, DELEGATION_PAGE } from '../src/delivery/classify.js';
-import { retryAfterFromHeader, retryAfterFromText } from '../src/delivery/retry-after.js';
+import { classify, DAILY_LIMIT_WAIT_MS, DELEGATION_PAGE, retryAfterFromHeader, retryAfterFromText } from '../src/failures/index.js';
 
 const NOW = Date.parse('2026-11-22T09:00:00.000Z');
 const ctx = {
@@ -258,7 +257,7 @@ describe('classify: anything else', () => {
     expectKind(classify(new TypeError('something odd')), 'delivery.unknown', 'temporary');
     expectKind(classify('a string'), 'delivery.unknown', 'temporary');
     expectKind(classify(undefined), 'delivery.unknown', 'temporary');
-    const held = new DeliveryError('delivery.x', 'held', 'x');
+    const held = new DeliveryError('delivery.no_workspace', 'held', 'x');
     expect(classify(held)).toBe(held);
   });
 });

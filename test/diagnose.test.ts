@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GMAIL_SEND_SCOPE } from '../src/config/index.js';
-import { DELEGATION_PAGE } from '../src/delivery/classify.js';
+import { DELEGATION_PAGE } from '../src/failures/index.js';
 import { GoogleCredentials, loadServiceAccountKey } from '../src/google/index.js';
 import { diagnoseDelegation } from '../src/google/diagnose.js';
 import { FakeGoogle, createTestServiceAccount } from './support/fake-google.js';

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GMAIL_SEND_SCOPE } from '../src/config/index.js';
 import { createGmailApiTransport } from '../src/delivery/gmail-api.js';
-import { DELEGATION_PAGE } from '../src/delivery/classify.js';
+import { DELEGATION_PAGE } from '../src/failures/index.js';
 import { DeliveryError } from '../src/errors.js';
 import { GoogleCredentials, loadServiceAccountKey } from '../src/google/index.js';
 import { createLogger } from '../src/log.js';

@@ -7,6 +7,7 @@ import { errorText } from '../errors.js';
 import { check } from './check.js';
 import { registerHashPassword } from './hash-password.js';
 import { CliExit, chooseConfig } from './context.js';
+import { registerExplainError } from './explain-error.js';
 import { sendTest } from './send-test.js';
 import { serve } from './serve.js';
 import { registerSmimeCommands, ttyPrompt } from './smime.js';
@@ -57,6 +58,8 @@ export function buildProgram(): Command {
   });
 
   registerQueueCommands(program, processQueueDeps(configChoice));
+
+  registerExplainError(program, io);
 
   return program;
 }

@@ -13,7 +13,7 @@
 import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GoogleCredentials } from '../google/credentials.js';
-import { classify } from './classify.js';
+import { classify } from '../failures/index.js';
 import { createUploader, uploadError } from './gmail-upload.js';
 import { readOutgoing, rewriteChanges } from './outgoing.js';
 import type { DeliveryResult, OutboundMessage, Transport } from './types.js';
@@ -63,7 +63,7 @@ export function createGmailApiTransport(options: GmailApiTransportOptions): Tran
         await untilAborted(client.refreshAccessToken(), signal);
         continue;
       }
-      throw uploadError(sendUrl, answer);
+      throw uploadError(answer);
     }
   }
 

@@ -8,14 +8,15 @@
  * What gaxios and google-auth-library did around it is kept: the bearer token comes from the
  * user's JWT client (cached, refreshed near expiry), a 401 makes it fetch a new token and send
  * once more (the body is a Buffer, so the resend carries every byte), and a non-2xx answer
- * rejects with the shape classify.ts reads (`response.{status,data,headers}`, `config.url`).
- * Network errors reject with node's own error (code kept), as classify-network.ts expects.
+ * becomes a GoogleAnswerError, which the classifier reads (src/failures). Network errors reject
+ * with node's own error (code kept), as src/failures/network.ts expects.
  *
  * With a proxy in the environment (HTTPS_PROXY and friends) the transport uses gaxios instead,
  * which knows how to go through one (gmail-api.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
+import { GoogleAnswerError } from '../failures/index.js';
 
 export interface UploadAnswer {
   status: number;
@@ -99,13 +100,9 @@ export function createUploader(): Uploader {
   };
 }
 
-/** An error in the shape classify.ts reads from gaxios (status, data, headers, request URL). */
-export function uploadError(url: URL, answer: UploadAnswer): Error {
-  return Object.assign(new Error(`Gmail answered ${answer.status}`), {
-    status: answer.status,
-    response: { status: answer.status, data: answer.data, headers: answer.headers },
-    config: { url: url.href },
-  });
+/** Gmail's non-2xx answer to an upload, for the classifier. */
+export function uploadError(answer: UploadAnswer): GoogleAnswerError {
+  return new GoogleAnswerError({ endpoint: 'gmail', status: answer.status, data: answer.data, headers: answer.headers });
 }
 
 function parseBody(text: string): unknown {

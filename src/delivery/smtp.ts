@@ -11,7 +11,7 @@ import { readSecretFile } from '../config/secrets.js';
 import type { WorkspaceConfig } from '../config/schema.js';
 import type { DeliveryResult, OutboundMessage, Transport } from './types.js';
 import { readOutgoing, rewriteChanges } from './outgoing.js';
-import { classify } from './classify.js';
+import { classify } from '../failures/index.js';
 import { DeliveryError } from '../errors.js';
 
 type SmtpSettings = NonNullable<WorkspaceConfig['smtp']>;

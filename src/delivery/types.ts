@@ -22,7 +22,7 @@ export interface DeliveryResult {
 
 /**
  * One interface for every way out. `deliver` resolves once the provider took the message, or
- * rejects with a DeliveryError (src/errors.ts) classified in src/delivery/classify.ts.
+ * rejects with a DeliveryError (src/errors.ts) classified in src/failures/classify.ts.
  * Transports never import each other.
  */
 export interface Transport {

@@ -17,13 +17,13 @@
  * Concurrent lookups for one user share one request.
  */
 import { gmail } from '@googleapis/gmail';
+import { GMAIL_SETTINGS_BASIC_SCOPE } from '../config/smime-schema.js';
 import { ConfigError, DeliveryError } from '../errors.js';
+import { DELEGATION_PAGE, classify } from '../failures/index.js';
 import type { Logger } from '../log.js';
-import { classify } from '../delivery/classify.js';
-import { DELEGATION_PAGE } from '../delivery/classify-context.js';
 import type { GoogleCredentials } from './credentials.js';
 
-export const GMAIL_SETTINGS_BASIC_SCOPE = 'https://www.googleapis.com/auth/gmail.settings.basic';
+export { GMAIL_SETTINGS_BASIC_SCOPE };
 /** Scopes with which Google answers sendAs.list (the first is the least privilege). */
 export const SEND_AS_LIST_SCOPES: readonly string[] = [
   GMAIL_SETTINGS_BASIC_SCOPE,
@@ -97,18 +97,9 @@ export function createSendAsVerifier(options: SendAsVerifierOptions): SendAsVeri
     });
     return Promise.race([list(user), timedOut])
       .catch((err: unknown) => {
-        throw failure(err, user);
+        throw classify(err, { clientId: credentials.clientId, scopes: credentials.scopes, user, now, transport: 'gmail-api', purpose: 'send-as' });
       })
       .finally(() => clearTimeout(timer));
-  }
-
-  function failure(err: unknown, user: string): DeliveryError {
-    const e = classify(err, { clientId: credentials.clientId, scopes: credentials.scopes, user, now, transport: 'gmail-api' });
-    if (e.code !== 'delivery.insufficient_scope') return e;
-    return new DeliveryError('sendas.insufficient_scope', 'held', `the token as ${user} may not list send-as addresses`, {
-      status: e.status,
-      fix: `authorise client ID ${credentials.clientId} for ${GMAIL_SETTINGS_BASIC_SCOPE} in ${DELEGATION_PAGE} (needed by verifySendAs), and ask for that scope`,
-    });
   }
 
   function aliases(user: string): Promise<ReadonlySet<string>> {

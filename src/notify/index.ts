@@ -3,5 +3,4 @@ export { Notifier, postmasterOf, DEFAULT_ALERT_INTERVAL, type NotifierDeps } fro
 export { buildDsn, DSN_SUBJECT, type DsnInput, type DsnKind, type DsnOriginal } from './dsn.js';
 export { buildAlert, alertSubject, type AlertInput, type AlertKind } from './alert.js';
 export { safeHeadersOf, readHeaderSection, renderSafeHeaders, SAFE_HEADER_FIELDS, type SafeHeaders } from './safe-headers.js';
-export { failureStatus, delayStatus } from './status-codes.js';
 export { AlertLimiter } from './rate-limit.js';

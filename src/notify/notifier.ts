@@ -21,7 +21,7 @@ import { buildAlert, type AlertKind } from './alert.js';
 import { buildDsn, type DsnKind } from './dsn.js';
 import { AlertLimiter } from './rate-limit.js';
 import { readHeaderSection, safeHeadersOf } from './safe-headers.js';
-import { delayStatus, failureStatus } from './status-codes.js';
+import { delayStatus, failureStatus } from '../failures/index.js';
 
 export const DEFAULT_ALERT_INTERVAL = 60 * 60 * 1000;
 

@@ -6,6 +6,7 @@
  */
 import type { Config } from '../config/schema.js';
 import { ConfigError, DeliveryError, type FailureKind } from '../errors.js';
+import type { FailureCode } from '../failures/index.js';
 import type { AttemptRun } from './executor.js';
 
 /** The part of the config the thread builds transports from and checks messages against. */
@@ -43,7 +44,7 @@ export type FromThread =
 export type WireError =
   | {
       type: 'delivery';
-      code: string;
+      code: FailureCode;
       kind: FailureKind;
       message: string;
       fix?: string | undefined;

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/schema.js';
 import { DeliveryError, errorText } from '../errors.js';
+import { isFailureCode, type FailureCode } from '../failures/index.js';
 import type { Logger } from '../log.js';
 import type { Spool } from '../spool/index.js';
 import type { MessageMeta } from '../spool/types.js';
@@ -44,7 +45,7 @@ export interface SchedulerDeps {
 }
 
 /** Codes that mean "this user is sending too fast": defer the user, not fail the message. */
-const RATE_CODES = new Set(['delivery.rate_limited', 'delivery.daily_limit']);
+const RATE_CODES: ReadonlySet<FailureCode> = new Set(['delivery.rate_limited', 'delivery.daily_limit']);
 
 /** Recipients Google counts for a message (header recipients, added Bcc, envelope). */
 export function countedRecipients(meta: MessageMeta): number {
@@ -175,7 +176,7 @@ export class Scheduler {
       const log = this.deps.logger.child({ queueId: id });
       const waiting =
         meta.lastError !== null
-          ? new DeliveryError(meta.lastError.code, 'temporary', meta.lastError.message)
+          ? new DeliveryError(isFailureCode(meta.lastError.code) ? meta.lastError.code : 'delivery.unknown', 'temporary', meta.lastError.message)
           : new DeliveryError('queue.waiting', 'temporary', "not sent yet: waiting its turn (the sending user's pace or daily limit, or Google asking it to slow down)");
       await this.observe(log, () => this.deps.observer?.deferred?.(meta, waiting));
       await this.settle('release', id, log, () => this.deps.spool.release(meta));

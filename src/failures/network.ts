@@ -3,8 +3,9 @@
  * the message: a refused or unresolvable connection never carried it; a connection that dropped
  * or timed out after the request started may have (`outcomeUnknown`).
  */
-import { DeliveryError } from '../errors.js';
-import type { ClassifyContext } from './classify-context.js';
+import type { DeliveryError } from '../errors.js';
+import type { ClassifyContext } from './context.js';
+import { failure } from './failure.js';
 
 /** The connection was never made: nothing was sent. */
 const CONNECT_CODES = new Set([
@@ -74,20 +75,15 @@ export function classifyNetwork(err: unknown, ctx: ClassifyContext, sending: boo
   const f = errorFacts(err);
   const aborted = f.names.some((n) => ABORT_NAMES.has(n)) || f.codes.some((c) => ABORT_NAMES.has(c));
   if (ctx.signal?.aborted && (aborted || f.codes.length === 0)) {
-    return new DeliveryError('delivery.aborted', 'temporary', 'delivery was stopped (shutdown or time limit): will retry', {
-      outcomeUnknown: sending,
-    });
+    return failure('delivery.aborted', 'delivery was stopped (shutdown or time limit)', ctx, { outcomeUnknown: sending });
   }
   const connectPhase = f.codes.some((c) => CONNECT_CODES.has(c)) || f.syscalls.includes('connect');
   const code = f.codes.find((c) => CONNECT_CODES.has(c) || DROP_CODES.has(c));
+  const facts = { detail: code, outcomeUnknown: sending && !connectPhase };
   if (aborted || code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT') {
-    return new DeliveryError('delivery.timeout', 'temporary', `the request timed out${code ? ` (${code})` : ''}: will retry`, {
-      outcomeUnknown: sending && !connectPhase,
-    });
+    return failure('delivery.timeout', `the request timed out${code ? ` (${code})` : ''}`, ctx, facts);
   }
   const hangUp = f.messages.some((m) => /socket hang up|other side closed|premature close/i.test(m));
   if (!code && !hangUp) return undefined;
-  return new DeliveryError('delivery.network', 'temporary', `network error (${code ?? 'socket hang up'}): will retry`, {
-    outcomeUnknown: sending && !connectPhase,
-  });
+  return failure('delivery.network', `network error (${code ?? 'socket hang up'})`, ctx, facts);
 }

@@ -7,9 +7,10 @@
  * sequence on our side (temporary). The server's text is not copied: it can quote addresses
  * and header contents; the reply code and enhanced status code are.
  */
-import { DeliveryError } from '../errors.js';
-import { DAILY_LIMIT_WAIT_MS, type ClassifyContext } from './classify-context.js';
-import { classifyNetwork } from './classify-network.js';
+import type { DeliveryError } from '../errors.js';
+import { DAILY_LIMIT_WAIT_MS, type ClassifyContext } from './context.js';
+import { failure } from './failure.js';
+import { classifyNetwork } from './network.js';
 
 const NODEMAILER_CODES = new Set([
   'EAUTH',
@@ -49,44 +50,40 @@ export function classifySmtp(err: SmtpErrorLike, ctx: ClassifyContext): Delivery
   const reply = [status, enhanced].filter(Boolean).join(' ');
   const code = typeof err.code === 'string' ? err.code : '';
   const user = ctx.user ?? 'the sending user';
-  const opts = { status };
+  const facts = { status, detail: reply || code || undefined };
+  const said = reply ? ` (${reply})` : '';
 
   const authFailure =
     ['EAUTH', 'ENOAUTH', 'EOAUTH2'].includes(code) || status === 535 || status === 534 || status === 530;
   if (authFailure && !(status !== undefined && status >= 400 && status < 500)) {
-    return new DeliveryError('delivery.smtp.auth', 'held', `the SMTP upstream refused the login of ${user}${reply ? ` (${reply})` : ''}`, {
-      ...opts,
-      fix: `create a new app password for ${user} (Google Account → Security → 2-Step Verification → App passwords; it needs 2-Step Verification and stops working when the password changes) and put it in the workspace's SMTP password file`,
-    });
+    return failure('delivery.smtp.auth', `the SMTP upstream refused the login of ${user}${said}`, ctx, facts);
   }
   if (status !== undefined && status >= 400 && status < 600) {
     if (enhanced === '5.4.5' || /sending limit|sending quota/i.test(response)) {
-      return new DeliveryError('delivery.daily_limit', 'temporary', `the sending limit of ${user} is reached (${reply}): will retry later`, {
-        ...opts,
-        retryAfter: new Date((ctx.now ?? Date.now)() + DAILY_LIMIT_WAIT_MS),
-      });
+      const retryAfter = new Date((ctx.now ?? Date.now)() + DAILY_LIMIT_WAIT_MS);
+      return failure('delivery.daily_limit', `the sending limit of ${user} is reached${said}`, ctx, { ...facts, retryAfter });
     }
     if (status < 500 && enhanced?.startsWith('4.7.')) {
       // Gmail's "421 4.7.0 Try again later", "454 4.7.0 Too many login attempts": this account is
       // sending (or logging in) too fast. Pause the account, not just this message.
-      return new DeliveryError('delivery.rate_limited', 'temporary', `the SMTP upstream asks ${user} to slow down (${reply}): will retry`, opts);
+      return failure('delivery.rate_limited', `the SMTP upstream asks ${user} to slow down${said}`, ctx, facts);
     }
     if (status < 500 || status === 503) {
-      return new DeliveryError('delivery.smtp.temporary', 'temporary', `the SMTP upstream deferred the message (${reply}): will retry`, opts);
+      return failure('delivery.smtp.temporary', `the SMTP upstream deferred the message${said}`, ctx, facts);
     }
     if (status === 552 || enhanced === '5.3.4' || enhanced === '5.2.3') {
-      return new DeliveryError('delivery.message_too_large', 'permanent', `the SMTP upstream refused the message as too large (${reply})`, opts);
+      return failure('delivery.message_too_large', `the SMTP upstream refused the message as too large${said}`, ctx, facts);
     }
-    return new DeliveryError('delivery.smtp.rejected', 'permanent', `the SMTP upstream refused the message (${reply})`, opts);
+    return failure('delivery.smtp.rejected', `the SMTP upstream refused the message${said}`, ctx, facts);
   }
   if (code === 'EMESSAGE' && /size larger than allowed/i.test(String(err.message))) {
-    return new DeliveryError('delivery.message_too_large', 'permanent', 'the message is larger than the SMTP upstream accepts (SIZE)', opts);
+    return failure('delivery.message_too_large', 'the message is larger than the SMTP upstream accepts (SIZE)', ctx, facts);
   }
   // A connect-phase failure (DNS, refused, before the greeting) never carried the message.
   const net = classifyNetwork(err, ctx, code !== 'EDNS' && code !== 'ETLS');
   if (net) return net;
   if (code === 'ETLS' || code === 'EREQUIRETLS') {
-    return new DeliveryError('delivery.network', 'temporary', `TLS with the SMTP upstream failed (${code}): will retry`, opts);
+    return failure('delivery.network', `TLS with the SMTP upstream failed (${code})`, ctx, facts);
   }
-  return new DeliveryError('delivery.unknown', 'temporary', `unrecognised SMTP failure (${code || 'no code'}${reply ? ` ${reply}` : ''}): will retry`, opts);
+  return failure('delivery.unknown', `unrecognised SMTP failure (${code || 'no code'}${reply ? ` ${reply}` : ''})`, ctx, facts);
 }

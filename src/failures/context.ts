@@ -1,4 +1,4 @@
-/** What classify() needs to know beyond the error itself, to name the fix. */
+/** What classify() needs to know beyond the error itself, to pick the code and name the fix. */
 export interface ClassifyContext {
   /** Service-account client ID (names the delegation to fix). */
   clientId?: string;
@@ -6,13 +6,26 @@ export interface ClassifyContext {
   scopes?: readonly string[];
   /** Which way out failed: with 'smtp', errors are read as nodemailer's even without a reply code. */
   transport?: 'gmail-api' | 'smtp' | 'outbox';
+  /**
+   * What the call was for (default: sending mail). Google's answers to the settings calls mean
+   * something else: an S/MIME upload refused, a send-as list the token may not read.
+   */
+  purpose?: Purpose;
   /** The user Google (or the SMTP upstream) sends as. */
   user?: string;
+  /** The file the SMTP app password is read from (named in the fix when known). */
+  passwordFile?: string;
   /** The caller's signal: an abort it caused is `delivery.aborted`, not a timeout. */
   signal?: AbortSignal;
-  /** Clock (ms), for Retry-After seconds and the daily-limit wait. */
+  /** Clock (ms), for Retry-After seconds, the daily-limit wait and the clock offset. */
   now?: () => number;
 }
+
+/** send: users.messages.send, Gmail SMTP, a token to send; send-as: sendAs.list; smime: settings.sendAs.smimeInfo. */
+export type Purpose = 'send' | 'send-as' | 'smime';
+
+/** What a fix template may name. */
+export type FixFacts = Pick<ClassifyContext, 'clientId' | 'scopes' | 'user' | 'passwordFile'>;
 
 export const DELEGATION_PAGE =
   'Admin console → Security → Access and data control → API controls → Domain-wide delegation';
