@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { buildCredentials } from '../delivery/build.js';
 import type { Config, WorkspaceConfig } from '../config/schema.js';
 import { readSecretFile } from '../config/secrets.js';
-import { ConfigError, errorText } from '../errors.js';
+import { ConfigError } from '../errors.js';
+import { classify } from '../failures/index.js';
 import { diagnoseDelegation } from '../google/diagnose.js';
 import { CliExit, EXIT_CONFIG, EXIT_FAILURE, loadConfigOrExit, type ConfigChoice } from './context.js';
 
@@ -84,11 +85,9 @@ async function checkSmtp(config: Config, w: WorkspaceConfig, io: Output, login: 
     io.out(`  ok    login as ${smtp.user} accepted`);
     return 0;
   } catch (err) {
-    const code = (err as { responseCode?: number }).responseCode;
-    io.out(`  FAIL  ${smtp.user}: ${code === 535 ? 'the app password was refused' : errorText(err)}`);
-    if (code === 535) {
-      io.out(`        fix: create a new app password for ${smtp.user} (Google Account → Security → 2-Step Verification → App passwords) and write it to ${smtp.appPasswordFile}`);
-    }
+    const failure = classify(err, { user: smtp.user, transport: 'smtp', passwordFile: smtp.appPasswordFile });
+    io.out(`  FAIL  ${smtp.user}: ${failure.summary}`);
+    if (failure.fix) io.out(`        fix: ${failure.fix}`);
     return 1;
   } finally {
     t.close();
