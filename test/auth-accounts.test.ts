@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DUMMY_HASH, DeviceRate, LoginThrottle, checkDeviceLogin, hashPassword, parsePasswordHash, verifyPassword } from '../src/auth/index.js';
 import type { DeviceConfig } from '../src/config/schema.js';
 import { TEST_SCRYPT } from './support/edge.js';
+import { TestClock } from './support/test-clock.js';
 
 describe('password hashes', () => {
   it('prints scrypt$N=…,r=…,p=…$salt$key, verifies the password and nothing else', async () => {
@@ -75,27 +76,27 @@ describe('device logins', () => {
 
 describe('login throttle', () => {
   it('blocks an address after 5 failures in 10 minutes, until the oldest failure is 10 minutes old', () => {
-    let now = 1_000_000;
-    const t = new LoginThrottle({ now: () => now });
+    const clock = new TestClock(1_000_000);
+    const t = new LoginThrottle({ clock });
     for (let i = 0; i < 4; i++) {
       t.fail('10.0.0.5');
-      now += 60_000;
+      clock.set(clock.now() + 60_000);
     }
     expect(t.retryAfter('10.0.0.5')).toBeNull();
     expect(t.fail('10.0.0.5')).toBe(5);
     // first failure at 1_000_000, so blocked until 1_600_000; now is 1_240_000
     expect(t.retryAfter('10.0.0.5')).toBe(360_000);
     expect(t.retryAfter('10.0.0.6')).toBeNull();
-    now = 1_600_000;
+    clock.set(1_600_000);
     expect(t.retryAfter('10.0.0.5')).toBeNull();
   });
 
   it('failures older than the window do not count; a success clears the address', () => {
-    let now = 0;
-    const t = new LoginThrottle({ now: () => now, maxFailures: 3, windowMs: 1000 });
+    const clock = new TestClock(0);
+    const t = new LoginThrottle({ clock, maxFailures: 3, windowMs: 1000 });
     t.fail('a');
     t.fail('a');
-    now = 1500;
+    clock.set(1500);
     expect(t.fail('a')).toBe(1);
     t.fail('a');
     t.succeed('a');
@@ -112,16 +113,16 @@ describe('login throttle', () => {
 
 describe('device rate', () => {
   it('counts accepted messages per device over a sliding hour', () => {
-    let now = 0;
-    const r = new DeviceRate({ now: () => now });
+    const clock = new TestClock(0);
+    const r = new DeviceRate({ clock });
     expect(r.allows('scanner', 2)).toBe(true);
     r.record('scanner');
-    now = 30 * 60_000;
+    clock.set(30 * 60_000);
     r.record('scanner');
     expect(r.allows('scanner', 2)).toBe(false);
     expect(r.allows('other', 2)).toBe(true);
     expect(r.allows('scanner', undefined)).toBe(true);
-    now = 60 * 60_000 + 1;
+    clock.set(60 * 60_000 + 1);
     expect(r.count('scanner')).toBe(1);
     expect(r.allows('scanner', 2)).toBe(true);
   });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AlertLimiter, buildAlert, buildDsn, readHeaderSection, safeHeadersOf, type DsnInput } from '../src/notify/index.js';
+import { TestClock } from './support/test-clock.js';
 
 const ORIGINAL = Buffer.from(
   [
@@ -210,14 +211,14 @@ describe('admin alerts', () => {
   });
 
   it('rate-limits per key and reports the suppressed count when the interval has passed', () => {
-    let now = 0;
-    const l = new AlertLimiter(60_000, () => now);
+    const clock = new TestClock(0);
+    const l = new AlertLimiter(60_000, clock);
     expect(l.take('clinic/held/a')).toEqual({ ok: true, suppressed: 0 });
     expect(l.take('clinic/held/a')).toEqual({ ok: false });
     expect(l.take('clinic/held/b')).toEqual({ ok: true, suppressed: 0 });
-    now = 59_999;
+    clock.set(59_999);
     expect(l.take('clinic/held/a')).toEqual({ ok: false });
-    now = 60_000;
+    clock.set(60_000);
     expect(l.take('clinic/held/a')).toEqual({ ok: true, suppressed: 2 });
     l.undo('clinic/held/a', 2);
     expect(l.take('clinic/held/a')).toEqual({ ok: true, suppressed: 2 });

@@ -12,6 +12,7 @@ import { DeliveryError } from '../src/errors.js';
 import { Notifier } from '../src/notify/index.js';
 import { Spool, createQueueId, type MessageMeta } from '../src/spool/index.js';
 import { LogCapture, removeDir, tempDir } from './support/harness.js';
+import { TestClock } from './support/test-clock.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-09-01T08:00:00Z');
@@ -34,7 +35,7 @@ describe('Notifier', () => {
   let dir: string;
   let spool: Spool;
   let logs: LogCapture;
-  let now: number;
+  let clock: TestClock;
   let config: Config;
   let enqueued: MessageMeta[];
 
@@ -42,24 +43,24 @@ describe('Notifier', () => {
     dir = tempDir('wr-notifier-');
     spool = await Spool.open(path.join(dir, 'spool'));
     logs = new LogCapture();
-    now = T0;
+    clock = new TestClock(T0);
     enqueued = [];
     config = parseConfig(configDoc(dir, { notify: 'it@clinic.example' }));
   });
   afterEach(() => removeDir(dir));
 
   const notifier = (alertInterval?: number) =>
-    new Notifier({ spool, config: () => config, logger: logs.logger, now: () => now, enqueue: (m) => enqueued.push(m), ...(alertInterval ? { alertInterval } : {}) });
+    new Notifier({ spool, config: () => config, logger: logs.logger, clock, enqueue: (m) => enqueued.push(m), ...(alertInterval ? { alertInterval } : {}) });
 
   /** An accepted message in the spool, as the listener would have stored it. */
   async function original(over: Partial<MessageMeta> = {}): Promise<MessageMeta> {
-    const id = createQueueId(now);
+    const id = createQueueId(clock.now());
     const w = spool.createWriter(id);
     await w.write(Buffer.from('From: alice@clinic.example\r\nTo: bob@clinic.example\r\nSubject: Results for Jane Roe\r\nMessage-ID: <orig@clinic.example>\r\n\r\nSecret body\r\n'));
     return w.commit({
       version: 1,
       id,
-      receivedAt: new Date(now).toISOString(),
+      receivedAt: new Date(clock.now()).toISOString(),
       workspace: 'clinic',
       mailFrom: 'scanner@printer.local',
       sender: 'alice@clinic.example',
@@ -72,7 +73,7 @@ describe('Notifier', () => {
       sha256: '',
       client: { address: '127.0.0.1' },
       attempts: 1,
-      nextAttemptAt: new Date(now).toISOString(),
+      nextAttemptAt: new Date(clock.now()).toISOString(),
       lastError: null,
       ...over,
     });
@@ -80,7 +81,7 @@ describe('Notifier', () => {
 
   const notices = async () => (await spool.list('queue')).filter((m) => m.notification);
   const fail = (meta: MessageMeta, e: DeliveryError) => {
-    meta.lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(now).toISOString() };
+    meta.lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(clock.now()).toISOString() };
   };
 
   it('queues a failure notice to the sender as the postmaster, and an alert to the admin, both marked as notifications', async () => {
@@ -119,7 +120,7 @@ describe('Notifier', () => {
     const n = notifier();
     await n.failed(meta, rejected(), false);
     await n.held(meta, disabled('postmaster@clinic.example'));
-    now += 10 * HOUR;
+    clock.set(clock.now() + 10 * HOUR);
     await n.deferred(meta, disabled('postmaster@clinic.example'));
     expect((await spool.list('queue')).map((m) => m.id)).toEqual([meta.id]);
     expect(enqueued).toEqual([]);
@@ -133,15 +134,15 @@ describe('Notifier', () => {
     const meta = await original();
     const n = notifier();
     const temp = new DeliveryError('delivery.gmail_5xx', 'temporary', 'Gmail had a server error: will retry (Gmail: 503)');
-    now = T0 + 4 * HOUR - 1;
+    clock.set(T0 + 4 * HOUR - 1);
     await n.deferred(meta, temp);
     expect(await notices()).toEqual([]);
     expect(meta.delayNotified).toBeUndefined();
-    now = T0 + 4 * HOUR;
+    clock.set(T0 + 4 * HOUR);
     fail(meta, temp);
     await n.deferred(meta, temp);
     expect(meta.delayNotified).toBe(true);
-    now += HOUR;
+    clock.set(clock.now() + HOUR);
     await n.deferred(meta, temp);
     const queued = await notices();
     expect(queued.map((m) => [m.notification, m.recipients])).toEqual([['delay', ['alice@clinic.example']]]);
@@ -170,11 +171,11 @@ describe('Notifier', () => {
     await n.held(a, new DeliveryError('delivery.token.unauthorized_client', 'held', 'Google refused a token', { fix: 'authorise client ID 1 for scope x' }));
     expect((await notices()).filter((m) => m.notification === 'alert')).toHaveLength(2);
 
-    now += HOUR;
+    clock.set(clock.now() + HOUR);
     await n.held(b, disabled('bob@clinic.example'));
     alerts = (await notices()).filter((m) => m.notification === 'alert');
     expect(alerts).toHaveLength(3);
-    const later = await simpleParser(readFileSync(spool.emlPath(alerts.find((m) => m.receivedAt === new Date(now).toISOString())!.id)));
+    const later = await simpleParser(readFileSync(spool.emlPath(alerts.find((m) => m.receivedAt === new Date(clock.now()).toISOString())!.id)));
     expect(later.text).toContain('2 more like this since the last alert');
     expect(later.text).toContain('Sender:          bob@clinic.example');
   });
@@ -192,7 +193,7 @@ describe('Notifier', () => {
   it('sends no notice back to a null sender (MAIL FROM:<>): no delay notice, the failure to the admin', async () => {
     const meta = await original({ mailFrom: '' });
     const n = notifier();
-    now = T0 + 10 * HOUR;
+    clock.set(T0 + 10 * HOUR);
     await n.deferred(meta, new DeliveryError('delivery.gmail_5xx', 'temporary', 'Gmail had a server error: will retry (Gmail: 503)'));
     expect(await notices()).toEqual([]);
     expect(logs.events('notify.suppressed').map((l) => l.reason)).toContain('null_sender');
@@ -203,7 +204,7 @@ describe('Notifier', () => {
 
   it('reports an expired message with status 5.4.7 and the last reason', async () => {
     const meta = await original({ attempts: 7 });
-    meta.lastError = { code: 'delivery.expired', kind: 'held', message: 'gave up after 7 attempts: Gmail is not enabled for alice@clinic.example', at: new Date(now).toISOString() };
+    meta.lastError = { code: 'delivery.expired', kind: 'held', message: 'gave up after 7 attempts: Gmail is not enabled for alice@clinic.example', at: new Date(clock.now()).toISOString() };
     await notifier().failed(meta, disabled(), true);
     const [dsn, alert] = await notices();
     const text = readFileSync(spool.emlPath(dsn!.id), 'utf8');

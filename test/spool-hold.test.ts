@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Spool, createQueueId, type MessageMeta } from '../src/spool/index.js';
 import { makeMeta as baseMeta } from './support/spool-meta.js';
+import { TestClock } from './support/test-clock.js';
 
 let dir: string;
 beforeEach(() => {
@@ -29,7 +30,7 @@ const NOW = new Date('2024-06-01T12:00:00.000Z');
 
 describe('admin hold', () => {
   it('hold moves queue → hold (dir 0700) untouched; unhold brings it back due now', async () => {
-    const spool = await Spool.open(dir, { now: () => NOW });
+    const spool = await Spool.open(dir, { clock: new TestClock(NOW) });
     expect(statSync(join(dir, 'hold')).mode & 0o777).toBe(0o700);
     const id = await accept(spool);
     const held = await spool.hold(id);
@@ -72,7 +73,7 @@ describe('admin hold', () => {
   });
 
   it('reschedule makes a queued message due at the given time and leaves nothing in hold/', async () => {
-    const spool = await Spool.open(dir, { now: () => NOW });
+    const spool = await Spool.open(dir, { clock: new TestClock(NOW) });
     const id = await accept(spool);
     const meta = await spool.reschedule(id);
     expect(meta.nextAttemptAt).toBe(NOW.toISOString());
@@ -83,7 +84,7 @@ describe('admin hold', () => {
   });
 
   it('requeue from dead sets requeuedAt (max age counts from it) and resets attempts', async () => {
-    const spool = await Spool.open(dir, { now: () => NOW });
+    const spool = await Spool.open(dir, { clock: new TestClock(NOW) });
     const id = await accept(spool);
     await spool.kill({ ...(await spool.claim(id)), lastError: { code: 'x', kind: 'held', message: 'delegation', at: NOW.toISOString() } });
     const back = await spool.requeue(id);
@@ -126,8 +127,8 @@ describe('recovery and hold', () => {
 
   it('two admin changes to one message run one after the other: a delete racing a release leaves no .json without its .eml', async () => {
     const { QueueAdmin } = await import('../src/control/queue-admin.js');
-    const spool = await Spool.open(dir, { now: () => NOW });
-    const admin = new QueueAdmin({ spool, now: () => NOW });
+    const spool = await Spool.open(dir, { clock: new TestClock(NOW) });
+    const admin = new QueueAdmin({ spool, clock: new TestClock(NOW) });
     for (let i = 0; i < 20; i++) {
       const id = await accept(spool);
       await admin.hold(id);
@@ -144,13 +145,13 @@ describe('recovery and hold', () => {
     const { nodeSpoolFs } = await import('../src/spool/index.js');
     let full = false;
     const spool = await Spool.open(dir, {
-      now: () => NOW,
+      clock: new TestClock(NOW),
       fs: {
         open: (path, flags, mode) =>
           full && path.includes('/tmp/') ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) : nodeSpoolFs.open(path, flags, mode),
       },
     });
-    const admin = new QueueAdmin({ spool, now: () => NOW });
+    const admin = new QueueAdmin({ spool, clock: new TestClock(NOW) });
     const id = await accept(spool);
     full = true;
     await expect(admin.retry(id)).rejects.toMatchObject({ code: 'queue.wrong_state', message: expect.stringMatching(/left held; `queue release .+` puts it back/) });
@@ -165,13 +166,13 @@ describe('recovery and hold', () => {
     const { nodeSpoolFs } = await import('../src/spool/index.js');
     let broken = '';
     const spool = await Spool.open(dir, {
-      now: () => NOW,
+      clock: new TestClock(NOW),
       fs: {
         rename: (from, to) =>
           broken && from.includes(broken) ? Promise.reject(Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' })) : nodeSpoolFs.rename(from, to),
       },
     });
-    const admin = new QueueAdmin({ spool, now: () => NOW });
+    const admin = new QueueAdmin({ spool, clock: new TestClock(NOW) });
     const [a, b] = [await accept(spool), await accept(spool)];
     broken = a;
     const result = await admin.retryAll();
@@ -182,8 +183,8 @@ describe('recovery and hold', () => {
   it('drops a change whose queue command went away while it waited its turn', async () => {
     const { QueueAdmin } = await import('../src/control/queue-admin.js');
     const { createControlHandler } = await import('../src/control/dispatch.js');
-    const spool = await Spool.open(dir, { now: () => NOW });
-    const handler = createControlHandler(new QueueAdmin({ spool, now: () => NOW }));
+    const spool = await Spool.open(dir, { clock: new TestClock(NOW) });
+    const handler = createControlHandler(new QueueAdmin({ spool, clock: new TestClock(NOW) }));
     const [a, b] = [await accept(spool), await accept(spool)];
     const gone = new AbortController();
     const first = handler({ op: 'hold', id: a }, new AbortController().signal);

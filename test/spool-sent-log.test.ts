@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SentLog, nodeSpoolFs, sentKey, type SpoolFileHandle } from '../src/spool/index.js';
 import { LogCapture } from './support/harness.js';
+import { TestClock } from './support/test-clock.js';
 
 let dir: string;
 beforeEach(() => {
@@ -139,14 +140,14 @@ describe('SentLog', () => {
   });
 
   it('prune drops keys not updated within the retention, keeps the rest, and rewrites a mostly dead journal', async () => {
-    let now = Date.parse('2024-05-01T00:00:00.000Z');
-    const log = await SentLog.open(dir, { retentionMs: DAY, now: () => new Date(now) });
+    const clock = new TestClock(Date.parse('2024-05-01T00:00:00.000Z'));
+    const log = await SentLog.open(dir, { retentionMs: DAY, clock });
     const old = sentKey('a@clinic.example', 'aa'.repeat(32));
     const fresh = sentKey('b@clinic.example', 'bb'.repeat(32));
     await log.record(old, ['x@clinic.example']);
-    now += 12 * 3_600_000;
+    clock.set(clock.now() + 12 * 3_600_000);
     await log.record(fresh, ['y@clinic.example']);
-    now += 13 * 3_600_000; // old: 25 h, fresh: 13 h
+    clock.set(clock.now() + 13 * 3_600_000); // old: 25 h, fresh: 13 h
     expect(await log.prune()).toBe(1);
     expect(await log.reached(old)).toEqual(new Set());
     expect(await log.reached(fresh)).toEqual(new Set(['y@clinic.example']));
@@ -159,19 +160,19 @@ describe('SentLog', () => {
     expect(journalLines()).toHaveLength(1);
     await log.record(old, ['z@clinic.example']); // appends go to the new journal
     await log.close();
-    const reopened = await SentLog.open(dir, { retentionMs: DAY, now: () => new Date(now) });
+    const reopened = await SentLog.open(dir, { retentionMs: DAY, clock });
     expect(await reopened.reached(fresh)).toEqual(new Set(['y@clinic.example', 'r0@clinic.example', 'r1@clinic.example', 'r2@clinic.example']));
     expect(await reopened.reached(old)).toEqual(new Set(['z@clinic.example']));
     await reopened.close();
   });
 
   it('forgets expired keys at open (the retention counts from the last record)', async () => {
-    let now = Date.parse('2024-05-01T00:00:00.000Z');
-    const log = await SentLog.open(dir, { retentionMs: DAY, now: () => new Date(now) });
+    const clock = new TestClock(Date.parse('2024-05-01T00:00:00.000Z'));
+    const log = await SentLog.open(dir, { retentionMs: DAY, clock });
     await log.record(key, ['a@clinic.example']);
     await log.close();
-    now += DAY + 1;
-    const reopened = await SentLog.open(dir, { retentionMs: DAY, now: () => new Date(now) });
+    clock.set(clock.now() + DAY + 1);
+    const reopened = await SentLog.open(dir, { retentionMs: DAY, clock });
     expect(await reopened.reached(key)).toEqual(new Set());
     await reopened.close();
     expect(readFileSync(journal(), 'utf8')).toBe('');

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readOutgoing } from '../src/delivery/outgoing.js';
 import { Spool, SpoolError, createQueueId, nodeSpoolFs, readMetaSync, type MessageMeta } from '../src/spool/index.js';
 import { makeMeta, messageBytes } from './support/spool-meta.js';
+import { TestClock } from './support/test-clock.js';
 
 let dir: string;
 beforeEach(() => {
@@ -83,7 +84,7 @@ describe('state changes', () => {
 
   it('kill moves to dead with the error; requeue brings it back due now with attempts reset', async () => {
     const now = new Date('2024-05-02T08:00:00.000Z');
-    const spool = await Spool.open(dir, { now: () => now });
+    const spool = await Spool.open(dir, { clock: new TestClock(now) });
     const id = await accept(spool);
     const meta = await spool.claim(id);
     await spool.kill({ ...meta, attempts: 3, lastError: failure });

@@ -2,21 +2,23 @@
  * Messages per device account over the last hour (devices[].maxMessagesPerHour), a sliding
  * window kept in memory: a restart forgets it, which errs on the side of delivering.
  */
+import { systemClock, type Clock } from '../clock.js';
+
 const HOUR = 3_600_000;
 
 export class DeviceRate {
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly sent = new Map<string, number[]>();
 
-  constructor(options: { now?: () => number } = {}) {
-    this.now = options.now ?? Date.now;
+  constructor(options: { clock?: Clock } = {}) {
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Messages this device had accepted within the last hour. */
   count(username: string): number {
     const list = this.sent.get(username);
     if (!list) return 0;
-    const since = this.now() - HOUR;
+    const since = this.clock.now() - HOUR;
     while (list.length > 0 && list[0]! <= since) list.shift();
     if (list.length === 0) this.sent.delete(username);
     return list.length;
@@ -31,7 +33,7 @@ export class DeviceRate {
   record(username: string): void {
     this.count(username);
     const list = this.sent.get(username) ?? [];
-    list.push(this.now());
+    list.push(this.clock.now());
     this.sent.set(username, list);
   }
 }

@@ -9,6 +9,7 @@
  */
 import path from 'node:path';
 import { Option, type Command, type CommanderError } from 'commander';
+import { systemClock, type Clock } from '../clock.js';
 import { appendAudit, auditActor } from '../audit/index.js';
 import type { Config } from '../config/schema.js';
 import {
@@ -41,7 +42,7 @@ export interface QueueCliDeps {
   stderr(text: string): void;
   /** SUDO_USER for the audit log. Default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
-  now?: () => Date;
+  clock?: Clock;
   /** Test seam: this process's uid (a direct change must run as the spool's owner). */
   uid?: number;
 }
@@ -70,7 +71,8 @@ export function exitCodeFor(code: string): number {
 
 export function registerQueueCommands(program: Command, deps: QueueCliDeps): Command {
   const env = deps.env ?? process.env;
-  const now = deps.now ?? (() => new Date());
+  const clock = deps.clock ?? systemClock;
+  const now = () => new Date(clock.now());
   const out = (s: string) => deps.stdout(s.endsWith('\n') ? s : `${s}\n`);
   const json = (v: unknown) => out(JSON.stringify(v, null, 2));
 
@@ -96,7 +98,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
         spoolDirAsWritten: config.queue.dir,
         change,
         ...(deps.uid !== undefined ? { uid: deps.uid } : {}),
-        now,
+        clock,
       });
     } catch (err) {
       throw asExit(err);

@@ -3,6 +3,7 @@
  * the spool is opened (recovered), so no queue CLI changes it meanwhile and no second daemon
  * starts on it; `serveQueue` starts answering the queue CLI once the scheduler runs.
  */
+import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Spool } from '../spool/index.js';
@@ -18,6 +19,7 @@ export function lockSpool(config: Pick<Config, 'queue' | 'control'>, logger: Log
   return ControlServer.acquire(controlSocketPath(config), { owner: 'daemon', logger, waitMs: DAEMON_LOCK_WAIT_MS });
 }
 
-export function serveQueue(control: ControlServer, deps: { spool: Spool; scheduler: SchedulerLink; logger: Logger }): void {
-  control.serve(createControlHandler(new QueueAdmin({ spool: deps.spool, scheduler: deps.scheduler }), { logger: deps.logger }));
+export function serveQueue(control: ControlServer, deps: { spool: Spool; scheduler: SchedulerLink; logger: Logger; clock?: Clock }): void {
+  const admin = new QueueAdmin({ spool: deps.spool, scheduler: deps.scheduler, ...(deps.clock ? { clock: deps.clock } : {}) });
+  control.serve(createControlHandler(admin, { logger: deps.logger }));
 }

@@ -7,6 +7,7 @@
  * across processes: a hold or a retry of a message being claimed loses cleanly instead of
  * resurrecting it. A message being delivered right now is refused with queue.busy.
  */
+import { systemClock, type Clock } from '../clock.js';
 import { errorText } from '../errors.js';
 import { KeyMutex } from '../spool/key-mutex.js';
 import { SpoolError, isValidQueueId, type MessageMeta, type Spool, type SpoolState } from '../spool/index.js';
@@ -27,7 +28,7 @@ export interface QueueAdminOptions {
   spool: Spool;
   /** The daemon's scheduler; absent when the CLI works on the spool with no daemon running. */
   scheduler?: SchedulerLink;
-  now?: () => Date;
+  clock?: Clock;
 }
 
 /** States `queue list` shows (dead messages have their own command). */
@@ -37,7 +38,7 @@ const ALL_STATES: readonly SpoolState[] = ['queue', 'active', 'hold', 'dead'];
 export class QueueAdmin {
   private readonly spool: Spool;
   private readonly scheduler: SchedulerLink | undefined;
-  private readonly now: () => Date;
+  private readonly clock: Clock;
   /**
    * Changes to one message run one at a time: two CLI commands arrive on their own connections,
    * and a delete between a release's check and its rename would bring the .json back without
@@ -48,7 +49,7 @@ export class QueueAdmin {
   constructor(options: QueueAdminOptions) {
     this.spool = options.spool;
     this.scheduler = options.scheduler;
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Messages in these states, oldest first. */
@@ -81,7 +82,7 @@ export class QueueAdmin {
     this.refuseActive(found);
     let meta: MessageMeta;
     try {
-      meta = await this.changeQueued(id, () => this.spool.reschedule(id, this.now()));
+      meta = await this.changeQueued(id, () => this.spool.reschedule(id, new Date(this.clock.now())));
     } catch (err) {
       // reschedule is a hold and then a release: if the release failed (disk full), say where the
       // message was left, rather than let an admin who asked for a retry find it held later.
@@ -137,7 +138,7 @@ export class QueueAdmin {
   private async releaseNow(id: string): Promise<QueueItem> {
     const found = await this.locate(id);
     if (found.state !== 'hold') throw wrongState(id, `is not held (it is in ${found.state}/)`);
-    const meta = await this.spool.unhold(id, this.now());
+    const meta = await this.spool.unhold(id, new Date(this.clock.now()));
     this.scheduler?.enqueue(meta);
     return { ...meta, state: 'queue' };
   }

@@ -7,6 +7,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Clock } from '../clock.js';
 import { Spool, streamStoredMessage } from '../spool/index.js';
 import { controlRequest, type ControlRequestOptions } from './control-client.js';
 import { ControlInUse, ControlServer, checkSocketPath, type HandlerResult } from './control-server.js';
@@ -30,7 +31,7 @@ export interface OpenBackendOptions {
   change: boolean;
   /** This process's uid (default process.getuid()); a direct change needs the spool's owner. */
   uid?: number;
-  now?: () => Date;
+  clock?: Clock;
 }
 
 export async function openQueueBackend(options: OpenBackendOptions): Promise<QueueBackend> {
@@ -92,7 +93,7 @@ async function directBackend(options: OpenBackendOptions): Promise<QueueBackend>
   }
   try {
     const spool = await Spool.open(options.spoolDir, { recover: false });
-    const handler = createControlHandler(new QueueAdmin({ spool, ...(options.now ? { now: options.now } : {}) }));
+    const handler = createControlHandler(new QueueAdmin({ spool, ...(options.clock ? { clock: options.clock } : {}) }));
     return {
       via: 'direct',
       async call(request, callOptions) {

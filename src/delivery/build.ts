@@ -2,6 +2,7 @@
  * The transports of a config, one per workspace (the daemon's, and the delivery thread's: see
  * thread.ts), and the credentials of its gmail-api workspaces (also used by `check`).
  */
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { GoogleCredentials, loadServiceAccountKey } from '../google/index.js';
 import type { Logger } from '../log.js';
@@ -21,15 +22,16 @@ export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>):
   return out;
 }
 
-export function buildTransports(config: Pick<Config, 'workspaces' | 'google'>, logger: Logger): Map<string, Transport> {
+/** `clock`: the time errors are read against (a "Retry after" in seconds); the delivery thread's is the system clock. */
+export function buildTransports(config: Pick<Config, 'workspaces' | 'google'>, logger: Logger, clock: Clock = systemClock): Map<string, Transport> {
   const credentials = buildCredentials(config);
   const out = new Map<string, Transport>();
   config.workspaces.forEach((w, i) => {
     const log = logger.child({ workspace: w.name });
     if (w.transport === 'gmail-api') {
-      out.set(w.name, createGmailApiTransport({ credentials: credentials.get(w.name)!, apiRootUrl: config.google.apiRootUrl, logger: log }));
+      out.set(w.name, createGmailApiTransport({ credentials: credentials.get(w.name)!, apiRootUrl: config.google.apiRootUrl, logger: log, now: () => clock.now() }));
     } else if (w.transport === 'smtp') {
-      out.set(w.name, createSmtpTransport({ smtp: w.smtp!, keyPath: `workspaces[${i}].smtp`, logger: log }));
+      out.set(w.name, createSmtpTransport({ smtp: w.smtp!, keyPath: `workspaces[${i}].smtp`, logger: log, now: () => clock.now() }));
     } else {
       out.set(w.name, createOutboxTransport({ dir: w.outbox!.dir, logger: log }));
     }

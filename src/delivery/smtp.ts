@@ -12,7 +12,7 @@ import type { WorkspaceConfig } from '../config/schema.js';
 import type { DeliveryResult, OutboundMessage, Transport } from './types.js';
 import { readOutgoing, rewriteChanges } from './outgoing.js';
 import { classify } from '../failures/index.js';
-import { DeliveryError } from '../errors.js';
+import { ConfigError, DeliveryError, errorText } from '../errors.js';
 
 type SmtpSettings = NonNullable<WorkspaceConfig['smtp']>;
 
@@ -22,10 +22,12 @@ export function createSmtpTransport(options: {
   logger: Logger;
   /** Upstream connections kept open and reused (a pool), per workspace. */
   maxConnections?: number;
+  /** The time a "Retry after" is counted from (default Date.now). */
+  now?: () => number;
 }): Transport {
   const { smtp } = options;
   const pass = readSecretFile(smtp.appPasswordFile, `${options.keyPath}.appPasswordFile`).trim();
-  const ca = smtp.caFile ? readFileSync(smtp.caFile) : undefined;
+  const ca = smtp.caFile ? readCaFile(smtp.caFile, `${options.keyPath}.caFile`) : undefined;
   const mailer = nodemailer.createTransport({
     pool: true,
     maxConnections: options.maxConnections ?? 3,
@@ -67,11 +69,20 @@ export function createSmtpTransport(options: {
         const queued = /\s(\S+)\s+-\s+gsmtp/.exec(info.response)?.[1];
         return { providerId: queued ?? info.messageId ?? 'smtp', ...(refused.length ? { refused } : {}) };
       } catch (err) {
-        throw classify(err, { user: smtp.user, transport: 'smtp' });
+        throw classify(err, { user: smtp.user, transport: 'smtp', ...(options.now ? { now: options.now } : {}) });
       }
     },
     async close() {
       mailer.close();
     },
   };
+}
+
+/** The upstream's CA certificate (PEM): a file that cannot be read is a config error naming the key. */
+function readCaFile(file: string, keyPath: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(keyPath, `cannot read ${file}: ${errorText(err)} (a PEM file the relay's user can read)`);
+  }
 }

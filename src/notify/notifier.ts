@@ -10,11 +10,12 @@
  * delegation may be what broke), spooled like any message, and handed to `enqueue`.
  * Admin alerts: at most one per (workspace, kind, error code) per `alertInterval`, in memory.
  */
+import { systemClock, type Clock } from '../clock.js';
 import type { Config, WorkspaceConfig } from '../config/schema.js';
 import { errorText, type DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseMailbox } from '../policy/index.js';
-import type { DeliveryObserver } from '../queue/scheduler.js';
+import type { DeliveryObserver } from '../queue/observer.js';
 import { createQueueId, type Spool } from '../spool/index.js';
 import type { MessageMeta } from '../spool/types.js';
 import { buildAlert, type AlertKind } from './alert.js';
@@ -31,7 +32,7 @@ export interface NotifierDeps {
   logger: Logger;
   /** Deliver a committed notice: wire `scheduler.enqueue`. */
   enqueue: (meta: MessageMeta) => void;
-  now?: () => number;
+  clock?: Clock;
   newId?: (now: number) => string;
   /** At most one admin alert per (workspace, kind, error code) in this many ms (default 1 h). */
   alertInterval?: number;
@@ -45,16 +46,16 @@ export function postmasterOf(w: Pick<WorkspaceConfig, 'postmaster' | 'domains'>)
 }
 
 export class Notifier implements DeliveryObserver {
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly newId: (now: number) => string;
   private readonly limiter: AlertLimiter;
   private readonly interval: number;
 
   constructor(private readonly deps: NotifierDeps) {
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? systemClock;
     this.newId = deps.newId ?? createQueueId;
     this.interval = deps.alertInterval ?? DEFAULT_ALERT_INTERVAL;
-    this.limiter = new AlertLimiter(this.interval, this.now);
+    this.limiter = new AlertLimiter(this.interval, this.clock);
   }
 
   async deferred(meta: MessageMeta, error: DeliveryError): Promise<void> {
@@ -93,7 +94,7 @@ export class Notifier implements DeliveryObserver {
     if (meta.delayNotified) return;
     const q = this.deps.config().queue;
     const since = Date.parse(meta.requeuedAt ?? meta.receivedAt);
-    if (this.now() - since < q.delayWarning) return;
+    if (this.clock.now() - since < q.delayWarning) return;
     if (meta.notification) {
       this.deps.logger.debug({ event: 'notify.suppressed', kind: 'delay', about: meta.id, reason: 'about_notification' }, 'no notice about a notice');
       return;
@@ -218,7 +219,7 @@ export class Notifier implements DeliveryObserver {
         return;
       }
     }
-    const now = this.now();
+    const now = this.clock.now();
     const id = this.newId(now);
     const messageId = `${id}.${kind}@${messageIdDomain(this.deps.config().hostname)}`;
     const date = new Date(now);

@@ -4,6 +4,7 @@
  * keeps it and tries later) rather than accepted into a spool that cannot hold it.
  */
 import { statfs } from 'node:fs/promises';
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -18,11 +19,12 @@ export interface BackpressureDeps {
   /** Free bytes on the file system holding `dir` (injectable for tests). */
   freeBytes?: (dir: string) => Promise<number>;
   intervalMs?: number;
+  clock?: Clock;
 }
 
 export class Backpressure {
   private free = Infinity;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private state: 'ok' | 'disk' | 'queue' = 'ok';
   private readonly freeBytes: (dir: string) => Promise<number>;
 
@@ -35,12 +37,11 @@ export class Backpressure {
 
   async start(): Promise<void> {
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.deps.intervalMs ?? 2_000);
-    this.timer.unref();
+    this.timer = (this.deps.clock ?? systemClock).setInterval(() => void this.refresh(), this.deps.intervalMs ?? 2_000).unref();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.timer?.cancel();
   }
 
   async refresh(): Promise<void> {

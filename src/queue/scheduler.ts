@@ -1,35 +1,25 @@
 /**
- * The scheduler: picks due messages from the spool, runs deliveries within the overall and
- * per-user concurrency limits, applies the retry schedule, and moves messages to done or dead.
- * State lives on disk (the spool); this keeps only an index of what is due when.
+ * The scheduler dispatches: it keeps the index of what is due when (the state itself lives on
+ * disk, in the spool), starts deliveries within the overall and per-user concurrency limits and
+ * each user's pace (pacer.ts), and hands each attempt's result to outcome.ts (what it means) and
+ * outcome-apply.ts (doing it). The "delayed" notices of mail that waits without a failed attempt
+ * are delay-sweep.ts's.
  */
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { DeliveryError, errorText } from '../errors.js';
-import { isFailureCode, type FailureCode } from '../failures/index.js';
 import type { Logger } from '../log.js';
 import type { Spool } from '../spool/index.js';
 import type { MessageMeta } from '../spool/types.js';
-import type { AttemptRun, DeliveryExecutor } from './executor.js';
-import { splitRefused } from './partial.js';
+import { DelaySweep } from './delay-sweep.js';
 import { DueIndex, type DueEntry } from './due-index.js';
+import type { AttemptRun, DeliveryExecutor } from './executor.js';
+import type { DeliveryObserver } from './observer.js';
+import { applyOutcome, type ApplyDeps } from './outcome-apply.js';
+import { decideOutcome } from './outcome.js';
 import { Pacer } from './pacer.js';
-import { nextAttemptAt, scheduleDelay, withJitter } from './retry.js';
 
-/**
- * Told about outcomes before the spool changes state, so it may mark the meta (e.g. that a
- * delay notice was sent) and the mark is stored with the state change. Errors are logged, never
- * fatal to the delivery.
- */
-export interface DeliveryObserver {
-  delivered?(meta: MessageMeta): void | Promise<void>;
-  deferred?(meta: MessageMeta, error: DeliveryError): void | Promise<void>;
-  held?(meta: MessageMeta, error: DeliveryError): void | Promise<void>;
-  /**
-   * Permanent failure, or max age reached (`expired`). Rejecting means the failure notice could
-   * not be written: the message then stays queued (retried after queue.heldRetry), not dead.
-   */
-  failed?(meta: MessageMeta, error: DeliveryError, expired: boolean, partial?: boolean): void | Promise<void>;
-}
+export type { DeliveryObserver } from './observer.js';
 
 export interface SchedulerDeps {
   spool: Spool;
@@ -37,15 +27,12 @@ export interface SchedulerDeps {
   executor: () => DeliveryExecutor;
   config: () => Config;
   logger: Logger;
-  now?: () => number;
+  clock?: Clock;
   random?: () => number;
   observer?: DeliveryObserver;
   /** Per-user pacing; default: built from config, counts kept in memory only. */
   pacer?: Pacer;
 }
-
-/** Codes that mean "this user is sending too fast": defer the user, not fail the message. */
-const RATE_CODES: ReadonlySet<FailureCode> = new Set(['delivery.rate_limited', 'delivery.daily_limit']);
 
 /** Recipients Google counts for a message (header recipients, added Bcc, envelope). */
 export function countedRecipients(meta: MessageMeta): number {
@@ -56,20 +43,32 @@ export class Scheduler {
   private readonly due = new DueIndex();
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
   private readonly perUser = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private timerAt = Infinity;
-  /** Queued messages not yet sent a "delayed" notice: id → since when they wait. */
-  private readonly undelayed = new Map<string, number>();
-  private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly random: () => number;
+  private readonly sweep: DelaySweep;
+  private readonly applying: ApplyDeps;
   readonly pacer: Pacer;
 
   constructor(private readonly deps: SchedulerDeps) {
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? systemClock;
     this.random = deps.random ?? Math.random;
     this.pacer = deps.pacer ?? new Pacer(deps.config().queue);
+    const stopped = () => this.stopped;
+    this.sweep = new DelaySweep({
+      spool: deps.spool,
+      config: deps.config,
+      logger: deps.logger,
+      clock: this.clock,
+      observer: deps.observer,
+      due: this.due,
+      isRunning: (id) => this.running.has(id),
+      pump: () => this.pump(),
+      stopped,
+    });
+    this.applying = { spool: deps.spool, logger: deps.logger, pacer: this.pacer, observer: deps.observer, clock: this.clock, stopped, index: (meta) => this.index(meta) };
   }
 
   /** Index what the spool holds and start delivering. */
@@ -77,7 +76,7 @@ export class Scheduler {
     for (const meta of await this.deps.spool.list('queue')) this.index(meta);
     this.deps.logger.info({ event: 'queue.started', queued: this.due.size }, 'scheduler started');
     this.pump();
-    this.armSweep();
+    this.sweep.start();
   }
 
   /** A message was committed (or released): deliver it when due. */
@@ -95,7 +94,7 @@ export class Scheduler {
   retryNow(id: string): boolean {
     const e = this.due.get(id);
     if (!e) return false;
-    this.due.add({ ...e, at: this.now() });
+    this.due.add({ ...e, at: this.clock.now() });
     this.pump();
     return true;
   }
@@ -115,74 +114,22 @@ export class Scheduler {
   /** Stop starting deliveries; abort those in flight (they go back to the queue). */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    clearTimeout(this.sweepTimer);
+    this.timer?.cancel();
+    this.sweep.stop();
     for (const r of this.running.values()) r.controller.abort(new Error('shutting down'));
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
 
-  /** Resolves when nothing is due now and nothing is running (tests, benchmarks). */
+  /** Resolves when nothing is due now and nothing is running (tests, benchmarks; polls in real time). */
   async idle(): Promise<void> {
-    while (this.running.size || this.due.earliest() <= this.now()) {
+    while (this.running.size || this.due.earliest() <= this.clock.now()) {
       await Promise.race([...this.running.values()].map((r) => r.done).concat(new Promise<void>((r) => setTimeout(r, 20))));
     }
   }
 
   private index(meta: MessageMeta): void {
     this.due.add({ id: meta.id, at: Date.parse(meta.nextAttemptAt) || 0, sender: this.account(meta), recipients: countedRecipients(meta) });
-    if (meta.delayNotified || meta.notification) this.undelayed.delete(meta.id);
-    else this.undelayed.set(meta.id, Date.parse(meta.requeuedAt ?? meta.receivedAt) || 0);
-  }
-
-  /** Look for mail waiting longer than queue.delayWarning a few times per delayWarning, at least once a minute. */
-  private armSweep(): void {
-    if (this.stopped || !this.deps.observer?.deferred) return;
-    const every = Math.min(60_000, Math.max(100, this.deps.config().queue.delayWarning / 4));
-    this.sweepTimer = setTimeout(() => {
-      this.sweepDelays()
-        .catch((err: unknown) => this.deps.logger.error({ event: 'queue.error', err: errorText(err) }, 'delay notice sweep failed'))
-        .finally(() => this.armSweep());
-    }, every);
-    this.sweepTimer.unref();
-  }
-
-  /**
-   * "Delayed" notices for mail that has waited queue.delayWarning with no failed attempt to
-   * report it: held back by its sender's pace or daily limit, by Google's "slow down", or behind
-   * a long queue. (A failed attempt reports it at once, through the same notifier.) Each such
-   * message leaves the index and is claimed, so no delivery starts meanwhile, and is put back
-   * as it was but for delayNotified.
-   */
-  private async sweepDelays(): Promise<void> {
-    const warnAfter = this.deps.config().queue.delayWarning;
-    const now = this.now();
-    for (const [id, since] of [...this.undelayed]) {
-      if (this.stopped) return;
-      if (now - since < warnAfter) continue;
-      const entry = this.due.remove(id);
-      if (!entry) {
-        // Being delivered (its outcome reports it), or gone: delivered, dead, held, deleted.
-        if (!this.running.has(id)) this.undelayed.delete(id);
-        continue;
-      }
-      this.undelayed.delete(id);
-      let meta: MessageMeta;
-      try {
-        meta = await this.deps.spool.claim(id);
-      } catch {
-        this.due.add(entry); // taken meanwhile (an admin action): whoever has it decides
-        continue;
-      }
-      const log = this.deps.logger.child({ queueId: id });
-      const waiting =
-        meta.lastError !== null
-          ? new DeliveryError(isFailureCode(meta.lastError.code) ? meta.lastError.code : 'delivery.unknown', 'temporary', meta.lastError.message)
-          : new DeliveryError('queue.waiting', 'temporary', "not sent yet: waiting its turn (the sending user's pace or daily limit, or Google asking it to slow down)");
-      await this.observe(log, () => this.deps.observer?.deferred?.(meta, waiting));
-      await this.settle('release', id, log, () => this.deps.spool.release(meta));
-      this.due.add(entry);
-    }
-    this.pump();
+    this.sweep.track(meta);
   }
 
   /** The Google account a message goes out as, which Gmail's limits count: paced per account. */
@@ -196,7 +143,7 @@ export class Scheduler {
     if (this.stopped) return;
     const q = this.deps.config().queue;
     this.pacer.setLimits(q);
-    const now = this.now();
+    const now = this.clock.now();
     let nextAt = Infinity;
     let progress = true;
     while (progress && this.running.size < q.concurrency) {
@@ -237,15 +184,15 @@ export class Scheduler {
 
   private arm(at: number): void {
     if (at === this.timerAt) return;
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timerAt = at;
     if (at === Infinity) return;
-    const delay = Math.min(Math.max(at - this.now(), 0), 2 ** 31 - 1);
-    this.timer = setTimeout(() => {
-      this.timerAt = Infinity;
-      this.pump();
-    }, delay);
-    this.timer.unref();
+    this.timer = this.clock
+      .setTimeout(() => {
+        this.timerAt = Infinity;
+        this.pump();
+      }, at - this.clock.now())
+      .unref();
   }
 
   private run(entry: DueEntry, startedAt: number): void {
@@ -266,205 +213,23 @@ export class Scheduler {
     this.running.set(id, { controller, done });
   }
 
+  /** One attempt: run it (executor), decide what it means (outcome.ts), perform that (outcome-apply.ts). */
   private async deliver(entry: DueEntry, signal: AbortSignal, startedAt: number): Promise<void> {
-    const { id } = entry;
-    const { spool, logger } = this.deps;
-    const started = this.now();
     // A rejected run never ran (stopping, no delivery thread), or the delivery thread stopped
-    // during it (outcomeUnknown): then where the message is, and whether it reached Google, is
-    // not known here. Either way it goes back to the queue; the sent log suppresses a repeat it
-    // recorded.
-    const run: AttemptRun = await this.deps
+    // during it (outcomeUnknown).
+    let run: AttemptRun = await this.deps
       .executor()
-      .run(id, signal)
+      .run(entry.id, signal)
       .catch((error: unknown) => ({ kind: 'claim_failed', error }) as const);
-    if (run.kind === 'not_queued') {
-      this.pacer.uncount(entry.sender, entry.recipients, startedAt);
-      return; // deleted, or taken by an admin action meanwhile
+    if (run.kind === 'claim_failed' && run.error instanceof DeliveryError && run.error.outcomeUnknown) {
+      // The thread stopped during the attempt. A message it left in active/ had its attempt:
+      // counted as a failed one (retry schedule, maximum age), so a message that makes the thread
+      // die every time ends in dead/ with a notice, not sent again every second for ever.
+      const found = await this.deps.spool.find(entry.id).catch(() => null);
+      if (found?.state === 'active' && !signal.aborted) run = { kind: 'failed', meta: found.meta, error: run.error };
     }
-    if (run.kind === 'claim_failed') {
-      if (run.error instanceof DeliveryError && run.error.outcomeUnknown) {
-        // The delivery thread stopped during the attempt. Counted as a failed attempt (retry
-        // schedule, maximum age, possible_duplicate logged): a message that makes the thread die
-        // every time must end in dead/ with a notice, not be sent again every second for ever.
-        const found = await spool.find(id).catch(() => null);
-        if (found?.state === 'active' && !signal.aborted) {
-          await this.failed(found.meta, run.error, logger.child({ queueId: id }), entry.sender);
-          return;
-        }
-        logger.warn({ event: 'delivery.possible_duplicate', queueId: id, code: run.error.code }, 'the delivery thread stopped during the attempt; putting the message back');
-      } else {
-        this.pacer.uncount(entry.sender, entry.recipients, startedAt);
-        logger.error({ event: 'queue.claim_failed', queueId: id, err: errorText(run.error) }, 'could not claim a message; putting it back');
-      }
-      await this.settle('release', id, logger, async () => {
-        const found = await spool.find(id);
-        if (found?.state === 'active') await spool.release(found.meta);
-        if (found?.state === 'active' || found?.state === 'queue') {
-          this.index({ ...found.meta, nextAttemptAt: new Date(this.now() + 1_000).toISOString() });
-        }
-      });
-      return;
-    }
-    const { meta } = run;
-    const log = logger.child({ queueId: id });
-    if (run.kind === 'failed') {
-      const err = run.error;
-      if (!(err instanceof DeliveryError && err.outcomeUnknown)) this.pacer.uncount(entry.sender, entry.recipients, startedAt);
-      if (signal.aborted) {
-        await this.settle('release', id, log, () => spool.release(meta));
-        this.index(meta);
-        log.info({ event: 'delivery.aborted' }, 'left in the queue for the next start');
-        return;
-      }
-      await this.failed(meta, err, log, entry.sender);
-      return;
-    }
-    const { outcome } = run;
-    const refused = outcome.kind === 'delivered' ? outcome.result.refused : undefined;
-    if (refused?.length) {
-      // Before the original goes: the copy for the deferred recipients is made from its bytes.
-      await this.settle('split', id, log, () =>
-        splitRefused({
-          meta,
-          refused,
-          spool,
-          now: this.now(),
-          retryDelay: withJitter(scheduleDelay(this.deps.config().queue.retrySchedule, meta.attempts + 1), this.random),
-          logger: log,
-          enqueue: (copy) => this.index(copy),
-          failed: (m, e) => this.observe(log, () => this.deps.observer?.failed?.(m, e, false, true)),
-        }),
-      );
-    }
-    // Sent: a failure to remove it now must not count as a failed delivery (and send it again).
-    if (!run.completed) await this.settle('complete', id, log, () => spool.complete(id, { retry: true }));
-    if (outcome.kind === 'delivered') this.pacer.succeeded(entry.sender);
-    else this.pacer.uncount(entry.sender, entry.recipients, startedAt);
-    await this.observe(log, () => this.deps.observer?.delivered?.(meta));
-    if (outcome.kind === 'suppressed') {
-      log.info({ event: 'delivery.duplicate_suppressed', messageId: meta.messageId, sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
-    } else {
-      log.info(
-        {
-          event: 'delivery.ok',
-          transport: run.transport,
-          messageId: meta.messageId,
-          sender: meta.sender,
-          recipients: meta.recipients,
-          size: meta.size,
-          attempts: meta.attempts + 1,
-          providerId: outcome.result.providerId,
-          ms: this.now() - started,
-        },
-        'delivered',
-      );
-    }
-  }
-
-  /**
-   * A state change out of active/ (release, kill) that fails (disk full, EIO) is retried with
-   * backoff, so the message is never stranded in active/ while the relay runs; a stop leaves it
-   * there, and the next start moves it back to the queue.
-   */
-  private async settle(what: string, id: string, log: Logger, op: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await op();
-        return;
-      } catch (err) {
-        log.error(
-          { event: 'queue.state_change_failed', what, queueId: id, attempt, err: errorText(err), alert: attempt >= 3 },
-          `could not ${what} the message; retrying`,
-        );
-        if (this.stopped) return;
-        await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 60_000)));
-      }
-    }
-  }
-
-  private async observe(log: Logger, fn: () => void | Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      log.error({ event: 'notify.error', err: errorText(err) }, 'notification step failed');
-    }
-  }
-
-  /** `account`: the Google account the attempt was paced as (the SMTP login for SMTP workspaces). */
-  private async failed(meta: MessageMeta, err: unknown, log: Logger, account: string): Promise<void> {
-    const q = this.deps.config().queue;
-    const e =
-      err instanceof DeliveryError ? err : new DeliveryError('delivery.unexpected', 'temporary', errorText(err), { cause: err });
-    const now = this.now();
-    const deadline = Date.parse(meta.requeuedAt ?? meta.receivedAt) + q.maxAge;
-    if (RATE_CODES.has(e.code) && e.kind === 'temporary' && now < deadline) {
-      await this.rateLimited(meta, e, now, log, account);
-      return;
-    }
-    meta.attempts += 1;
-    meta.lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(now).toISOString() };
-    const fields = { code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, messageId: meta.messageId };
-    if (e.outcomeUnknown) log.warn({ event: 'delivery.possible_duplicate', code: e.code }, 'the send may have reached Google; retrying');
-    const next =
-      e.kind === 'permanent'
-        ? null
-        : nextAttemptAt({
-            now,
-            receivedAt: Date.parse(meta.requeuedAt ?? meta.receivedAt),
-            maxAge: q.maxAge,
-            delay: e.kind === 'held' ? q.heldRetry : withJitter(scheduleDelay(q.retrySchedule, meta.attempts), this.random),
-            retryAfter: e.retryAfter,
-          });
-    if (next === null) {
-      if (e.kind !== 'permanent') {
-        meta.lastError = { ...meta.lastError, code: 'delivery.expired', message: `gave up after ${meta.attempts} attempts: ${e.message}` };
-      }
-      const expired = e.kind !== 'permanent';
-      try {
-        await this.deps.observer?.failed?.(meta, e, expired);
-      } catch (err) {
-        // The failure notice could not be written (disk full, I/O error): keep the message
-        // queued and go through this again later, rather than move it to dead/ with its bounce lost.
-        meta.nextAttemptAt = new Date(now + q.heldRetry).toISOString();
-        await this.settle('release', meta.id, log, () => this.deps.spool.release(meta));
-        this.index(meta);
-        log.error(
-          { event: 'notify.failure_pending', code: e.code, err: errorText(err), nextAttemptAt: meta.nextAttemptAt },
-          'the failure notice could not be written: the message stays queued until it can be',
-        );
-        return;
-      }
-      await this.settle('kill', meta.id, log, () => this.deps.spool.kill(meta));
-      log.error({ event: 'delivery.failed', ...fields, expired: e.kind !== 'permanent' }, 'moved to dead/');
-      return;
-    }
-    meta.nextAttemptAt = new Date(next).toISOString();
-    await this.observe(log, () => (e.kind === 'held' ? this.deps.observer?.held?.(meta, e) : this.deps.observer?.deferred?.(meta, e)));
-    await this.settle('release', meta.id, log, () => this.deps.spool.release(meta));
-    this.index(meta);
-    if (e.kind === 'held') {
-      log.error({ event: 'delivery.held', alert: true, ...fields, fix: e.fix, nextAttemptAt: meta.nextAttemptAt }, `held: ${e.fix ?? e.message}`);
-    } else {
-      log.warn({ event: 'delivery.deferred', ...fields, nextAttemptAt: meta.nextAttemptAt }, 'deferred');
-    }
-  }
-
-  /**
-   * Google said this user sends too fast (or reached a daily limit): the user waits until the time
-   * Google stated (or a backoff when none is usable), the message keeps its attempt count, and
-   * other users' mail keeps flowing.
-   */
-  private async rateLimited(meta: MessageMeta, e: DeliveryError, now: number, log: Logger, account: string): Promise<void> {
-    const until = this.pacer.rateLimited(account, now, e.retryAfter);
-    meta.lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(now).toISOString() };
-    meta.nextAttemptAt = new Date(until).toISOString();
-    await this.observe(log, () => this.deps.observer?.deferred?.(meta, e));
-    await this.settle('release', meta.id, log, () => this.deps.spool.release(meta));
-    this.index(meta);
-    log.warn(
-      { event: 'delivery.deferred', code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, ...(account !== meta.sender ? { account } : {}), nextAttemptAt: meta.nextAttemptAt, userPausedUntil: meta.nextAttemptAt },
-      'Google asked this user to slow down',
-    );
+    const now = this.clock.now();
+    const outcome = decideOutcome({ run, aborted: signal.aborted }, this.deps.config().queue, now, this.random);
+    await applyOutcome(this.applying, outcome, { entry, startedAt, now });
   }
 }

@@ -46,7 +46,7 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
     }
     const identity = await decideIdentity(rt, tx, received.header);
     if (!identity.ok) throw rt.refuse(session, 'data', identity.reply, { size: received.size, from: headers.from });
-    const now = rt.now().toISOString();
+    const now = new Date(rt.clock.now()).toISOString();
     const meta: MessageMeta = {
       version: 1,
       id,

@@ -37,5 +37,5 @@ export async function decideIdentity(rt: Runtime, tx: Transaction, header: Buffe
     aliasesUnavailable: verifier !== undefined && aliases === undefined,
   });
   if (!d.ok) return d;
-  return { ok: true, sender: viaSmtp ? tx.sender : d.sendAs, rewrite: planRewrite({ from: d, facts, now: rt.now() }), outcome: d.outcome };
+  return { ok: true, sender: viaSmtp ? tx.sender : d.sendAs, rewrite: planRewrite({ from: d, facts, now: new Date(rt.clock.now()) }), outcome: d.outcome };
 }

@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { DeviceRate, LoginThrottle } from '../auth/index.js';
+import { systemClock } from '../clock.js';
 import type { ListenerConfig } from '../config/schema.js';
 import { ConfigError, SmtpReply, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -33,12 +34,18 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
   const name = deps.listener.name ?? `${deps.listener.host}:${deps.listener.port}`;
   const label = deps.label ?? `listen[${name}]`;
   let current = deps.listener;
+  const clock = deps.clock ?? systemClock;
   checkListenerConfig(current, deps.config(), label);
   const tls = loadTlsOptions(current, label);
   let allowed = clientFilter(current.allow);
   const counter = new ConnectionCounter();
   const sessions = new Map<string, SessionState>();
   let closing = false;
+  let greeting = deps.ready === undefined;
+  deps.ready?.then(
+    () => (greeting = true),
+    () => undefined,
+  );
 
   const warnings = (listener: ListenerConfig) => {
     if (listener.tls.mode !== 'none' && isLegacyVersion(listener.tls.minVersion)) {
@@ -71,16 +78,35 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
       );
       return reply;
     },
-    throttle: deps.loginThrottle ?? new LoginThrottle(),
-    deviceRate: deps.deviceRate ?? new DeviceRate(),
-    now: deps.now ?? (() => new Date()),
-    newId: deps.newId ?? (() => createQueueId()),
+    throttle: deps.loginThrottle ?? new LoginThrottle({ clock }),
+    deviceRate: deps.deviceRate ?? new DeviceRate({ clock }),
+    clock,
+    newId: deps.newId ?? (() => createQueueId(clock.now())),
   };
 
   const refuseSession = (log: Logger, named: NamedReply, reason: string) => {
     const reply = renderReply(named);
     log.info({ event: 'session.refused', listener: name, reason, code: reply.responseCode, enhanced: reply.enhanced }, 'connection refused');
     return reply;
+  };
+
+  /** Admit a connection (closing, allowed networks, connection limits) and greet it. */
+  const admit: NonNullable<SMTPServerOptions['onConnect']> = (session, callback) => {
+    const state = rt.state(session);
+    const listener = current;
+    if (closing) return callback(refuseSession(state.log, namedReply('shuttingDown'), 'closing'));
+    if (!allowed(session.remoteAddress)) {
+      return callback(refuseSession(state.log, namedReply('clientNotAllowed', { address: session.remoteAddress }), 'network'));
+    }
+    const admission = counter.admit(session.remoteAddress, listener);
+    if (admission === 'listener_full') return callback(refuseSession(state.log, namedReply('tooManyConnections'), 'listener_full'));
+    if (admission === 'client_full') {
+      return callback(refuseSession(state.log, namedReply('tooManyFromClient', { address: session.remoteAddress }), 'client_full'));
+    }
+    state.admitted = true;
+    session.disabledCommands = disabledCommands(listener, deps.config(), session.secure);
+    state.log.info({ event: 'session.connect', listener: name, secure: session.secure }, 'client connected');
+    callback();
   };
 
   const options: SMTPServerOptions = {
@@ -103,21 +129,14 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     disableReverseLookup: true,
     logger: false,
     onConnect(session, callback) {
-      const state = rt.state(session);
-      const listener = current;
-      if (closing) return callback(refuseSession(state.log, namedReply('shuttingDown'), 'closing'));
-      if (!allowed(session.remoteAddress)) {
-        return callback(refuseSession(state.log, namedReply('clientNotAllowed', { address: session.remoteAddress }), 'network'));
-      }
-      const admission = counter.admit(session.remoteAddress, listener);
-      if (admission === 'listener_full') return callback(refuseSession(state.log, namedReply('tooManyConnections'), 'listener_full'));
-      if (admission === 'client_full') {
-        return callback(refuseSession(state.log, namedReply('tooManyFromClient', { address: session.remoteAddress }), 'client_full'));
-      }
-      state.admitted = true;
-      session.disabledCommands = disabledCommands(listener, deps.config(), session.secure);
-      state.log.info({ event: 'session.connect', listener: name, secure: session.secure }, 'client connected');
-      callback();
+      if (greeting) return admit(session, callback);
+      // Bound before the relay is ready (start-up): the greeting waits for it (a client that
+      // leaves meanwhile has its state removed by onClose, and is not answered).
+      const { log } = rt.state(session);
+      deps.ready!.then(
+        () => sessions.has(session.id) && admit(session, callback),
+        () => sessions.has(session.id) && callback(refuseSession(log, namedReply('shuttingDown'), 'closing')),
+      );
     },
     onSecure(socket, session, callback) {
       const state = rt.state(session);

@@ -1,6 +1,7 @@
 /** What the SMTP stage handlers share within one listener (built by listener.ts). */
 import type { SMTPServerSession } from 'smtp-server';
 import type { DeviceRate, LoginThrottle } from '../auth/index.js';
+import type { Clock } from '../clock.js';
 import type { Config, DeviceConfig, ListenerConfig } from '../config/schema.js';
 import type { SmtpReply } from '../errors.js';
 import type { NamedReply } from '../replies/index.js';
@@ -17,7 +18,7 @@ export interface Runtime {
   refuse(session: SMTPServerSession, stage: string, reply: NamedReply, extra?: object): SmtpReply;
   readonly throttle: LoginThrottle;
   readonly deviceRate: DeviceRate;
-  now(): Date;
+  readonly clock: Clock;
   newId(): string;
 }
 

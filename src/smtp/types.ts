@@ -1,5 +1,6 @@
 /** The listener's public face and what it needs (see listener.ts). */
 import type { DeviceRate, LoginThrottle } from '../auth/index.js';
+import type { Clock } from '../clock.js';
 import type { Config, DeviceConfig, ListenerConfig, WorkspaceConfig } from '../config/schema.js';
 import type { SendAsVerifier } from '../google/send-as.js';
 import type { Logger } from '../log.js';
@@ -26,9 +27,16 @@ export interface ListenerDeps {
   deviceRate?: DeviceRate;
   /** The send-as verifier of a gmail-api workspace (for listeners with verifySendAs). */
   sendAs?: (workspace: string) => SendAsVerifier | undefined;
+  /**
+   * Greet clients only once this resolves (start-up: bound first, greeting once the spool is
+   * recovered and the scheduler runs); a client that connected meanwhile waits for its greeting,
+   * and gets 421 4.3.2 if it rejects (the start failed). Default: greet at once.
+   */
+  ready?: Promise<unknown>;
   /** Names the listener in errors about its config, e.g. "listen[0]". */
   label?: string;
-  now?: () => Date;
+  /** receivedAt, the Date header added, queue ids (default: the system clock). */
+  clock?: Clock;
   newId?: () => string;
 }
 

@@ -19,6 +19,7 @@
  * read at open and folded into the journal. One process owns a sent log (the lock is in-process).
  */
 import { join } from 'node:path';
+import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import { tempPath } from './durable-file.js';
 import { KeyMutex } from './key-mutex.js';
@@ -28,7 +29,7 @@ import { isErrno, unlinkIfExists, withFs, writeAll, type SpoolFileHandle, type S
 export interface SentLogOptions {
   /** How long a key is remembered after its last record (a day or more: clients retry late). */
   retentionMs: number;
-  now?: () => Date;
+  clock?: Clock;
   logger?: Logger;
   fs?: Partial<SpoolFs>;
 }
@@ -84,7 +85,7 @@ export class SentLog {
     readonly dir: string,
     private readonly fs: SpoolFs,
     private readonly retentionMs: number,
-    private readonly now: () => Date,
+    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
     this.tmp = join(dir, 'tmp');
@@ -95,7 +96,7 @@ export class SentLog {
   static async open(dir: string, options: SentLogOptions): Promise<SentLog> {
     if (!(options.retentionMs > 0)) throw new RangeError('SentLog retentionMs must be a positive number of milliseconds');
     const fs = withFs(options.fs);
-    const log = new SentLog(join(dir, 'sent'), fs, options.retentionMs, options.now ?? (() => new Date()), options.logger ?? silentLogger);
+    const log = new SentLog(join(dir, 'sent'), fs, options.retentionMs, options.clock ?? systemClock, options.logger ?? silentLogger);
     for (const d of [log.dir, log.tmp]) {
       await fs.mkdir(d, DIR_MODE);
       await fs.chmod(d, DIR_MODE);
@@ -129,7 +130,7 @@ export class SentLog {
    */
   async record(key: string, recipients: string[]): Promise<void> {
     if (this.closed) throw Object.assign(new Error('the sent log is closed'), { code: 'ECLOSED' });
-    const at = this.now().toISOString();
+    const at = new Date(this.clock.now()).toISOString();
     const line: JournalLine = { v: 1, k: key, r: [...new Set(recipients)], t: at };
     this.apply(line);
     await new Promise<void>((resolve, reject) => {
@@ -239,7 +240,7 @@ export class SentLog {
   }
 
   private dropExpired(): number {
-    const cutoff = this.now().getTime() - this.retentionMs;
+    const cutoff = this.clock.now() - this.retentionMs;
     let removed = 0;
     for (const [k, e] of this.entries) {
       if (!(Date.parse(e.updatedAt) >= cutoff)) {

@@ -5,6 +5,7 @@
  * place, atomically, then renames it), so at every crash point a message is in exactly one state.
  * Knows nothing of SMTP or Google. See layout.ts for the files, recover.ts for start-up.
  */
+import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DirSyncer } from './dir-syncer.js';
 import { replaceFile } from './durable-file.js';
@@ -19,7 +20,8 @@ import { SpoolWriter } from './writer.js';
 
 export interface SpoolOptions {
   logger?: Logger;
-  now?: () => Date;
+  /** The time of requeue, release and reschedule (default: the system clock). */
+  clock?: Clock;
   /** Replace file-system calls (tests: inject ENOSPC, count fsyncs). */
   fs?: Partial<SpoolFs>;
   /**
@@ -41,7 +43,7 @@ export class Spool {
     readonly dir: string,
     private readonly fs: SpoolFs,
     private readonly logger: Logger,
-    private readonly now: () => Date,
+    private readonly clock: Clock,
   ) {
     this.layout = new SpoolLayout(dir);
     this.syncer = new DirSyncer((path) => fs.syncDir(path));
@@ -49,11 +51,18 @@ export class Spool {
 
   /** Create or recover the spool under `dir` (see recover.ts). Idempotent. */
   static async open(dir: string, options: SpoolOptions = {}): Promise<Spool> {
-    const spool = new Spool(dir, withFs(options.fs), options.logger ?? silentLogger, options.now ?? (() => new Date()));
-    if (options.recover ?? true) {
-      spool.recovery = await recoverSpool(spool.fs, spool.layout, spool.syncer, spool.logger);
-    }
+    const spool = new Spool(dir, withFs(options.fs), options.logger ?? silentLogger, options.clock ?? systemClock);
+    if (options.recover ?? true) await spool.recover();
     return spool;
+  }
+
+  /**
+   * Start-up recovery (recover.ts), for a spool opened with `recover: false` by the process that
+   * owns it: the daemon opens the spool, binds its listeners (greeting held), then recovers.
+   */
+  async recover(): Promise<RecoveryCounts> {
+    this.recovery = await recoverSpool(this.fs, this.layout, this.syncer, this.logger);
+    return this.recovery;
   }
 
   /** Directory fsyncs started so far (group commit makes this lower than the number of commits). */
@@ -168,7 +177,7 @@ export class Spool {
   async requeue(id: string): Promise<MessageMeta> {
     const meta = await this.get('dead', id);
     if (!meta) throw new SpoolError('spool.not_found', `message ${id} is not in dead/`, { id });
-    const at = this.now().toISOString();
+    const at = new Date(this.clock.now()).toISOString();
     const next: MessageMeta = { ...meta, attempts: 0, nextAttemptAt: at, requeuedAt: at };
     await this.move(next, 'dead', 'queue');
     return next;
@@ -193,7 +202,7 @@ export class Spool {
   }
 
   /** hold → queue, due at `at` (default now). Rejects spool.not_found if it is not held. */
-  async unhold(id: string, at: Date = this.now()): Promise<MessageMeta> {
+  async unhold(id: string, at: Date = new Date(this.clock.now())): Promise<MessageMeta> {
     const meta = await this.get('hold', id);
     if (!meta) throw new SpoolError('spool.not_found', `message ${id} is not in hold/`, { id });
     const next: MessageMeta = { ...meta, nextAttemptAt: at.toISOString() };
@@ -206,7 +215,7 @@ export class Spool {
    * rewrite can never race a claim (a claim in between finds nothing in queue/). A crash in the
    * middle leaves it held, never lost. Rejects spool.not_queued if it is not in queue/.
    */
-  async reschedule(id: string, at: Date = this.now()): Promise<MessageMeta> {
+  async reschedule(id: string, at: Date = new Date(this.clock.now())): Promise<MessageMeta> {
     await this.hold(id);
     return this.unhold(id, at);
   }

@@ -1,0 +1,119 @@
+/**
+ * Applying a new config to a running relay (SIGHUP), with no message lost: the plan is decided
+ * first (reload-plan.ts), then everything that can fail is checked or built before anything
+ * changes — keys (transports, send-as verifiers), every listener entry (devices, TLS files), new
+ * ports bound — each step pushing its undo on a CleanupStack, so a refused config changes nothing.
+ * Once the new config is in force, listeners that go away are closed and those whose socket must
+ * change are opened again (with the old settings if the new ones fail, and an alert if neither can).
+ */
+import type { Clock } from '../clock.js';
+import type { Config, ListenerConfig } from '../config/schema.js';
+import { errorText } from '../errors.js';
+import type { SendAsVerifier } from '../google/index.js';
+import type { Logger } from '../log.js';
+import type { DeliveryExecutor } from '../queue/index.js';
+import type { Listener } from '../smtp/index.js';
+import { CleanupStack } from './cleanup-stack.js';
+import { checkListeners } from './preflight.js';
+import { listenerKey, planReload, type Running } from './reload-plan.js';
+
+/** The transports of one config and the executor that runs attempts with them. */
+export interface Deliveries {
+  executor: DeliveryExecutor;
+  /** This config is now the current one (the delivery thread is told). */
+  activate(): void;
+  close(): Promise<void>;
+}
+
+/** What one config puts in force besides the listeners. */
+export interface Generation {
+  config: Config;
+  deliveries: Deliveries;
+  verifiers: Map<string, SendAsVerifier>;
+}
+
+export interface ListenerEntry {
+  /** The listen[] entry it was started from (reload matches on host:port). */
+  cfg: ListenerConfig;
+  listener: Listener;
+}
+
+/** Deliveries in flight when a reload replaces their transports finish with them: closed this much later. */
+export const PREVIOUS_DELIVERIES_GRACE_MS = 600_000;
+
+export interface ReloadTarget {
+  logger: Logger;
+  clock: Clock;
+  running(): Running<ListenerEntry>;
+  current(): Generation;
+  /** Build `next`'s deliveries and send-as verifiers (not in use yet). */
+  prepare(next: Config): Promise<Generation>;
+  /** Put `generation` in force (its deliveries activated). */
+  use(generation: Generation): void;
+  /** Open a listener; `label` names its entry in errors ("listen[2]"). */
+  open(cfg: ListenerConfig, label: string): Promise<ListenerEntry>;
+  setListeners(entries: ListenerEntry[]): void;
+  /** Log that a listener accepts mail (listener.started). */
+  announce(listener: Listener): void;
+}
+
+export async function applyReload(target: ReloadTarget, next: Config): Promise<void> {
+  const { logger } = target;
+  const plan = planReload(target.running(), next);
+  checkListeners(next);
+  const label = (cfg: ListenerConfig) => `listen[${next.listen.indexOf(cfg)}]`;
+  const added: ListenerEntry[] = [];
+  const previous = target.current();
+  const undo = new CleanupStack();
+  try {
+    const generation = await target.prepare(next);
+    undo.defer(() => generation.deliveries.close());
+    for (const cfg of plan.open) {
+      const entry = await target.open(cfg, label(cfg));
+      added.push(entry);
+      undo.defer(() => entry.listener.close({ graceMs: 0 }));
+    }
+    // In-place reloads read the config in force: the old one comes back before they are undone.
+    const reloaded: ListenerEntry[] = [];
+    undo.defer(() => {
+      target.use(previous);
+      for (const r of reloaded.reverse()) r.listener.reload(r.cfg);
+    });
+    target.use(generation);
+    for (const { running, next: cfg } of plan.reload) {
+      running.listener.reload(cfg);
+      reloaded.push(running);
+    }
+  } catch (err) {
+    await undo.unwind();
+    throw err;
+  }
+  undo.dismiss();
+  // Listeners that go away, or whose TLS mode changes (same port: closed, then opened again).
+  await Promise.allSettled([...plan.close, ...plan.reopen.map((r) => r.running)].map((r) => r.listener.close()));
+  for (const { running, next: cfg } of plan.reopen) {
+    try {
+      added.push(await target.open(cfg, label(cfg)));
+    } catch (err) {
+      logger.error({ event: 'listener.reopen_failed', listener: listenerKey(cfg), reason: errorText(err) }, 'listener could not be opened again with its new settings; opening it with the old ones');
+      try {
+        added.push(await target.open(running.cfg, label(cfg)));
+      } catch (again) {
+        // The new config is in force by now; what is lost is this one listener. Say so loudly.
+        logger.error(
+          { event: 'listener.lost', alert: true, listener: listenerKey(cfg), reason: errorText(again) },
+          'listener could not be opened again at all: nothing listens there until the next reload or restart',
+        );
+      }
+    }
+  }
+  added.forEach((r) => target.announce(r.listener));
+  target.setListeners([...plan.reload.map(({ running, next: cfg }) => ({ cfg, listener: running.listener })), ...added]);
+  // Deliveries in flight finish with the old transports.
+  target.clock.setTimeout(() => void previous.deliveries.close(), PREVIOUS_DELIVERIES_GRACE_MS).unref();
+  // Read once at start: say so (at every reload until a restart) rather than let a changed value look applied.
+  for (const key of plan.restartNeeded) {
+    logger.warn({ event: 'config.restart_needed', key }, `${key} changed: it takes effect at the next restart`);
+  }
+  logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');
+}
