@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach } from 'vitest';
-import { startRelay, type Relay } from '../../src/app.js';
+import { startRelay, type Relay, type RelayOptions } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
 import { createLogger, type Logger } from '../../src/log.js';
@@ -120,9 +120,14 @@ export function gmailConfig(dir: string, google: GoogleEnv, extra: Partial<Confi
   };
 }
 
-export async function startTestRelay(doc: ConfigInput, logs = new LogCapture()): Promise<{ relay: Relay; config: Config; logs: LogCapture; port: number }> {
+/** `options`: e.g. a TestClock (test/support/test-clock.ts) to drive the schedule. */
+export async function startTestRelay(
+  doc: ConfigInput,
+  logs = new LogCapture(),
+  options: Omit<Partial<RelayOptions>, 'config' | 'logger'> = {},
+): Promise<{ relay: Relay; config: Config; logs: LogCapture; port: number }> {
   const config = parseConfig(doc);
-  const relay = await startRelay({ config, logger: logs.logger });
+  const relay = await startRelay({ ...options, config, logger: logs.logger });
   return { relay, config, logs, port: relay.listeners[0]!.address.port };
 }
 
