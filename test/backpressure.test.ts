@@ -9,6 +9,7 @@ import type { SpoolFs } from '../src/spool/index.js';
 import { SmtpClient, message } from './support/smtp-client.js';
 import { relayEnv, LogCapture, gmailConfig, waitUntil } from './support/harness.js';
 import { gmailError } from './support/fake-google.js';
+import { TestClock } from './support/test-clock.js';
 
 function enospc(): NodeJS.ErrnoException {
   return Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
@@ -52,14 +53,18 @@ describe('disk trouble', () => {
     const logs = new LogCapture();
     const doc = gmailConfig(env.dir, env.google);
     doc.queue = { ...doc.queue, minFreeSpace: '100MB' };
-    env.relay = await startRelay({ config: parseConfig(doc), logger: logs.logger, freeBytes: async () => free });
+    const clock = new TestClock();
+    env.relay = await startRelay({ config: parseConfig(doc), logger: logs.logger, freeBytes: async () => free, clock });
     const c = await SmtpClient.open(env.relay.listeners[0]!.address.port);
     const r = await c.cmd('MAIL FROM:<alice@clinic.example>');
     expect(r.code).toBe(452);
     expect(r.text).toMatch(/^4\.3\.1 /);
     expect(logs.events('spool.backpressure_on')[0]).toMatchObject({ level: 'error', alert: true, reason: 'disk' });
     free = 10 * 1024 * 1024 * 1024;
-    await new Promise((res) => setTimeout(res, 2_500)); // the free-space reading refreshes every 2 s
+    await clock.advance(2_000 - 1); // the free-space reading refreshes every 2 s
+    expect((await c.cmd('MAIL FROM:<alice@clinic.example>')).code).toBe(452);
+    await c.cmd('RSET');
+    await clock.advance(1);
     expect((await c.cmd('MAIL FROM:<alice@clinic.example>')).code).toBe(250);
     await c.quit();
   });
@@ -93,12 +98,24 @@ describe('disk trouble', () => {
     };
     env.google.fake.failNext(gmailError(500, 'Backend Error', 'INTERNAL', 'backendError'));
     const logs = new LogCapture();
-    env.relay = await startRelay({ config: parseConfig(gmailConfig(env.dir, env.google)), logger: logs.logger, spoolFs });
+    const clock = new TestClock();
+    env.relay = await startRelay({ config: parseConfig(gmailConfig(env.dir, env.google)), logger: logs.logger, spoolFs, clock });
     const c = await SmtpClient.open(env.relay.listeners[0]!.address.port);
     expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
     await c.quit();
+    // the release is tried again after 1 s, then 2 s (backoff), and then holds
+    await logs.waitFor('queue.state_change_failed', 1);
+    await clock.advance(1_000);
+    await logs.waitFor('queue.state_change_failed', 2);
+    await clock.advance(2_000);
+    await logs.waitFor('delivery.deferred');
+    expect(logs.events('queue.state_change_failed')).toEqual([
+      expect.objectContaining({ what: 'release', attempt: 1 }),
+      expect.objectContaining({ what: 'release', attempt: 2 }),
+    ]);
+    expect((await env.relay.spool.list('active')).length).toBe(0); // back in queue/, not stranded
+    await clock.advance(220); // the retry schedule's 200 ms, ±10 %
     await waitUntil(() => env.google.fake.sent.length === 1, 15_000, 'delivered after the release succeeded');
-    expect(logs.events('queue.state_change_failed').length).toBeGreaterThanOrEqual(1);
   });
 
   it('puts a message back when its claim fails, instead of stranding it', async () => {
@@ -113,10 +130,19 @@ describe('disk trouble', () => {
       },
     };
     const logs = new LogCapture();
-    env.relay = await startRelay({ config: parseConfig(gmailConfig(env.dir, env.google)), logger: logs.logger, spoolFs });
+    const clock = new TestClock();
+    env.relay = await startRelay({ config: parseConfig(gmailConfig(env.dir, env.google)), logger: logs.logger, spoolFs, clock });
     const c = await SmtpClient.open(env.relay.listeners[0]!.address.port);
     expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
     await c.quit();
+    // put back, due again a second later, each time
+    for (let n = 1; n <= 2; n++) {
+      await logs.waitFor('queue.claim_failed', n);
+      await waitUntil(async () => (await env.relay!.spool.list('queue')).length === 1, 5_000, 'back in queue/');
+      await clock.advance(1_000 - 1);
+      expect(env.relay.scheduler.inFlight).toBe(0);
+      await clock.advance(1);
+    }
     await waitUntil(() => env.google.fake.sent.length === 1, 15_000, 'delivered after the claim succeeded');
     expect(logs.events('queue.claim_failed')).toHaveLength(2);
   });

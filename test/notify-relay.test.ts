@@ -10,10 +10,12 @@ import type { ConfigInput } from '../src/config/schema.js';
 import { gmailError, type SentMessage } from './support/fake-google.js';
 import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
 import { SmtpClient, message, queueIdOf } from './support/smtp-client.js';
+import { TestClock } from './support/test-clock.js';
 
 const SUBJECT = 'Biopsy results for Jane Roe';
 const BODY = 'Malignant. Call the patient today.\r\n';
 const USERS = ['alice@clinic.example', 'bob@clinic.example', 'postmaster@clinic.example', 'it@clinic.example'];
+const MIN = 60_000;
 
 type Workspace = Record<string, unknown>;
 
@@ -24,7 +26,8 @@ describe('notices through the relay', () => {
   let logs: LogCapture;
   let port: number;
 
-  async function start(options: { users?: string[]; workspace?: Workspace; queue?: Record<string, unknown> } = {}): Promise<void> {
+  /** `clock`: the relay's, for tests that move time instead of waiting for it. */
+  async function start(options: { users?: string[]; workspace?: Workspace; queue?: Record<string, unknown>; clock?: TestClock } = {}): Promise<void> {
     dir = tempDir('wr-notify-');
     google = await startGoogle(dir, options.users ?? USERS);
     const doc = gmailConfig(dir, google);
@@ -34,7 +37,7 @@ describe('notices through the relay', () => {
       workspaces: [{ ...ws, ...options.workspace }],
       queue: { ...doc.queue, ...options.queue },
     };
-    ({ relay, logs, port } = await startTestRelay(next));
+    ({ relay, logs, port } = await startTestRelay(next, undefined, options.clock ? { clock: options.clock } : {}));
   }
 
   afterEach(async () => {
@@ -111,10 +114,18 @@ describe('notices through the relay', () => {
   });
 
   it('max age runs out: the sender gets an expired DSN (5.4.7)', async () => {
-    await start({ queue: { maxAge: '1s', heldRetry: '200ms' } });
+    const clock = new TestClock();
+    await start({ queue: { maxAge: '1h', heldRetry: '20m' }, clock });
     google.fake.disableMail('alice@clinic.example');
     await send();
+    // held at 0, 20 and 40 minutes; the last attempt is at max age itself, then the notice
+    for (let n = 1; n <= 3; n++) {
+      await logs.waitFor('delivery.held', n);
+      expect(notices('failure')).toHaveLength(0);
+      await clock.advance(20 * MIN);
+    }
     await waitUntil(() => notices('failure').length === 1, 15_000, 'expired notice');
+    expect(await logs.waitFor('delivery.failed')).toEqual([expect.objectContaining({ expired: true, attempts: 4 })]);
     const dsn = notices('failure')[0]!;
     expect(dsn.user).toBe('postmaster@clinic.example');
     const status = await statusOf(dsn.raw);
@@ -126,12 +137,22 @@ describe('notices through the relay', () => {
   });
 
   it('a message waiting longer than delayWarning gets exactly one delayed notice', async () => {
-    await start({ queue: { delayWarning: '100ms', heldRetry: '150ms' } });
+    const clock = new TestClock();
+    await start({ queue: { delayWarning: '1h', heldRetry: '15m' }, clock });
     google.fake.disableMail('alice@clinic.example');
     const id = await send();
-    await logs.waitFor('delivery.held', 5, 20_000);
+    // held at 0, 15, 30 and 45 minutes: no notice yet
+    for (let n = 1; n <= 4; n++) {
+      await logs.waitFor('delivery.held', n, 20_000);
+      expect(notices('delay')).toHaveLength(0);
+      await clock.advance(15 * MIN);
+    }
     await waitUntil(() => notices('delay').length >= 1, 5_000, 'delay notice');
-    await logs.waitFor('delivery.held', 7, 20_000);
+    for (let n = 5; n <= 7; n++) {
+      await logs.waitFor('delivery.held', n, 20_000);
+      await clock.advance(15 * MIN);
+    }
+    await logs.waitFor('delivery.held', 8, 20_000);
     expect(notices('delay')).toHaveLength(1);
     expect(logs.events('notify.sent').filter((l) => l.kind === 'delay' && l.about === id)).toHaveLength(1);
     const dsn = notices('delay')[0]!;
@@ -145,12 +166,17 @@ describe('notices through the relay', () => {
   });
 
   it('mail the relay itself holds back (the daily limit) gets its delayed notice on time, with no attempt', async () => {
-    await start({ queue: { delayWarning: '600ms', dailyMessages: 1 } });
+    const clock = new TestClock();
+    await start({ queue: { delayWarning: '4h', dailyMessages: 1 }, clock });
     await send(); // the day's one message
     await waitUntil(() => google.fake.sent.length === 1, 5_000, 'the first message');
     const held = await send(); // over the limit: never attempted
+    await logs.waitFor('pace.daily_limit');
+    await clock.advance(4 * 60 * MIN - 1 * MIN); // sweeps once a minute: none has seen 4 h yet
+    expect(notices('delay')).toHaveLength(0);
+    await clock.advance(2 * MIN);
     await waitUntil(() => notices('delay').length >= 1, 5_000, 'delay notice for the held message');
-    await new Promise((r) => setTimeout(r, 700)); // more sweeps: still one notice
+    await clock.advance(60 * MIN); // more sweeps: still one notice
     expect(notices('delay')).toHaveLength(1);
     expect(notices('delay')[0]!.user).toBe('postmaster@clinic.example');
     expect(logs.events('notify.sent').filter((l) => l.kind === 'delay').map((l) => l.about)).toEqual([held]);
