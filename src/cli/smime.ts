@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { auditActor } from '../audit/index.js';
+import { systemClock, type Clock } from '../clock.js';
 import { configErrorReport, readSecretFile } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { EXIT_CONFIG, EXIT_FAILURE } from './context.js';
@@ -42,7 +43,7 @@ export interface SmimeCliDeps {
   exit(code: number): void;
   /** Environment: the password variable and SUDO_USER for the audit log. Default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
-  now?: () => Date;
+  clock?: Clock;
 }
 
 interface Common {
@@ -60,7 +61,8 @@ interface WithP12 extends Common {
 
 export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Command {
   const env = deps.env ?? process.env;
-  const now = deps.now ?? (() => new Date());
+  const clock = deps.clock ?? systemClock;
+  const now = () => new Date(clock.now());
   const out = (s: string) => deps.stdout(s.endsWith('\n') ? s : `${s}\n`);
   const warn = (s: string) => deps.stderr(`warning: ${s}\n`);
 
@@ -70,7 +72,7 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
     smimeConfigWarnings(doc, config).forEach(warn);
     const credentialsFor = smimeCredentials(config);
     const api = createGmailSmimeApi({ credentialsFor: (u) => credentialsFor(u, workspace), apiRootUrl: config.apiRootUrl });
-    return { config, service: new SmimeService({ api, auditLog: config.auditLog, actor: auditActor(env), now }) };
+    return { config, service: new SmimeService({ api, auditLog: config.auditLog, actor: auditActor(env), clock }) };
   }
 
   const run =

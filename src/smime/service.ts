@@ -4,6 +4,7 @@
  * certificate; never the password or the key). A change Google refused is audited as failed.
  */
 import { appendAudit, type AuditActor } from '../audit/index.js';
+import { systemClock, type Clock } from '../clock.js';
 import { errorText } from '../errors.js';
 import { SmimeError } from './errors.js';
 import type { SmimeApi, SmimeEntry } from './gmail-smime.js';
@@ -15,7 +16,7 @@ export interface SmimeServiceOptions {
   /** The audit log file (smime.auditLog). */
   auditLog: string;
   actor: AuditActor;
-  now?: () => Date;
+  clock?: Clock;
 }
 
 /** A .p12 file to upload: its bytes, its password and a label (the file name) for messages. */
@@ -46,13 +47,13 @@ export class SmimeService {
   readonly api: SmimeApi;
   private readonly auditLog: string;
   private readonly actor: AuditActor;
-  private readonly now: () => Date;
+  private readonly clock: Clock;
 
   constructor(options: SmimeServiceOptions) {
     this.api = options.api;
     this.auditLog = options.auditLog;
     this.actor = options.actor;
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.clock ?? systemClock;
   }
 
   list(user: string, alias: string = user): Promise<SmimeEntry[]> {
@@ -83,7 +84,7 @@ export class SmimeService {
    * make the unexpired certificate with the furthest expiry the default.
    */
   async rotate(user: string, alias: string = user, p12?: P12Upload): Promise<RotationResult> {
-    const now = this.now();
+    const now = new Date(this.clock.now());
     const entries = await this.api.list(user, alias);
     const previous = entries.find((e) => e.isDefault);
     const warnings: string[] = [];
@@ -113,7 +114,7 @@ export class SmimeService {
   }
 
   private async upload(user: string, alias: string, p12: P12Upload, action: string, step?: string): Promise<{ entry: SmimeEntry; warnings: string[] }> {
-    const { contents, warnings } = checkP12(p12.data, p12.password, { alias, now: this.now(), label: p12.label });
+    const { contents, warnings } = checkP12(p12.data, p12.password, { alias, now: new Date(this.clock.now()), label: p12.label });
     const cert = contents.certificate;
     const entry = await this.audited(
       { action, step, user, alias, file: p12.label, fingerprint256: cert.fingerprint256, notAfter: cert.notAfter.toISOString() },
@@ -132,11 +133,11 @@ export class SmimeService {
     try {
       result = await change();
     } catch (err) {
-      await appendAudit(this.auditLog, { ...what, who: this.actor, outcome: 'failed', error: errorText(err) }, this.now());
+      await appendAudit(this.auditLog, { ...what, who: this.actor, outcome: 'failed', error: errorText(err) }, new Date(this.clock.now()));
       throw err;
     }
     try {
-      await appendAudit(this.auditLog, { ...what, ...details?.(result), who: this.actor, outcome: 'ok' }, this.now());
+      await appendAudit(this.auditLog, { ...what, ...details?.(result), who: this.actor, outcome: 'ok' }, new Date(this.clock.now()));
     } catch (err) {
       throw new SmimeError(
         'smime.audit',
