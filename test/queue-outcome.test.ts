@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DeliveryError } from '../src/errors.js';
+import type { FailureCode } from '../src/failures/index.js';
 import { decideOutcome, type Attempt, type Outcome, type QueuePolicy } from '../src/queue/index.js';
 import type { AttemptRun } from '../src/queue/index.js';
 import type { MessageMeta } from '../src/spool/index.js';
@@ -19,7 +20,7 @@ const HALF = () => 0.5;
 const NOW = T0 + 10 * MIN;
 
 const meta = (over: Partial<MessageMeta> = {}) => makeMeta('20260901T080000-abcdef', { receivedAt: iso(T0), nextAttemptAt: iso(T0), ...over });
-const err = (code: string, kind: 'temporary' | 'held' | 'permanent', extra: ConstructorParameters<typeof DeliveryError>[3] = {}) => new DeliveryError(code, kind, `${code} happened`, extra);
+const err = (code: FailureCode, kind: 'temporary' | 'held' | 'permanent', extra: ConstructorParameters<typeof DeliveryError>[3] = {}) => new DeliveryError(code, kind, `${code} happened`, extra);
 const failed = (error: unknown, over: Partial<MessageMeta> = {}): AttemptRun => ({ kind: 'failed', meta: meta(over), error });
 const decide = (run: AttemptRun, o: { now?: number; aborted?: boolean; random?: () => number; queue?: QueuePolicy } = {}): Outcome =>
   decideOutcome({ run, aborted: o.aborted ?? false } satisfies Attempt, o.queue ?? QUEUE, o.now ?? NOW, o.random ?? HALF);
