@@ -2,3 +2,4 @@ export * from './schema.js';
 export * from './load.js';
 export * from './secrets.js';
 export * from './units.js';
+export * from './paths.js';

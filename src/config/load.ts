@@ -5,6 +5,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { resolveConfigPaths } from './paths.js';
 import { configSchema, type Config } from './schema.js';
 
 /** The example config shipped in the repo: `npm start` with no config uses it (dry run). */
@@ -48,8 +49,16 @@ export function parseConfig(doc: unknown, source = 'config'): Config {
   return deepFreeze(result.data);
 }
 
-/** Read and validate the YAML file at `file`. */
+/** Read and validate the YAML file at `file`; relative paths in it are relative to its directory. */
 export function loadConfig(file: string): Config {
+  return parseConfig(readConfigDocument(file), file);
+}
+
+/**
+ * The YAML document at `file`, parsed, with its relative paths made absolute against the file's
+ * directory (src/config/paths.ts); not yet validated (the S/MIME commands validate only their section).
+ */
+export function readConfigDocument(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -60,7 +69,7 @@ export function loadConfig(file: string): Config {
   if (doc.errors.length) {
     throw new ConfigError('', `${file} is not valid YAML: ${doc.errors[0]!.message}`);
   }
-  return parseConfig(doc.toJS(), file);
+  return resolveConfigPaths(doc.toJS(), path.dirname(path.resolve(file)));
 }
 
 /** All the problems of a config error, one per line (the first is the error's own message). */

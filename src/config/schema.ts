@@ -6,6 +6,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, GMAIL_SEND_SCOPE, checkDistinctWorkspaces, domainSchema as domain, duration, emailSchema as email, size } from './atoms.js';
 import { deviceSchema, listenerSchema } from './listener-schema.js';
+import { defaultAuditFile } from './paths.js';
 import { smimeConfigSchema } from './smime-schema.js';
 import { parseSchedule } from './units.js';
 
@@ -151,8 +152,8 @@ export const configSchema = z
       .prefault({}),
     audit: z
       .strictObject({
-        /** Who did what with the queue and S/MIME CLIs, one JSON line each. */
-        file: z.string().default('./var/audit.log'),
+        /** Who did what with the queue and S/MIME CLIs, one JSON line each. Default: <queue.dir>/audit.log. */
+        file: z.string().min(1).optional(),
       })
       .prefault({}),
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
@@ -189,7 +190,8 @@ export const configSchema = z
         });
       }
     });
-  });
+  })
+  .transform((c) => ({ ...c, audit: { file: c.audit.file ?? defaultAuditFile(c.queue.dir) } }));
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

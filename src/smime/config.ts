@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { describeIssue, formatKeyPath } from '../config/load.js';
+import { defaultAuditFile } from '../config/paths.js';
 import { smimeConfigSchema, type SmimeConfig, type SmimeWorkspaceConfig } from '../config/smime-schema.js';
 
 export * from '../config/smime-schema.js';
@@ -22,8 +23,10 @@ export function parseSmimeConfig(doc: unknown): SmimeConfig {
       'is missing: S/MIME commands need their own "smime:" section with serviceAccountKeyFile (a service account authorised for gmail.settings.basic and gmail.settings.sharing); see the README, "S/MIME certificates"',
     );
   }
-  // smime.auditLog defaults to the relay's audit.file: one audit log for the queue and S/MIME CLIs
-  const auditFile = (doc as { audit?: { file?: unknown } }).audit?.file;
+  // smime.auditLog defaults to the relay's audit.file (itself <queue.dir>/audit.log by default):
+  // one audit log for the queue and S/MIME CLIs
+  const d = doc as { audit?: { file?: unknown }; queue?: { dir?: unknown } };
+  const auditFile = d.audit?.file ?? (typeof d.queue?.dir === 'string' ? defaultAuditFile(d.queue.dir) : undefined);
   const input =
     typeof section === 'object' && typeof auditFile === 'string' && (section as { auditLog?: unknown }).auditLog === undefined
       ? { ...section, auditLog: auditFile }
