@@ -20,10 +20,11 @@ import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { GMAIL_SETTINGS_BASIC_SCOPE, GoogleCredentials, createSendAsVerifier, loadServiceAccountKey, type SendAsVerifier } from './google/index.js';
 import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
 import type { Logger } from './log.js';
-import { Backpressure, DeliveryThread, LocalExecutor, Pacer, Scheduler } from './queue/index.js';
+import { Backpressure, DeliveryThread, DeliveryTracker, LocalExecutor, Pacer, Scheduler } from './queue/index.js';
 import { Notifier } from './notify/index.js';
 import { SentLog, Spool, type SpoolFs } from './spool/index.js';
 import { startListener, type Listener } from './smtp/index.js';
+import { VERSION } from './version.js';
 
 export interface RelayOptions {
   config: Config;
@@ -36,6 +37,8 @@ export interface RelayOptions {
   freeBytes?: (dir: string) => Promise<number>;
   /** Replace the transport of a workspace (benchmarks); default: built from config. */
   transportFactory?: (workspace: WorkspaceConfig, index: number) => Transport;
+  /** The config file it was loaded from, for `status`. */
+  configPath?: string;
 }
 
 export interface Relay {
@@ -135,6 +138,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const executor = new LocalExecutor({ spool, sentLog: sentLog!, transportFor: (w) => transports.get(w), workspaces: () => gen.config.workspaces, logger });
     return { executor, activate: () => undefined, close: async () => void (await closeAll(transports)) };
   };
+  // Each workspace's last delivery and held reason, for `status`.
+  const tracker = new DeliveryTracker(() => clock.now());
+  const startedAt = new Date(clock.now());
   const backpressure = new Backpressure({
     dir: spoolDir,
     config: () => gen.config,
@@ -178,12 +184,27 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       logger,
       pacer,
       clock,
-      // Notices (DSNs to senders, alerts to admins) are spooled and handed back to this scheduler.
-      observer: new Notifier({ spool, config: () => gen.config, logger, clock, enqueue: (meta) => scheduler.enqueue(meta) }),
+      // Notices (DSNs to senders, alerts to admins) are spooled and handed back to this scheduler;
+      // the tracker remembers each workspace's last delivery and held reason for `status`.
+      observer: tracker.observing(new Notifier({ spool, config: () => gen.config, logger, clock, enqueue: (meta) => scheduler.enqueue(meta) })),
     });
     parts.defer(() => scheduler.stop());
     await scheduler.start();
-    serveQueue(control, { spool, scheduler, logger, clock });
+    serveQueue(control, {
+      spool,
+      scheduler,
+      logger,
+      clock,
+      status: () => ({
+        pid: process.pid,
+        version: VERSION,
+        startedAt,
+        config: options.configPath ?? null,
+        listeners: running.map((r) => ({ name: r.listener.name, host: r.listener.address.host, port: r.listener.address.port, tls: r.cfg.tls.mode, sessions: r.listener.sessions })),
+        workspaces: gen.config.workspaces.map((w) => ({ name: w.name, transport: w.transport })),
+        activity: (w) => tracker.activity(w),
+      }),
+    });
     parts.defer(() => control.stopServing());
     const timers = [
       // (The delivery thread prunes its own sent log.)

@@ -1,7 +1,7 @@
 /**
  * The daemon's side, in two steps around start-up: `lockSpool` binds the control socket before
  * the spool is opened (recovered), so no queue CLI changes it meanwhile and no second daemon
- * starts on it; `serveQueue` starts answering the queue CLI once the scheduler runs.
+ * starts on it; `serveQueue` starts answering the queue CLI (and `status`) once the scheduler runs.
  */
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
@@ -11,6 +11,7 @@ import { ControlServer } from './control-server.js';
 import { createControlHandler } from './dispatch.js';
 import { QueueAdmin, type SchedulerLink } from './queue-admin.js';
 import { controlSocketPath } from './socket-path.js';
+import { buildStatus, type StatusSources } from './relay-status.js';
 
 /** How long a starting daemon waits for a queue CLI that is changing the spool directly. */
 export const DAEMON_LOCK_WAIT_MS = 15_000;
@@ -19,7 +20,20 @@ export function lockSpool(config: Pick<Config, 'queue' | 'control'>, logger: Log
   return ControlServer.acquire(controlSocketPath(config), { owner: 'daemon', logger, waitMs: DAEMON_LOCK_WAIT_MS });
 }
 
-export function serveQueue(control: ControlServer, deps: { spool: Spool; scheduler: SchedulerLink; logger: Logger; clock?: Clock }): void {
+export function serveQueue(
+  control: ControlServer,
+  deps: { spool: Spool; scheduler: SchedulerLink; logger: Logger; clock?: Clock; status?: StatusProvider },
+): void {
   const admin = new QueueAdmin({ spool: deps.spool, scheduler: deps.scheduler, ...(deps.clock ? { clock: deps.clock } : {}) });
-  control.serve(createControlHandler(admin, { logger: deps.logger }));
+  const status = deps.status;
+  const now = () => new Date(deps.clock ? deps.clock.now() : Date.now());
+  control.serve(
+    createControlHandler(admin, {
+      logger: deps.logger,
+      ...(status ? { status: async () => buildStatus({ ...status(), now: now(), items: await admin.list(['queue', 'active', 'hold', 'dead']) }) } : {}),
+    }),
+  );
 }
+
+/** What the daemon knows of itself for `status` (the spool's contents are read on each request). */
+export type StatusProvider = () => Omit<StatusSources, 'items' | 'now'>;

@@ -8,11 +8,22 @@ import { silentLogger, type Logger } from '../log.js';
 import type { ControlHandler, HandlerResult } from './control-server.js';
 import { ControlError, isChange, type ControlRequest } from './protocol.js';
 import { LIVE_STATES, type QueueAdmin } from './queue-admin.js';
+import type { RelayStatus } from './relay-status.js';
 
-export function createControlHandler(admin: QueueAdmin, options: { logger?: Logger } = {}): ControlHandler {
+export interface ControlHandlerOptions {
+  logger?: Logger;
+  /** The relay's status (`status`); absent when a queue command holds the spool itself. */
+  status?: () => Promise<RelayStatus>;
+}
+
+export function createControlHandler(admin: QueueAdmin, options: ControlHandlerOptions = {}): ControlHandler {
   const logger = options.logger ?? silentLogger;
   let chain: Promise<unknown> = Promise.resolve();
-  return (request, signal) => {
+  return async (request, signal) => {
+    if (request.op === 'status') {
+      if (!options.status) throw new ControlError('control.not_daemon', 'no relay is running: a queue command is changing the spool directly');
+      return { result: await options.status() };
+    }
     if (!isChange(request.op)) return run(admin, request);
     const result = chain.then(() => {
       // The command gave up (timed out, interrupted) while waiting its turn: do not make a change
@@ -38,6 +49,7 @@ export function createControlHandler(admin: QueueAdmin, options: { logger?: Logg
 async function run(admin: QueueAdmin, r: ControlRequest): Promise<HandlerResult> {
   switch (r.op) {
     case 'ping':
+    case 'status':
       return { result: {} };
     case 'list':
       return { result: await admin.list(r.states ?? LIVE_STATES) };

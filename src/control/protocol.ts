@@ -15,6 +15,7 @@ const id = z.string().min(1).max(64);
 
 export const controlRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('ping') }),
+  z.strictObject({ op: z.literal('status') }),
   z.strictObject({ op: z.literal('list'), states: z.array(z.enum(['queue', 'active', 'dead', 'hold'])).optional() }),
   z.strictObject({ op: z.literal('show'), id, body: z.boolean().optional() }),
   z.strictObject({ op: z.literal('retry'), id: id.optional(), all: z.boolean().optional() }),
@@ -66,6 +67,7 @@ export interface RetryAllResult {
  * - `control.denied`: no permission on the socket; `control.in_use`: another process owns it
  *   (an unusable control.socket path is a ConfigError);
  * - `control.protocol` / `control.bad_request`: a malformed exchange;
+ * - `control.not_daemon`: `status` asked of a queue command holding the spool (no relay runs);
  * - `queue.not_found`, `queue.wrong_state`, `queue.busy` (being delivered right now),
  *   `queue.bad_id`, `queue.owner` (direct change by another OS user).
  */

@@ -7,3 +7,4 @@ export * from './due-index.js';
 export * from './executor.js';
 export * from './outcome.js';
 export { DeliveryThread, type ThreadGeneration } from './delivery-thread.js';
+export { DeliveryTracker, type WorkspaceActivity } from './delivery-tracker.js';
