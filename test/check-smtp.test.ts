@@ -57,7 +57,7 @@ describe('check: Gmail SMTP login', () => {
     const lines: string[] = [];
     const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
     try {
-      await check({ path: file, isExample: false }, [], io);
+      await check({ path: file, source: 'flag', isExample: false }, [], io);
       return { lines };
     } catch (err) {
       if (err instanceof CliExit) return { lines, exit: err.exitCode };

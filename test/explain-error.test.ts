@@ -145,9 +145,9 @@ describe('workspace-relay explain-error', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ code: 'smime.no_such_user', kind: 'permanent', source: 'token endpoint' });
   }, 30_000);
 
-  it('an answer it cannot read: exit 1 and the forms it reads', async () => {
+  it('an answer it cannot read: exit 64 (EX_USAGE) and the forms it reads', async () => {
     const r = await runCli(['explain-error', 'no idea']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(64);
     expect(r.stderr).toMatch(/^explain-error: cannot tell what this answer is: give an HTTP status and JSON body/);
   }, 30_000);
 

@@ -57,12 +57,12 @@ describe('queue CLI processes against a daemon process', () => {
     expect(daemon!.lines.some((l) => l.event === 'control.request' && l.op === 'hold' && l.outcome === 'ok')).toBe(true);
   });
 
-  it('exit codes: 1 refused, 2 usage, 78 config', async () => {
+  it('exit codes: 1 refused, 64 usage, 78 config', async () => {
     const retry = await queue('retry', id);
     expect(retry.code).toBe(1);
     expect(retry.stderr).toContain('is held by an admin');
     const bare = await queue();
-    expect(bare.code).toBe(2);
+    expect(bare.code).toBe(64);
     const bad = await runCli(['--config', path.join(dir, 'missing.yaml'), 'queue', 'list']);
     expect(bad.code).toBe(78);
     expect(bad.stderr).toContain('config error');

@@ -247,22 +247,22 @@ describe('queue find', () => {
     const none = await queueCli(config, ['find', '--sender', ALICE, '--recipient', 'nobody@clinic.example']);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('no message matches');
-    expect((await queueCli(config, ['find'])).code).toBe(2);
+    expect((await queueCli(config, ['find'])).code).toBe(64);
     await queueCli(config, ['delete', id]);
   });
 });
 
 describe('exit codes', () => {
-  it('1 for an unknown id, 2 for usage mistakes', async () => {
+  it('1 for an unknown id, 64 (EX_USAGE) for usage mistakes', async () => {
     expect(await queueCli(config, ['show', '0000000000ZZZZ'])).toMatchObject({ code: 1 });
     const bad = await queueCli(config, ['hold', '../../etc/passwd']);
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(64);
     expect(bad.stderr).toContain('not a queue id');
-    expect((await queueCli(config, ['hold'])).code).toBe(2);
-    expect((await queueCli(config, ['retry'])).code).toBe(2);
-    expect((await queueCli(config, ['retry', '0000000000ZZZZ', '--all'])).code).toBe(2);
-    expect((await queueCli(config, ['frobnicate'])).code).toBe(2);
-    expect((await queueCli(config, ['show', '0000000000ZZZZ', '--body', '--json'])).code).toBe(2);
+    expect((await queueCli(config, ['hold'])).code).toBe(64);
+    expect((await queueCli(config, ['retry'])).code).toBe(64);
+    expect((await queueCli(config, ['retry', '0000000000ZZZZ', '--all'])).code).toBe(64);
+    expect((await queueCli(config, ['frobnicate'])).code).toBe(64);
+    expect((await queueCli(config, ['show', '0000000000ZZZZ', '--body', '--json'])).code).toBe(64);
   });
 });
 

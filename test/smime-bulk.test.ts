@@ -159,7 +159,7 @@ describe('smime import, rotate and report', () => {
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as { alias: string; status: string }[]).map((x) => [x.alias, x.status])).toEqual([[u, 'ok']]);
     const none = await runSmimeCli(env.doc, ['report']);
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(64); // EX_USAGE: nobody named
     expect(none.stderr).toMatch(/name the users to check/);
   });
 });

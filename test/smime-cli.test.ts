@@ -78,7 +78,7 @@ describe('smime CLI: one user', () => {
   it('insert: refuses a password given on the command line, before uploading anything', async () => {
     const before = env.smime.inserts.length;
     const r = await runSmimeCli(env.doc, ['insert', '--user', user, '--p12', p12For(user), '--password', PASSWORD]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(64); // EX_USAGE
     expect(r.stderr).toMatch(/^error: passwords are never taken from the command line .*--password-file/);
     expect(env.smime.inserts.length).toBe(before);
   });

@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { AnswerFormatError, explainAnswer, formatExplanation, renderCodeTable, type Purpose } from '../failures/index.js';
-import { CliExit, EXIT_FAILURE } from './context.js';
+import { CliExit, EXIT_USAGE } from './context.js';
 
 export interface ExplainIo {
   out(line: string): void;
@@ -30,7 +30,7 @@ export function explainError(words: string[], flags: ExplainFlags, io: ExplainIo
   }
   const status = flags.status === undefined ? undefined : Number(flags.status);
   if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 599)) {
-    throw new CliExit(EXIT_FAILURE, `explain-error: --status must be an HTTP status (100-599), not ${flags.status}`);
+    throw new CliExit(EXIT_USAGE, `explain-error: --status must be an HTTP status (100-599), not ${flags.status}`);
   }
   let e;
   try {
@@ -44,7 +44,7 @@ export function explainError(words: string[], flags: ExplainFlags, io: ExplainIo
       scopes: flags.scopes?.split(',').map((s) => s.trim()).filter(Boolean),
     });
   } catch (err) {
-    if (err instanceof AnswerFormatError) throw new CliExit(EXIT_FAILURE, `explain-error: ${err.message}`);
+    if (err instanceof AnswerFormatError) throw new CliExit(EXIT_USAGE, `explain-error: ${err.message}`);
     throw err;
   }
   if (flags.json) io.out(JSON.stringify(e, null, 2));

@@ -4,11 +4,11 @@
  * makes changes directly under the control-socket lock (src/control/queue-backend.ts). Every
  * change (and every `show --body`, which reveals message content) goes to the audit log.
  *
- * Exit codes: 0 ok; 1 failure or not found; 2 usage; 75 busy or unreachable (try again);
+ * Exit codes: 0 ok; 1 failure or not found; 64 usage; 75 busy or unreachable (try again);
  * 78 config.
  */
 import path from 'node:path';
-import { Option, type Command, type CommanderError } from 'commander';
+import { Option, type Command } from 'commander';
 import { systemClock, type Clock } from '../clock.js';
 import { appendAudit, auditActor } from '../audit/index.js';
 import type { Config } from '../config/schema.js';
@@ -27,11 +27,10 @@ import {
 } from '../control/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { isValidQueueId } from '../spool/index.js';
-import { CliExit, EXIT_CONFIG, EXIT_FAILURE, loadConfigOrExit, type ConfigChoice } from './context.js';
+import { CliExit, EXIT_CONFIG, EXIT_FAILURE, EXIT_TEMPFAIL, EXIT_USAGE, loadConfigOrExit, type ConfigChoice } from './context.js';
+import { usageExits } from './exit-codes.js';
 
-export const EXIT_USAGE = 2;
-/** sysexits.h EX_TEMPFAIL: the daemon is busy or did not answer; trying again later may work. */
-export const EXIT_TEMPFAIL = 75;
+export { EXIT_TEMPFAIL, EXIT_USAGE };
 
 export interface QueueCliDeps {
   /** Load the config, or throw CliExit(78). */
@@ -76,16 +75,13 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
   const out = (s: string) => deps.stdout(s.endsWith('\n') ? s : `${s}\n`);
   const json = (v: unknown) => out(JSON.stringify(v, null, 2));
 
-  const queue = program
-    .command('queue')
-    .description('see and steer the queue (through the running relay, or the spool when none runs)')
-    .configureOutput({ outputError: () => undefined })
-    .showHelpAfterError(false)
-    .exitOverride((err: CommanderError) => {
-      if (err.exitCode === 0) return; // --help: commander exits 0
-      const message = err.code === 'commander.help' ? 'error: name a queue command (see workspace-relay queue --help)' : `${err.message} (see --help)`;
-      throw new CliExit(EXIT_USAGE, message);
-    });
+  // Usage mistakes exit 64 (commander's message goes to stderr); subcommands inherit both.
+  const queue = usageExits(
+    program
+      .command('queue')
+      .description('see and steer the queue (through the running relay, or the spool when none runs)')
+      .configureOutput({ writeErr: (s) => deps.stderr(s), outputError: (s, write) => write(s) }),
+  );
 
   /** Open the backend, run `fn`, always close; ControlErrors become exit codes. */
   async function session<T>(change: boolean, fn: (backend: QueueBackend, config: Config) => Promise<T>): Promise<T> {

@@ -1,14 +1,22 @@
 /** `workspace-relay serve`: run the relay until a signal. */
+import path from 'node:path';
 import { startRelay, type Relay } from '../app.js';
 import { loadConfig, configErrorReport } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError, errorText } from '../errors.js';
 import { createLogger } from '../log.js';
-import { CliExit, EXIT_CONFIG, loadConfigOrExit, type ConfigChoice } from './context.js';
+import { prettyStream, wantsPretty, type LogFormat } from '../log-pretty.js';
+import { CliExit, EXIT_CONFIG, SYSTEM_CONFIG_PATH, loadConfigOrExit, type ConfigChoice } from './context.js';
 
-export async function serve(choice: ConfigChoice): Promise<void> {
+export interface ServeOptions {
+  /** auto (readable on a terminal, JSON lines otherwise), json or pretty. */
+  logFormat?: LogFormat;
+}
+
+export async function serve(choice: ConfigChoice, options: ServeOptions = {}): Promise<void> {
   const config = loadConfigOrExit(choice);
-  const logger = createLogger({ level: config.log.level });
+  const pretty = wantsPretty(options.logFormat ?? 'auto', Boolean(process.stdout.isTTY));
+  const logger = createLogger({ level: config.log.level }, pretty ? await prettyStream() : undefined);
   if (choice.isExample || config.workspaces.some((w) => w.transport === 'outbox')) {
     const dry = config.workspaces.filter((w) => w.transport === 'outbox');
     logger.warn(
@@ -18,7 +26,7 @@ export async function serve(choice: ConfigChoice): Promise<void> {
         workspaces: dry.map((w) => ({ name: w.name, outbox: w.outbox?.dir })),
       },
       `DRY RUN: workspace(s) ${dry.map((w) => w.name).join(', ')} write mail to an outbox directory instead of sending it. ` +
-        'To send through Gmail, set transport: gmail-api (or smtp) in your config and start with --config PATH (see README "Google setup").',
+        `To send through Gmail, set transport: gmail-api (or smtp) in ${choice.isExample ? `your own config (${SYSTEM_CONFIG_PATH}, or --config PATH)` : choice.path} (see README "Google set-up").`,
     );
   }
   // Signals are caught from the start: a SIGHUP (systemctl reload) while the relay is still
@@ -89,7 +97,7 @@ export async function serve(choice: ConfigChoice): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGHUP', reload);
   try {
-    relay = await startRelay({ config, logger });
+    relay = await startRelay({ config, logger, configPath: path.resolve(choice.path) });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliExit(EXIT_CONFIG, `config error: ${err.message}`);
     logger.fatal({ event: 'relay.start_failed', err: errorText(err) }, 'could not start');

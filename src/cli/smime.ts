@@ -9,7 +9,7 @@ import { auditActor } from '../audit/index.js';
 import { systemClock, type Clock } from '../clock.js';
 import { configErrorReport, readSecretFile } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
-import { EXIT_CONFIG, EXIT_FAILURE } from './context.js';
+import { CliExit, EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, usageExits } from './exit-codes.js';
 import {
   SmimeService,
   buildReport,
@@ -82,7 +82,13 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
         const code = await fn(...args);
         if (code) deps.exit(code);
       } catch (err) {
-        if (err instanceof ConfigError && err.path.startsWith('smime')) {
+        if (err instanceof CliExit) {
+          if (err.message) deps.stderr(`${err.message}\n`);
+          if (err.exitCode) deps.exit(err.exitCode);
+          return;
+        }
+        // The smime: section, its key files, or the config file itself (unreadable, not YAML).
+        if (err instanceof ConfigError && (err.path.startsWith('smime') || err.path === '')) {
           deps.stderr(`config error: ${configErrorReport(err)}\n`);
           deps.exit(EXIT_CONFIG);
           return;
@@ -94,7 +100,10 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
 
   async function p12From(opts: WithP12, file: string): Promise<P12Upload> {
     if (opts.password !== undefined) {
-      throw new Error(`passwords are never taken from the command line (shell history, ps): use --password-file FILE, ${P12_PASSWORD_ENV} or the prompt`);
+      throw new CliExit(
+        EXIT_USAGE,
+        `error: passwords are never taken from the command line (shell history, ps): use --password-file FILE, ${P12_PASSWORD_ENV} or the prompt`,
+      );
     }
     let data: Buffer;
     try {
@@ -120,9 +129,10 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
       .option('--password-file <file>', `file holding the .p12 password (mode 0600); or set ${P12_PASSWORD_ENV}; else you are asked`)
       .addOption(new Option('--password <password>').hideHelp());
 
-  const smime = program
-    .command('smime')
-    .description('S/MIME certificates of send-as addresses, through the Gmail API (config section "smime")');
+  // Usage mistakes exit 64; the subcommands inherit it.
+  const smime = usageExits(
+    program.command('smime').description('S/MIME certificates of send-as addresses, through the Gmail API (config section "smime")'),
+  );
 
   withTarget(smime.command('list').description('list the certificates of an alias'))
     .option('--json', 'JSON output')
@@ -144,21 +154,25 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
       }),
     );
 
-  withTarget(smime.command('delete').argument('<id>', 'certificate id').description('delete a certificate (audited)')).action(
-    run(async (id: string, o: Common) => {
-      const { user, alias } = target(o);
-      await setup(o.workspace).service.delete(user, alias, id);
-      out(`deleted certificate ${id} of ${alias}`);
-    }),
-  );
+  withTarget(smime.command('delete').argument('<id>', 'certificate id').description('delete a certificate (audited)'))
+    .option('--json', 'JSON output')
+    .action(
+      run(async (id: string, o: Common) => {
+        const { user, alias } = target(o);
+        await setup(o.workspace).service.delete(user, alias, id);
+        out(o.json ? JSON.stringify({ deleted: id, user, alias }, null, 2) : `deleted certificate ${id} of ${alias}`);
+      }),
+    );
 
-  withTarget(smime.command('set-default').argument('<id>', 'certificate id').description('make a certificate the default (audited)')).action(
-    run(async (id: string, o: Common) => {
-      const { user, alias } = target(o);
-      await setup(o.workspace).service.setDefault(user, alias, id);
-      out(`certificate ${id} is now the default of ${alias}`);
-    }),
-  );
+  withTarget(smime.command('set-default').argument('<id>', 'certificate id').description('make a certificate the default (audited)'))
+    .option('--json', 'JSON output')
+    .action(
+      run(async (id: string, o: Common) => {
+        const { user, alias } = target(o);
+        await setup(o.workspace).service.setDefault(user, alias, id);
+        out(o.json ? JSON.stringify({ defaultId: id, user, alias }, null, 2) : `certificate ${id} is now the default of ${alias}`);
+      }),
+    );
 
   withPassword(withTarget(smime.command('insert').description('check a .p12 locally, then upload it (audited)')))
     .requiredOption('--p12 <file>', 'PKCS#12 file with the private key and certificate (and chain)')
@@ -184,8 +198,9 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
     .description('upload many certificates; goes on past bad lines; exit code 1 if any line failed')
     .option('--set-default', 'make each uploaded certificate the default of its user')
     .option('--workspace <name>', 'the smime.workspaces entry whose key to use (default: by domain)')
+    .option('--json', 'JSON output: every line\'s outcome, then the counts')
     .action(
-      run(async (csv: string, o: { setDefault?: boolean; workspace?: string }) => {
+      run(async (csv: string, o: { setDefault?: boolean; workspace?: string; json?: boolean }) => {
         const text = readSecretFile(csv, 'import');
         const { service } = setup(o.workspace);
         const outcomes = await runImport(text, {
@@ -193,6 +208,7 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
           readFile: (f) => readFileSync(f),
           insert: (user, alias, p12) => service.insert(user, alias, p12, { setDefault: o.setDefault === true }),
           onOutcome: (x) => {
+            if (o.json) return;
             const who = x.user ? ` ${x.user}` : '';
             if (x.ok) out(`line ${x.line}${who}: ${x.message}`);
             else deps.stderr(`line ${x.line}${who}: FAILED: ${x.message}\n`);
@@ -200,7 +216,8 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
           },
         });
         const failed = outcomes.filter((x) => !x.ok).length;
-        out(`${outcomes.length - failed} uploaded, ${failed} failed`);
+        if (o.json) out(JSON.stringify({ lines: outcomes, uploaded: outcomes.length - failed, failed }, null, 2));
+        else out(`${outcomes.length - failed} uploaded, ${failed} failed`);
         return failed ? 1 : 0;
       }),
     );
@@ -236,7 +253,7 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
     .action(
       run(async (named: string[], o: { usersFile?: string; workspace?: string; warnDays: string; json?: boolean }) => {
         const warnDays = Number(o.warnDays);
-        if (!Number.isInteger(warnDays) || warnDays < 0) throw new Error(`--warn-days ${o.warnDays}: give a whole number of days, e.g. 30`);
+        if (!Number.isInteger(warnDays) || warnDays < 0) throw new CliExit(EXIT_USAGE, `error: --warn-days ${o.warnDays}: give a whole number of days, e.g. 30`);
         const { config, service } = setup(o.workspace);
         const users = new Set(named.map((u) => u.trim().toLowerCase()));
         if (o.usersFile) {
@@ -253,7 +270,7 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
         }
         if (o.workspace) smimeWorkspaceFor(config, '', o.workspace)!.users.forEach((u) => users.add(u));
         if (!users.size) {
-          throw new Error('name the users to check: smime report USER…, --users-file FILE, or --workspace NAME with smime.workspaces[].users');
+          throw new CliExit(EXIT_USAGE, 'error: name the users to check: smime report USER…, --users-file FILE, or --workspace NAME with smime.workspaces[].users');
         }
         const rows = await buildReport(service.api, [...users], { now: now(), warnDays });
         out(o.json ? JSON.stringify(reportJson(rows), null, 2) : reportTable(rows));

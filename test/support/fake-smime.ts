@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import forge from 'node-forge';
+import { CliExit } from '../../src/cli/exit-codes.js';
 import { registerSmimeCommands } from '../../src/cli/smime.js';
 import {
   FakeGoogle,
@@ -369,8 +370,11 @@ export async function runSmimeCli(
   try {
     await program.parseAsync(['smime', ...args], { from: 'user' });
   } catch (err) {
-    if (!(err instanceof CommanderError)) throw err;
-    r.code = err.exitCode;
+    if (err instanceof CliExit) {
+      r.stderr += err.message;
+      r.code = err.exitCode;
+    } else if (err instanceof CommanderError) r.code = err.exitCode;
+    else throw err;
   }
   return r;
 }

@@ -1,0 +1,40 @@
+/**
+ * Exit codes of every command (README "Exit codes"), from sysexits.h where one fits, so scripts,
+ * monitoring and systemd can tell "fix your command line" from "fix the config" from "try again".
+ */
+import type { Command, CommanderError } from 'commander';
+
+export const EXIT_OK = 0;
+/** Something failed: a check, a refused message, no such queue id. */
+export const EXIT_FAILURE = 1;
+/** `status`: the relay is not running (as an LSB init script's `status` says). */
+export const EXIT_NOT_RUNNING = 3;
+/** EX_USAGE: unknown command or option, a missing or malformed argument. */
+export const EXIT_USAGE = 64;
+/** EX_TEMPFAIL: the daemon is busy or did not answer; trying again later may work. */
+export const EXIT_TEMPFAIL = 75;
+/** EX_CONFIG: the config is missing or invalid. systemd's RestartPreventExitStatus stops restart loops on it. */
+export const EXIT_CONFIG = 78;
+
+/** Ends a command with this exit code; `message` (if any) goes to stderr. */
+export class CliExit extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Commander's own usage errors (unknown command or option, missing required option or argument)
+ * end with EX_USAGE instead of commander's exit 1; its message is already on stderr. `--help` and
+ * `--version` still exit 0. Subcommands created after this inherit it.
+ */
+export function usageExits<C extends Command>(command: C): C {
+  command.exitOverride((err: CommanderError) => {
+    if (err.exitCode === 0) throw new CliExit(EXIT_OK, '');
+    throw new CliExit(EXIT_USAGE, '');
+  });
+  return command;
+}
