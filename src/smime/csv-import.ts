@@ -1,10 +1,12 @@
 /**
  * Bulk upload from a CSV file of lines `user,path-to-p12,password` (the layout of Google's S/MIME
  * guide). Blank lines and `#` comments are skipped, as is a header line; fields may be quoted
- * ("a,b" and "" inside quotes), which a password containing a comma needs. A bad line is reported
+ * ("a,b" and "" inside quotes), which a password containing a comma needs. Quoting is csv-parse's
+ * (the csv project), not ours. A bad line is reported
  * and the import goes on; the caller sets a non-zero exit code when any line failed.
  */
 import path from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { errorText } from '../errors.js';
 import type { InsertResult, P12Upload } from './service.js';
 
@@ -29,39 +31,18 @@ export interface ImportOutcome {
   warnings: string[];
 }
 
-/** Split one CSV record into fields (RFC 4180 quoting within the line). Null when a quote is unbalanced. */
+/**
+ * Split one CSV record into fields (RFC 4180 quoting, with csv-parse). Null when the quoting is
+ * broken (an unclosed quote, text after a closing quote). Each line is parsed on its own, so a
+ * broken line is reported alone and the rest go on; a quoted field cannot span lines (no field of
+ * user,path,password has a line break).
+ */
 export function splitCsvLine(text: string): string[] | null {
-  const fields: string[] = [];
-  let i = 0;
-  for (;;) {
-    let field = '';
-    while (text[i] === ' ' || text[i] === '\t') i++;
-    if (text[i] === '"') {
-      i++;
-      for (;;) {
-        if (i >= text.length) return null;
-        if (text[i] === '"') {
-          if (text[i + 1] === '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        field += text[i++];
-      }
-      while (text[i] === ' ' || text[i] === '\t') i++;
-      if (i < text.length && text[i] !== ',') return null;
-    } else {
-      const end = text.indexOf(',', i);
-      field = end < 0 ? text.slice(i) : text.slice(i, end);
-      i = end < 0 ? text.length : end;
-      field = field.trim();
-    }
-    fields.push(field);
-    if (i >= text.length) return fields;
-    i++; // the comma
+  try {
+    const records: string[][] = parse(text, { bom: true, trim: true, relax_quotes: true, relax_column_count: true });
+    return records.length === 1 ? records[0]! : null;
+  } catch {
+    return null;
   }
 }
 
@@ -74,7 +55,7 @@ export function parseImportCsv(text: string): { lines: ImportLine[]; problems: I
     if (!trimmed || trimmed.startsWith('#')) return;
     const fields = splitCsvLine(raw);
     if (!fields) {
-      problems.push({ line, message: 'unbalanced quotes' });
+      problems.push({ line, message: 'broken quoting: quote a whole field, and write "" for a quote inside it (e.g. "pa,ss""word")' });
       return;
     }
     const [user = '', p12Path = ''] = fields;
