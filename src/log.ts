@@ -1,5 +1,5 @@
 /**
- * Logging: pino JSON lines on stdout, one stable `event` per step (listed in README). Never log
+ * Logging: pino JSON lines on stdout, one stable `event` per step (listed in docs/logs.md). Never log
  * subjects, bodies, attachment names or secrets; the redact list is the backstop, not the plan.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';

@@ -20,7 +20,7 @@ export function parseSmimeConfig(doc: unknown): SmimeConfig {
   if (section === undefined || section === null) {
     throw new ConfigError(
       'smime',
-      'is missing: S/MIME commands need their own "smime:" section with serviceAccountKeyFile (a service account authorised for gmail.settings.basic and gmail.settings.sharing); see the README, "S/MIME certificates"',
+      'is missing: S/MIME commands need their own "smime:" section with serviceAccountKeyFile (a service account authorised for gmail.settings.basic and gmail.settings.sharing); see docs/smime.md',
     );
   }
   // smime.auditLog defaults to the relay's audit.file (itself <queue.dir>/audit.log by default):
