@@ -7,28 +7,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CliExit } from '../src/cli/exit-codes.js';
-import { buildProgram } from '../src/cli/program.js';
 import { runCli } from './support/daemon.js';
 import { removeDir, tempDir } from './support/harness.js';
+import { runProgram } from './support/program.js';
 
 const dir = tempDir('wr-exit-');
 afterAll(() => removeDir(dir));
 const missing = path.join(dir, 'missing.yaml');
 const VERSION = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string }).version;
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = { code: 0, stdout: '', stderr: '' };
-  const program = buildProgram({ stdout: (s) => (r.stdout += s), stderr: (s) => (r.stderr += s), exitCode: (c) => (r.code = c) });
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (err) {
-    if (!(err instanceof CliExit)) throw err;
-    r.code = err.exitCode;
-    r.stderr += err.message;
-  }
-  return r;
-}
+const run = runProgram;
 
 describe('exit codes', () => {
   it('--version prints the package version, exit 0; --help exits 0', async () => {

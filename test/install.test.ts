@@ -162,7 +162,7 @@ describe('install from the release tarball (README "Install")', () => {
     expect(await exited).toBe(0);
     daemon = undefined;
     expect((await relay(['status'])).code).toBe(3);
-  });
+  }, 120_000); // seven processes of the installed copy, one after the other
 
   it('reads its JSON logs for people with pino-pretty from the installed package', async () => {
     const line = JSON.stringify({ level: 'error', time: '2026-01-01T10:00:00.000Z', name: 'workspace-relay', event: 'delivery.held', queueId: '1M942FC6C0BBR0', workspace: 'clinic', code: 'delivery.token.unauthorized_client', msg: 'held' });

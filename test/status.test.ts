@@ -1,7 +1,11 @@
-/** `workspace-relay status` as an admin runs it against the real daemon: running or not, and why mail waits. */
+/**
+ * `workspace-relay status` as an admin runs it against the real daemon (a process of its own):
+ * running or not, and why mail waits. The commands run in this process (the same program).
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
+import { startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
 import { type GoogleEnv, gmailConfig, removeDir, startGoogle, tempDir, waitUntil } from './support/harness.js';
+import { runProgram } from './support/program.js';
 
 const SEND_SCOPE = 'https://www.googleapis.com/auth/gmail.send';
 
@@ -22,7 +26,7 @@ describe('workspace-relay status', () => {
     removeDir(dir);
   });
 
-  const status = (...args: string[]) => runCli(['--config', configFile, 'status', ...args]);
+  const status = (...args: string[]) => runProgram(['--config', configFile, 'status', ...args]);
 
   it('not running: exit 3 and a plain sentence (also as JSON)', async () => {
     const r = await status();
@@ -36,7 +40,7 @@ describe('workspace-relay status', () => {
   it('running: pid, uptime, listeners, the queue by state, and held mail with its reason and fix', async () => {
     google.fake.revoke(google.sa.clientId);
     daemon = await startDaemon(configFile);
-    const sent = await runCli(['--config', configFile, 'send-test', '--from', 'alice@clinic.example', '--to', 'bob@clinic.example', '--server', `127.0.0.1:${daemon.port}`, '--json']);
+    const sent = await runProgram(['--config', configFile, 'send-test', '--from', 'alice@clinic.example', '--to', 'bob@clinic.example', '--server', `127.0.0.1:${daemon.port}`, '--json']);
     expect(sent.code).toBe(0);
     const queueId = (JSON.parse(sent.stdout) as { queueId: string }).queueId;
     await waitUntil(() => daemon!.lines.some((l) => l.event === 'delivery.held' && l.queueId === queueId));
