@@ -60,6 +60,19 @@ describe('README and docs/ against --help', () => {
     expect(found, `no line of README.md or docs/ names ${option} beside \`${e.path}\``).toBe(true);
   });
 
+  it('--help marks the options a command cannot run without', () => {
+    const all = (c: Command): Command[] => c.commands.flatMap((s) => [s, ...all(s)]);
+    const mandatory = all(program).flatMap((c) => c.options.filter((o) => o.mandatory).map((o) => [c, o] as const));
+    expect(mandatory.map(([c, o]) => `${c.name()} ${o.long}`)).toEqual(expect.arrayContaining(['send-test --from', 'send-test --to', 'insert --p12', 'list --user']));
+    for (const [c, o] of mandatory) {
+      // the option's entry: its line and the wrapped lines under it
+      const lines = c.helpInformation().split('\n');
+      const at = lines.findIndex((l) => l.trimStart().startsWith(`${o.flags} `));
+      const end = lines.findIndex((l, i) => i > at && !/^ {6,}\S/.test(l));
+      expect(lines.slice(at, end).join(' '), `${c.name()} --help`).toMatch(/\(required\)/);
+    }
+  });
+
   it.each(globalOptions)('documents the global option %s in README', (option) => {
     expect(readme).toContain(option);
   });
