@@ -14,6 +14,8 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const docFiles = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 const texts = new Map(docFiles.map((f) => [f, readFileSync(path.join(ROOT, f), 'utf8')]));
 const allLines = [...texts.values()].flatMap((t) => t.split('\n'));
+/** Paragraphs and code blocks (split at blank lines), and each table row on its own. */
+const blocks = [...texts.values()].flatMap((t) => t.split(/\n\s*\n/).flatMap((b) => (b.trimStart().startsWith('|') ? b.split('\n') : [b])));
 const readme = texts.get('README.md')!;
 
 interface Entry {
@@ -55,9 +57,9 @@ describe('README and docs/ against --help', () => {
   });
 
   it.each(entries.flatMap((e) => e.options.map((o) => [e.path, o, e] as const)))('documents %s %s', (_p, option, e) => {
-    // on a line that names the command (or its parent group, for options all its commands take)
-    const found = allLines.some((l) => l.includes(option) && e.names.some((n) => new RegExp(`\\b${n}\\b`).test(l)));
-    expect(found, `no line of README.md or docs/ names ${option} beside \`${e.path}\``).toBe(true);
+    // in a paragraph or table row that names the command (or its parent group, for options all its commands take)
+    const found = blocks.some((b) => b.includes(option) && e.names.some((n) => new RegExp(`\\b${n}\\b`).test(b)));
+    expect(found, `no paragraph or table row of README.md or docs/ names ${option} beside \`${e.path}\``).toBe(true);
   });
 
   it('--help marks the options a command cannot run without', () => {
