@@ -3,9 +3,12 @@
  * running or not, and why mail waits. The commands run in this process (the same program).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueueAdmin } from '../src/control/index.js';
+import type { Spool, SpoolState } from '../src/spool/index.js';
 import { startDaemon, writeConfigFile, type Daemon } from './support/daemon.js';
 import { type GoogleEnv, gmailConfig, removeDir, startGoogle, tempDir, waitUntil } from './support/harness.js';
 import { runProgram } from './support/program.js';
+import { makeMeta } from './support/spool-meta.js';
 
 const SEND_SCOPE = 'https://www.googleapis.com/auth/gmail.send';
 
@@ -85,5 +88,15 @@ describe('workspace-relay status', () => {
     expect(await daemon!.exited).toBe(0);
     daemon = undefined;
     expect((await status()).code).toBe(3);
+  });
+});
+
+describe('the spool as status and queue list count it', () => {
+  it('a message the scheduler moves from queue/ to active/ while the directories are read is counted once, as active', async () => {
+    const meta = makeMeta('1M942FC6C0BBR0');
+    // queue/ is read first, then active/: the rename happened in between
+    const spool = { list: async (state: SpoolState) => (state === 'queue' || state === 'active' ? [meta] : []) } as unknown as Spool;
+    const items = await new QueueAdmin({ spool }).list(['queue', 'active', 'hold', 'dead']);
+    expect(items.map((m) => [m.id, m.state])).toEqual([['1M942FC6C0BBR0', 'active']]);
   });
 });

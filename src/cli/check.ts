@@ -95,7 +95,8 @@ function printWorkspace(w: WorkspaceCheck, io: Output): void {
   io.out(`workspace ${w.name}: ${w.summary}`);
   if (w.note) io.out(`  ${w.note}`);
   for (const line of w.results) {
-    if (line.ok) io.out(`  ok    ${line.user}: ${line.message}`);
+    // (an SMTP login names its account in its message)
+    if (line.ok) io.out(w.transport === 'smtp' ? `  ok    ${line.message}` : `  ok    ${line.user}: ${line.message}`);
     else {
       io.out(`  FAIL  ${line.user}: ${line.message}`);
       if (line.fix) io.out(`        fix: ${line.fix}`);

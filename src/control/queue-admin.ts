@@ -54,11 +54,13 @@ export class QueueAdmin {
 
   /** Messages in these states, oldest first. */
   async list(states: readonly SpoolState[] = LIVE_STATES): Promise<QueueItem[]> {
-    const items: QueueItem[] = [];
+    // The directories are read one after the other: a message the scheduler moves from queue/ to
+    // active/ in between is seen in both. It is counted once, in the state read last (its newer one).
+    const items = new Map<string, QueueItem>();
     for (const state of states) {
-      for (const meta of await this.spool.list(state)) items.push({ ...meta, state });
+      for (const meta of await this.spool.list(state)) items.set(meta.id, { ...meta, state });
     }
-    return items.sort((a, b) => cmp(a.receivedAt, b.receivedAt) || cmp(a.id, b.id));
+    return [...items.values()].sort((a, b) => cmp(a.receivedAt, b.receivedAt) || cmp(a.id, b.id));
   }
 
   async show(id: string): Promise<QueueItem> {
