@@ -4,7 +4,8 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { duration, emailSchema } from './atoms.js';
+import { emailSchema, optionalDuration } from './atoms.js';
+import { privateNetworksOnly } from './private-networks.js';
 
 const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
 
@@ -53,39 +54,53 @@ export type Cidr = z.output<typeof cidrSchema>;
 
 export const LOOPBACK_NETWORKS = ['127.0.0.0/8', '::1/128'];
 
-export const listenerSchema = z.strictObject({
-  /** Names the listener in logs; device accounts and the hosted binding may refer to it. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - and _').optional(),
-  host: z.string().default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535),
-  /** Client networks allowed to connect; others get 554 5.7.1 at connect. Default: loopback. */
-  allow: z.array(cidrSchema).min(1).prefault(LOOPBACK_NETWORKS),
-  tls: tlsSchema.prefault({}),
-  auth: z
-    .strictObject({
-      /** AUTH is offered only when device accounts exist; PLAIN and LOGIN. */
-      required: z.boolean().default(false),
-      /** Allow AUTH without TLS (loopback, or an opted-in device network). */
-      allowPlaintext: z.boolean().default(false),
-    })
-    .prefault({}),
-  /** Hosted isolation: this listener belongs to one workspace (by name). */
-  workspace: z.string().optional(),
-  /** Envelope senders this listener may use (after mapping); default any in its workspace(s). */
-  senders: z.array(emailSchema).optional(),
-  /** When From is not the user Google sends as: rewrite it, send as the From user, or refuse. */
-  fromPolicy: z.enum(['rewrite', 'impersonate', 'reject']).default('rewrite'),
-  /** With fromPolicy rewrite: keep the original From address in Reply-To. */
-  replyToOriginal: z.boolean().default(false),
-  /** Check From against the user's verified send-as aliases (Gmail API settings.sendAs.list). */
-  verifySendAs: z.boolean().default(false),
-  /** Accept bare LF / bare CR line endings in DATA (SMTP smuggling risk; a known device only). */
-  allowBareLineEndings: z.boolean().default(false),
-  maxConnections: z.number().int().min(1).default(100),
-  maxConnectionsPerClient: z.number().int().min(1).default(20),
-  /** Wait before the greeting to catch clients that talk too early (smtp-server's 100 ms). */
-  greetingDelay: duration('100ms'),
-});
+/** listen[].greetingDelay where a listener is open wider than loopback and private networks. */
+export const OPEN_GREETING_DELAY_MS = 100;
+
+export const listenerSchema = z
+  .strictObject({
+    /** Names the listener in logs; device accounts and the hosted binding may refer to it. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - and _').optional(),
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535),
+    /** Client networks allowed to connect; others get 554 5.7.1 at connect. Default: loopback. */
+    allow: z.array(cidrSchema).min(1).prefault(LOOPBACK_NETWORKS),
+    tls: tlsSchema.prefault({}),
+    auth: z
+      .strictObject({
+        /** AUTH is offered only when device accounts exist; PLAIN and LOGIN. */
+        required: z.boolean().default(false),
+        /** Allow AUTH without TLS (loopback, or an opted-in device network). */
+        allowPlaintext: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** Hosted isolation: this listener belongs to one workspace (by name). */
+    workspace: z.string().optional(),
+    /** Envelope senders this listener may use (after mapping); default any in its workspace(s). */
+    senders: z.array(emailSchema).optional(),
+    /** When From is not the user Google sends as: rewrite it, send as the From user, or refuse. */
+    fromPolicy: z.enum(['rewrite', 'impersonate', 'reject']).default('rewrite'),
+    /** With fromPolicy rewrite: keep the original From address in Reply-To. */
+    replyToOriginal: z.boolean().default(false),
+    /** Check From against the user's verified send-as aliases (Gmail API settings.sendAs.list). */
+    verifySendAs: z.boolean().default(false),
+    /** Accept bare LF / bare CR line endings in DATA (normalised to CRLF; a known device only). */
+    allowBareLineEndings: z.boolean().default(false),
+    /**
+     * Let Reply-To, Mail-Followup-To, Mail-Reply-To, Resent-Reply-To, Mail-Copies-To and the List-*
+     * mailto: links name addresses outside the workspace (staff who press Reply then write
+     * outside). Read-receipt and error headers are held to the workspace regardless. docs/edge.md.
+     */
+    allowOutsideReplyAddresses: z.boolean().default(false),
+    maxConnections: z.number().int().min(1).default(100),
+    maxConnectionsPerClient: z.number().int().min(1).default(20),
+    /**
+     * Wait before the greeting to catch clients that talk too early. Default: 0 when `allow` holds
+     * only loopback and private networks, else 100 ms.
+     */
+    greetingDelay: optionalDuration(),
+  })
+  .transform((l) => ({ ...l, greetingDelay: l.greetingDelay ?? (privateNetworksOnly(l.allow) ? 0 : OPEN_GREETING_DELAY_MS) }));
 
 export const deviceSchema = z.strictObject({
   /** The AUTH login name. */

@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, GMAIL_SEND_SCOPE, checkDistinctWorkspaces, domainSchema as domain, duration, emailSchema as email, size } from './atoms.js';
+import { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, GMAIL_SEND_SCOPE, checkDistinctWorkspaces, domainSchema as domain, duration, emailSchema as email, rate, size } from './atoms.js';
 import { deviceSchema, listenerSchema } from './listener-schema.js';
 import { defaultAuditFile } from './paths.js';
 import { smimeConfigSchema } from './smime-schema.js';
@@ -105,7 +105,38 @@ export const configSchema = z
         maxMessageSize: size('25MB'),
         maxRecipients: z.number().int().min(1).max(100).default(100),
         /** Close a connection that sends nothing for this long (421 4.4.2); RFC 5321 asks for 5 minutes. */
-        idleTimeout: duration('5m'),
+        idleTimeout: duration('5m', 100),
+        /** A command line must be complete this long after its first byte (421 4.4.2); 0: no limit. */
+        commandTimeout: duration('1m'),
+        /** After DATA's first 30 s, at least this many bytes in every 30 s, per second (421 4.4.2); 0: no minimum. */
+        minDataRate: rate('1KB/s'),
+      })
+      .prefault({}),
+    auth: z
+      .strictObject({
+        /**
+         * Failed logins (src/auth/login-throttle.ts): `failures` for one user name from one client
+         * address within `window` refuse that user from that address for `block` (454 4.7.0, no
+         * password check); `addressFailures` (any user names) refuse the whole address. Attempts
+         * being checked count too, so parallel guesses cannot pass the limit.
+         */
+        throttle: z
+          .strictObject({
+            failures: z.number().int().min(1).default(5),
+            addressFailures: z.number().int().min(1).default(20),
+            window: duration('10m', 1000),
+            block: duration('10m', 1000),
+          })
+          .prefault({})
+          .superRefine((t, ctx) => {
+            if (t.addressFailures < t.failures) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['addressFailures'],
+                message: `${t.addressFailures} is below failures (${t.failures}): the per-address limit counts every user name from the address, so make it at least failures`,
+              });
+            }
+          }),
       })
       .prefault({}),
     queue: z.strictObject({

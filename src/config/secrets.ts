@@ -1,11 +1,13 @@
 /**
  * Secrets are never inline in the config: the config names files, and a file that group or
- * others can read is refused (as ssh does for private keys).
+ * others can read is refused (as ssh does for private keys): service-account keys, app
+ * passwords and the listeners' TLS private keys alike.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 
-export function readSecretFile(file: string, keyPath: string): string {
+/** The secret file's bytes; a ConfigError naming `keyPath` when it is missing or readable by others. */
+export function readSecretBytes(file: string, keyPath: string): Buffer {
   let mode: number;
   try {
     mode = statSync(file).mode;
@@ -20,8 +22,12 @@ export function readSecretFile(file: string, keyPath: string): string {
     );
   }
   try {
-    return readFileSync(file, 'utf8');
+    return readFileSync(file);
   } catch (err) {
     throw new ConfigError(keyPath, `cannot read ${file}: ${(err as Error).message}`);
   }
+}
+
+export function readSecretFile(file: string, keyPath: string): string {
+  return readSecretBytes(file, keyPath).toString('utf8');
 }

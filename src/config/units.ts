@@ -8,12 +8,12 @@ const DURATION_UNITS: Record<string, number> = {
   d: 86_400_000,
 };
 
-/** Milliseconds of "5m", "1.5h", "250ms"; a bare number is milliseconds. */
+/** Milliseconds of "5m", "1.5h", "250ms"; a bare number (also written as text, "0") is milliseconds. */
 export function parseDuration(text: string | number): number | null {
   if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text : null;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/i.exec(text);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
   if (!m) return null;
-  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!);
+  return Math.round(Number(m[1]) * DURATION_UNITS[(m[2] ?? 'ms').toLowerCase()]!);
 }
 
 export function formatDuration(ms: number): string {

@@ -1,10 +1,12 @@
 /**
  * listen[].tls → smtp-server's TLS options: the certificate and key read from their files (again
- * on reload), the minimum protocol version, and the cipher security level TLS 1.0/1.1 need.
+ * on reload; a key readable by group or others is refused like every other secret), the minimum
+ * protocol version, and the cipher security level TLS 1.0/1.1 need.
  */
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureVersion } from 'node:tls';
 import type { ListenerConfig } from '../config/schema.js';
+import { readSecretBytes } from '../config/secrets.js';
 import { ConfigError, errorText } from '../errors.js';
 
 export interface TlsOptions {
@@ -40,7 +42,7 @@ export function loadTlsOptions(listener: ListenerConfig, label: string): TlsOpti
     }
   };
   options.cert = read('certFile');
-  options.key = read('keyFile');
+  options.key = readSecretBytes(t.keyFile!, `${label}.tls.keyFile`);
   try {
     createSecureContext({ cert: options.cert, key: options.key, minVersion: options.minVersion, ...(options.ciphers ? { ciphers: options.ciphers } : {}) });
   } catch (err) {
