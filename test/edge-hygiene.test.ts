@@ -1,11 +1,13 @@
 /**
  * What DATA may contain: no bare LF / CR line endings (SMTP smuggling) unless a listener opts
- * out, no SMTPUTF8, but 8-bit headers pass byte-exact and long header lines are accepted.
+ * out (then they become CRLF before anything reads the message), no SMTPUTF8, but 8-bit headers
+ * pass byte-exact and long header lines are accepted.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LineEndingCheck } from '../src/smtp/line-endings.js';
+import { LineEndingCheck, LineEndingNormalizer } from '../src/smtp/line-endings.js';
 import { EdgeClient, mail } from './support/edge-client.js';
-import { startEdge, type EdgeEnv } from './support/edge.js';
+import { headerAddresses, startEdge, type EdgeEnv } from './support/edge.js';
 import { sleep, waitUntil } from './support/harness.js';
 
 describe('bare line ending check', () => {
@@ -25,6 +27,27 @@ describe('bare line ending check', () => {
     expect(check('a\r')).toBe('CR');
     expect(check('a\r\r\n')).toBe('CR');
     expect(check('x'.repeat(70_000) + '\n')).toBe('LF');
+  });
+});
+
+describe('line ending normaliser (allowBareLineEndings)', () => {
+  it('turns every bare LF and bare CR into CRLF and keeps CRLF, however the chunks split (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a', '\r', '\n', '\r\n', '.'), { maxLength: 40 }), fc.array(fc.nat(), { maxLength: 6 }), (pieces, cuts) => {
+        const input = pieces.join('');
+        const at = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
+        const n = new LineEndingNormalizer();
+        const out: Buffer[] = [];
+        let from = 0;
+        for (const to of [...at, input.length]) {
+          out.push(n.write(Buffer.from(input.slice(from, to), 'latin1')));
+          from = to;
+        }
+        out.push(n.end());
+        expect(Buffer.concat(out).toString('latin1')).toBe(input.replace(/\r\n|\r|\n/g, '\r\n'));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -106,6 +129,32 @@ describe('message hygiene at the listener', () => {
     await sleep(300); // room for a second message, were there one
     expect(mine()).toHaveLength(1);
     expect(mine()[0]!.raw.toString('latin1')).toMatch(/outer lenient[\s\S]*smuggled lenient/);
+  });
+
+  it('with allowBareLineEndings every bare LF and CR becomes CRLF before the policy reads the headers: it checks what Gmail gets', async () => {
+    const send = async (message: string) => {
+      const { client } = await EdgeClient.open(lenient);
+      const r = await client.send('alice@clinic.example', ['bob@clinic.example'], message);
+      await client.quit();
+      return r;
+    };
+    // "\r\n\n" ends the header section for everyone once it is "\r\n\r\n": the Bcc is body text
+    const split = await send('From: alice@clinic.example\r\nTo: bob@clinic.example\r\nMessage-ID: <bare-1@test>\r\n\nBcc: x@evil.example\r\n\r\nline\nline\rend\n');
+    expect(split.code).toBe(250);
+    await waitUntil(() => env.google.fake.sentWithMessageId('bare-1@test') !== undefined);
+    const raw = env.google.fake.sentWithMessageId('bare-1@test')!.raw;
+    const text = raw.toString('latin1');
+    expect(text).not.toMatch(/[^\r]\n|\r[^\n]/); // no bare line ending left in what Gmail gets
+    expect(text.slice(0, text.indexOf('\r\n\r\n'))).not.toContain('evil');
+    expect(text).toContain('\r\n\r\nBcc: x@evil.example\r\n\r\nline\r\nline\r\nend\r\n');
+    expect(headerAddresses(raw)).not.toContain('x@evil.example');
+    expect(env.logs.events('message.accepted').at(-1)).toMatchObject({ lineEndingsNormalized: 4 });
+    // a header hidden behind bare LFs or a bare CR is read as a header, as Gmail will read it: refused
+    for (const hidden of ['From: alice@clinic.example\nTo: bob@clinic.example\nBcc: x@evil.example\n\nbody\n', 'From: alice@clinic.example\r\nTo: bob@clinic.example\rBcc: x@evil.example\r\n\r\nbody\r\n']) {
+      const r = await send(hidden);
+      expect(r.code).toBe(554);
+      expect(r.text).toMatch(/^5\.7\.1 header recipient <x@evil\.example> in Bcc refused/);
+    }
   });
 
   it('refuses SMTPUTF8 at MAIL FROM with 555 5.6.7 and does not advertise it', async () => {

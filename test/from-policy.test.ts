@@ -168,14 +168,17 @@ describe('decideFrom details', () => {
 
 describe('readHeaderFacts', () => {
   it('sees field presence, whatever the case of the field name', () => {
-    expect(readHeaderFacts(h('FROM: a@clinic.example\nreply-TO: b@clinic.example\nDATE: x\nmessage-id: <1@x>\n\nbody'))).toEqual({
+    expect(readHeaderFacts(h('FROM: a@clinic.example\nreply-TO: b@clinic.example\nDATE: x\nmessage-id: <1@x>\nSENDER: C@clinic.example\n\nbody'))).toEqual({
       fromField: 'mailbox',
       from: 'a@clinic.example',
+      senderField: 'mailbox',
+      sender: 'c@clinic.example',
       hasReplyTo: true,
       hasDate: true,
       hasMessageId: true,
     });
-    expect(readHeaderFacts(h('Subject: s\n'))).toEqual({ fromField: 'none', from: null, hasReplyTo: false, hasDate: false, hasMessageId: false });
+    expect(readHeaderFacts(h('Subject: s\n'))).toEqual({ fromField: 'none', from: null, senderField: 'none', sender: null, hasReplyTo: false, hasDate: false, hasMessageId: false });
+    expect(readHeaderFacts(h('Sender: a@clinic.example, b@clinic.example\n'))).toMatchObject({ senderField: 'several', sender: null });
   });
 
   it('reads a folded From with 8-bit display name', () => {

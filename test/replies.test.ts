@@ -14,9 +14,12 @@ const SAMPLES: { [N in ReplyName]: ReplyArgs<N> } = {
   shuttingDown: {},
   badSequence: {},
   localError: {},
+  commandTimeout: { seconds: 60 },
+  dataTooSlow: { rate: 1024 },
   authFailed: {},
   authzidRefused: {},
   authThrottled: { minutes: 1 },
+  authThrottledUser: { minutes: 10 },
   authUnavailable: {},
   authRequired: { tlsFirst: true },
   smtpUtf8: {},
@@ -30,6 +33,7 @@ const SAMPLES: { [N in ReplyName]: ReplyArgs<N> } = {
   senderDefaultAmbiguous: { sender: 'x@elsewhere.example', workspaces: ['clinic', 'north'] },
   senderMappedTwice: { sender: 'fax@legacy.local', workspaces: ['clinic', 'north'] },
   senderOtherWorkspace: { sender: 'nina@north.example', owner: 'north', workspaces: ['clinic'] },
+  senderUnqualified: { sender: 'scanner2' },
   senderInvalid: { sender: 'a b@clinic.example', reason: 'the address has more than one @' },
   recipientInvalid: { rcpt: '"a"@clinic.example', reason: 'quoted local parts are not accepted' },
   recipientOutside: { workspace: 'clinic', rcpt: 'bob@evil.example' },
@@ -46,7 +50,11 @@ const SAMPLES: { [N in ReplyName]: ReplyArgs<N> } = {
   headerRecipientAmbiguous: { field: 'resent-to' },
   envelopeRecipientOutside: { workspace: 'clinic', rcpt: 'bob@evil.example' },
   headerTooManyRecipients: { header: 90, bcc: 20, max: 100 },
-  deviceHeaderRecipient: { device: 'scanner', rcpt: 'bob@clinic.example' },
+  deviceHeaderRecipient: { device: 'scanner', rcpt: 'bob@clinic.example', field: 'resent-cc' },
+  actionHeaderOutside: { field: 'Reply-To', workspace: 'clinic', address: 'x@evil.example', automatic: false },
+  actionHeaderUnreadable: { field: 'List-Unsubscribe', reason: 'text outside <...> (write each URI in angle brackets)' },
+  senderHeaderNotUsable: { address: 'alice@clinic.example', sender: 'scans@clinic.example' },
+  senderHeaderUnreadable: { sender: 'scans@clinic.example' },
   fromNotUsable: { from: 'doctor@clinic.example', sender: 'scans@clinic.example' },
   fromUnreadable: { several: true, sender: 'scans@clinic.example' },
   fromNotSender: { from: 'doctor@clinic.example', sender: 'scans@clinic.example', aliasesKnown: true },
@@ -96,6 +104,18 @@ describe('the reply table', () => {
       expect(r.reason).toMatch(/^[\x20-\x7e]+$/);
       expect(r.reason).toContain(show(hostile));
       expect(r.reason).not.toContain('a'.repeat(200));
+    }
+  });
+
+  it('never echoes a quoted local part: it may hold anything (a name, a date of birth)', () => {
+    const quoted = '"John Smith DOB 1970-01-01"@clinic.example';
+    for (const r of [
+      renderReply(namedReply('recipientInvalid', { rcpt: quoted, reason: 'quoted local parts are not accepted' })),
+      renderReply(namedReply('headerRecipientUnreadable', { field: 'to', reason: 'quoted local parts are not accepted', near: quoted })),
+      renderReply(namedReply('senderInvalid', { sender: `x${quoted}`, reason: 'quoted local parts are not accepted' })),
+    ]) {
+      expect(r.reason).toContain('"..."@clinic.example');
+      expect(r.reason).not.toMatch(/Smith|1970/);
     }
   });
 });

@@ -12,14 +12,15 @@
  * Inserted line endings copy the folded line's own (CRLF or LF). Lines within the limit, and
  * every other byte, are left exactly as they are.
  */
+import { ADDRESS_FIELDS } from '../policy/index.js';
 
 export const MAX_LINE = 998;
 
 /**
- * Fields never split hard: a split inside an address changes the address (the policy refuses
- * such long lines at DATA, so this is the backstop). They are folded at whitespace only.
+ * Fields never split hard (policy's ADDRESS_FIELDS): a split inside an address changes the
+ * address (the policy refuses such long lines at DATA, so this is the backstop). They are folded
+ * at whitespace only.
  */
-const ADDRESS_FIELDS = new Set(['to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc', 'from', 'reply-to', 'sender', 'resent-from', 'resent-sender']);
 
 const LF = 0x0a;
 const CR = 0x0d;

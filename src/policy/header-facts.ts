@@ -20,6 +20,10 @@ export interface HeaderFacts {
   fromField: FromField;
   /** The normalized address of the From mailbox when fromField is `mailbox`, else null. */
   from: string | null;
+  /** The shape of Sender, read as From is (`none` when the message has no Sender). */
+  senderField: FromField;
+  /** The normalized address of the Sender mailbox when senderField is `mailbox`, else null. */
+  sender: string | null;
   hasReplyTo: boolean;
   hasDate: boolean;
   hasMessageId: boolean;
@@ -30,13 +34,18 @@ export function readHeaderFacts(headerBlock: Buffer | Uint8Array): HeaderFacts {
   const split = splitHeaderFields(headerBlock);
   const fields = split.ok ? split.fields : [];
   const count = (key: string) => fields.filter((f) => f.key === key).length;
-  const froms = fields.filter((f) => f.key === 'from');
-  let fromField: FromField = 'none';
-  let from: string | null = null;
-  if (!split.ok) fromField = 'unreadable';
-  else if (froms.length > 1) fromField = 'several';
-  else if (froms.length === 1) ({ fromField, from } = readFrom(froms[0]!.value));
-  return { fromField, from, hasReplyTo: count('reply-to') > 0, hasDate: count('date') > 0, hasMessageId: count('message-id') > 0 };
+  const { field: fromField, address: from } = readMailboxField(split.ok, fields.filter((f) => f.key === 'from'));
+  const { field: senderField, address: sender } = readMailboxField(split.ok, fields.filter((f) => f.key === 'sender'));
+  return { fromField, from, senderField, sender, hasReplyTo: count('reply-to') > 0, hasDate: count('date') > 0, hasMessageId: count('message-id') > 0 };
+}
+
+/** From or Sender: none, exactly one mailbox, several, or unreadable (also when the section is). */
+function readMailboxField(readable: boolean, occurrences: readonly { value: string }[]): { field: FromField; address: string | null } {
+  if (!readable) return { field: 'unreadable', address: null };
+  if (occurrences.length > 1) return { field: 'several', address: null };
+  if (occurrences.length === 0) return { field: 'none', address: null };
+  const r = readFrom(occurrences[0]!.value);
+  return { field: r.fromField, address: r.from };
 }
 
 function readFrom(value: string): { fromField: FromField; from: string | null } {

@@ -3,10 +3,11 @@
  * envelope: it delivers to the To, Cc and Bcc headers, so every header recipient must be inside
  * the workspace too, and envelope recipients missing from the headers must be added as Bcc.
  */
-import addressparser from 'nodemailer/lib/addressparser';
 import type { WorkspaceConfig } from '../config/schema.js';
 import { parseMailbox } from './address.js';
 import { parseAddressList } from './address-list.js';
+import { readAddressField } from './address-field.js';
+import { ACTION_HEADERS, checkActionHeaders, type ActionHeaderOptions } from './action-headers.js';
 import { type Refusal, refuse } from './decision.js';
 import { splitHeaderFields } from './header-fields.js';
 
@@ -15,6 +16,8 @@ export type HeaderDecision =
       ok: true;
       /** Unique normalized addresses of To, Cc and Bcc (the fields Gmail delivers to), in order. */
       headerRecipients: string[];
+      /** Every address of every recipient field checked (To, Cc, Bcc and the Resent- ones), with its field. */
+      checkedRecipients: { field: string; address: string }[];
       /** Normalized envelope recipients that no To, Cc or Bcc header names: add them as Bcc. */
       bcc: string[];
       /** The first mailbox of the first From header, normalized; null when absent or unparseable. */
@@ -31,24 +34,8 @@ const CHECKED_FIELDS = new Set([...DELIVERY_FIELDS, 'resent-to', 'resent-cc', 'r
 
 const MAX_MESSAGE_ID = 995;
 
-/**
- * A second opinion from nodemailer's lenient address parser (what the rest of the mail stack
- * uses): the strict reading must find the same addresses, or the field is ambiguous.
- */
-function lenientAgrees(value: string, strict: string[]): boolean {
-  let lenient: string[];
-  try {
-    lenient = addressparser(value, { flatten: true }).map((a) => parseMailbox(a.address)?.address ?? `\u0000${a.address}`);
-  } catch {
-    return false;
-  }
-  const a = [...strict].sort();
-  const b = lenient.sort();
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** Fields holding addresses: on the way out they are folded at whitespace only, never split. */
-const ADDRESS_FIELDS = new Set([...CHECKED_FIELDS, 'from', 'reply-to', 'sender', 'resent-from', 'resent-sender']);
+export const ADDRESS_FIELDS: ReadonlySet<string> = new Set([...CHECKED_FIELDS, ...ACTION_HEADERS.keys(), 'from', 'sender', 'resent-from', 'resent-sender']);
 /** Lines over 998 octets are folded at whitespace on the way out; a longer run has none to fold at. */
 const MAX_RUN = 990;
 const LONG_RUN = new RegExp(`[^ \\t]{${MAX_RUN + 1},}`);
@@ -86,13 +73,15 @@ function messageIdOf(value: string): string | null {
 /**
  * Check every address of every To, Cc, Bcc, Resent-To, Resent-Cc and Resent-Bcc field (each
  * occurrence) against the workspace, failing closed on anything that does not parse cleanly,
- * and work out the Bcc list and the recipient count Gmail will see.
+ * then the headers a mail client acts on (Reply-To, receipts, List-* mailto: …,
+ * action-headers.ts), and work out the Bcc list and the recipient count Gmail will see.
  */
 export function checkHeaders(
   workspace: WorkspaceConfig,
   headerBlock: Buffer | Uint8Array,
   envelopeRecipients: readonly string[],
   maxRecipients: number,
+  options: ActionHeaderOptions = {},
 ): HeaderDecision {
   const split = splitHeaderFields(headerBlock);
   if (!split.ok) return refuse('headerMalformed', { reason: split.reason });
@@ -100,6 +89,7 @@ export function checkHeaders(
   if (long) return refuse('headerLongRun', { field: long, max: MAX_RUN });
 
   const recipients = new Set<string>();
+  const checked: { field: string; address: string }[] = [];
   let from: string | null = null;
   let messageId: string | null = null;
   let sawFrom = false;
@@ -113,15 +103,18 @@ export function checkHeaders(
       messageId = messageIdOf(value);
     }
     if (!CHECKED_FIELDS.has(key)) continue;
-    const parsed = parseAddressList(value);
+    const parsed = readAddressField(value);
     if (!parsed.ok) return refuse('headerRecipientUnreadable', { field: key, reason: parsed.reason, near: parsed.near });
     for (const m of parsed.mailboxes) {
       if (!workspace.domains.includes(m.domain)) return refuse('headerRecipientOutside', { field: key, workspace: workspace.name, rcpt: m.address });
     }
+    if (parsed.ambiguous) return refuse('headerRecipientAmbiguous', { field: key });
     const addresses = parsed.mailboxes.map((m) => m.address);
-    if (!lenientAgrees(value, addresses)) return refuse('headerRecipientAmbiguous', { field: key });
+    for (const address of addresses) checked.push({ field: key, address });
     if (DELIVERY_FIELDS.has(key)) for (const a of addresses) recipients.add(a);
   }
+  const action = checkActionHeaders(workspace, split.fields, options);
+  if (action) return action;
 
   const bcc = new Set<string>();
   for (const rcpt of envelopeRecipients) {
@@ -133,5 +126,5 @@ export function checkHeaders(
   if (recipients.size + bcc.size > maxRecipients) {
     return refuse('headerTooManyRecipients', { header: recipients.size, bcc: bcc.size, max: maxRecipients });
   }
-  return { ok: true, headerRecipients: [...recipients], bcc: [...bcc], from, messageId };
+  return { ok: true, headerRecipients: [...recipients], checkedRecipients: checked, bcc: [...bcc], from, messageId };
 }

@@ -7,6 +7,7 @@
 import type { Clock } from '../clock.js';
 import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
+import { loggedMessageId } from '../safe-text.js';
 import type { Spool } from '../spool/index.js';
 import type { MessageMeta } from '../spool/types.js';
 import type { DueEntry } from './due-index.js';
@@ -89,7 +90,7 @@ export async function applyOutcome(deps: ApplyDeps, outcome: Outcome, ctx: Attem
     case 'retry':
     case 'kill': {
       const { meta, error: e } = outcome;
-      const fields = { code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, messageId: meta.messageId };
+      const fields = { code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, messageId: loggedMessageId(meta) };
       if (outcome.possibleDuplicate) log.warn({ event: 'delivery.possible_duplicate', code: e.code }, 'the send may have reached Google; retrying');
       if (outcome.kind === 'kill') {
         try {
@@ -144,14 +145,14 @@ async function sent(deps: ApplyDeps, outcome: Extract<Outcome, { kind: 'sent' }>
   pace(outcome.pace);
   await observe(log, () => observer?.delivered?.(meta));
   if (outcome.sent.kind === 'suppressed') {
-    log.info({ event: 'delivery.duplicate_suppressed', messageId: meta.messageId, sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
+    log.info({ event: 'delivery.duplicate_suppressed', messageId: loggedMessageId(meta), sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
     return;
   }
   log.info(
     {
       event: 'delivery.ok',
       transport: outcome.transport,
-      messageId: meta.messageId,
+      messageId: loggedMessageId(meta),
       sender: meta.sender,
       recipients: meta.recipients,
       size: meta.size,

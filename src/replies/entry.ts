@@ -2,6 +2,7 @@
  * One entry of the reply table (table.ts): the reply code, the RFC 3463 enhanced status code, a
  * stable dotted code (SmtpReply.code) and the text, built from the entry's named arguments.
  */
+import { withoutQuotedText } from '../safe-text.js';
 
 /** The arguments of an entry whose text takes none. */
 export type NoArgs = Record<string, never>;
@@ -24,10 +25,11 @@ export function entry<A extends object = NoArgs>(code: string, responseCode: num
 const MAX_SHOWN = 120;
 
 /**
- * An address (or a piece of one) as it may appear in a reply: printable ASCII only, so a hostile
- * value cannot inject a line break or a second reply, and cut short when long.
+ * An address (or a piece of one) as it may appear in a reply: quoted strings replaced by `"..."`
+ * (a quoted local part may hold a patient's name), printable ASCII only, so a hostile value cannot
+ * inject a line break or a second reply, and cut short when long.
  */
 export function show(value: string): string {
-  const printable = value.replace(/[^\x20-\x7e]/g, '?');
+  const printable = withoutQuotedText(value).replace(/[^\x20-\x7e]/g, '?');
   return printable.length > MAX_SHOWN ? `${printable.slice(0, MAX_SHOWN)}...` : printable;
 }

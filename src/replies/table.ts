@@ -35,6 +35,7 @@ const outside = (workspace: string, rcpt: string) => `recipient <${show(rcpt)}> 
 const headerRecipient = (field: string, reason: string, near?: string) =>
   `header recipient${near === undefined ? '' : ` <${show(near)}>`} in ${FIELD_NAMES[field] ?? field} refused: ${reason}`;
 const list = (names: readonly string[]) => names.join(', ');
+const minutes = (n: number) => `${n} minute${n === 1 ? '' : 's'}`;
 
 export const REPLIES = {
   // --- connect (listen[].allow, connection limits), any stage -------------------------------
@@ -49,6 +50,12 @@ export const REPLIES = {
   shuttingDown: entry('session.shutting_down', 421, '4.3.2', () => 'shutting down, try again later'),
   /** No transaction (should not happen: smtp-server checks the order itself). */
   badSequence: entry('session.bad_sequence', 503, '5.5.1', () => 'need MAIL command first'),
+  /** A command line not complete limits.commandTimeout after its first byte (slowloris): then closed. */
+  commandTimeout: entry('session.command_timeout', 421, '4.4.2', (a: { seconds: number }) =>
+    `command line not completed within ${a.seconds} seconds, closing connection`),
+  /** DATA slower than limits.minDataRate after its first 30 s (slowloris): then closed, nothing kept. */
+  dataTooSlow: entry('session.data_too_slow', 421, '4.4.2', (a: { rate: number }) =>
+    `message data arriving slower than ${a.rate} bytes per second, closing connection`),
   /** A local failure outside the write path (spool, or a workspace a reload removed). */
   localError: entry('spool.error', 451, '4.3.0', () => 'local error in processing, try again later'),
 
@@ -58,9 +65,12 @@ export const REPLIES = {
   /** SASL PLAIN authorisation identity other than the login name. */
   authzidRefused: entry('auth.failed', 535, '5.7.8', () =>
     'authentication credentials invalid: the authorization identity must be empty or the login name'),
-  /** Too many failed logins from this address: refused without checking the password. */
+  /** Too many failed logins from this address (auth.throttle.addressFailures): refused without checking the password. */
   authThrottled: entry('auth.throttled', 454, '4.7.0', (a: { minutes: number }) =>
-    `too many failed logins from your address, try again in ${a.minutes} minute${a.minutes === 1 ? '' : 's'}`),
+    `too many failed logins from your address, try again in ${minutes(a.minutes)}`),
+  /** Too many failed logins for this user name from this address (auth.throttle.failures): refused without checking the password. */
+  authThrottledUser: entry('auth.throttled', 454, '4.7.0', (a: { minutes: number }) =>
+    `too many failed logins for this user name from your address, try again in ${minutes(a.minutes)}`),
   /** The password check itself failed (should not happen). */
   authUnavailable: entry('auth.error', 454, '4.7.0', () => 'temporary authentication failure, try again later'),
 
@@ -100,6 +110,9 @@ export const REPLIES = {
   /** In another workspace's domain than the one(s) this listener serves. */
   senderOtherWorkspace: entry(P.senderRefused, 550, '5.7.1', (a: { sender: string; owner: string; workspaces: readonly string[] }) =>
     `sender <${show(a.sender)}> belongs to workspace ${a.owner}, but this listener serves workspace ${list(a.workspaces)}`),
+  /** MAIL FROM without a domain (`scanner2`) that no senders.map entry of this listener maps. */
+  senderUnqualified: entry(P.senderRefused, 550, '5.7.1', (a: { sender: string }) =>
+    `sender <${show(a.sender)}> has no domain and is not mapped here: map it in senders.map of this listener's workspace, or set a full address on the device`),
   /** MAIL FROM does not parse (and is not mapped as written). */
   senderInvalid: entry(P.senderInvalid, 553, '5.1.7', (a: { sender: string; reason: string }) =>
     `sender <${show(a.sender)}> is not a valid address: ${a.reason} (fix the device's sender address, or map it as written in senders.map)`),
@@ -149,9 +162,21 @@ export const REPLIES = {
   /** Header recipients plus envelope-only (Bcc) recipients exceed limits.maxRecipients. */
   headerTooManyRecipients: entry(P.headerTooManyRecipients, 554, '5.5.3', (a: { header: number; bcc: number; max: number }) =>
     `too many recipients for Gmail: ${a.header} header recipients plus ${a.bcc} envelope-only recipients exceed ${a.max}`),
-  /** A header recipient not in devices[].allowedRecipients. */
-  deviceHeaderRecipient: entry('policy.device_recipient_refused', 554, '5.7.1', (a: { device: string; rcpt: string }) =>
-    `device ${a.device} may not send to <${a.rcpt}> (header recipient)`),
+  /** A header recipient (To, Cc, Bcc, Resent-To/Cc/Bcc) not in devices[].allowedRecipients. */
+  deviceHeaderRecipient: entry('policy.device_recipient_refused', 554, '5.7.1', (a: { device: string; rcpt: string; field: string }) =>
+    `device ${a.device} may not send to <${a.rcpt}> (header recipient in ${FIELD_NAMES[a.field] ?? a.field})`),
+  /** Reply-To, Disposition-Notification-To, a List-* mailto: … names an address outside (src/policy/action-headers.ts). */
+  actionHeaderOutside: entry('policy.action_header_refused', 550, '5.7.1', (a: { field: string; workspace: string; address: string; automatic: boolean }) =>
+    `the ${a.field} header names <${show(a.address)}> outside workspace ${a.workspace}: ${a.automatic ? 'a mail program would send there by itself' : 'replies would leave the organisation'}; ${INSIDE_ONLY}`),
+  /** One of those headers cannot be read with certainty. */
+  actionHeaderUnreadable: entry('policy.action_header_refused', 550, '5.7.1', (a: { field: string; reason: string }) =>
+    `the ${a.field} header cannot be read with certainty: ${a.reason}`),
+  /** Sender names an address this client may not send as (src/policy/sender-header.ts). */
+  senderHeaderNotUsable: entry(F.fromRefused, 550, '5.7.1', (a: { address: string; sender: string }) =>
+    `the Sender header <${show(a.address)}> is not an address this client may send as: remove it, or write Sender: <${show(a.sender)}>`),
+  /** Sender names no mailbox, several, or cannot be read. */
+  senderHeaderUnreadable: entry(F.fromRefused, 550, '5.7.1', (a: { sender: string }) =>
+    `the Sender header must name exactly one mailbox: remove it, or write Sender: <${show(a.sender)}>`),
 
   // --- DATA: From (src/policy/from-policy.ts) ------------------------------------------------
   /** impersonate: a From inside the workspace that this client may not use. */

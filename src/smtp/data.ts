@@ -1,13 +1,17 @@
 /**
  * DATA: stream the message into the spool (only the header section is kept in memory), refuse
- * bare line endings and header recipients the device may not use, commit (fsync), then 250.
+ * bare line endings (or, where a listener allows them, turn them into CRLF first), header
+ * recipients and reply headers outside the workspace or the device's list, commit (fsync), then
+ * 250 and `message.accepted`, naming everyone Gmail delivers to.
  */
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { WorkspaceConfig } from '../config/schema.js';
 import { SmtpReply, errorText } from '../errors.js';
-import { checkHeaders, parseMailbox } from '../policy/index.js';
+import { checkHeaders } from '../policy/index.js';
 import { namedReply, renderReply, smtpReply } from '../replies/index.js';
+import { loggedMessageId } from '../safe-text.js';
 import type { MessageMeta } from '../spool/types.js';
-import { LineEndingCheck } from './line-endings.js';
+import { LineEndingCheck, LineEndingNormalizer } from './line-endings.js';
 import { decideIdentity } from './identity.js';
 import { receiveFailure, receiveInto } from './receive.js';
 import type { Runtime } from './runtime.js';
@@ -23,13 +27,16 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
   state.tx = null;
   const cfg = rt.config();
   const id = rt.newId();
-  const recipients = session.envelope.rcptTo.map((r) => parseMailbox(r.address)?.address ?? r.address.toLowerCase());
-  const lineEndings = rt.listener().allowBareLineEndings ? null : new LineEndingCheck();
+  const listener = rt.listener();
+  // the addresses checked at RCPT (source routes dropped, as written, normalized)
+  const recipients = [...tx.recipients];
+  const normalizer = listener.allowBareLineEndings ? new LineEndingNormalizer() : null;
+  const lineEndings = normalizer ? null : new LineEndingCheck();
   const writer = rt.deps.spool.createWriter(id);
   const log = state.log;
   let committed = false;
   try {
-    const received = await receiveInto(stream, writer, lineEndings ? (chunk) => lineEndings.write(chunk) : undefined);
+    const received = await receiveInto(stream, writer, normalizer ?? lineEndings ?? undefined);
     const failure = receiveFailure(received, cfg.limits.maxMessageSize);
     if (failure) {
       if (received.writeError) log.error({ event: 'spool.write_failed', queueId: id, err: errorText(received.writeError) }, 'write failed');
@@ -37,12 +44,13 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
     }
     const bare = lineEndings?.bare;
     if (bare) throw rt.refuse(session, 'data', namedReply('bareLineEnding', { kind: bare }), { size: received.size });
-    const headers = checkHeaders(tx.workspace, received.header, recipients, cfg.limits.maxRecipients);
+    const headers = checkHeaders(tx.workspace, received.header, recipients, cfg.limits.maxRecipients, { allowOutsideReply: listener.allowOutsideReplyAddresses });
     if (!headers.ok) throw rt.refuse(session, 'data', headers.reply, { size: received.size });
     const allowed = tx.device?.allowedRecipients;
-    const forbidden = allowed ? headers.headerRecipients.find((r) => !allowed.includes(r)) : undefined;
+    const forbidden = allowed ? headers.checkedRecipients.find((r) => !allowed.includes(r.address)) : undefined;
     if (tx.device && forbidden !== undefined) {
-      throw rt.refuse(session, 'data', namedReply('deviceHeaderRecipient', { device: tx.device.username, rcpt: forbidden }), { size: received.size, device: tx.device.username });
+      const reply = namedReply('deviceHeaderRecipient', { device: tx.device.username, rcpt: forbidden.address, field: forbidden.field });
+      throw rt.refuse(session, 'data', reply, { size: received.size, device: tx.device.username });
     }
     const identity = await decideIdentity(rt, tx, received.header);
     if (!identity.ok) throw rt.refuse(session, 'data', identity.reply, { size: received.size, from: headers.from });
@@ -74,14 +82,18 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
       {
         event: 'message.accepted',
         queueId: id,
-        messageId: meta.messageId,
+        // the Message-ID the message leaves with (the relay's own when it had none), in a safe form
+        messageId: loggedMessageId(meta),
+        ...(meta.messageId === null && meta.rewrite?.addMessageId ? { messageIdAdded: true } : {}),
         workspace: meta.workspace,
         mailFrom: meta.mailFrom,
         sender: meta.sender,
         from: meta.from,
         fromOutcome: identity.outcome,
         recipients: meta.recipients,
+        deliverTo: deliveredTo(tx.workspace, meta),
         size: meta.size,
+        ...(normalizer?.changed ? { lineEndingsNormalized: normalizer.changed } : {}),
         ...(tx.device ? { device: tx.device.username } : {}),
       },
       'queued',
@@ -104,4 +116,14 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
   } finally {
     if (!committed) await writer.abort().catch(() => undefined);
   }
+}
+
+/**
+ * Everyone Gmail will deliver this message to: through the Gmail API (and the outbox) the To, Cc
+ * and Bcc headers plus the envelope-only recipients added as Bcc; through Gmail SMTP the
+ * envelope (Bcc fields are stripped on the way).
+ */
+function deliveredTo(workspace: WorkspaceConfig, meta: MessageMeta): string[] {
+  if (workspace.transport === 'smtp') return meta.recipients;
+  return [...new Set([...meta.headerRecipients, ...meta.bcc])];
 }

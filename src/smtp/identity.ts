@@ -2,10 +2,11 @@
  * Who Google sends as, decided at DATA once the headers are known: the listener's fromPolicy
  * (rewrite / impersonate / reject) against the From header, optionally the sender's verified
  * send-as aliases, and the header changes to apply on the way out (From, Reply-To, a missing Date
- * or Message-ID), decided once so every retry sends the same bytes.
+ * or Message-ID), decided once so every retry sends the same bytes. A Sender header must name an
+ * address this client may send as (src/policy/sender-header.ts).
  */
 import type { SendAsVerifier } from '../google/send-as.js';
-import { decideFrom, planRewrite, readHeaderFacts, type FromOutcome, type Refusal } from '../policy/index.js';
+import { checkSenderHeader, decideFrom, planRewrite, readHeaderFacts, type FromOutcome, type Refusal } from '../policy/index.js';
 import type { MessageRewrite } from '../spool/types.js';
 import type { Runtime } from './runtime.js';
 import type { Transaction } from './types.js';
@@ -37,5 +38,7 @@ export async function decideIdentity(rt: Runtime, tx: Transaction, header: Buffe
     aliasesUnavailable: verifier !== undefined && aliases === undefined,
   });
   if (!d.ok) return d;
+  const senderHeader = checkSenderHeader({ workspace: ws, facts, sendAs: d.sendAs, mayUse, sendAsAliases: aliases });
+  if (senderHeader) return senderHeader;
   return { ok: true, sender: viaSmtp ? tx.sender : d.sendAs, rewrite: planRewrite({ from: d, facts, now: new Date(rt.clock.now()) }), outcome: d.outcome };
 }

@@ -23,22 +23,22 @@ export interface Received {
   headerTooLarge: boolean;
 }
 
+/** Sees every chunk of content in order and returns what is stored (the line-ending check or normaliser). */
+export interface ContentFilter {
+  write(chunk: Buffer): Buffer;
+  /** Bytes to add at the end of the message. */
+  end(): Buffer;
+}
+
 /** Read the whole DATA stream (always to its end, so the session can go on). */
-export async function receiveInto(
-  stream: Readable & { sizeExceeded?: boolean },
-  sink: SpoolSink,
-  /** Sees every chunk of content in order (e.g. the bare line ending check). */
-  inspect?: (chunk: Buffer) => void,
-): Promise<Received> {
+export async function receiveInto(stream: Readable & { sizeExceeded?: boolean }, sink: SpoolSink, filter?: ContentFilter): Promise<Received> {
   const head: Buffer[] = [];
   let headLength = 0;
   let header: Buffer | null = null;
   let size = 0;
   let writeError: unknown = null;
   let headerTooLarge = false;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    inspect?.(chunk);
+  const take = async (chunk: Buffer) => {
     if (header === null && !headerTooLarge) {
       head.push(chunk);
       headLength += chunk.length;
@@ -48,13 +48,18 @@ export async function receiveInto(
       else if (headLength > MAX_HEADER_BYTES) headerTooLarge = true;
       else if (head.length > 1) head.splice(0, head.length, joined);
     }
-    if (stream.sizeExceeded || headerTooLarge || writeError) continue;
+    if (stream.sizeExceeded || headerTooLarge || writeError || chunk.length === 0) return;
     try {
       await sink.write(chunk);
     } catch (err) {
       writeError = err;
     }
+  };
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    await take(filter ? filter.write(chunk) : chunk);
   }
+  if (filter) await take(filter.end());
   if (header === null) header = Buffer.concat(head, headLength);
   return { header, size, writeError, sizeExceeded: Boolean(stream.sizeExceeded), headerTooLarge };
 }
