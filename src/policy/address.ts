@@ -57,3 +57,16 @@ export function parseMailbox(address: string): Mailbox | null {
   const r = checkMailbox(address);
   return r.ok ? { local: r.local, domain: r.domain, address: r.address } : null;
 }
+
+/** A source route before an envelope address: `@relay1,@relay2:` (RFC 5321 4.1.2, appendix C). */
+const SOURCE_ROUTE = /^@[^\s,:@]+(?:,@[^\s,:@]+)*:/;
+
+/**
+ * An envelope address (MAIL FROM / RCPT TO, as written between < and >) without its source
+ * route: RFC 5321 says a server must accept one and should ignore it, so the mail goes to (and is
+ * checked as) the address after the colon. In headers source routes are refused (checkMailbox).
+ */
+export function withoutSourceRoute(written: string): { address: string; route: boolean } {
+  const m = SOURCE_ROUTE.exec(written);
+  return m ? { address: written.slice(m[0].length), route: true } : { address: written, route: false };
+}

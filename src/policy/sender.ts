@@ -1,7 +1,8 @@
 /**
  * Which workspace a message belongs to and which user Google sends it as, decided from the
  * envelope sender (MAIL FROM). Order: senders.map, then the address itself when it is in a
- * workspace domain, then senders.default. Never guesses between workspaces.
+ * workspace domain, then senders.default. Never guesses between workspaces. A sender without a
+ * domain (`scanner2`, as many scanners send) is only ever mapped, never defaulted.
  */
 import type { Config, WorkspaceConfig } from '../config/schema.js';
 import { checkMailbox, parseMailbox } from './address.js';
@@ -68,6 +69,8 @@ export function resolveSender(config: Pick<Config, 'workspaces'>, mailFrom: stri
   if (mapped.length > 0) return { ok: true, workspace: mapped[0]!.workspace, sender: mapped[0]!.sender, via: 'map' };
 
   if (mailFrom === '') return fromDefault(candidates, '');
+  // `scanner2`: a device without a domain; only an explicit senders.map entry can say who that is
+  if (!mailFrom.includes('@')) return refuse('senderUnqualified', { sender: mailFrom });
   if (!parsed?.ok) return refuse('senderInvalid', { sender: address, reason: parsed?.reason ?? 'unparseable' });
   const owner = workspaceOfDomain(config, parsed.domain) ?? (opts.workspace?.domains.includes(parsed.domain) ? opts.workspace : null);
   if (owner) {

@@ -2,12 +2,22 @@
  * MAIL FROM and RCPT TO: who may send, as whom, to whom. The workspace boundary itself is
  * src/policy; this adds what the edge knows: the listener's and the device account's workspace,
  * their sender lists, the device's recipients and rate, AUTH required, SMTPUTF8, backpressure.
+ *
+ * Policy reads each address as the client wrote it (smtp-server's reading turns A-labels and
+ * full-width dots into Unicode), less a source route, which RFC 5321 says to ignore: the address
+ * checked is the address stored and delivered to.
  */
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { SmtpReply } from '../errors.js';
-import { checkRecipient, recipientLimitReply, resolveSender } from '../policy/index.js';
-import { namedReply, smtpReply, type NamedReply } from '../replies/index.js';
+import { checkRecipient, recipientLimitReply, resolveSender, withoutSourceRoute } from '../policy/index.js';
+import { namedReply, show, smtpReply, type NamedReply } from '../replies/index.js';
 import { deviceOf, type Runtime } from './runtime.js';
+import { writtenAddressOf } from './smtp-server-internals.js';
+
+/** The envelope address to check and deliver to, and whether a source route was dropped. */
+function envelopeAddress(address: SMTPServerAddress) {
+  return withoutSourceRoute(writtenAddressOf(address));
+}
 
 /** Decide MAIL FROM; on success the transaction is stored in the session state. */
 export function onMailFrom(rt: Runtime, address: SMTPServerAddress, session: SMTPServerSession): SmtpReply | null {
@@ -17,8 +27,8 @@ export function onMailFrom(rt: Runtime, address: SMTPServerAddress, session: SMT
   const state = rt.state(session);
   state.tx = null;
   const device = deviceOf(rt, session);
-  const mailFrom = address.address;
-  const refuse = (reply: NamedReply, extra: object = {}) => rt.refuse(session, 'mail', reply, { mailFrom, ...extra });
+  const { address: mailFrom, route } = envelopeAddress(address);
+  const refuse = (reply: NamedReply, extra: object = {}) => rt.refuse(session, 'mail', reply, { mailFrom: show(mailFrom), ...extra });
   if (!device && listener.auth.required) {
     const tlsFirst = listener.tls.mode === 'starttls' && !session.secure && !listener.auth.allowPlaintext;
     return refuse(namedReply('authRequired', { tlsFirst }));
@@ -42,22 +52,27 @@ export function onMailFrom(rt: Runtime, address: SMTPServerAddress, session: SMT
   if (listener.senders && !listener.senders.includes(decision.sender)) {
     return refuse(namedReply('listenerSender', { sender: decision.sender }), { sender: decision.sender });
   }
-  state.tx = { workspace: decision.workspace, sender: decision.sender, mailFrom, device };
+  state.tx = { workspace: decision.workspace, sender: decision.sender, mailFrom, device, recipients: [] };
+  if (route) state.log.info({ event: 'envelope.source_route_ignored', stage: 'mail', address: mailFrom }, 'source route ignored (RFC 5321)');
   return null;
 }
 
 export function onRcptTo(rt: Runtime, address: SMTPServerAddress, session: SMTPServerSession): SmtpReply | null {
   if (rt.closing()) return smtpReply('shuttingDown');
-  const tx = rt.state(session).tx;
+  const state = rt.state(session);
+  const tx = state.tx;
   if (!tx) return smtpReply('badSequence');
-  const rcpt = address.address;
+  const { address: rcpt, route } = envelopeAddress(address);
+  const refuse = (reply: NamedReply, extra: object = {}) => rt.refuse(session, 'rcpt', reply, { rcpt: show(rcpt), ...extra });
   const max = rt.config().limits.maxRecipients;
-  if (session.envelope.rcptTo.length >= max) return rt.refuse(session, 'rcpt', recipientLimitReply(max), { rcpt });
+  if (session.envelope.rcptTo.length >= max) return refuse(recipientLimitReply(max));
   const decision = checkRecipient(tx.workspace, rcpt);
-  if (!decision.ok) return rt.refuse(session, 'rcpt', decision.reply, { rcpt });
+  if (!decision.ok) return refuse(decision.reply);
   const allowed = tx.device?.allowedRecipients;
   if (tx.device && allowed && !allowed.includes(decision.address)) {
-    return rt.refuse(session, 'rcpt', namedReply('deviceRecipient', { device: tx.device.username, rcpt: decision.address }), { rcpt, device: tx.device.username });
+    return refuse(namedReply('deviceRecipient', { device: tx.device.username, rcpt: decision.address }), { device: tx.device.username });
   }
+  if (!tx.recipients.includes(decision.address)) tx.recipients.push(decision.address);
+  if (route) state.log.info({ event: 'envelope.source_route_ignored', stage: 'rcpt', address: decision.address }, 'source route ignored (RFC 5321)');
   return null;
 }

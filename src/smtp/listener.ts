@@ -17,11 +17,12 @@ import { onAuth } from './auth-handler.js';
 import { clientFilter } from './client-networks.js';
 import { ConnectionCounter } from './connection-limits.js';
 import { acceptData } from './data.js';
+import { Deadlines, type Expiry } from './deadlines.js';
 import { onMailFrom, onRcptTo } from './envelope.js';
 import { checkListenerConfig, disabledCommands, needsRestart, tunables } from './listener-settings.js';
 import type { Runtime } from './runtime.js';
 import { drainAndClose } from './shutdown.js';
-import { ConnectionRegistry, boundAddress, installSmtpServerInternals, updateServerOptions } from './smtp-server-internals.js';
+import { ConnectionRegistry, boundAddress, installSmtpServerInternals, sendReply, updateServerOptions } from './smtp-server-internals.js';
 import { isLegacyVersion, loadTlsOptions } from './tls-settings.js';
 import type { Listener, ListenerDeps, SessionState } from './types.js';
 
@@ -172,6 +173,20 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
   };
   const server = new SMTPServer(options);
   const registry = new ConnectionRegistry(server);
+  // limits.commandTimeout and limits.minDataRate (slowloris): 421 4.4.2, logged, closed
+  const deadlines = new Deadlines({
+    connections: () => registry.served(),
+    limits: () => deps.config().limits,
+    clock,
+    expire(conn, expiry: Expiry) {
+      const log = sessions.get(conn.session.id)?.log ?? logger;
+      const reply =
+        expiry.kind === 'command' ? smtpReply('commandTimeout', { seconds: Math.round(expiry.ms / 1000) }) : smtpReply('dataTooSlow', { rate: expiry.rate });
+      if (expiry.kind === 'command') log.warn({ event: 'session.command_timeout', listener: name, ms: expiry.ms }, 'command line not completed in time: closing');
+      else log.warn({ event: 'session.data_too_slow', listener: name, bytes: expiry.bytes, ms: expiry.ms, minRate: expiry.rate }, 'message data too slow: closing');
+      sendReply(conn, reply.responseCode, reply.message);
+    },
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -181,6 +196,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     });
   });
   server.on('error', (err) => logger.debug({ event: 'smtp.error', listener: name, err: errorText(err) }, 'smtp connection error'));
+  deadlines.start();
   const bound = boundAddress(server) as AddressInfo;
   warnings(current);
 
@@ -212,6 +228,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
         const graceMs = opts.graceMs ?? deps.config().queue.shutdownTimeout;
         logger.info({ event: 'listener.closing', listener: name, sessions: counter.size, graceMs }, 'closing listener');
         closed = drainAndClose(server, registry, { graceMs, reply: smtpReply('shuttingDown') }).then(({ forced }) => {
+          deadlines.stop();
           logger.info({ event: 'listener.closed', listener: name, forced }, 'listener closed');
         });
       }

@@ -10,10 +10,17 @@
  *   client that opens a connection per message at about 10 a second. The replacement does the
  *   same steps with the delay taken from the server option `greetingDelay` (listen[].greetingDelay;
  *   with 0 the greeting is written as the connection is set up, so no client can talk early).
+ * - a wrapper of SMTPConnection `_parseAddressCommand` (MAIL FROM / RCPT TO): it keeps the
+ *   address as the client wrote it (smtp-server strips a source route and turns an A-label or a
+ *   full-width dot into Unicode, so policy could not check what the client sent), and lets an
+ *   unqualified MAIL FROM:<scanner2> through, which smtp-server answers 501 though many scanners
+ *   send it (the relay then maps it with senders.map or refuses it with a clear 550);
  * - `server.connect` wrapped per server, to know every connection until its socket has closed
  *   (smtp-server forgets one as soon as it answers 421 or QUIT, while its socket may linger 5 s);
  * - private fields read: SMTPConnection `_socket`, `_closed`, `_dataStream`, `_handlerPending`,
- *   `_upgrading`; SMTPServer `_pendingSockets`; and `server.server` (the net.Server);
+ *   `_upgrading`, `_parser`; SMTPStream (the command parser) `_remainder` (a command line not yet
+ *   complete), `_dataMode`, `dataBytes` (for limits.commandTimeout and limits.minDataRate);
+ *   SMTPServer `_pendingSockets`; and `server.server` (the net.Server);
  * - `server.options` changed on reload (smtp-server reads them at each use).
  *
  * The guard (installSmtpServerInternals, run by every startListener) checks that the installed
@@ -24,15 +31,19 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import type { SMTPServerAddress } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { RelayError } from '../errors.js';
 
 type Method = ((...args: unknown[]) => unknown) & { [ORIGINAL_OF]?: Method };
 /** On a patched method: the original it replaced (a symbol of the registry, so a second copy of
  * this module, e.g. in a test runner, still finds the original and does not patch twice). */
 const ORIGINAL_OF = Symbol.for('workspace-relay.smtp-server.original');
-const connectionProto = SMTPConnection.prototype as unknown as Record<'send' | 'init' | '_getEnhancedStatusCode', Method>;
-const ORIGINAL = { send: connectionProto.send[ORIGINAL_OF] ?? connectionProto.send, init: connectionProto.init[ORIGINAL_OF] ?? connectionProto.init };
+type Patched = 'send' | 'init' | '_parseAddressCommand';
+const connectionProto = SMTPConnection.prototype as unknown as Record<Patched | '_getEnhancedStatusCode', Method>;
+const originalOf = (name: Patched): Method => connectionProto[name][ORIGINAL_OF] ?? connectionProto[name];
+const ORIGINAL = { send: originalOf('send'), init: originalOf('init'), _parseAddressCommand: originalOf('_parseAddressCommand') };
 
 /** The smtp-server code the guard reads, by name. */
 export type SmtpServerSources = Record<string, string>;
@@ -43,6 +54,8 @@ export function readSmtpServerSources(): SmtpServerSources {
     'SMTPConnection.send': String(ORIGINAL.send),
     'SMTPConnection.init': String(ORIGINAL.init),
     'SMTPConnection._getEnhancedStatusCode': String(connectionProto._getEnhancedStatusCode),
+    'SMTPConnection._parseAddressCommand': String(ORIGINAL._parseAddressCommand),
+    SMTPStream: String(SMTPStream),
     SMTPServer: String(SMTPServer),
     'SMTPServer.connect': String((SMTPServer.prototype as unknown as Record<'connect', Method>).connect),
   };
@@ -68,6 +81,22 @@ export const REQUIREMENTS: readonly { source: string; use: string; needs: readon
     needs: ['this._socket = socket', 'this._closed = true', 'this._dataStream = false', 'this._handlerPending = true', 'this._upgrading = true'],
   },
   { source: 'SMTPConnection', use: 'reload (limits read at each use)', needs: ['this._server.options.size', 'socketTimeout(this._server.options)'] },
+  {
+    source: 'SMTPConnection._parseAddressCommand',
+    use: 'addresses as written, unqualified MAIL FROM',
+    needs: ['_parseAddressCommand(rawName, rawCommand)', "let parts = command.split(':');", "parts = parts.join(':').trim().split(/\\s+/);", 'if (!/^<[^<>]*>$/.test(address))', "let addressParts = address.split('@');"],
+  },
+  {
+    source: 'SMTPConnection',
+    use: 'addresses as written, unqualified MAIL FROM',
+    needs: ["this._parseAddressCommand('mail from', command)", "this._parseAddressCommand('rcpt to', command)", 'this._server.onMailFrom(parsed, this.session', 'this._server.onRcptTo(parsed, this.session'],
+  },
+  {
+    source: 'SMTPStream',
+    use: 'limits.commandTimeout and limits.minDataRate',
+    needs: ["this._remainder = pos < data.length ? data.slice(pos) : '';", 'this._dataMode = true;', 'this._dataMode = false;', 'this.dataBytes += len;'],
+  },
+  { source: 'SMTPConnection', use: 'limits.commandTimeout and limits.minDataRate', needs: ['this._parser = this._createParser();', 'this._parser = false;', 'this._dataStream = parser.startDataMode('] },
   { source: 'SMTPServer.connect', use: 'shutdown (every connection until its socket closes)', needs: ['new SMTPConnection(this, socket', 'this.connections.add(connection)'] },
   { source: 'SMTPServer', use: 'shutdown (handshakes in progress, the listening socket)', needs: ['this._pendingSockets = new Map()', 'this.server = net.createServer('] },
 ];
@@ -107,7 +136,7 @@ interface Connection {
   connectionReady(): void;
 }
 
-/** Run the guard, then install both patches (once). Called by startListener. */
+/** Run the guard, then install the patches (once). Called by startListener. */
 export function installSmtpServerInternals(sources?: SmtpServerSources): void {
   assertSmtpServerInternals(sources);
   if (smtpServerInternalsInstalled()) return;
@@ -126,15 +155,84 @@ export function installSmtpServerInternals(sources?: SmtpServerSources): void {
       setTimeout(() => this.connectionReady(), delay).unref();
     });
   };
+  const parse = ORIGINAL._parseAddressCommand;
+  const parsePatch: Method = function (this: unknown, rawName: unknown, rawCommand: unknown) {
+    const written = writtenAddress(rawCommand);
+    let parsed = parse.call(this, rawName, rawCommand) as (SMTPServerAddress & Written) | false;
+    const mailFrom = text(rawName).trim().toUpperCase() === 'MAIL FROM';
+    if (!parsed && mailFrom && written !== null && UNQUALIFIED.test(written)) {
+      // smtp-server's own parse of the same command with a placeholder domain (its parameter
+      // checks stay its own), then the address as written
+      const command = text(rawCommand).replace(`<${written}>`, `<${written}@${PLACEHOLDER_DOMAIN}>`);
+      parsed = parse.call(this, rawName, command) as (SMTPServerAddress & Written) | false;
+      if (parsed) parsed.address = written;
+    }
+    if (parsed && written !== null) Object.defineProperty(parsed, WRITTEN, { value: written, enumerable: false });
+    return parsed;
+  };
   sendPatch[ORIGINAL_OF] = ORIGINAL.send;
   initPatch[ORIGINAL_OF] = ORIGINAL.init;
+  parsePatch[ORIGINAL_OF] = ORIGINAL._parseAddressCommand;
   connectionProto.send = sendPatch;
   connectionProto.init = initPatch;
+  connectionProto._parseAddressCommand = parsePatch;
 }
 
-/** True once both patches are in effect. */
+/** True once the patches are in effect. */
 export function smtpServerInternalsInstalled(): boolean {
-  return connectionProto.send[ORIGINAL_OF] !== undefined && connectionProto.init[ORIGINAL_OF] !== undefined;
+  return (['send', 'init', '_parseAddressCommand'] as const).every((name) => connectionProto[name][ORIGINAL_OF] !== undefined);
+}
+
+const WRITTEN = Symbol.for('workspace-relay.smtp-server.written-address');
+type Written = { [WRITTEN]?: string };
+const PLACEHOLDER_DOMAIN = 'unqualified.invalid';
+/** An unqualified sender as scanners send it: dot-atom text without @ (RFC 5321 allows none, many devices do it). */
+const UNQUALIFIED = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$/;
+
+/** A command line (a Buffer) or name as smtp-server reads it: `(x || '').toString()`. */
+const text = (x: unknown): string => (Buffer.isBuffer(x) || typeof x === 'string' ? x.toString() : '');
+
+/** The text between < and > of MAIL FROM / RCPT TO as smtp-server finds it, or null. */
+function writtenAddress(rawCommand: unknown): string | null {
+  const parts = text(rawCommand).split(':');
+  parts.shift();
+  const address = parts.join(':').trim().split(/\s+/)[0] ?? '';
+  return /^<[^<>]*>$/.test(address) ? address.slice(1, -1) : null;
+}
+
+/**
+ * The address of MAIL FROM / RCPT TO exactly as the client wrote it between < and > (source
+ * route, A-labels, full-width dots and all); smtp-server's `address` is its normalised reading.
+ */
+export function writtenAddressOf(address: SMTPServerAddress): string {
+  return (address as Written)[WRITTEN] ?? address.address;
+}
+
+/** What a connection's input is doing now, for the deadlines (deadlines.ts). */
+export type ConnectionInput =
+  /** The client waits for the relay (a handler, the end of DATA, a TLS handshake), or the socket is gone. */
+  | { state: 'waiting' }
+  /** Between commands: `partial` is a command line begun and not yet complete ('' for none). */
+  | { state: 'command'; partial: string }
+  /** In DATA: message bytes so far; `behind` when the relay has not taken all it was given (backpressure). */
+  | { state: 'data'; bytes: number; behind: boolean };
+
+interface ParserFields {
+  _dataMode: boolean;
+  _remainder: string;
+  dataBytes: number;
+  writableLength: number;
+}
+
+export function connectionInput(conn: SMTPConnection): ConnectionInput {
+  const parser = conn._parser as unknown as ParserFields | false;
+  if (!parser || conn._closed || conn._closing || conn._upgrading || conn._handlerPending) return { state: 'waiting' };
+  if (parser._dataMode) {
+    const stream = conn._dataStream;
+    return { state: 'data', bytes: parser.dataBytes, behind: parser.writableLength > 0 || Boolean(stream && stream.writableNeedDrain) };
+  }
+  if (conn._dataStream) return { state: 'waiting' };
+  return { state: 'command', partial: parser._remainder };
 }
 
 /**
@@ -162,6 +260,11 @@ export class ConnectionRegistry {
   /** Open connections plus sockets still in the implicit TLS handshake. */
   get size(): number {
     return this.open.length + this.server._pendingSockets.size;
+  }
+
+  /** Connections smtp-server still serves (not closing). */
+  served(): SMTPConnection[] {
+    return [...this.server.connections];
   }
 
   /** Connections smtp-server still serves that owe us input (or are not greeted yet): a 421 interrupts nothing. */

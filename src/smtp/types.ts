@@ -68,6 +68,8 @@ export interface Transaction {
   mailFrom: string;
   /** The device account that logged in, when one did. */
   device: DeviceConfig | null;
+  /** Envelope recipients as checked at RCPT (normalized): what the message is delivered to. */
+  recipients: string[];
 }
 
 export interface SessionState {

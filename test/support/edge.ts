@@ -36,6 +36,9 @@ export interface EdgeOptions {
   listen: (cert: TestCert) => ListenInput[];
   devices?: DeviceInput[];
   limits?: ConfigInput['limits'];
+  auth?: ConfigInput['auth'];
+  /** More senders.map entries for workspace clinic. */
+  clinicSenders?: Record<string, string>;
   /** Also a second practice, "north" (north.example), on the same fake Google. */
   twoPractices?: boolean;
   cert?: TestCert;
@@ -47,6 +50,8 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeEnv> {
   const google = await startGoogle(dir, ['alice@clinic.example', 'bob@clinic.example', 'scans@clinic.example', 'fax@clinic.example', 'nina@north.example', 'ned@north.example']);
   const doc = gmailConfig(dir, google, { listen: options.listen(cert), devices: options.devices ?? [] });
   if (options.limits) doc.limits = options.limits;
+  if (options.auth) doc.auth = options.auth;
+  if (options.clinicSenders) Object.assign(doc.workspaces[0]!.senders!.map!, options.clinicSenders);
   if (options.twoPractices) {
     doc.workspaces.push({
       name: 'north',
