@@ -112,8 +112,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   let letIn!: () => void;
   let keepOut!: (err: Error) => void;
   const ready = new Promise<void>((resolve, reject) => ((letIn = resolve), (keepOut = reject)));
-  // One failed-login count per client address and one hourly count per device, whichever listener.
-  const edge = { loginThrottle: new LoginThrottle({ clock }), deviceRate: new DeviceRate({ clock }) };
+  // One failed-login count per client address and user name and one hourly count per device,
+  // whichever listener; the throttle's limits (auth.throttle) are read at each login.
+  const edge = { loginThrottle: new LoginThrottle({ clock, limits: () => gen.config.auth.throttle }), deviceRate: new DeviceRate({ clock }) };
   const open = async (cfg: ListenerConfig, label: string): Promise<ListenerEntry> => {
     const listener = await startListener({
       listener: cfg,

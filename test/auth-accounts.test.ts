@@ -1,6 +1,6 @@
 /** Device accounts: scrypt hashes, login checks, failed-login throttling, per-device rates. */
 import { describe, expect, it } from 'vitest';
-import { DUMMY_HASH, DeviceRate, LoginThrottle, checkDeviceLogin, hashPassword, parsePasswordHash, verifyPassword } from '../src/auth/index.js';
+import { DUMMY_HASH, DeviceRate, LoginThrottle, networkOf, checkDeviceLogin, hashPassword, parsePasswordHash, verifyPassword } from '../src/auth/index.js';
 import type { DeviceConfig } from '../src/config/schema.js';
 import { TEST_SCRYPT } from './support/edge.js';
 import { TestClock } from './support/test-clock.js';
@@ -74,40 +74,111 @@ describe('device logins', () => {
   });
 });
 
-describe('login throttle', () => {
-  it('blocks an address after 5 failures in 10 minutes, until the oldest failure is 10 minutes old', () => {
+describe('login throttle (auth.throttle)', () => {
+  const limits = { failures: 3, addressFailures: 5, window: 10_000, block: 60_000 };
+  const fail = (t: LoginThrottle, client: string, user: string) => {
+    const v = t.begin(client, user);
+    if (!v.ok) throw new Error(`refused: ${v.scope}`);
+    return v.attempt.fail();
+  };
+  const verdict = (t: LoginThrottle, client: string, user: string) => {
+    const v = t.begin(client, user);
+    if (v.ok) v.attempt.abandon();
+    return v.ok ? 'ok' : `${v.scope} ${v.retryAfterMs}`;
+  };
+
+  it('blocks a user name from an address after `failures` in `window`, for `block`; other names and addresses go on', () => {
     const clock = new TestClock(1_000_000);
-    const t = new LoginThrottle({ clock });
-    for (let i = 0; i < 4; i++) {
-      t.fail('10.0.0.5');
-      clock.set(clock.now() + 60_000);
-    }
-    expect(t.retryAfter('10.0.0.5')).toBeNull();
-    expect(t.fail('10.0.0.5')).toBe(5);
-    // first failure at 1_000_000, so blocked until 1_600_000; now is 1_240_000
-    expect(t.retryAfter('10.0.0.5')).toBe(360_000);
-    expect(t.retryAfter('10.0.0.6')).toBeNull();
-    clock.set(1_600_000);
-    expect(t.retryAfter('10.0.0.5')).toBeNull();
+    const t = new LoginThrottle({ clock, limits: () => limits });
+    expect(fail(t, '10.0.0.5', 'ehr')).toEqual({ failures: 1, addressFailures: 1 });
+    clock.set(clock.now() + 1000);
+    fail(t, '10.0.0.5', 'ehr');
+    clock.set(clock.now() + 1000);
+    expect(fail(t, '10.0.0.5', 'ehr')).toEqual({ failures: 3, addressFailures: 3 });
+    expect(verdict(t, '10.0.0.5', 'ehr')).toBe('user 60000');
+    expect(verdict(t, '10.0.0.5', 'scanner')).toBe('ok');
+    expect(verdict(t, '10.0.0.6', 'ehr')).toBe('ok');
+    clock.set(clock.now() + 59_999);
+    expect(verdict(t, '10.0.0.5', 'ehr')).toBe('user 1');
+    clock.set(clock.now() + 1);
+    expect(verdict(t, '10.0.0.5', 'ehr')).toBe('ok');
   });
 
-  it('failures older than the window do not count; a success clears the address', () => {
+  it('failures older than the window do not count', () => {
     const clock = new TestClock(0);
-    const t = new LoginThrottle({ clock, maxFailures: 3, windowMs: 1000 });
-    t.fail('a');
-    t.fail('a');
-    clock.set(1500);
-    expect(t.fail('a')).toBe(1);
-    t.fail('a');
-    t.succeed('a');
-    expect(t.fail('a')).toBe(1);
+    const t = new LoginThrottle({ clock, limits: () => limits });
+    fail(t, 'a', 'ehr');
+    fail(t, 'a', 'ehr');
+    clock.set(10_001);
+    expect(fail(t, 'a', 'ehr').failures).toBe(1);
   });
 
-  it('remembers a bounded number of addresses', () => {
-    const t = new LoginThrottle({ maxFailures: 1, maxClients: 3 });
-    for (const a of ['a', 'b', 'c', 'd']) t.fail(a);
-    expect(t.retryAfter('a')).toBeNull();
-    expect(t.retryAfter('d')).not.toBeNull();
+  it('counts attempts still being checked: parallel guesses beyond the limit are refused before any password check', () => {
+    const t = new LoginThrottle({ clock: new TestClock(0), limits: () => limits });
+    const started = [t.begin('a', 'ehr'), t.begin('a', 'ehr'), t.begin('a', 'ehr')];
+    expect(started.every((v) => v.ok)).toBe(true);
+    expect(verdict(t, 'a', 'ehr')).toBe('user 60000');
+    // they all fail: the user name is blocked
+    for (const v of started) if (v.ok) v.attempt.fail();
+    expect(verdict(t, 'a', 'ehr')).toBe('user 60000');
+    // had one succeeded, its slot would have been free again
+    const u = new LoginThrottle({ clock: new TestClock(0), limits: () => limits });
+    const first = u.begin('a', 'ehr');
+    for (let i = 0; i < 2; i++) u.begin('a', 'ehr');
+    if (first.ok) first.attempt.succeed();
+    expect(verdict(u, 'a', 'ehr')).toBe('ok');
+  });
+
+  it('a success clears only its own user name from its address: another account’s success does not help a guesser', () => {
+    const t = new LoginThrottle({ clock: new TestClock(0), limits: () => limits });
+    fail(t, 'a', 'ehr');
+    fail(t, 'a', 'ehr');
+    const other = t.begin('a', 'scanner');
+    if (other.ok) other.attempt.succeed();
+    expect(fail(t, 'a', 'ehr')).toEqual({ failures: 3, addressFailures: 3 });
+    expect(verdict(t, 'a', 'ehr')).toBe('user 60000');
+    // its own success clears its own failures (not the address's)
+    const t2 = new LoginThrottle({ clock: new TestClock(0), limits: () => limits });
+    fail(t2, 'a', 'ehr');
+    fail(t2, 'a', 'ehr');
+    const ok = t2.begin('a', 'ehr');
+    if (ok.ok) ok.attempt.succeed();
+    expect(fail(t2, 'a', 'ehr')).toEqual({ failures: 1, addressFailures: 3 });
+  });
+
+  it('blocks the whole address after `addressFailures` across user names (even a right password then waits)', () => {
+    const t = new LoginThrottle({ clock: new TestClock(0), limits: () => limits });
+    for (const user of ['u1', 'u2', 'u3', 'u4']) fail(t, 'a', user);
+    expect(fail(t, 'a', 'u5')).toEqual({ failures: 1, addressFailures: 5 });
+    expect(verdict(t, 'a', 'ehr')).toBe('address 60000');
+    expect(verdict(t, 'b', 'ehr')).toBe('ok');
+  });
+
+  it('counts an IPv6 client per /64 and an IPv4-mapped client as its IPv4 address', () => {
+    expect(networkOf('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(networkOf('2001:db8:1:2::ffff')).toBe('2001:db8:1:2::/64');
+    expect(networkOf('2001:0db8::1')).toBe('2001:db8:0:0::/64');
+    expect(networkOf('::ffff:10.0.0.5')).toBe('10.0.0.5');
+    expect(networkOf('10.0.0.5')).toBe('10.0.0.5');
+    const t = new LoginThrottle({ clock: new TestClock(0), limits: () => limits });
+    for (let i = 1; i <= 3; i++) fail(t, `2001:db8:1:2::${i}`, 'ehr');
+    expect(verdict(t, '2001:db8:1:2:ffff::9', 'ehr')).toBe('user 60000');
+    expect(verdict(t, '2001:db8:1:3::1', 'ehr')).toBe('ok');
+  });
+
+  it('reads its limits at every login (a reload applies to the next one)', () => {
+    let current = limits;
+    const t = new LoginThrottle({ clock: new TestClock(0), limits: () => current });
+    fail(t, 'a', 'ehr');
+    current = { ...limits, failures: 1 };
+    expect(verdict(t, 'a', 'ehr')).toBe('user 60000');
+  });
+
+  it('remembers a bounded number of counters, never forgetting a blocked one', () => {
+    const t = new LoginThrottle({ clock: new TestClock(0), limits: () => ({ ...limits, failures: 1 }), maxEntries: 4 });
+    fail(t, 'a', 'ehr'); // blocked: user a/ehr (2 counters: address a, user a/ehr)
+    for (const c of ['b', 'c', 'd']) fail(t, c, 'x');
+    expect(verdict(t, 'a', 'ehr')).toBe('user 60000');
   });
 });
 

@@ -79,7 +79,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
       );
       return reply;
     },
-    throttle: deps.loginThrottle ?? new LoginThrottle({ clock }),
+    throttle: deps.loginThrottle ?? new LoginThrottle({ clock, limits: () => deps.config().auth.throttle }),
     deviceRate: deps.deviceRate ?? new DeviceRate({ clock }),
     clock,
     newId: deps.newId ?? (() => createQueueId(clock.now())),

@@ -72,7 +72,7 @@ export class EdgeClient {
   }
 
   /** Connect, expect 220, EHLO; returns the client and the EHLO reply. */
-  static async open(port: number, options: { tls?: TlsClientOptions } = {}): Promise<{ client: EdgeClient; ehlo: Reply }> {
+  static async open(port: number, options: { tls?: TlsClientOptions; localAddress?: string } = {}): Promise<{ client: EdgeClient; ehlo: Reply }> {
     const { client, greeting } = await EdgeClient.connect(port, options);
     if (greeting.code !== 220) throw new Error(`greeting ${greeting.code} ${greeting.text}`);
     const ehlo = await client.cmd('EHLO edge.test');
