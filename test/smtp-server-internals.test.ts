@@ -63,10 +63,10 @@ describe('smtp-server internals guard', () => {
   it('installs once, and still reads the original code afterwards (a reload starts listeners again)', () => {
     installSmtpServerInternals();
     expect(smtpServerInternalsInstalled()).toBe(true);
-    const proto = SMTPConnection.prototype as unknown as { send: unknown; init: unknown };
-    const patched = { send: proto.send, init: proto.init };
+    const proto = SMTPConnection.prototype as unknown as { send: unknown; init: unknown; _parseAddressCommand: unknown };
+    const patched = { send: proto.send, init: proto.init, parse: proto._parseAddressCommand };
     installSmtpServerInternals();
-    expect({ send: proto.send, init: proto.init }).toEqual(patched);
+    expect({ send: proto.send, init: proto.init, parse: proto._parseAddressCommand }).toEqual(patched);
     expect(String(proto.init)).toContain('greetingDelay');
     expect(checkSmtpServerSources(readSmtpServerSources())).toEqual([]);
   });

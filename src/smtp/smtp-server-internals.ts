@@ -1,7 +1,7 @@
 /**
  * Everything the relay relies on inside smtp-server beyond its documented API, in one file:
  *
- * - two prototype patches on SMTPConnection:
+ * - two prototype patches on SMTPConnection (and a wrapper, below):
  *   `send`: smtp-server prepends its own guess of an RFC 3463 enhanced code (550 → 5.1.1, …) to
  *   every error text, so a reply could not say "550 5.7.1". Our replies carry their enhanced code
  *   as the text's first word (SmtpReply), so for those, and only those, its guess is switched off
@@ -30,8 +30,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { SMTPServer } from 'smtp-server';
-import type { SMTPServerAddress } from 'smtp-server';
+import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { RelayError } from '../errors.js';
