@@ -16,7 +16,7 @@ import addressparser from 'nodemailer/lib/addressparser';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type WorkspaceConfig } from '../src/config/index.js';
 import { applyHeaderChanges } from '../src/delivery/outgoing.js';
-import { ACTION_HEADERS, checkHeaders } from '../src/policy/index.js';
+import { ACTION_HEADERS, checkHeaders, readUriList } from '../src/policy/index.js';
 import { renderReply } from '../src/replies/index.js';
 
 const clinic: WorkspaceConfig = parseConfig({
@@ -153,3 +153,27 @@ describe('headers a mail client acts on never go out with an outside address', (
 function parseOutside(a: string): string {
   return `${a.slice(0, a.lastIndexOf('@')).toLowerCase()}@${domainOf(a)}`;
 }
+
+describe('reading List-* values (RFC 2369 <URI> lists, RFC 6068 mailto:)', () => {
+  const read = (value: string, noAllowed = false) => {
+    const r = readUriList(value, noAllowed);
+    return r.ok ? r.mailboxes.map((m) => m.address) : r.reason;
+  };
+  it.each([
+    ['<mailto:a@clinic.example>, <https://lists.example/u>', false, ['a@clinic.example']],
+    ['(comment) <mailto:a@clinic.example,B%40Clinic.Example?subject=x%40outside.example&body=hi>', false, ['a@clinic.example', 'b@clinic.example']],
+    ['<mailto:?to=x%40outside.example&CC=y@outside.example>', false, ['x@outside.example', 'y@outside.example']],
+    ['<mailto:a@clinic.example?reply-to=x@outside.example>', false, ['a@clinic.example', 'x@outside.example']],
+    ['<mailto:list@clinic.example?subject=un\tsubscribe>', false, ['list@clinic.example']],
+    ['NO (posting not allowed)', true, []],
+    ['NO', false, 'text outside <...> (write each URI in angle brackets)'],
+    ['mailto:x@outside.example', false, 'text outside <...> (write each URI in angle brackets)'],
+    ['<mailto:a@clinic.example?x-mailer=1>', false, 'a mailto: field "x-mailer" that is not read here'],
+    ['<mailto:a@clinic.example#top>', false, 'a fragment (#) in a mailto: URI'],
+    ['<mailto:a%ZZ@clinic.example>', false, 'bad percent-encoding in a mailto: URI'],
+    ['<mailto:a@clinic.example', false, 'a < is not closed with >'],
+    ['<mailto:%22x%22@clinic.example>', false, 'a mailto: address cannot be read: quoted local parts are not accepted'],
+  ])('%s', (value, noAllowed, expected) => {
+    expect(read(value, noAllowed)).toEqual(expected);
+  });
+});
