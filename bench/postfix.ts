@@ -20,6 +20,8 @@ export interface CompareOptions {
   logLevel: string;
   runs: number;
   greetingDelay?: number;
+  /** The relay's listener as in the example config (see RelaySettings.exampleListener). */
+  exampleListener?: boolean;
   /** Give up on a run after this long. */
   timeoutMs?: number;
 }
@@ -91,6 +93,7 @@ async function relayRun(o: CompareOptions, timeoutMs: number): Promise<Side & { 
       maxSize: o.size + 4096,
       connections: o.connections,
       ...(o.greetingDelay !== undefined ? { greetingDelay: o.greetingDelay } : {}),
+      ...(o.exampleListener ? { exampleListener: true } : {}),
     },
     0,
   );
@@ -126,7 +129,7 @@ export async function comparePostfix(o: CompareOptions): Promise<void> {
     `| ${name} | ${med(p).toFixed(0)} | ${med(r).toFixed(0)} | ${(med(r) / med(p)).toFixed(2)} |`;
   console.log(
     [
-      `== smtp-source ${sourceArgs(o, 0).slice(0, -1).join(' ')} — ${o.runs > 1 ? `median of ${o.runs} runs` : 'one run'}`,
+      `== smtp-source ${sourceArgs(o, 0).slice(0, -1).join(' ')} — ${o.runs > 1 ? `median of ${o.runs} runs` : 'one run'}${o.exampleListener ? ', the relay with the example config’s listener' : ''}`,
       '| msgs/s | Postfix → smtp-sink | relay → fake Gmail | relay / Postfix |',
       '|---|---|---|---|',
       row('accepted', pf.map((x) => x.accept), relay.map((x) => x.accept)),

@@ -11,7 +11,7 @@ import { TABLE_HEAD, describe, medianMetrics, metrics, tableRow, type Metrics } 
 import { runScenario, type RunOptions } from './scenario.js';
 
 const HELP = `npm run bench -- [flags]
-  --scenario NAME          throughput (default) | clinic | large | postfix
+  --scenario NAME          throughput (default) | clinic | large | postfix | devices
   --count N                messages (default 5000; clinic 500; large 40)
   --connections C          parallel SMTP sessions (default 8; clinic 4; large 4)
   --size S                 message size, e.g. 4KiB, 100KiB, 2MiB, 25MB (default 4KiB)
@@ -32,10 +32,16 @@ const HELP = `npm run bench -- [flags]
   --json                   also print the metrics as one JSON line
 postfix scenario (root; installs Debian's postfix if missing):
   npm run bench -- --scenario postfix [--count 5000 --connections 8 --size 4096 --one-per-connection --runs 3]
-  (--size is smtp-source -l: the payload, headers not included)`;
+  (--size is smtp-source -l: the payload, headers not included)
+devices scenario: the postfix comparison with what EHR software and scanners do: one message per
+  connection, 8 clients, 4 KiB (smtp-source without -d), the relay's listener exactly as in
+  config/workspace-relay.example.yaml (loopback allow list: greetingDelay 0 by default)
+  npm run bench -- --scenario devices [--count 2000 --runs 3]`;
 
 const PRESETS: Record<string, Partial<RunOptions>> = {
   throughput: {},
+  // the postfix comparison (below) with one message per connection and the example's listener
+  devices: { count: 2000, connections: 8, size: 4096, reuse: false, exampleListener: true },
   clinic: { count: 500, size: 2 * 1024 * 1024, connections: 4, users: 1, userRate: undefined, reuse: false, drainTimeoutMs: 1_800_000 },
   large: { count: 40, size: 25_000_000, connections: 4, users: 40 },
 };
@@ -70,7 +76,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     process.exit(0);
   }
   const preset = PRESETS[v.scenario] ?? (v.scenario === 'postfix' ? {} : null);
-  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, postfix)`);
+  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, postfix, devices)`);
   const int = (name: string, text: string | undefined): number | undefined => {
     if (text === undefined) return undefined;
     const n = Number(text);
@@ -135,7 +141,7 @@ function label(o: RunOptions): string {
 
 async function main(): Promise<void> {
   const { scenario, runs, json, o } = options();
-  if (scenario === 'postfix') {
+  if (scenario === 'postfix' || scenario === 'devices') {
     await comparePostfix({
       count: o.count,
       connections: o.connections,
@@ -144,6 +150,7 @@ async function main(): Promise<void> {
       logLevel: o.logLevel,
       runs,
       ...(o.greetingDelay !== undefined ? { greetingDelay: o.greetingDelay } : {}),
+      ...(o.exampleListener ? { exampleListener: true } : {}),
     });
     return;
   }

@@ -3,9 +3,11 @@
  * process, on loopback), a load, then waiting until the fake has every accepted message. Returns
  * the raw measurements; report.ts turns them into rates and percentiles.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import YAML from 'yaml';
+import { EXAMPLE_CONFIG_PATH } from '../src/config/load.js';
 import { createTestServiceAccount } from '../test/support/fake-google.js';
 import { cpuSecondsOf, forkChild, memoryOf, sampleMemory, type Child } from './children.js';
 import type { GmailStats } from './fake-gmail.js';
@@ -30,6 +32,12 @@ export interface RelaySettings {
   connections: number;
   /** Write a V8 CPU profile of the relay into its temp dir (implies keeping the dir). */
   profile?: boolean;
+  /**
+   * Take the listener entry from config/workspace-relay.example.yaml (its allow list, connection
+   * limits and greetingDelay as shipped; only the port becomes ephemeral) instead of the bench's
+   * own.
+   */
+  exampleListener?: boolean;
 }
 
 export interface RunOptions extends RelaySettings {
@@ -115,12 +123,9 @@ export function relayConfig(s: RelaySettings, dir: string, keyFile: string, gmai
     queue.dailyMessages = s.dailyMessages;
     queue.dailyRecipients = s.dailyMessages * 5;
   }
-  const listener: Record<string, unknown> = {
-    host: '127.0.0.1',
-    port: 0,
-    maxConnections: Math.max(100, s.connections * 2),
-    maxConnectionsPerClient: Math.max(20, s.connections * 2),
-  };
+  const listener: Record<string, unknown> = s.exampleListener
+    ? { ...exampleListener(), port: 0 }
+    : { host: '127.0.0.1', port: 0, maxConnections: Math.max(100, s.connections * 2), maxConnectionsPerClient: Math.max(20, s.connections * 2) };
   if (s.greetingDelay !== undefined) listener.greetingDelay = s.greetingDelay;
   return {
     hostname: 'relay.bench.example',
@@ -132,6 +137,12 @@ export function relayConfig(s: RelaySettings, dir: string, keyFile: string, gmai
     log: { level: s.logLevel },
     google: { tokenUrl: `${gmailUrl}/token`, apiRootUrl: `${gmailUrl}/` },
   };
+}
+
+/** The first listen[] entry of the shipped example config, as written. */
+export function exampleListener(): Record<string, unknown> {
+  const doc = YAML.parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')) as { listen: Record<string, unknown>[] };
+  return { ...doc.listen[0]! };
 }
 
 export async function gmailStats(bench: Bench, perUser = false): Promise<GmailStats> {
