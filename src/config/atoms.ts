@@ -88,20 +88,30 @@ export const domainSchema = z.string().transform((v, ctx) => {
   return n.domain;
 });
 
-/** An address: local part lowercased, the domain read as domainSchema reads domains. */
+/** The parts of a configured address, or why it is not one. */
+function readEmail(v: string): { local: string; domain: string } | { reason: string } {
+  const at = v.lastIndexOf('@');
+  const local = v.slice(0, at);
+  const domain = at > 0 ? normalizeDomain(v.slice(at + 1)) : null;
+  if (domain && !domain.ok) return { reason: `: ${domain.reason}` };
+  if (at <= 0 || /[@\s]/.test(local) || !domain?.ok || !domain.domain.includes('.')) return { reason: '' };
+  return { local: local.toLowerCase(), domain: domain.domain };
+}
+
+/**
+ * An address: local part lowercased, the domain read as domainSchema reads domains. A check, not
+ * an aborting transform, so the checks of the sections around it still run and report too.
+ */
 export const emailSchema = z
   .string()
   .trim()
-  .transform((v, ctx) => {
-    const at = v.lastIndexOf('@');
-    const local = v.slice(0, at);
-    const domain = at > 0 ? normalizeDomain(v.slice(at + 1)) : null;
-    if (at <= 0 || /[@\s]/.test(local) || !domain?.ok || !domain.domain.includes('.')) {
-      const why = domain && !domain.ok ? `: ${domain.reason}` : '';
-      ctx.addIssue({ code: 'custom', message: `expected an email address such as user@clinic.example${why}` });
-      return z.NEVER;
-    }
-    return `${local.toLowerCase()}@${domain.domain}`;
+  .superRefine((v, ctx) => {
+    const r = readEmail(v);
+    if ('reason' in r) ctx.addIssue({ code: 'custom', message: `expected an email address such as user@clinic.example${r.reason}` });
+  })
+  .transform((v) => {
+    const r = readEmail(v);
+    return 'reason' in r ? v : `${r.local}@${r.domain}`;
   });
 
 /** Workspace names are unique and no domain belongs to two workspaces (issues name the key path). */
