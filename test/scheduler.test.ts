@@ -138,7 +138,7 @@ describe('scheduler', () => {
     await accept('alice@clinic.example');
     await accept('alice@clinic.example');
     await accept('bob@clinic.example');
-    await waitUntil(() => sends.length === 2, 5_000, 'the first two sends');
+    await waitUntil(() => sends.length === 2 && scheduler!.inFlight === 0, 5_000, 'the first two sends, completed');
     await clock.advance(2_000 - 1);
     expect(scheduler!.inFlight).toBe(0);
     await clock.advance(1);
