@@ -120,13 +120,17 @@ describe('gmail-api transport', () => {
     expect(fake.sent[before]!.raw.equals(MESSAGE)).toBe(true);
   });
 
-  it('sends a 12 MB message through the media upload', async () => {
-    const body = Buffer.alloc(12 * 1024 * 1024, 'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n');
-    const big = Buffer.concat([MESSAGE.subarray(0, MESSAGE.indexOf('\r\n\r\n') + 4), body]);
+  it('sends a 12 MB message in a resumable upload (above resumableAbove, 5 MB by default), a 5 MB one through the media upload', async () => {
+    const head = MESSAGE.subarray(0, MESSAGE.indexOf('\r\n\r\n') + 4);
+    const big = Buffer.concat([head, Buffer.alloc(12 * 1024 * 1024, 'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n')]);
     const before = fake.sent.length;
     await transport().deliver(spooled(big), new AbortController().signal);
-    expect(fake.sent[before]!.uploadType).toBe('media');
+    expect(fake.sent[before]!.uploadType).toBe('resumable');
     expect(sha256(fake.sent[before]!.raw)).toBe(sha256(big));
+    const five = Buffer.concat([head, Buffer.alloc(5 * 1024 * 1024 - head.length, 'QUJD\r\n')]);
+    await transport().deliver(spooled(five), new AbortController().signal);
+    expect(fake.sent[before + 1]!.uploadType).toBe('media');
+    expect(sha256(fake.sent[before + 1]!.raw)).toBe(sha256(five));
   });
 
   it('applies the header changes decided at accept time (From rewritten, Date added) on the way out', async () => {

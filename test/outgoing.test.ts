@@ -4,7 +4,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DeliveryError } from '../src/errors.js';
-import { applyHeaderChanges, bccField, findHeaderEnd, readOutgoing } from '../src/delivery/outgoing.js';
+import { applyHeaderChanges, bccField, findHeaderEnd } from '../src/delivery/outgoing.js';
+import { readOutgoing } from './support/outgoing.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wr-out-'));
 let n = 0;
@@ -37,7 +38,7 @@ describe('readOutgoing', () => {
     const raw = Buffer.concat([HEADER, BODY]);
     const file = stored(Buffer.concat([raw, b('{"version":1}\n\n#workspace-relay-meta 0000000014\n')]));
     expect((await readOutgoing(file, {}, raw.length)).equals(raw)).toBe(true);
-    await expect(readOutgoing(file, {}, raw.length + 1000)).rejects.toMatchObject({ code: 'EIO' });
+    await expect(readOutgoing(file, {}, raw.length + 1000)).rejects.toMatchObject({ code: 'delivery.spool_unreadable', kind: 'held', message: expect.stringContaining('(EIO)') });
   });
 
   it('adds one Bcc field at the end of the header and leaves every other byte as stored', async () => {

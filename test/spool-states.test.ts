@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readOutgoing } from '../src/delivery/outgoing.js';
+import { readOutgoing } from './support/outgoing.js';
 import { Spool, SpoolError, createQueueId, nodeSpoolFs, readMetaSync, type MessageMeta } from '../src/spool/index.js';
 import { makeMeta, messageBytes } from './support/spool-meta.js';
 import { TestClock } from './support/test-clock.js';
@@ -199,7 +199,7 @@ describe('reading', () => {
     const meta = (await spool.get('queue', id))!;
     writeFileSync(spool.emlPath(id), 'Subject: x\r\n'); // the disk lost the rest
     await expect(text(spool.openEml(meta))).rejects.toMatchObject({ code: 'EIO' });
-    await expect(readOutgoing(spool.emlPath(id), {}, meta.size)).rejects.toMatchObject({ code: 'EIO' });
+    await expect(readOutgoing(spool.emlPath(id), {}, meta.size)).rejects.toMatchObject({ code: 'delivery.spool_unreadable', message: expect.stringContaining('(EIO)') });
   });
 
   it('delivers from a spool written before messages carried their metadata (.json beside a plain .eml)', async () => {

@@ -15,6 +15,8 @@ export { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, FULL_MAIL_SCOPE, GMAIL_SEND_SC
 const gmailApiSchema = z.strictObject({
   serviceAccountKeyFile: z.string().min(1),
   scopes: z.array(z.url()).min(1).default([GMAIL_SEND_SCOPE]),
+  /** Messages larger than this (as sent) go up in a resumable upload; 0 = every message. */
+  resumableAbove: size('5MB'),
 });
 
 const smtpSchema = z

@@ -29,7 +29,7 @@ export function buildTransports(config: Pick<Config, 'workspaces' | 'google'>, l
   config.workspaces.forEach((w, i) => {
     const log = logger.child({ workspace: w.name });
     if (w.transport === 'gmail-api') {
-      out.set(w.name, createGmailApiTransport({ credentials: credentials.get(w.name)!, apiRootUrl: config.google.apiRootUrl, logger: log, now: () => clock.now() }));
+      out.set(w.name, createGmailApiTransport({ credentials: credentials.get(w.name)!, apiRootUrl: config.google.apiRootUrl, resumableAbove: w.gmailApi!.resumableAbove, logger: log, now: () => clock.now() }));
     } else if (w.transport === 'smtp') {
       out.set(w.name, createSmtpTransport({ smtp: w.smtp!, keyPath: `workspaces[${i}].smtp`, logger: log, now: () => clock.now() }));
     } else {

@@ -1,6 +1,8 @@
 /**
  * The bytes that go out: the exact stored bytes with only the header changes delivery needs.
- * The stored `.eml` is never rewritten; changes are applied to a copy in memory.
+ * The stored `.eml` is never rewritten: a new header block is built in memory (headers are at
+ * most 1 MiB, refused at DATA above that) and the body follows it as stored, streamed from the
+ * spool file (outgoing-message.ts).
  *
  * The header section is everything before the first empty line (CRLF or LF). Each field starts
  * at a line that does not begin with a space or tab; the lines that do are its continuation.
@@ -8,9 +10,7 @@
  * and line endings stay exactly as received; only the fields a change names are touched. The
  * body (from the empty line on) is never looked at.
  */
-import { isMainThread } from 'node:worker_threads';
 import { DeliveryError } from '../errors.js';
-import { readStoredMessage, readStoredMessageSync } from '../spool/index.js';
 import type { MessageRewrite } from '../spool/types.js';
 import { replaceFromAddress } from './from-rewrite.js';
 import { foldLongLines, hasLongLine } from './header-fold.js';
@@ -51,25 +51,14 @@ export function rewriteChanges(rewrite: MessageRewrite | undefined): OutgoingCha
 }
 
 /**
- * In the delivery thread a message up to this size is read back with one synchronous read: it
- * was just written (in the page cache), and one read costs less than the four threadpool
- * hand-offs of an asynchronous readFile (open, stat, read, close). Larger ones, and every read on
- * the listeners' thread (where a slow disk must not stall the SMTP sessions), are asynchronous.
- */
-const SYNC_READ_MAX = 64 * 1024;
-
-/**
- * Read the stored message at `path` and return the bytes to send, with `changes` applied.
- * `size`: the message's size (meta.size): the spool file goes on with the metadata after it.
- */
-export async function readOutgoing(path: string, changes: OutgoingChanges, size: number): Promise<Buffer> {
-  const bytes = !isMainThread && size <= SYNC_READ_MAX ? readStoredMessageSync(path, size) : await readStoredMessage(path, size);
-  return applyHeaderChanges(bytes, changes);
-}
-
-/**
- * The same on bytes already in memory. Header lines over 998 octets are folded whatever the
- * changes (header-fold.ts). Nothing to change or fold → the very same buffer.
+ * The header block that goes out, and where the body starts in the stored bytes: `stored` holds
+ * the message from its first byte, at least up to the empty line that ends its header section
+ * (it may hold more, or be the whole message). Returns null when `stored` is only part of the
+ * message (`whole` false) and no header end is in it yet. The body is not looked at: it goes
+ * out as stored, from `bodyOffset` on (outgoing-message.ts streams it from the spool file).
+ *
+ * Header lines over 998 octets are folded whatever the changes (header-fold.ts). Nothing to
+ * change or fold → `head` is a view of `stored` itself.
  *
  * Every value written into a header is checked first: an address must be one plain addr-spec, a
  * Date or Message-ID printable ASCII. A value with CR, LF or NUL (which could add header fields)
@@ -77,12 +66,13 @@ export async function readOutgoing(path: string, changes: OutgoingChanges, size:
  * the admin): these values come from the relay's own metadata, so a bad one is a bug or a
  * tampered .json, and sending some altered version of it would be a guess.
  */
-export function applyHeaderChanges(raw: Buffer, changes: OutgoingChanges): Buffer {
+export function outgoingHead(stored: Buffer, changes: OutgoingChanges, whole = true): { head: Buffer; bodyOffset: number } | null {
   checkValues(changes);
-  const headerEnd = findHeaderEnd(raw);
-  const header = raw.subarray(0, headerEnd);
-  if (!hasChanges(changes) && !hasLongLine(header)) return raw;
-  const eol = detectEol(raw);
+  const headerEnd = findHeaderEnd(stored);
+  if (headerEnd === stored.length && !whole) return null;
+  const header = stored.subarray(0, headerEnd);
+  if (!hasChanges(changes) && !hasLongLine(header)) return { head: header, bodyOffset: headerEnd };
+  const eol = detectEol(stored);
   let fields = splitFields(header);
   const has = (name: string) => fields.some((f) => f.name === name);
   const added: string[] = [];
@@ -110,7 +100,14 @@ export function applyHeaderChanges(raw: Buffer, changes: OutgoingChanges): Buffe
   const last = fields[fields.length - 1];
   if (added.length && last && !last.text.endsWith('\n')) last.text += eol;
   const newHeader = Buffer.from(fields.map((f) => f.text).join('') + added.join(''), 'latin1');
-  return Buffer.concat([foldLongLines(newHeader, eol), raw.subarray(headerEnd)]);
+  return { head: foldLongLines(newHeader, eol), bodyOffset: headerEnd };
+}
+
+/** outgoingHead on a whole message in memory: the bytes to send (the very same buffer when nothing changes). */
+export function applyHeaderChanges(raw: Buffer, changes: OutgoingChanges): Buffer {
+  const { head, bodyOffset } = outgoingHead(raw, changes)!;
+  if (head.buffer === raw.buffer && head.byteOffset === raw.byteOffset && head.length === bodyOffset) return raw;
+  return Buffer.concat([head, raw.subarray(bodyOffset)]);
 }
 
 const LF = 0x0a;

@@ -2,17 +2,21 @@
  * Gmail SMTP with an app password (smtp.gmail.com 465 implicit TLS, or 587 with STARTTLS
  * required: the password never crosses the network in clear). The envelope carries the
  * recipients, so any Bcc header is stripped and no recipient sees it. The authenticated account
- * is the sender.
+ * is the sender. The message is streamed from the spool file (outgoing-message.ts) into the
+ * DATA command, never held whole; its size goes in MAIL FROM (SIZE=), so an upstream that
+ * cannot take it says so before the upload.
  */
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type { Logger } from '../log.js';
 import { readSecretFile } from '../config/secrets.js';
 import type { WorkspaceConfig } from '../config/schema.js';
 import type { DeliveryResult, OutboundMessage, Transport } from './types.js';
-import { readOutgoing, rewriteChanges } from './outgoing.js';
 import { classify } from '../failures/index.js';
-import { ConfigError, DeliveryError, errorText } from '../errors.js';
+import { OutgoingMessage } from './outgoing-message.js';
+import { transportChanges } from './send-size.js';
+import { ConfigError, errorText } from '../errors.js';
 
 type SmtpSettings = NonNullable<WorkspaceConfig['smtp']>;
 
@@ -46,18 +50,13 @@ export function createSmtpTransport(options: {
     name: 'smtp',
     async deliver({ meta, path }: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult> {
       signal.throwIfAborted();
-      let raw: Buffer;
-      try {
-        raw = await readOutgoing(path, { stripBcc: true, ...rewriteChanges(meta.rewrite) }, meta.size);
-      } catch (err) {
-        if (err instanceof DeliveryError) throw err;
-        throw new DeliveryError('delivery.spool_unreadable', 'held', `the spooled message cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
-          fix: `check ${path}, its permissions and the disk`,
-        });
-      }
+      const message = await OutgoingMessage.open(path, transportChanges('smtp', meta), meta.size);
+      let readFailure: unknown;
+      // A byte stream of at most one piece ahead (Readable.from would queue 16 pieces).
+      const raw = message.inMemory ?? Readable.from(readOrRemember(message, (err) => (readFailure = err)), { objectMode: false, highWaterMark: 64 * 1024 });
       try {
         const info = await mailer.sendMail({
-          envelope: { from: smtp.user, to: meta.recipients },
+          envelope: { from: smtp.user, to: meta.recipients, size: message.size },
           raw,
         });
         // Some recipients refused, the rest accepted: the message is sent; the scheduler retries
@@ -69,13 +68,27 @@ export function createSmtpTransport(options: {
         const queued = /\s(\S+)\s+-\s+gsmtp/.exec(info.response)?.[1];
         return { providerId: queued ?? info.messageId ?? 'smtp', ...(refused.length ? { refused } : {}) };
       } catch (err) {
-        throw classify(err, { user: smtp.user, transport: 'smtp', ...(options.now ? { now: options.now } : {}) });
+        // The spool file failed mid-message (held): that, not what nodemailer made of it.
+        throw classify(readFailure ?? err, { user: smtp.user, transport: 'smtp', ...(options.now ? { now: options.now } : {}) });
       }
     },
     async close() {
       mailer.close();
     },
   };
+}
+
+/**
+ * The message's bytes; a failure to read them is remembered, and the stream ends with an error
+ * of its own (nodemailer rewrites the code of the error it is given).
+ */
+async function* readOrRemember(message: OutgoingMessage, remember: (err: unknown) => void): AsyncGenerator<Buffer> {
+  try {
+    yield* message.range().chunks();
+  } catch (err) {
+    remember(err);
+    throw new Error('reading the spooled message failed');
+  }
 }
 
 /** The upstream's CA certificate (PEM): a file that cannot be read is a config error naming the key. */

@@ -6,4 +6,4 @@ export { createQueueId, isValidQueueId, QUEUE_ID_PATTERN } from './queue-id.js';
 export type { RecoveryCounts } from './recover.js';
 export { SentLog, sentKey, type SentLogOptions } from './sent-log.js';
 export { SPOOL_STATES } from './layout.js';
-export { nodeSpoolFs, readMetaSync, readStoredMessage, readStoredMessageSync, streamStoredMessage, type SpoolFs, type SpoolFileHandle } from './spool-fs.js';
+export { nodeSpoolFs, readMetaSync, readStoredMessage, readStoredMessageSync, readStoredRange, streamStoredMessage, type SpoolFs, type SpoolFileHandle } from './spool-fs.js';

@@ -186,6 +186,34 @@ export async function* streamStoredMessage(path: string, size: number): AsyncGen
   if (read < size) throw cutShort(path, read, size);
 }
 
+/**
+ * Bytes [start, end) of a stored message (`size`: meta.size, so `end` never reaches into the
+ * metadata after it), read from the file opened for this call only: delivery reads a message
+ * again (a resend after a 401, the rest of an interrupted upload) rather than keeping it.
+ * With `into`, every piece is a view of that buffer, valid until the next one is asked for (the
+ * caller must be done with it, e.g. its socket write completed); without, each piece is a new
+ * Buffer of at most 64 KiB. A file cut short fails with EIO where it ends.
+ */
+export async function* readStoredRange(path: string, size: number, start: number, end: number, into?: Buffer): AsyncGenerator<Buffer> {
+  if (start < 0 || end > size || start > end) throw new RangeError(`bytes ${start}-${end} are not within a ${size}-byte message`);
+  if (start === end) return;
+  const handle = await fsp.open(path, 'r');
+  try {
+    let position = start;
+    while (position < end) {
+      const buf = into ?? Buffer.allocUnsafe(Math.min(RANGE_PIECE, end - position));
+      const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, end - position), position);
+      if (bytesRead === 0) throw cutShort(path, position, size);
+      position += bytesRead;
+      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+const RANGE_PIECE = 64 * 1024;
+
 /** readStoredMessage with synchronous calls (the delivery thread, small messages). */
 export function readStoredMessageSync(path: string, size: number): Buffer {
   const fd = openSync(path, 'r');

@@ -3,8 +3,8 @@
  * - the OAuth token endpoint: verifies the service account's JWT (RS256, against the public key
  *   of the key file the test generated), checks domain-wide delegation (client ID and scopes an
  *   "admin" authorised) and that the impersonated user exists, and answers as Google does;
- * - Gmail `users.messages.send` (media upload, multipart upload and JSON `raw`): checks the
- *   bearer token and records what Gmail would have sent.
+ * - Gmail `users.messages.send` (media upload, resumable upload (fake-upload.ts), multipart
+ *   upload and JSON `raw`): checks the bearer token and records what Gmail would have sent.
  * - Gmail `users.settings.sendAs.list` once a test calls `setSendAs()` (scope-checked as Google
  *   documents: gmail.settings.basic, gmail.readonly, gmail.modify or https://mail.google.com/).
  * Other modules add routes with `route()` (e.g. S/MIME settings).
@@ -15,6 +15,9 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { MAX_UPLOAD, ResumableSessions, readBodyInto, type ReadResult, type UploadFault, type UploadProbe, type UploadRequestRecord } from './fake-upload.js';
+
+export type { UploadFault, UploadProbe, UploadRequestRecord } from './fake-upload.js';
 
 export const GOOGLE_TOKEN_AUD = 'https://oauth2.googleapis.com/token';
 
@@ -74,7 +77,7 @@ export interface SentMessage {
   user: string;
   /** The userId in the URL (the relay uses "me"). */
   userId: string;
-  uploadType: 'media' | 'multipart' | 'json';
+  uploadType: 'media' | 'resumable' | 'multipart' | 'json';
   raw: Buffer;
   id: string;
   /** When the whole request had arrived (Gmail has the message from then on). */
@@ -126,6 +129,21 @@ export class FakeGoogle {
    * can act while deliveries are in flight: the message counts as sent even if the client dies.
    */
   sendLatencyMs: number | (() => number) = 0;
+  /** Watch uploads in flight (see UploadProbe). */
+  uploadProbe: UploadProbe | undefined;
+  /** Resumable upload sessions (fake-upload.ts). */
+  readonly resumable = new ResumableSessions({
+    baseUrl: () => this.url,
+    sendRefusal: (grant, userId) => this.sendRefusal(grant, userId),
+    recordSent: (sent) => {
+      const record = { ...sent, id: (this.nextId++).toString(16).padStart(16, '18c0') };
+      this.sent.push(record);
+      return record;
+    },
+    holdMs: () => (typeof this.sendLatencyMs === 'function' ? this.sendLatencyMs() : this.sendLatencyMs),
+    probe: () => this.uploadProbe,
+    error: gmailError,
+  });
 
   private server!: http.Server;
   private readonly accounts = new Map<string, TestServiceAccount>();
@@ -134,6 +152,8 @@ export class FakeGoogle {
   private readonly tokens = new Map<string, AccessToken>();
   private readonly scripted: { match: RegExp; response: ScriptedResponse }[] = [];
   private readonly scriptedTokens: ScriptedResponse[] = [];
+  /** Bytes of media uploads being read (see heldBytes). */
+  private mediaHeld = 0;
   private readonly routes: { method: string; match: RegExp; handler: RouteHandler }[] = [];
   private readonly disabledUsers = new Set<string>();
   private readonly sendAs = new Map<string, FakeSendAs[]>();
@@ -194,6 +214,18 @@ export class FakeGoogle {
   failNext(response: ScriptedResponse, match: RegExp = /messages\/send/): void {
     this.scripted.push({ match, response });
   }
+  /** The next resumable upload request the fault matches fails that way (in order; see UploadFault). */
+  failUpload(fault: UploadFault): void {
+    this.resumable.fail(fault);
+  }
+  /** Every request of a resumable upload, in order. */
+  get uploadRequests(): readonly UploadRequestRecord[] {
+    return this.resumable.requests;
+  }
+  /** Bytes of uploads the fake holds in memory now (sessions not yet complete, media bodies being read). */
+  heldBytes(): number {
+    return this.mediaHeld + this.resumable.heldBytes();
+  }
   /** The next token request gets this answer instead (in order), e.g. a 503 or a dropped connection. */
   failNextToken(response: ScriptedResponse): void {
     this.scriptedTokens.push(response);
@@ -243,8 +275,11 @@ export class FakeGoogle {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await readBody(req);
     const url = new URL(req.url ?? '/', this.url);
+    const upload = UPLOAD_PATH.exec(url.pathname);
+    const uploadType = url.searchParams.get('uploadType') ?? '';
+    const streamed = upload && ((req.method === 'POST' && (uploadType === 'media' || uploadType === 'resumable')) || req.method === 'PUT');
+    const body = streamed ? Buffer.alloc(0) : await readBody(req);
     const send = (r: ScriptedResponse) => {
       if (r.dropConnection) {
         req.socket.destroy();
@@ -275,9 +310,11 @@ export class FakeGoogle {
       grant: this.grantFor(req.headers.authorization),
     };
     this.requests.push(fr);
+    if (streamed && req.method === 'PUT') return this.resumable.put(req, res, url, fr, send);
     const i = this.scripted.findIndex((s) => s.match.test(url.pathname));
     if (i >= 0) {
       const [s] = this.scripted.splice(i, 1);
+      if (streamed) await readBody(req); // as Google reads the request before answering
       send(s!.response);
       return;
     }
@@ -286,6 +323,22 @@ export class FakeGoogle {
       return;
     }
     const m = /^\/(upload\/)?gmail\/v1\/users\/([^/]+)\/messages\/send$/.exec(url.pathname);
+    if (streamed && uploadType === 'resumable') return this.resumable.start(req, url, fr, decodeURIComponent(upload[1]!), send);
+    if (streamed) {
+      // A media upload, read into a buffer of its announced length (so what the fake holds is known).
+      const length = Number(req.headers['content-length'] ?? NaN);
+      if (!Number.isSafeInteger(length) || length > MAX_UPLOAD) return send(gmailError(413, 'Request Entity Too Large', 'INVALID_ARGUMENT', 'uploadTooLarge'));
+      const into = Buffer.allocUnsafeSlow(length);
+      this.mediaHeld += length;
+      let read: ReadResult;
+      try {
+        read = await readBodyInto(req, into, 0, length, { probe: this.uploadProbe });
+      } finally {
+        this.mediaHeld -= length;
+      }
+      if (!read.ok) return;
+      fr.body = into.subarray(0, read.length);
+    }
     if (req.method === 'POST' && m) {
       const before = this.sent.length;
       const answer = this.messagesSend(fr, Boolean(m[1]), decodeURIComponent(m[2]!));
@@ -393,8 +446,8 @@ export class FakeGoogle {
     return { status: 200, body: { sendAs: [primary, ...others] } };
   }
 
-  private messagesSend(req: FakeRequest, upload: boolean, userId: string): ScriptedResponse {
-    const grant = req.grant!;
+  /** Why Gmail would refuse a send by this user now (rate limit, scope, delegation, mail off), or null. */
+  private sendRefusal(grant: TokenGrant, userId: string): ScriptedResponse | null {
     const limit = this.userLimits.get(grant.sub);
     if (limit && Date.now() < limit.until) {
       this.rateLimited.push({ user: grant.sub, at: Date.now() });
@@ -409,6 +462,13 @@ export class FakeGoogle {
     if (this.disabledUsers.has(grant.sub)) {
       return gmailError(400, 'Mail service not enabled', 'FAILED_PRECONDITION', 'failedPrecondition');
     }
+    return null;
+  }
+
+  private messagesSend(req: FakeRequest, upload: boolean, userId: string): ScriptedResponse {
+    const grant = req.grant!;
+    const refused = this.sendRefusal(grant, userId);
+    if (refused) return refused;
     let raw: Buffer;
     let uploadType: SentMessage['uploadType'];
     const ctype = String(req.headers['content-type'] ?? '');
@@ -430,7 +490,7 @@ export class FakeGoogle {
       if (!json.raw) return gmailError(400, "'raw' RFC822 payload message string or uploading message via /upload/* URL required", 'INVALID_ARGUMENT', 'invalidArgument');
       raw = Buffer.from(json.raw, 'base64url');
     }
-    if (raw.length > 36_700_160) return gmailError(413, 'Request Entity Too Large', 'INVALID_ARGUMENT', 'uploadTooLarge');
+    if (raw.length > MAX_UPLOAD) return gmailError(413, 'Request Entity Too Large', 'INVALID_ARGUMENT', 'uploadTooLarge');
     const id = (this.nextId++).toString(16).padStart(16, '18c0');
     this.sent.push({ user: grant.sub, userId, uploadType, raw, id, receivedAt: Date.now() });
     return { status: 200, body: { id, threadId: id, labelIds: ['SENT'] } };
@@ -480,6 +540,9 @@ export function gmailError(status: number, message: string, statusText: string, 
     },
   };
 }
+
+/** The upload path of users.messages.send; [1] is the userId. */
+const UPLOAD_PATH = /^\/upload\/gmail\/v1\/users\/([^/]+)\/messages\/send$/;
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {

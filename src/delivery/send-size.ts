@@ -1,0 +1,24 @@
+/**
+ * What each way out sends of a message, decided in one place: the Gmail API (and the outbox, its
+ * dry run) adds the envelope-only recipients in a Bcc header, Gmail SMTP strips every Bcc (its
+ * envelope carries them), and both apply the header changes decided at accept time.
+ * `sendSize` is the exact size of what will go out, computed at DATA from the header section, so
+ * the listener can refuse (552) what the transport could never send (config/send-limits.ts).
+ */
+import type { WorkspaceConfig } from '../config/schema.js';
+import type { MessageMeta } from '../spool/types.js';
+import { outgoingHead, rewriteChanges, type OutgoingChanges } from './outgoing.js';
+
+export function transportChanges(transport: WorkspaceConfig['transport'], meta: Pick<MessageMeta, 'bcc' | 'rewrite'>): OutgoingChanges {
+  const own: OutgoingChanges = transport === 'smtp' ? { stripBcc: true } : { addBcc: meta.bcc };
+  return { ...own, ...rewriteChanges(meta.rewrite) };
+}
+
+/**
+ * Bytes the workspace's transport will send of a message: `header` is what DATA kept (the header
+ * section, or the whole message when it has no empty line), `meta.size` the bytes received.
+ */
+export function sendSize(workspace: Pick<WorkspaceConfig, 'transport'>, header: Buffer, meta: Pick<MessageMeta, 'bcc' | 'rewrite' | 'size'>): number {
+  const { head, bodyOffset } = outgoingHead(header, transportChanges(workspace.transport, meta))!;
+  return head.length + meta.size - bodyOffset;
+}

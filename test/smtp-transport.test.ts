@@ -1,0 +1,96 @@
+/**
+ * The Gmail SMTP transport streams the message from the spool file into DATA: byte-exact, Bcc
+ * stripped, its size announced in MAIL FROM, and never a message cut short.
+ */
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeliveryError } from '../src/errors.js';
+import type { MessageMeta } from '../src/spool/types.js';
+import { removeDir, tempDir } from './support/harness.js';
+import { startUpstream } from './support/smtp-upstream.js';
+
+let dir: string;
+let n = 0;
+
+function spooled(body: Buffer, options: { cutTo?: number } = {}) {
+  const id = `S${n++}`;
+  const head = `From: scans@clinic.example\r\nTo: doc@clinic.example\r\nSubject: scan\r\nMessage-ID: <${id}@scanner>\r\n`;
+  const bytes = Buffer.concat([Buffer.from(`${head}Bcc: billing@clinic.example\r\n\r\n`), body]);
+  const file = path.join(dir, `${id}.eml`);
+  writeFileSync(file, options.cutTo === undefined ? bytes : bytes.subarray(0, options.cutTo));
+  const meta = {
+    version: 1,
+    id,
+    receivedAt: new Date().toISOString(),
+    workspace: 'clinic',
+    mailFrom: 'scans@clinic.example',
+    sender: 'relay@clinic.example',
+    recipients: ['doc@clinic.example', 'billing@clinic.example'],
+    bcc: [],
+    headerRecipients: ['doc@clinic.example', 'billing@clinic.example'],
+    messageId: `${id}@scanner`,
+    from: 'scans@clinic.example',
+    size: bytes.length,
+    sha256: '',
+    client: { address: '127.0.0.1' },
+    attempts: 0,
+    nextAttemptAt: new Date().toISOString(),
+    lastError: null,
+  } satisfies MessageMeta;
+  const expected = Buffer.concat([Buffer.from(`${head}\r\n`), body]); // the Bcc field stripped
+  return { message: { meta, path: file }, expected };
+}
+
+/** Base64-like lines, ending with CRLF (SMTP would add one). */
+const body = (size: number) => {
+  const b = Buffer.alloc(size, 'JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFIvRmlsdGVyIC9GbGF0ZURlY29kZT4+\r\n');
+  b.write('\r\n', size - 2);
+  return b;
+};
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('Gmail SMTP transport, streaming', () => {
+  beforeAll(() => {
+    dir = tempDir('wr-smtp-');
+  });
+  afterAll(() => removeDir(dir));
+
+  it('sends a 2 MB message byte-exact from the spool file, without its Bcc field, to the envelope recipients', async () => {
+    const upstream = await startUpstream(dir);
+    try {
+      const m = spooled(body(2_000_000));
+      await upstream.transport.deliver(m.message, new AbortController().signal);
+      expect(upstream.received).toEqual([{ to: ['doc@clinic.example', 'billing@clinic.example'], size: m.expected.length, sha256: sha(m.expected) }]);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('a spool file cut short mid-message: held, and the upstream never gets a message (no final dot)', async () => {
+    const upstream = await startUpstream(dir);
+    try {
+      const m = spooled(body(2_000_000), { cutTo: 1_500_000 });
+      const err = await upstream.transport.deliver(m.message, new AbortController().signal).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DeliveryError);
+      expect(err).toMatchObject({ code: 'delivery.spool_unreadable', kind: 'held' });
+      expect(upstream.dataStarted).toBe(1);
+      expect(upstream.received).toEqual([]);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('announces the size in MAIL FROM: an upstream whose SIZE is smaller refuses it before any byte is sent (permanent)', async () => {
+    const upstream = await startUpstream(dir, { size: 1_000_000 });
+    try {
+      const m = spooled(body(2_000_000));
+      const err = await upstream.transport.deliver(m.message, new AbortController().signal).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'delivery.message_too_large', kind: 'permanent' });
+      expect(upstream.dataStarted).toBe(0);
+    } finally {
+      await upstream.close();
+    }
+  });
+});
