@@ -15,6 +15,7 @@ import { systemClock, type Clock } from './clock.js';
 import { lockSpool, serveQueue } from './control/index.js';
 import type { Config, ListenerConfig, WorkspaceConfig } from './config/schema.js';
 import { buildTransports } from './delivery/build.js';
+import { sendSize } from './delivery/send-size.js';
 import type { Transport } from './delivery/types.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { GMAIL_SETTINGS_BASIC_SCOPE, GoogleCredentials, createSendAsVerifier, loadServiceAccountKey, type SendAsVerifier } from './google/index.js';
@@ -126,6 +127,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       onAccepted: (meta) => scheduler.enqueue(meta),
       admission: () => backpressure.check(),
       sendAs: (workspace) => gen.verifiers.get(workspace),
+      sendSize,
       ...edge,
     }).catch((err: unknown) => {
       throw bindError(err, cfg, label);

@@ -40,6 +40,7 @@ const SAMPLES: { [N in ReplyName]: ReplyArgs<N> } = {
   tooManyRecipients: { max: 100 },
   deviceRecipient: { device: 'scanner', rcpt: 'bob@clinic.example' },
   messageTooLarge: { max: 26_214_400 },
+  messageTooLargeToSend: { size: 36_700_177, max: 36_700_160 },
   headerTooLarge: { max: 1_048_576 },
   spoolWriteFailed: {},
   bareLineEnding: { kind: 'LF' },

@@ -3,3 +3,4 @@ export * from './load.js';
 export * from './secrets.js';
 export * from './units.js';
 export * from './paths.js';
+export * from './send-limits.js';

@@ -133,6 +133,12 @@ export const REPLIES = {
   // --- DATA: receiving -----------------------------------------------------------------------
   /** More than limits.maxMessageSize bytes (the rest is read and discarded). */
   messageTooLarge: entry('message.too_large', 552, '5.3.4', (a: { max: number }) => `message exceeds the maximum size of ${a.max} bytes`),
+  /**
+   * The message as it would be sent (the relay's headers added: Bcc, From, Date, Message-ID) is
+   * larger than the workspace's transport sends (Gmail: 35 MB; config/send-limits.ts).
+   */
+  messageTooLargeToSend: entry('message.too_large_to_send', 552, '5.3.4', (a: { size: number; max: number }) =>
+    `message too large to send: ${a.size} bytes with the headers the relay adds, Gmail takes at most ${a.max}`),
   /** A header section larger than the relay reads (src/smtp/receive.ts). */
   headerTooLarge: entry('message.header_too_large', 552, '5.3.4', (a: { max: number }) => `header section exceeds ${a.max} bytes`),
   /** A write to the spool failed (ENOSPC, EIO…): nothing is kept. */

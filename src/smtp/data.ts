@@ -11,7 +11,9 @@ import { checkHeaders } from '../policy/index.js';
 import { namedReply, renderReply, smtpReply } from '../replies/index.js';
 import { loggedMessageId } from '../safe-text.js';
 import type { MessageMeta } from '../spool/types.js';
+import { sendLimit } from '../config/send-limits.js';
 import { LineEndingCheck, LineEndingNormalizer } from './line-endings.js';
+import { messageSizeLimit } from './listener-settings.js';
 import { decideIdentity } from './identity.js';
 import { receiveFailure, receiveInto } from './receive.js';
 import type { Runtime } from './runtime.js';
@@ -37,7 +39,7 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
   let committed = false;
   try {
     const received = await receiveInto(stream, writer, normalizer ?? lineEndings ?? undefined);
-    const failure = receiveFailure(received, cfg.limits.maxMessageSize);
+    const failure = receiveFailure(received, messageSizeLimit(rt.listener(), cfg));
     if (failure) {
       if (received.writeError) log.error({ event: 'spool.write_failed', queueId: id, err: errorText(received.writeError) }, 'write failed');
       throw rt.refuse(session, 'data', failure, { size: received.size });
@@ -75,6 +77,11 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
       lastError: null,
       ...(identity.rewrite ? { rewrite: identity.rewrite } : {}),
     };
+    const sendSize = outgoingSize(rt, tx.workspace, received.header, meta);
+    const limit = sendLimit(tx.workspace.transport);
+    if (sendSize !== undefined && sendSize > limit) {
+      throw rt.refuse(session, 'data', namedReply('messageTooLargeToSend', { size: sendSize, max: limit }), { size: received.size, sendSize });
+    }
     await writer.commit(meta);
     committed = true;
     if (tx.device) rt.deviceRate.record(tx.device.username);
@@ -126,4 +133,16 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
 function deliveredTo(workspace: WorkspaceConfig, meta: MessageMeta): string[] {
   if (workspace.transport === 'smtp') return meta.recipients;
   return [...new Set([...meta.headerRecipients, ...meta.bcc])];
+}
+
+/**
+ * What the transport will send, or undefined when it cannot be told here (not wired, or a header
+ * value delivery would refuse: delivery reports that itself, permanently, naming the fault).
+ */
+function outgoingSize(rt: Runtime, workspace: WorkspaceConfig, header: Buffer, meta: MessageMeta): number | undefined {
+  try {
+    return rt.deps.sendSize?.(workspace, header, meta);
+  } catch {
+    return undefined;
+  }
 }

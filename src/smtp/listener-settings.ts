@@ -1,6 +1,7 @@
 /** A listen[] entry read against the whole config: checks (at start and every reload) and derived settings. */
 import { parsePasswordHash } from '../auth/index.js';
 import type { Config, ListenerConfig } from '../config/schema.js';
+import { sendLimit } from '../config/send-limits.js';
 import { ConfigError } from '../errors.js';
 
 /** Device accounts that may log in on this listener (all, or those of its workspace). */
@@ -40,10 +41,20 @@ export function disabledCommands(listener: ListenerConfig, config: Config, secur
   return out;
 }
 
+/**
+ * The largest message this listener takes (EHLO SIZE, and DATA's limit): limits.maxMessageSize,
+ * but never more than the largest message its workspaces' transports can send (Gmail: 35 MB).
+ */
+export function messageSizeLimit(listener: ListenerConfig, config: Config): number {
+  const served = config.workspaces.filter((w) => listener.workspace === undefined || w.name === listener.workspace);
+  const sendable = Math.max(...served.map((w) => sendLimit(w.transport)));
+  return Math.min(config.limits.maxMessageSize, sendable);
+}
+
 /** smtp-server options that follow the listen[] entry and limits (set at start and on reload). */
 export function tunables(listener: ListenerConfig, config: Config) {
   return {
-    size: config.limits.maxMessageSize,
+    size: messageSizeLimit(listener, config),
     socketTimeout: config.limits.idleTimeout,
     allowInsecureAuth: listener.auth.allowPlaintext,
     greetingDelay: listener.greetingDelay,

@@ -25,6 +25,12 @@ export interface ListenerDeps {
   loginThrottle?: LoginThrottle;
   /** Messages per device per hour; share one between listeners. Default: one per listener. */
   deviceRate?: DeviceRate;
+  /**
+   * Bytes the workspace's transport will send of a message (its header changes included), from
+   * the header section DATA kept and the metadata (src/delivery/send-size.ts): DATA refuses a
+   * message above the transport's limit (config/send-limits.ts). Unset: not checked.
+   */
+  sendSize?: (workspace: WorkspaceConfig, header: Buffer, meta: MessageMeta) => number;
   /** The send-as verifier of a gmail-api workspace (for listeners with verifySendAs). */
   sendAs?: (workspace: string) => SendAsVerifier | undefined;
   /**
