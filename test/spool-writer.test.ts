@@ -55,18 +55,20 @@ describe('SpoolWriter commit', () => {
     }
   });
 
-  it('holds at most 64 KiB in memory: a write that fills the buffer resolves with the bytes on disk', async () => {
+  it('holds less than 64 KiB in memory: each full 64 KiB is on disk when the write that filled it resolves', async () => {
     const spool = await Spool.open(dir);
     const id = createQueueId();
     const w = spool.createWriter(id);
     await w.write(Buffer.alloc(70_000, 1));
-    expect(statSync(spool.emlPath(id)).size).toBe(70_000);
+    expect(statSync(spool.emlPath(id)).size).toBe(65_536); // 4,464 held
     await w.write(Buffer.alloc(5, 2)); // held
-    expect(statSync(spool.emlPath(id)).size).toBe(70_000);
+    expect(statSync(spool.emlPath(id)).size).toBe(65_536);
     await w.write(Buffer.alloc(70_000, 3));
-    expect(statSync(spool.emlPath(id)).size).toBe(140_005);
-    await w.abort();
-    expect(ls('data')).toEqual([]);
+    expect(statSync(spool.emlPath(id)).size).toBe(131_072); // 8,933 held
+    const stored = await w.commit(makeMeta(id));
+    expect(stored.size).toBe(140_005);
+    const bytes = messageBytes(spool.emlPath(id));
+    expect(bytes.equals(Buffer.concat([Buffer.alloc(70_000, 1), Buffer.alloc(5, 2), Buffer.alloc(70_000, 3)]))).toBe(true);
   });
 
   it('refuses a meta for another id and writes after commit', async () => {

@@ -1,6 +1,6 @@
 /**
- * Receiving one message into the spool. `write` appends a chunk to data/<id>.eml; chunks are held
- * in memory up to WRITE_BUFFER bytes and then written, and a write that starts one resolves when
+ * Receiving one message into the spool. `write` copies each chunk into a write buffer of
+ * WRITE_BUFFER bytes and writes the buffer when it is full; a write that fills one resolves when
  * the kernel has the bytes (await it: that is the backpressure). `commit` writes what is held
  * with the metadata after it (meta-codec.ts), fsyncs the file while data/ is fsynced, links it
  * into queue/<id>.json (the commit point), then fsyncs queue/ (the directory fsyncs are group
@@ -18,10 +18,24 @@ import { errnoCode, unlinkIfExists, writeAll, type SpoolFileHandle, type SpoolFs
 import type { MessageMeta } from './types.js';
 
 /**
- * Chunks are held until this many bytes have arrived, then written together: a small message
- * reaches the disk in one write with its metadata, a large one in writes of about this size.
+ * Chunks are copied into a buffer of this size, written when full: a small message reaches the
+ * disk in one write with its metadata, a large one in writes of this size. The buffers are
+ * reused from message to message (SPARE_BUFFERS kept): a session holds at most two (one being
+ * written, one filling), and the socket's own buffers are garbage as soon as they are copied,
+ * young, which the collector frees at once (buffers held across a disk write live long enough to
+ * be promoted, and promoted garbage waits for a full collection: tens of MiB under load).
  */
 const WRITE_BUFFER = 64 * 1024;
+const SPARE_BUFFERS = 64;
+const spareBuffers: Buffer[] = [];
+
+function takeBuffer(): Buffer {
+  return spareBuffers.pop() ?? Buffer.allocUnsafeSlow(WRITE_BUFFER);
+}
+
+function giveBack(buffer: Buffer): void {
+  if (spareBuffers.length < SPARE_BUFFERS) spareBuffers.push(buffer);
+}
 
 type WriterState = 'open' | 'committing' | 'committed' | 'failed' | 'aborted';
 
@@ -43,9 +57,9 @@ export class SpoolWriter {
   private chain: Promise<void> = Promise.resolve();
   private committing: Promise<MessageMeta> | null = null;
   private aborting: Promise<void> | null = null;
-  /** Chunks received but not yet written (at most WRITE_BUFFER bytes). */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** The write buffer being filled, and how much of it is. */
+  private fill: Buffer | null = null;
+  private filled = 0;
   private readonly hash: Hash = createHash('sha256');
   private bytes = 0;
   private readonly emlPath: string;
@@ -57,7 +71,7 @@ export class SpoolWriter {
     this.emlPath = deps.layout.eml(id);
   }
 
-  /** Bytes received so far (some may still be held in memory, see WRITE_BUFFER). */
+  /** Bytes received so far (up to WRITE_BUFFER of them may still be held in memory). */
   get size(): number {
     return this.bytes;
   }
@@ -71,19 +85,36 @@ export class SpoolWriter {
     if (this.state !== 'open') return Promise.reject(this.notOpen());
     this.hash.update(chunk);
     this.bytes += chunk.length;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    return this.pendingBytes < WRITE_BUFFER ? Promise.resolve() : this.flush();
+    let flushed: Promise<void> | undefined;
+    for (let offset = 0; offset < chunk.length; ) {
+      const buffer = (this.fill ??= takeBuffer());
+      const copied = chunk.copy(buffer, this.filled, offset);
+      this.filled += copied;
+      offset += copied;
+      if (this.filled === buffer.length) flushed = this.flush();
+    }
+    return flushed ?? Promise.resolve();
   }
 
-  /** Write the held chunks (and `tail`) to the file, in order after any earlier write. */
+  /** Write the held bytes (and `tail`) to the file, in order after any earlier write. */
   private flush(tail?: Buffer): Promise<void> {
-    const data = Buffer.concat(tail ? [...this.pending, tail] : this.pending);
-    this.pending = [];
-    this.pendingBytes = 0;
+    const buffer = this.fill;
+    const held = this.filled;
+    this.fill = null;
+    this.filled = 0;
+    // A tail that fits goes in the same write (a small message with its metadata: one write).
+    const together = buffer !== null && tail !== undefined && held + tail.length <= buffer.length;
+    if (together) tail.copy(buffer, held);
+    const parts = [buffer?.subarray(0, together ? held + tail.length : held), together ? undefined : tail];
     const run = this.chain.then(async () => {
-      if (this.failure) throw this.failure;
-      await writeAll(await this.ensureOpen(), data);
+      try {
+        if (this.failure) throw this.failure;
+        const handle = await this.ensureOpen();
+        for (const part of parts) if (part?.length) await writeAll(handle, part);
+      } finally {
+        // The write is over, done or failed: nothing points into the buffer any more.
+        if (buffer) giveBack(buffer);
+      }
     });
     this.chain = run.catch((err: unknown) => this.fail(err));
     return run;
@@ -150,6 +181,8 @@ export class SpoolWriter {
   private async doAbort(): Promise<void> {
     if (this.committing) await this.committing.catch(() => undefined);
     await this.chain;
+    if (this.fill) giveBack(this.fill);
+    this.fill = null;
     if (this.state === 'committed') return;
     this.state = 'aborted';
     const { fs, layout, logger } = this.deps;
