@@ -32,10 +32,10 @@ export interface Child {
 
 const HERE = import.meta.dirname;
 
-/** Fork bench/<file> under tsx; resolves once it has sent {type: 'ready'}. */
+/** Fork bench/<file> (under tsx unless it is plain JavaScript); resolves once it has sent {type: 'ready'}. */
 export async function forkChild(file: string, args: string[], execArgv: string[] = [], startTimeoutMs = 60_000): Promise<Child> {
   const proc = fork(path.join(HERE, file), args, {
-    execArgv: ['--import', 'tsx', ...execArgv],
+    execArgv: file.endsWith('.mjs') ? execArgv : ['--import', 'tsx', ...execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));

@@ -1,8 +1,9 @@
 /**
  * A counting fake of Google for the benchmark, on loopback. It speaks the same endpoints as
  * test/support/fake-google.ts (token endpoint with JWT verification; Gmail `users.messages.send`
- * media upload with bearer-token check) but keeps no message: it streams each upload, counts its
- * bytes and records when each user sent (to check pacing). A 5,000-message run stays small.
+ * media upload and resumable upload sessions, with bearer-token checks) but keeps no message: it
+ * streams each upload, counts its bytes and records when each user sent (to check pacing). A
+ * 5,000-message run stays small.
  */
 import { createVerify, randomBytes, type KeyObject } from 'node:crypto';
 import http from 'node:http';
@@ -10,6 +11,15 @@ import type { AddressInfo } from 'node:net';
 
 export const GOOGLE_TOKEN_AUD = 'https://oauth2.googleapis.com/token';
 const SEND_PATH = /^\/upload\/gmail\/v1\/users\/([^/]+)\/messages\/send$/;
+const MAX_UPLOAD = 36_700_160;
+const GRANULARITY = 256 * 1024;
+
+/** A resumable upload session: who, how large, how much arrived. */
+interface Session {
+  user: string;
+  total: number;
+  received: number;
+}
 
 export interface CountingGmailOptions {
   /** The service account whose JWTs are accepted. */
@@ -36,6 +46,7 @@ export interface GmailStats {
 export class CountingGmail {
   private server!: http.Server;
   private readonly tokens = new Map<string, string>();
+  private readonly sessions = new Map<string, Session>();
   private readonly stats: GmailStats = { delivered: 0, bytes: 0, tokens: 0, refused: 0, firstAt: null, lastAt: null, perUser: {} };
   private nextId = 1;
 
@@ -80,20 +91,63 @@ export class CountingGmail {
       return;
     }
     const m = SEND_PATH.exec(url.pathname);
-    if (req.method !== 'POST' || !m) {
+    if (!m || (req.method !== 'POST' && req.method !== 'PUT')) {
       req.resume();
       reply(404, gmailError(404, `no fake for ${req.method} ${url.pathname}`));
       return;
     }
     const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const user = token ? this.tokens.get(token) : undefined;
+    const uploadType = url.searchParams.get('uploadType');
+    if (req.method === 'PUT') return this.chunk(req, res, url, user, reply);
+    if (uploadType === 'resumable') {
+      await countBody(req);
+      if (!user) return this.refuse(reply, 401, 'Request had invalid authentication credentials.');
+      const total = Number(req.headers['x-upload-content-length']);
+      if (!/^message\/rfc822/i.test(String(req.headers['x-upload-content-type'] ?? '')) || !(total > 0 && total <= MAX_UPLOAD)) {
+        return this.refuse(reply, 400, 'bad resumable upload start');
+      }
+      const id = randomBytes(9).toString('base64url');
+      this.sessions.set(id, { user, total, received: 0 });
+      res.writeHead(200, { location: `${this.url}${url.pathname}?uploadType=resumable&upload_id=${id}`, 'content-length': '0' });
+      res.end();
+      return;
+    }
     const type = String(req.headers['content-type'] ?? '');
     const bytes = await countBody(req);
     if (!user) return this.refuse(reply, 401, 'Request had invalid authentication credentials.');
-    if (url.searchParams.get('uploadType') !== 'media' || !/^message\/rfc822/i.test(type)) {
+    if (uploadType !== 'media' || !/^message\/rfc822/i.test(type)) {
       return this.refuse(reply, 400, `Media type '${type}' is not supported.`);
     }
-    if (bytes === 0 || bytes > 36_700_160) return this.refuse(reply, 400, `bad message size ${bytes}`);
+    if (bytes === 0 || bytes > MAX_UPLOAD) return this.refuse(reply, 400, `bad message size ${bytes}`);
+    await this.sent(user, bytes, reply);
+  }
+
+  /** A PUT to a session: a chunk (counted) or a status query; 308 with Range until the last byte. */
+  private async chunk(req: http.IncomingMessage, res: http.ServerResponse, url: URL, user: string | undefined, reply: (status: number, body: unknown) => void): Promise<void> {
+    const bytes = await countBody(req);
+    const session = this.sessions.get(url.searchParams.get('upload_id') ?? '');
+    if (!session) return this.refuse(reply, 404, 'Not Found');
+    if (user !== session.user) return this.refuse(reply, 401, 'Request had invalid authentication credentials.');
+    const range = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+)$/.exec(String(req.headers['content-range'] ?? ''));
+    if (!range || Number(range[3]) !== session.total) return this.refuse(reply, 400, 'bad Content-Range');
+    if (range[1] !== undefined) {
+      const start = Number(range[1]);
+      const end = Number(range[2]) + 1;
+      const last = end === session.total;
+      if (start !== session.received || end - start !== bytes || (!last && bytes % GRANULARITY !== 0)) return this.refuse(reply, 400, 'bad chunk');
+      session.received = end;
+    }
+    if (session.received < session.total) {
+      res.writeHead(308, { ...(session.received > 0 ? { range: `bytes=0-${session.received - 1}` } : {}), 'content-length': '0' });
+      res.end();
+      return;
+    }
+    this.sessions.delete(url.searchParams.get('upload_id')!);
+    await this.sent(session.user, session.total, reply);
+  }
+
+  private async sent(user: string, bytes: number, reply: (status: number, body: unknown) => void): Promise<void> {
     if (this.options.latencyMs) await new Promise((r) => setTimeout(r, this.options.latencyMs));
     const now = Date.now();
     this.stats.delivered++;

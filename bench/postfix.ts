@@ -24,6 +24,9 @@ export interface CompareOptions {
   exampleListener?: boolean;
   /** Give up on a run after this long. */
   timeoutMs?: number;
+  /** Run the compiled relay (dist/). */
+  fromDist?: boolean;
+  nodeFlags?: string[];
 }
 
 interface Side {
@@ -94,6 +97,8 @@ async function relayRun(o: CompareOptions, timeoutMs: number): Promise<Side & { 
       connections: o.connections,
       ...(o.greetingDelay !== undefined ? { greetingDelay: o.greetingDelay } : {}),
       ...(o.exampleListener ? { exampleListener: true } : {}),
+      ...(o.fromDist ? { fromDist: true } : {}),
+      ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
     },
     0,
   );

@@ -3,6 +3,8 @@
  * loopback and print accept rate, accept latency, end-to-end rate and the relay's peak RSS.
  * See docs/benchmarks.md for the scenarios and the numbers. `--help` lists the flags.
  */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/config/load.js';
 import { parseSize } from '../src/config/units.js';
@@ -11,7 +13,7 @@ import { TABLE_HEAD, describe, medianMetrics, metrics, tableRow, type Metrics } 
 import { runScenario, type RunOptions } from './scenario.js';
 
 const HELP = `npm run bench -- [flags]
-  --scenario NAME          throughput (default) | clinic | large | postfix | devices
+  --scenario NAME          throughput (default) | clinic | large | scans | postfix | devices
   --count N                messages (default 5000; clinic 500; large 40)
   --connections C          parallel SMTP sessions (default 8; clinic 4; large 4)
   --size S                 message size, e.g. 4KiB, 100KiB, 2MiB, 25MB (default 4KiB)
@@ -27,6 +29,9 @@ const HELP = `npm run bench -- [flags]
   --runs N                 repeat and print medians (default 1)
   --log-level L            relay log level (default info; logs go to a file in the temp dir)
   --drain-timeout SEC      give up waiting for delivery after SEC (default 600; clinic 1800)
+  --from-dist              run the compiled relay (builds dist/ first; plain node, as in production:
+                           tsx adds about 40 MiB of RSS); the memory figures in docs/benchmarks.md
+  --node-flags "F …"       node/V8 flags for the relay's process, e.g. "--max-semi-space-size=1"
   --keep                   keep the temp dir (spool, logs, config)
   --profile                write a V8 CPU profile of the relay (kept in the temp dir)
   --json                   also print the metrics as one JSON line
@@ -44,6 +49,8 @@ const PRESETS: Record<string, Partial<RunOptions>> = {
   devices: { count: 2000, connections: 8, size: 4096, reuse: false, exampleListener: true },
   clinic: { count: 500, size: 2 * 1024 * 1024, connections: 4, users: 1, userRate: undefined, reuse: false, drainTimeoutMs: 1_800_000 },
   large: { count: 40, size: 25_000_000, connections: 4, users: 40 },
+  // Scanners: 20 clients at once, each sending one 25 MB scan, 5 sending users (issue 20).
+  scans: { count: 20, size: 25_000_000, connections: 20, users: 5, reuse: false },
 };
 
 function options(): { scenario: string; runs: number; json: boolean; o: RunOptions } {
@@ -66,6 +73,8 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
       'log-level': { type: 'string', default: 'info' },
       'drain-timeout': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      'from-dist': { type: 'boolean', default: false },
+      'node-flags': { type: 'string' },
       profile: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -76,7 +85,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     process.exit(0);
   }
   const preset = PRESETS[v.scenario] ?? (v.scenario === 'postfix' ? {} : null);
-  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, postfix, devices)`);
+  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, scans, postfix, devices)`);
   const int = (name: string, text: string | undefined): number | undefined => {
     if (text === undefined) return undefined;
     const n = Number(text);
@@ -114,6 +123,8 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     greetingDelay: int('greeting-delay', v['greeting-delay']),
     ...(v['no-delivery-thread'] ? { deliveryThread: false } : {}),
     gmailLatency: int('gmail-latency', v['gmail-latency']) ?? 0,
+    fromDist: v['from-dist'],
+    nodeFlags: v['node-flags']?.split(/\s+/).filter(Boolean) ?? [],
   };
   o.maxSize = o.size;
   if (v['accept-only']) Object.assign(o, { acceptOnly: true, users: 1, userRate: 0.0001 });
@@ -135,12 +146,15 @@ function label(o: RunOptions): string {
     o.greetingDelay !== undefined ? `greetingDelay ${o.greetingDelay} ms` : '',
     o.deliveryThread === false ? 'no delivery thread' : '',
     o.gmailLatency ? `Gmail latency ${o.gmailLatency} ms` : '',
+    o.fromDist ? 'relay from dist/' : 'relay from src/ under tsx',
+    o.nodeFlags?.length ? `node ${o.nodeFlags.join(' ')}` : '',
   ].filter(Boolean);
   return `${o.count} × ${o.connections} conns × ${size} (${extra.join(', ')})`;
 }
 
 async function main(): Promise<void> {
   const { scenario, runs, json, o } = options();
+  if (o.fromDist) execFileSync(process.execPath, [path.join(import.meta.dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit', cwd: path.join(import.meta.dirname, '..') });
   if (scenario === 'postfix' || scenario === 'devices') {
     await comparePostfix({
       count: o.count,
@@ -151,6 +165,8 @@ async function main(): Promise<void> {
       runs,
       ...(o.greetingDelay !== undefined ? { greetingDelay: o.greetingDelay } : {}),
       ...(o.exampleListener ? { exampleListener: true } : {}),
+      ...(o.fromDist ? { fromDist: true } : {}),
+      ...(o.nodeFlags?.length ? { nodeFlags: o.nodeFlags } : {}),
     });
     return;
   }

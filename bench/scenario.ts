@@ -38,6 +38,10 @@ export interface RelaySettings {
    * own.
    */
   exampleListener?: boolean;
+  /** Run the compiled relay (dist/, plain node) instead of the sources under tsx. */
+  fromDist?: boolean;
+  /** Node/V8 flags for the relay's process (e.g. --max-semi-space-size=1). */
+  nodeFlags?: string[];
 }
 
 export interface RunOptions extends RelaySettings {
@@ -93,8 +97,8 @@ export async function startBench(s: RelaySettings, gmailLatency: number): Promis
   writeFileSync(configFile, JSON.stringify(relayConfig(s, dir, keyFile, url), null, 2), { mode: 0o600 });
   let relay: Child;
   try {
-    const execArgv = s.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'profile')}`] : [];
-    relay = await forkChild('relay-child.ts', [configFile, path.join(dir, 'relay.log'), s.logLevel], execArgv);
+    const execArgv = [...(s.nodeFlags ?? []), ...(s.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'profile')}`] : [])];
+    relay = await forkChild(s.fromDist ? 'relay-child-dist.mjs' : 'relay-child.ts', [configFile, path.join(dir, 'relay.log'), s.logLevel], execArgv);
   } catch (err) {
     await gmail.stop();
     throw err;

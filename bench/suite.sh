@@ -19,6 +19,8 @@ bench reuse-100k --size 100KiB --count 2000 --runs "$RUNS"
 bench reuse-2m --size 2MiB --count 500 --connections 32 --runs "$RUNS"
 bench large-25mb --scenario large --runs "$RUNS"
 bench large-25mb-8conns --scenario large --connections 8 --runs 1
+bench scans-25mb-dist --scenario scans --from-dist --runs "$RUNS"
+bench scans-25mb-dist-semi1 --scenario scans --from-dist --node-flags=--max-semi-space-size=1 --runs "$RUNS"
 bench clinic --scenario clinic --runs 1
 bench postfix-reuse-4k --scenario postfix --runs "$RUNS"
 bench postfix-one-per-conn-delay0 --scenario postfix --one-per-connection --greeting-delay 0 --runs "$RUNS"
