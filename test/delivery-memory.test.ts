@@ -11,13 +11,13 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GMAIL_SEND_SCOPE } from '../src/config/index.js';
 import { createGmailApiTransport } from '../src/delivery/gmail-api.js';
-import { GoogleCredentials, loadServiceAccountKey } from '../src/google/index.js';
+import type { GoogleCredentials } from '../src/google/index.js';
 import { createLogger } from '../src/log.js';
 import type { MessageMeta } from '../src/spool/types.js';
-import { FakeGoogle, createTestServiceAccount } from './support/fake-google.js';
-import { removeDir, tempDir } from './support/harness.js';
+import type { FakeGoogle } from './support/fake-google.js';
+import { credentialsFor, removeDir, startGoogle, tempDir } from './support/harness.js';
+import { bccScanMeta } from './support/spool-meta.js';
 import { startUpstream } from './support/smtp-upstream.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -68,25 +68,7 @@ function spool30MB(extraHeader: string): { message: { meta: MessageMeta; path: s
     size += piece.length;
   }
   closeSync(fd);
-  const meta: MessageMeta = {
-    version: 1,
-    id,
-    receivedAt: new Date().toISOString(),
-    workspace: 'clinic',
-    mailFrom: SENDER,
-    sender: SENDER,
-    recipients: ['doc@clinic.example', 'billing@clinic.example'],
-    bcc: ['billing@clinic.example'],
-    headerRecipients: ['doc@clinic.example'],
-    messageId: `${id}@scanner`,
-    from: SENDER,
-    size,
-    sha256: stored.digest('hex'),
-    client: { address: '127.0.0.1' },
-    attempts: 0,
-    nextAttemptAt: new Date().toISOString(),
-    lastError: null,
-  };
+  const meta = bccScanMeta(id, SENDER, { size, sha256: stored.digest('hex') });
   return { message: { meta, path: file }, expectedSha: expected.digest('hex'), expectedSize: size + Buffer.byteLength(extraHeader) };
 }
 
@@ -96,12 +78,9 @@ describe('a 30 MB message is delivered in bounded memory', () => {
 
   beforeAll(async () => {
     dir = tempDir('wr-memory-');
-    fake = await FakeGoogle.start();
-    const sa = createTestServiceAccount();
-    fake.addServiceAccount(sa);
-    fake.authorize(sa.clientId, [GMAIL_SEND_SCOPE]);
-    fake.addUser(SENDER);
-    credentials = new GoogleCredentials({ key: loadServiceAccountKey(sa.writeKeyFile(dir), 'key'), scopes: [GMAIL_SEND_SCOPE], tokenUrl: fake.tokenUrl });
+    const google = await startGoogle(dir, [SENDER]);
+    fake = google.fake;
+    credentials = credentialsFor(google);
   });
   afterAll(async () => {
     await fake.close();

@@ -6,20 +6,20 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { GMAIL_SEND_SCOPE } from '../src/config/index.js';
 import { createGmailApiTransport } from '../src/delivery/gmail-api.js';
-import { DeliveryError } from '../src/errors.js';
-import { GoogleCredentials, loadServiceAccountKey } from '../src/google/index.js';
+import type { GoogleCredentials } from '../src/google/index.js';
 import { createLogger } from '../src/log.js';
 import type { MessageMeta } from '../src/spool/types.js';
-import { FakeGoogle, createTestServiceAccount, sha256, type UploadFault } from './support/fake-google.js';
-import { Writable } from 'node:stream';
+import { sha256, type FakeGoogle, type UploadFault } from './support/fake-google.js';
+import { rejection } from './support/rejection.js';
+import { bccScanMeta } from './support/spool-meta.js';
+import { credentialsFor, removeDir, startGoogle, type GoogleEnv } from './support/harness.js';
 
 const SENDER = 'front@clinic.example';
 const KiB = 1024;
 const CHUNK = 256 * KiB;
-const sa = createTestServiceAccount();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wr-resumable-'));
 let fake: FakeGoogle;
 let credentials: GoogleCredentials;
@@ -51,38 +51,10 @@ function spooled(size: number, meta: Partial<MessageMeta> = {}, cutTo?: number) 
   const bytes = Buffer.concat([head, body]);
   const file = path.join(dir, `${id}.eml`);
   writeFileSync(file, cutTo === undefined ? bytes : bytes.subarray(0, cutTo));
-  const full: MessageMeta = {
-    version: 1,
-    id,
-    receivedAt: new Date().toISOString(),
-    workspace: 'clinic',
-    mailFrom: SENDER,
-    sender: SENDER,
-    recipients: ['doc@clinic.example', 'billing@clinic.example'],
-    bcc: ['billing@clinic.example'],
-    headerRecipients: ['doc@clinic.example'],
-    messageId: `${id}@scanner`,
-    from: SENDER,
-    size: bytes.length,
-    sha256: sha256(bytes),
-    client: { address: '127.0.0.1' },
-    attempts: 0,
-    nextAttemptAt: new Date().toISOString(),
-    lastError: null,
-    ...meta,
-  };
+  const full = bccScanMeta(id, SENDER, { receivedAt: new Date().toISOString(), size: bytes.length, sha256: sha256(bytes), ...meta });
   // What Gmail must receive: the stored bytes with the Bcc header added.
   const expected = Buffer.concat([head.subarray(0, head.length - 2), Buffer.from('Bcc: billing@clinic.example\r\n\r\n'), body]);
   return { message: { meta: full, path: file }, expected, messageId: `${id}@scanner` };
-}
-
-async function rejection(p: Promise<unknown>): Promise<DeliveryError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DeliveryError);
-  return err as DeliveryError;
 }
 
 /** The upload requests made for the latest session(s), from `from` on. */
@@ -91,16 +63,17 @@ function requestsSince(from: number) {
 }
 
 describe('gmail-api transport: resumable uploads', () => {
+  let google: GoogleEnv;
   beforeAll(async () => {
-    fake = await FakeGoogle.start();
-    fake.addServiceAccount(sa);
-    fake.addUser(SENDER, 'doc@clinic.example');
-    const key = loadServiceAccountKey(sa.writeKeyFile(dir), 'gmailApi.serviceAccountKeyFile');
-    credentials = new GoogleCredentials({ key, scopes: [GMAIL_SEND_SCOPE], tokenUrl: fake.tokenUrl });
+    google = await startGoogle(dir, [SENDER, 'doc@clinic.example']);
+    fake = google.fake;
+    credentials = credentialsFor(google);
   });
-  afterAll(() => fake.close());
+  afterAll(async () => {
+    await fake.close();
+    removeDir(dir);
+  });
   beforeEach(() => {
-    fake.authorize(sa.clientId, [GMAIL_SEND_SCOPE]);
     logLines = [];
   });
   afterEach(() => {
@@ -124,7 +97,7 @@ describe('gmail-api transport: resumable uploads', () => {
     ]);
     // every request carried a token the fake verified (a JWT for the sending user); the session start said what comes
     const start = fake.requests.find((r) => r.url.searchParams.get('uploadType') === 'resumable' && r.method === 'POST')!;
-    expect(start.grant).toMatchObject({ sub: SENDER, iss: sa.clientEmail });
+    expect(start.grant).toMatchObject({ sub: SENDER, iss: google.sa.clientEmail });
     expect(start.headers['x-upload-content-length']).toBe(String(total));
     expect(start.headers['x-upload-content-type']).toBe('message/rfc822');
 

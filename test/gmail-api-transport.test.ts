@@ -9,11 +9,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GMAIL_SEND_SCOPE } from '../src/config/index.js';
 import { createGmailApiTransport } from '../src/delivery/gmail-api.js';
 import { DELEGATION_PAGE } from '../src/failures/index.js';
-import { DeliveryError } from '../src/errors.js';
 import { GoogleCredentials, loadServiceAccountKey } from '../src/google/index.js';
 import { createLogger } from '../src/log.js';
 import type { MessageMeta } from '../src/spool/types.js';
 import { FakeGoogle, createTestServiceAccount, gmailError, rateLimitError, sha256 } from './support/fake-google.js';
+import { rejection } from './support/rejection.js';
 
 const SENDER = 'front@clinic.example';
 const sa = createTestServiceAccount();
@@ -69,15 +69,6 @@ function spooled(bytes: Buffer, meta: Partial<MessageMeta> = {}): { meta: Messag
 const MESSAGE = Buffer.from(
   'From: Front Desk <front@clinic.example>\r\nTo: doc@clinic.example\r\nSubject: Lab results for Jane Roe\r\nMessage-ID: <x@scanner>\r\n\r\nPatient: Jane Roe\r\n',
 );
-
-async function rejection(p: Promise<unknown>): Promise<DeliveryError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DeliveryError);
-  return err as DeliveryError;
-}
 
 describe('gmail-api transport', () => {
   beforeAll(async () => {

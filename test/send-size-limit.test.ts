@@ -4,11 +4,10 @@
  * message that could never be sent is refused at DATA with 552 5.3.4, not bounced later; one that
  * fits exactly is accepted and delivered whole.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Relay } from '../src/app.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { GMAIL_API_MAX_MESSAGE } from '../src/config/index.js';
 import { EdgeClient } from './support/edge-client.js';
-import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
+import { type LogCapture, gmailConfig, relayEnv, startTestRelay, waitUntil } from './support/harness.js';
 
 const BCC_FIELD = 'Bcc: scans@clinic.example\r\n';
 
@@ -50,21 +49,12 @@ async function send(port: number, size: number, id: string) {
 }
 
 describe('the send size limit at DATA', () => {
-  let dir: string;
-  let google: GoogleEnv;
-  let relay: Relay | undefined;
+  const env = relayEnv();
   let logs: LogCapture;
   let port: number;
 
   beforeEach(async () => {
-    dir = tempDir();
-    google = await startGoogle(dir);
-    ({ relay, logs, port } = await startTestRelay(gmailConfig(dir, google, { limits: { maxMessageSize: '40MB' } })));
-  });
-  afterEach(async () => {
-    await relay?.stop();
-    await google.fake.close();
-    removeDir(dir);
+    ({ relay: env.relay, logs, port } = await startTestRelay(gmailConfig(env.dir, env.google, { limits: { maxMessageSize: '40MB' } })));
   });
 
   it('refuses with 552 5.3.4 a message under 35 MB as received that the added Bcc takes over, and accepts and delivers one that then fits exactly', async () => {
@@ -78,10 +68,10 @@ describe('the send size limit at DATA', () => {
 
     const exact = await send(port, GMAIL_API_MAX_MESSAGE - BCC_FIELD.length, 'exact');
     expect(exact.reply.code).toBe(250);
-    await waitUntil(() => google.fake.sent.length === 1, 60_000, 'the delivery');
-    const sent = google.fake.sent[0]!;
+    await waitUntil(() => env.google.fake.sent.length === 1, 60_000, 'the delivery');
+    const sent = env.google.fake.sent[0]!;
     expect(sent.raw.length).toBe(GMAIL_API_MAX_MESSAGE);
     expect(sent.raw.subarray(0, 400).toString('latin1')).toContain(`\r\n${BCC_FIELD}\r\n`);
-    expect(google.fake.sentByMessageId().get('over@test.client')).toBeUndefined();
+    expect(env.google.fake.sentByMessageId().get('over@test.client')).toBeUndefined();
   });
 });

@@ -7,9 +7,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError } from '../src/errors.js';
-import type { MessageMeta } from '../src/spool/types.js';
 import { removeDir, tempDir } from './support/harness.js';
 import { startUpstream } from './support/smtp-upstream.js';
+import { makeMeta } from './support/spool-meta.js';
 
 let dir: string;
 let n = 0;
@@ -20,25 +20,15 @@ function spooled(body: Buffer, options: { cutTo?: number } = {}) {
   const bytes = Buffer.concat([Buffer.from(`${head}Bcc: billing@clinic.example\r\n\r\n`), body]);
   const file = path.join(dir, `${id}.eml`);
   writeFileSync(file, options.cutTo === undefined ? bytes : bytes.subarray(0, options.cutTo));
-  const meta = {
-    version: 1,
-    id,
-    receivedAt: new Date().toISOString(),
-    workspace: 'clinic',
+  const meta = makeMeta(id, {
     mailFrom: 'scans@clinic.example',
     sender: 'relay@clinic.example',
     recipients: ['doc@clinic.example', 'billing@clinic.example'],
-    bcc: [],
     headerRecipients: ['doc@clinic.example', 'billing@clinic.example'],
     messageId: `${id}@scanner`,
     from: 'scans@clinic.example',
     size: bytes.length,
-    sha256: '',
-    client: { address: '127.0.0.1' },
-    attempts: 0,
-    nextAttemptAt: new Date().toISOString(),
-    lastError: null,
-  } satisfies MessageMeta;
+  });
   const expected = Buffer.concat([Buffer.from(`${head}\r\n`), body]); // the Bcc field stripped
   return { message: { meta, path: file }, expected };
 }

@@ -12,6 +12,7 @@ import { startRelay, type Relay, type RelayOptions } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
 import { createLogger, type Logger } from '../../src/log.js';
+import { GoogleCredentials, loadServiceAccountKey } from '../../src/google/index.js';
 import { GMAIL_SEND_SCOPE } from '../../src/config/schema.js';
 import { FakeGoogle, createTestServiceAccount, type TestServiceAccount } from './fake-google.js';
 
@@ -90,6 +91,11 @@ export async function startGoogle(dir: string, users = ['alice@clinic.example', 
   fake.authorize(sa.clientId, [GMAIL_SEND_SCOPE]);
   fake.addUser(...users);
   return { fake, sa, keyFile: sa.writeKeyFile(dir) };
+}
+
+/** The relay's credentials for the fake's service account (gmail.send, tokens from the fake). */
+export function credentialsFor(google: GoogleEnv): GoogleCredentials {
+  return new GoogleCredentials({ key: loadServiceAccountKey(google.keyFile, 'gmailApi.serviceAccountKeyFile'), scopes: [GMAIL_SEND_SCOPE], tokenUrl: google.fake.tokenUrl });
 }
 
 export function tempDir(prefix = 'wr-'): string {

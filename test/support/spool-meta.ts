@@ -27,6 +27,23 @@ export function makeMeta(id: string, over: Partial<MessageMeta> = {}): MessageMe
 }
 
 /**
+ * A scan sent as `sender` to doc@, with billing@ only in the envelope (so the Gmail API adds a
+ * Bcc header for it), its Message-ID `<id>@scanner`.
+ */
+export function bccScanMeta(id: string, sender: string, over: Partial<MessageMeta> = {}): MessageMeta {
+  return makeMeta(id, {
+    mailFrom: sender,
+    sender,
+    recipients: ['doc@clinic.example', 'billing@clinic.example'],
+    bcc: ['billing@clinic.example'],
+    headerRecipients: ['doc@clinic.example'],
+    messageId: `${id}@scanner`,
+    from: sender,
+    ...over,
+  });
+}
+
+/**
  * The message bytes of a spool file (data/<id>.eml holds the message, then the metadata it was
  * accepted with: meta-codec.ts). Checks the trailer is there and parses.
  */
