@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/config/load.js';
 import { parseSize } from '../src/config/units.js';
+import { USER_TARGET_RATE } from '../src/queue/google-quota.js';
 import { comparePostfix } from './postfix.js';
 import { TABLE_HEAD, describe, medianMetrics, metrics, tableRow, type Metrics } from './report.js';
 import { runScenario, type RunOptions } from './scenario.js';
@@ -131,10 +132,10 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
   return { scenario: v.scenario, runs: int('runs', v.runs) ?? 1, json: v.json, o };
 }
 
-/** The relay's own default for queue.userRate (what a clinic runs with). */
-function defaultUserRate(): number {
+/** The relay's own default for queue.userRate (what a clinic runs with): unset, adaptive up to Google's rate. */
+function defaultUserRate(): string {
   const doc = { workspaces: [{ name: 'x', domains: ['x.example'], transport: 'outbox', outbox: { dir: 'x' } }], queue: { dir: 'x' } };
-  return parseConfig(doc).queue.userRate;
+  return String(parseConfig(doc).queue.userRate ?? `adaptive ≤ ${USER_TARGET_RATE}`);
 }
 
 function label(o: RunOptions): string {

@@ -6,6 +6,8 @@ export interface DueEntry {
   id: string;
   at: number;
   sender: string;
+  /** The quota this send shares with other users (a service account), if any: pacer.ts. */
+  pool?: string | undefined;
   /** Recipients Google counts for this message (daily limit). */
   recipients: number;
 }

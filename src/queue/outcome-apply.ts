@@ -75,9 +75,10 @@ export async function applyOutcome(deps: ApplyDeps, outcome: Outcome, ctx: Attem
       return sent(deps, outcome, ctx, log, pace);
     case 'pause_user': {
       // Google said this user sends too fast (or reached a daily limit): the user waits until the
-      // time Google stated (or a backoff), the message keeps its attempt count, other users' mail flows.
+      // time Google stated (or a backoff), its pace is halved (not for a daily limit), the message
+      // keeps its attempt count, other users' mail flows.
       const { meta, error: e } = outcome;
-      meta.nextAttemptAt = iso(deps.pacer.rateLimited(account, ctx.now, e.retryAfter));
+      meta.nextAttemptAt = iso(deps.pacer.rateLimited(account, ctx.now, e.retryAfter, e.code === 'delivery.daily_limit' ? 'daily' : 'rate'));
       await observe(log, () => observer?.deferred?.(meta, e));
       await settle(deps, 'release', id, log, () => spool.release(meta));
       deps.index(meta);

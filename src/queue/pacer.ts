@@ -1,22 +1,44 @@
 /**
- * Per-sending-user pacing under Gmail's limits: a token bucket for the send rate, a "blocked
- * until" time when Google says slow down (429 / rateLimitExceeded, with or without a usable
- * "Retry after"), and rolling 24 h counts of messages and recipients, persisted across restarts,
- * that hold a user's mail before Google blocks the account.
+ * Per-sending-user pacing under Gmail's limits (docs/pacing.md):
+ * - a token bucket per user whose pace adapts (adaptive-rate.ts): near Google's documented
+ *   per-user rate by default, never above an explicit queue.userRate, halved when Google says
+ *   "slow down" and raised again by clean answers;
+ * - a token bucket per service account ("pool"), shared by all its users: Google's per-project
+ *   rate (google-quota.ts);
+ * - a "blocked until" time when Google says slow down (429 / rateLimitExceeded, with or without a
+ *   usable "Retry after");
+ * - rolling 24 h counts of messages and recipients, persisted across restarts, that hold a user's
+ *   mail before Google blocks the account.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import path from 'node:path';
 import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
-import { nodeSpoolFs } from '../spool/spool-fs.js';
+import { faster, slower } from './adaptive-rate.js';
+import { readPaceFile, writePaceFile, type PaceDoc } from './pace-file.js';
+import { PROJECT_SENDS_PER_MINUTE, PROJECT_TARGET_RATE, USER_SENDS_PER_MINUTE, USER_TARGET_RATE, burstFor } from './google-quota.js';
+import { newBucket, takeToken, tokenAt, type Bucket } from './token-bucket.js';
 
 export interface PacerLimits {
-  /** Sends per second per user. */
-  userRate: number;
+  /**
+   * Ceiling of each user's pace, sends per second. Unset: Google's documented per-user rate
+   * (USER_TARGET_RATE); either way the pace adapts below it on "slow down" answers.
+   */
+  userRate?: number | undefined;
   dailyMessages: number;
   dailyRecipients: number;
   /** First pause after a rate-limit answer that stated no usable time; doubles, at most 30 min. */
   rateLimitBackoff: number;
+}
+
+/** What a "slow down" answer was about: the pace (halve it) or a daily limit (only wait). */
+export type SlowDown = 'rate' | 'daily';
+
+export interface PacerStats {
+  /** Users the pacer knows (sent, or were refused, since the start). */
+  users: number;
+  /** Users whose mail waits now: told to slow down, or at the daily limit. */
+  paused: number;
+  /** Users whose pace is below its ceiling after a "slow down". */
+  slowed: number;
 }
 
 const DAY = 86_400_000;
@@ -29,8 +51,10 @@ const BACKOFF_MAX = 1_800_000;
 export const STATED_WAIT_MAX = DAY;
 
 interface UserState {
-  tokens: number;
-  refilledAt: number;
+  /** The send pace's token bucket, refilled at `rate`. */
+  pace: Bucket;
+  /** Sends per second now: between MIN_RATE and the ceiling (adaptive-rate.ts). */
+  rate: number;
   /** Google said slow down: nothing before this. */
   blockedUntil: number;
   /** Held at the daily limit until this (recomputed when the limits change). */
@@ -43,8 +67,13 @@ interface UserState {
 
 export type DailyCheck = { ok: true } | { ok: false; until: number; messages: number; recipients: number };
 
+const userBurst = (rate: number) => burstFor(rate, USER_SENDS_PER_MINUTE);
+const POOL_BURST = burstFor(PROJECT_TARGET_RATE, PROJECT_SENDS_PER_MINUTE);
+
 export class Pacer {
   private readonly users = new Map<string, UserState>();
+  /** Service account → its users' shared bucket (Google's per-project quota). */
+  private readonly pools = new Map<string, Bucket>();
   private dirty = false;
   /** Saves run one at a time (the interval's and the one at stop may overlap). */
   private saving: Promise<void> = Promise.resolve();
@@ -58,46 +87,66 @@ export class Pacer {
 
   setLimits(limits: PacerLimits): void {
     const dailyChanged = limits.dailyMessages !== this.limits.dailyMessages || limits.dailyRecipients !== this.limits.dailyRecipients;
+    const ceilingChanged = limits.userRate !== this.limits.userRate;
     this.limits = limits;
     // Raised (or lowered) daily limits: every daily hold is decided again at the next check.
     if (dailyChanged) for (const s of this.users.values()) s.dailyUntil = 0;
+    // A new ceiling: every user starts again from it (the next "slow down" adapts it again).
+    if (ceilingChanged) for (const s of this.users.values()) s.rate = this.ceiling();
+  }
+
+  /** The highest pace of a user: queue.userRate when set, else Google's documented rate. */
+  ceiling(): number {
+    return this.limits.userRate ?? USER_TARGET_RATE;
   }
 
   private state(user: string, now: number): UserState {
     let s = this.users.get(user);
     if (!s) {
-      s = { tokens: this.burst(), refilledAt: now, blockedUntil: 0, dailyUntil: 0, rateLimitStreak: 0, buckets: new Map(), dailyWarned: false };
+      const rate = this.ceiling();
+      s = { pace: newBucket(userBurst(rate), now), rate, blockedUntil: 0, dailyUntil: 0, rateLimitStreak: 0, buckets: new Map(), dailyWarned: false };
       this.users.set(user, s);
     }
     return s;
   }
 
-  private burst(): number {
-    return Math.max(1, this.limits.userRate);
+  private pool(key: string, now: number): Bucket {
+    let b = this.pools.get(key);
+    if (!b) this.pools.set(key, (b = newBucket(POOL_BURST, now)));
+    return b;
   }
 
-  /** Earliest time this user may send again (now or later). */
-  readyAt(user: string, now: number): number {
+  /**
+   * Earliest time this user may send again (now or later): its own pace, a pause Google asked
+   * for, the daily limit, and the pace of its pool (the service account it sends through), if any.
+   */
+  readyAt(user: string, now: number, pool?: string): number {
     const s = this.users.get(user);
-    if (!s) return now;
-    this.refill(s, now);
-    const tokenAt = s.tokens >= 1 ? now : now + Math.ceil(((1 - s.tokens) / this.limits.userRate) * 1000);
-    return Math.max(tokenAt, s.blockedUntil, s.dailyUntil);
+    let at = now;
+    if (s) at = Math.max(tokenAt(s.pace, now, s.rate, userBurst(s.rate)), s.blockedUntil, s.dailyUntil);
+    const p = pool === undefined ? undefined : this.pools.get(pool);
+    if (p) at = Math.max(at, tokenAt(p, now, PROJECT_TARGET_RATE, POOL_BURST));
+    return at;
   }
 
-  /** Use one send of this user's rate (call when a delivery starts). */
-  take(user: string, now: number): void {
+  /** Use one send of this user's pace and of its pool's (call when a delivery starts). */
+  take(user: string, now: number, pool?: string): void {
     const s = this.state(user, now);
-    this.refill(s, now);
-    s.tokens -= 1;
+    takeToken(s.pace, now, s.rate, userBurst(s.rate));
+    if (pool !== undefined) takeToken(this.pool(pool, now), now, PROJECT_TARGET_RATE, POOL_BURST);
+  }
+
+  /** This user's pace now, sends per second. */
+  rateOf(user: string): number {
+    return this.users.get(user)?.rate ?? this.ceiling();
   }
 
   /**
    * Google said slow down: block the user until its stated time when that is usable (in the
-   * future; at most STATED_WAIT_MAX ahead), else back off. Returns the time the user may send
-   * again.
+   * future; at most STATED_WAIT_MAX ahead), else back off; and, for its pace (not a daily
+   * limit), halve the user's pace. Returns the time the user may send again.
    */
-  rateLimited(user: string, now: number, retryAfter: Date | undefined): number {
+  rateLimited(user: string, now: number, retryAfter: Date | undefined, about: SlowDown = 'rate'): number {
     const s = this.state(user, now);
     const stated = retryAfter?.getTime();
     const usable = stated !== undefined && Number.isFinite(stated) && stated > now;
@@ -105,7 +154,10 @@ export class Pacer {
     // pause (one backoff step each pause, not one per refusal).
     const paused = now < s.blockedUntil;
     if (paused && !usable) return s.blockedUntil;
-    if (!paused) s.rateLimitStreak += 1;
+    if (!paused) {
+      s.rateLimitStreak += 1;
+      if (about === 'rate') s.rate = slower(s.rate, this.ceiling());
+    }
     const until = usable
       ? Math.min(stated, now + STATED_WAIT_MAX)
       : now + Math.min(this.limits.rateLimitBackoff * 2 ** Math.min(s.rateLimitStreak - 1, 20), Math.max(BACKOFF_MAX, this.limits.rateLimitBackoff));
@@ -131,10 +183,24 @@ export class Pacer {
     this.count(user, recipients, startedAt, -1);
   }
 
-  /** A send went through: end any rate-limit backoff. */
+  /** A send went through: end any rate-limit backoff, and raise the pace a step towards its ceiling. */
   succeeded(user: string): void {
     const s = this.users.get(user);
-    if (s) s.rateLimitStreak = 0;
+    if (!s) return;
+    s.rateLimitStreak = 0;
+    s.rate = faster(s.rate, this.ceiling());
+  }
+
+  /** How many users wait now, and how many go slower than their ceiling (metrics, status). */
+  stats(now: number): PacerStats {
+    const ceiling = this.ceiling();
+    let paused = 0;
+    let slowed = 0;
+    for (const s of this.users.values()) {
+      if (s.blockedUntil > now || s.dailyUntil > now) paused++;
+      if (s.rate < ceiling) slowed++;
+    }
+    return { users: this.users.size, paused, slowed };
   }
 
   /** Count and succeed at once (tests, and sends counted after the fact). */
@@ -192,12 +258,6 @@ export class Pacer {
     return true;
   }
 
-  private refill(s: UserState, now: number): void {
-    const elapsed = Math.max(0, now - s.refilledAt) / 1000;
-    s.tokens = Math.min(this.burst(), s.tokens + elapsed * this.limits.userRate);
-    s.refilledAt = now;
-  }
-
   private expire(s: UserState, now: number): void {
     for (const start of s.buckets.keys()) if (start + BUCKET + DAY <= now) s.buckets.delete(start);
   }
@@ -205,18 +265,17 @@ export class Pacer {
   /** Load the rolling counts saved by the last run (none on a first start). */
   async load(now: number): Promise<void> {
     if (!this.file) return;
-    let doc: Record<string, [number, number, number][]>;
+    let doc: PaceDoc | null;
     try {
-      doc = JSON.parse(await readFile(this.file, 'utf8')) as typeof doc;
+      doc = await readPaceFile(this.file);
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 'ENOENT') {
-        this.logger?.warn(
-          { event: 'pace.state_unreadable', file: this.file, err: errorText(err) },
-          "the saved daily counts cannot be read: each user's rolling 24 h count starts from zero",
-        );
-      }
+      this.logger?.warn(
+        { event: 'pace.state_unreadable', file: this.file, err: errorText(err) },
+        "the saved daily counts cannot be read: each user's rolling 24 h count starts from zero",
+      );
       return;
     }
+    if (!doc) return;
     for (const [user, rows] of Object.entries(doc)) {
       const s = this.state(user, now);
       for (const [start, m, r] of rows) if (start + BUCKET + DAY > now) s.buckets.set(start, [m, r]);
@@ -237,24 +296,13 @@ export class Pacer {
   private async saveNow(now: number): Promise<void> {
     if (!this.file || !this.dirty) return;
     this.dirty = false;
-    const doc: Record<string, [number, number, number][]> = {};
+    const doc: PaceDoc = {};
     for (const [user, s] of this.users) {
       this.expire(s, now);
       if (s.buckets.size) doc[user] = [...s.buckets.entries()].map(([start, [m, r]]) => [start, m, r]);
     }
-    const dir = path.dirname(this.file);
-    const tmp = `${this.file}.tmp`;
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const handle = await open(tmp, 'w', 0o600);
-      try {
-        await handle.writeFile(JSON.stringify(doc));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, this.file);
-      await nodeSpoolFs.syncDir(dir);
+      await writePaceFile(this.file, doc);
     } catch (err) {
       this.dirty = true;
       if (!this.saveFailing) {

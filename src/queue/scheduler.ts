@@ -5,6 +5,7 @@
  * outcome-apply.ts (doing it). The "delayed" notices of mail that waits without a failed attempt
  * are delay-sweep.ts's.
  */
+import path from 'node:path';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { DeliveryError, errorText } from '../errors.js';
@@ -128,7 +129,7 @@ export class Scheduler {
   }
 
   private index(meta: MessageMeta): void {
-    this.due.add({ id: meta.id, at: Date.parse(meta.nextAttemptAt) || 0, sender: this.account(meta), recipients: countedRecipients(meta) });
+    this.due.add({ id: meta.id, at: Date.parse(meta.nextAttemptAt) || 0, sender: this.account(meta), pool: this.pool(meta), recipients: countedRecipients(meta) });
     this.sweep.track(meta);
   }
 
@@ -136,6 +137,15 @@ export class Scheduler {
   private account(meta: MessageMeta): string {
     const ws = this.deps.config().workspaces.find((w) => w.name === meta.workspace);
     return ws?.transport === 'smtp' && ws.smtp ? ws.smtp.user : meta.sender;
+  }
+
+  /**
+   * The quota a message's send shares with other users' (Google's per-project limit): the
+   * service-account key of a gmail-api workspace. None for Gmail SMTP with an app password.
+   */
+  private pool(meta: MessageMeta): string | undefined {
+    const ws = this.deps.config().workspaces.find((w) => w.name === meta.workspace);
+    return ws?.transport === 'gmail-api' && ws.gmailApi ? `gmail-api:${path.resolve(ws.gmailApi.serviceAccountKeyFile)}` : undefined;
   }
 
   /** Start what is due, user by user, within the concurrency limits and each user's pace. */
@@ -155,7 +165,7 @@ export class Scheduler {
           continue;
         }
         if ((this.perUser.get(head.sender) ?? 0) >= q.perUserConcurrency) continue; // woken when one ends
-        const ready = this.pacer.readyAt(head.sender, now);
+        const ready = this.pacer.readyAt(head.sender, now, head.pool);
         if (ready > now) {
           nextAt = Math.min(nextAt, ready);
           continue;
@@ -173,7 +183,7 @@ export class Scheduler {
           continue;
         }
         this.due.remove(head.id);
-        this.pacer.take(head.sender, now);
+        this.pacer.take(head.sender, now, head.pool);
         this.pacer.count(head.sender, head.recipients, now);
         this.run(head, now);
         progress = true;
