@@ -4,10 +4,19 @@
  * media upload and resumable upload sessions, with bearer-token checks) but keeps no message: it
  * streams each upload, counts its bytes and records when each user sent (to check pacing). A
  * 5,000-message run stays small.
+ *
+ * With `quota`, it enforces Google's documented quotas as sliding windows (per user: 15,000 units
+ * a minute, 150 sends; per service account's project: 1,200,000 units, 12,000 sends) and answers
+ * a send over them as Gmail does: 429 RESOURCE_EXHAUSTED rateLimitExceeded, "User-rate limit
+ * exceeded.  Retry after <ISO time>" (the time one more send fits). Refused sends use no quota.
+ * A resumable upload is counted when its session starts (a send that Google refuses there is
+ * never uploaded).
  */
 import { createVerify, randomBytes, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PROJECT_SENDS_PER_MINUTE, USER_SENDS_PER_MINUTE } from '../src/queue/google-quota.js';
+import { SlidingWindow } from '../test/support/sliding-window.js';
 
 export const GOOGLE_TOKEN_AUD = 'https://oauth2.googleapis.com/token';
 const SEND_PATH = /^\/upload\/gmail\/v1\/users\/([^/]+)\/messages\/send$/;
@@ -29,6 +38,8 @@ export interface CountingGmailOptions {
   domain: string;
   /** Answer each send after this many ms (Gmail's own latency; 0 = at once). */
   latencyMs?: number;
+  /** Enforce Google's per-user and per-project quotas (sliding minutes), answering 429 above them. */
+  quota?: boolean;
 }
 
 export interface GmailStats {
@@ -36,6 +47,9 @@ export interface GmailStats {
   bytes: number;
   tokens: number;
   refused: number;
+  /** Sends answered 429 for being over a quota (only with `quota`). */
+  rateLimited: number;
+  quota: boolean;
   /** Wall-clock ms (Date.now()) of the first and last send answered. */
   firstAt: number | null;
   lastAt: number | null;
@@ -47,10 +61,14 @@ export class CountingGmail {
   private server!: http.Server;
   private readonly tokens = new Map<string, string>();
   private readonly sessions = new Map<string, Session>();
-  private readonly stats: GmailStats = { delivered: 0, bytes: 0, tokens: 0, refused: 0, firstAt: null, lastAt: null, perUser: {} };
+  private readonly stats: GmailStats;
+  private readonly userWindows = new Map<string, SlidingWindow>();
+  private readonly projectWindow = new SlidingWindow(PROJECT_SENDS_PER_MINUTE);
   private nextId = 1;
 
-  private constructor(private readonly options: CountingGmailOptions) {}
+  private constructor(private readonly options: CountingGmailOptions) {
+    this.stats = { delivered: 0, bytes: 0, tokens: 0, refused: 0, rateLimited: 0, quota: options.quota === true, firstAt: null, lastAt: null, perUser: {} };
+  }
 
   static async start(options: CountingGmailOptions): Promise<CountingGmail> {
     const fake = new CountingGmail(options);
@@ -101,8 +119,10 @@ export class CountingGmail {
     const uploadType = url.searchParams.get('uploadType');
     if (req.method === 'PUT') return this.chunk(req, res, url, user, reply);
     if (uploadType === 'resumable') {
+      const arrived = Date.now();
       await countBody(req);
       if (!user) return this.refuse(reply, 401, 'Request had invalid authentication credentials.');
+      if (this.limited(user, arrived, reply)) return;
       const total = Number(req.headers['x-upload-content-length']);
       if (!/^message\/rfc822/i.test(String(req.headers['x-upload-content-type'] ?? '')) || !(total > 0 && total <= MAX_UPLOAD)) {
         return this.refuse(reply, 400, 'bad resumable upload start');
@@ -114,8 +134,10 @@ export class CountingGmail {
       return;
     }
     const type = String(req.headers['content-type'] ?? '');
+    const arrived = Date.now();
     const bytes = await countBody(req);
     if (!user) return this.refuse(reply, 401, 'Request had invalid authentication credentials.');
+    if (this.limited(user, arrived, reply)) return;
     if (uploadType !== 'media' || !/^message\/rfc822/i.test(type)) {
       return this.refuse(reply, 400, `Media type '${type}' is not supported.`);
     }
@@ -159,6 +181,29 @@ export class CountingGmail {
     reply(200, { id, threadId: id, labelIds: ['SENT'] });
   }
 
+  /** With `quota`: answer 429 (true) when this send is over the user's or the project's sliding minute. */
+  private limited(user: string, arrived: number, reply: (status: number, body: unknown) => void): boolean {
+    const over = this.options.quota ? this.overQuota(user, arrived) : null;
+    if (!over) return false;
+    this.stats.rateLimited++;
+    reply(429, gmailError(429, `${over.what} limit exceeded.  Retry after ${new Date(over.retryAt).toISOString()}`, 'rateLimitExceeded', 'RESOURCE_EXHAUSTED'));
+    return true;
+  }
+
+  /** Over the user's or the project's sliding minute? The project's is checked only when the user's has room. */
+  private overQuota(user: string, at: number): { what: string; retryAt: number } | null {
+    let w = this.userWindows.get(user);
+    if (!w) this.userWindows.set(user, (w = new SlidingWindow(USER_SENDS_PER_MINUTE)));
+    const mine = w.request(at);
+    if (!mine.ok) return { what: 'User-rate', retryAt: mine.retryAt };
+    const project = this.projectWindow.request(at);
+    if (!project.ok) {
+      w.forget(at);
+      return { what: 'Rate', retryAt: project.retryAt };
+    }
+    return null;
+  }
+
   private refuse(reply: (status: number, body: unknown) => void, status: number, message: string): void {
     this.stats.refused++;
     reply(status, gmailError(status, message));
@@ -192,8 +237,8 @@ export class CountingGmail {
   }
 }
 
-function gmailError(status: number, message: string) {
-  return { error: { code: status, message, errors: [{ message, domain: 'global', reason: 'bench' }] } };
+function gmailError(status: number, message: string, reason = 'bench', canonical?: string) {
+  return { error: { code: status, message, errors: [{ message, domain: reason === 'bench' ? 'global' : 'usageLimits', reason }], ...(canonical ? { status: canonical } : {}) } };
 }
 
 /** Read and drop a request body, returning its length (never held in memory). */

@@ -26,6 +26,15 @@ export interface Metrics {
   maxUserSendsPerSecond: number;
   /** The busiest user's average pace, sends/s (first → last of its sends). */
   busiestUserPace: number;
+  /** The slowest user's average pace, sends/s (users with at least two sends). */
+  slowestUserPace: number;
+  /** Most sends of one user in any 60 s window (Google's per-user quota: 150). */
+  maxUserSendsPerMinute: number;
+  /** Sends the fake answered 429 (over a quota), and their share of all send attempts. */
+  rateLimited: number;
+  rateLimitedShare: number;
+  /** The fake enforced Google's quotas. */
+  quota: boolean;
   drained: boolean;
 }
 
@@ -63,6 +72,11 @@ export function metrics(r: RunResult): Metrics {
     dirSyncsPerMessage: r.dirSyncs / Math.max(1, load.accepted),
     maxUserSendsPerSecond: maxInWindow(Object.values(gmail.perUser), 1000),
     busiestUserPace: busiestPace(Object.values(gmail.perUser)),
+    slowestUserPace: slowestPace(Object.values(gmail.perUser)),
+    maxUserSendsPerMinute: maxInWindow(Object.values(gmail.perUser), 60_000),
+    rateLimited: gmail.rateLimited,
+    rateLimitedShare: gmail.rateLimited / Math.max(1, gmail.delivered + gmail.rateLimited),
+    quota: gmail.quota,
     drained: r.drained,
   };
 }
@@ -84,9 +98,20 @@ export function maxInWindow(lists: readonly (readonly number[])[], ms: number): 
 /** Average sends/s of the user with the most sends, from its first send to its last. */
 export function busiestPace(lists: readonly (readonly number[])[]): number {
   const busiest = [...lists].sort((a, b) => b.length - a.length)[0];
-  if (!busiest || busiest.length < 2) return NaN;
-  const span = (Math.max(...busiest) - Math.min(...busiest)) / 1000;
-  return span > 0 ? (busiest.length - 1) / span : NaN;
+  return busiest ? paceOf(busiest) : NaN;
+}
+
+/** Average sends/s of one user's sends, first to last. */
+function paceOf(list: readonly number[]): number {
+  if (list.length < 2) return NaN;
+  const span = (Math.max(...list) - Math.min(...list)) / 1000;
+  return span > 0 ? (list.length - 1) / span : NaN;
+}
+
+/** The lowest average pace of any user with at least two sends. */
+export function slowestPace(lists: readonly (readonly number[])[]): number {
+  const paces = lists.map(paceOf).filter(Number.isFinite);
+  return paces.length ? Math.min(...paces) : NaN;
 }
 
 /** The median of each field over several runs (failures summed, drained only if all drained). */
@@ -109,6 +134,11 @@ export function medianMetrics(all: readonly Metrics[]): Metrics {
     dirSyncsPerMessage: m('dirSyncsPerMessage'),
     maxUserSendsPerSecond: Math.max(...all.map((x) => x.maxUserSendsPerSecond)),
     busiestUserPace: m('busiestUserPace'),
+    slowestUserPace: m('slowestUserPace'),
+    maxUserSendsPerMinute: Math.max(...all.map((x) => x.maxUserSendsPerMinute)),
+    rateLimited: all.reduce((a, x) => a + x.rateLimited, 0),
+    rateLimitedShare: m('rateLimitedShare'),
+    quota: all.every((x) => x.quota),
     drained: all.every((x) => x.drained),
   };
 }
@@ -132,6 +162,13 @@ export function describe(label: string, m: Metrics, runs: readonly Metrics[]): s
       `load generator ${f1(m.loadCpuPerMessage)}, fake Gmail ${f1(m.gmailCpuPerMessage)}`,
     `directory fsyncs    ${f2(m.dirSyncsPerMessage)} per accepted message while accepting (data/ and queue/; 2 if none were shared)${spread('dirSyncsPerMessage', f2)}`,
     `busiest user        at most ${m.maxUserSendsPerSecond} sends in any 1 s window, ${f1(m.busiestUserPace)} sends/s on average`,
+    ...(m.quota
+      ? [
+          `per-user pace       slowest user ${f2(m.slowestUserPace)} sends/s, busiest ${f2(m.busiestUserPace)} (first → last of its sends); ` +
+            `at most ${m.maxUserSendsPerMinute} sends of one user in any 60 s (Google: 150)`,
+          `Google's quotas     ${m.rateLimited} sends answered 429 (${(m.rateLimitedShare * 100).toFixed(2)}% of send attempts); delivered ${m.delivered} of ${m.accepted} accepted`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -14,19 +14,25 @@ import { TABLE_HEAD, describe, medianMetrics, metrics, tableRow, type Metrics } 
 import { runScenario, type RunOptions } from './scenario.js';
 
 const HELP = `npm run bench -- [flags]
-  --scenario NAME          throughput (default) | clinic | large | scans | postfix | devices
+  --scenario NAME          throughput (default) | clinic | large | scans | pace | pace50 | postfix | devices
+                           pace: 1,000 messages from one user against Google's quotas (about 7 min);
+                           pace50: 1,000 from each of 50 users at once (about 7 min); add
+                           --user-rate 1 for the old default pace (about 17 min each)
   --count N                messages (default 5000; clinic 500; large 40)
   --connections C          parallel SMTP sessions (default 8; clinic 4; large 4)
   --size S                 message size, e.g. 4KiB, 100KiB, 2MiB, 25MB (default 4KiB)
   --one-per-connection     one message per connection (default: reuse connections)
   --accept-only            hold delivery back (one user paced at 0.0001/s): the accept path alone
   --users U                sending users, used in turn (default 200; clinic 1)
-  --user-rate R|default    queue.userRate, sends/s per user (default 100; clinic: the relay's default)
+  --user-rate R|default    queue.userRate, sends/s per user (default 100; clinic, pace, pace50: the relay's default)
   --concurrency N          queue.concurrency (default: the relay's default)
   --per-user-concurrency N queue.perUserConcurrency (default: the relay's default)
   --greeting-delay MS      listen[].greetingDelay (default: the relay's default)
   --no-delivery-thread     queue.deliveryThread: false (accept and deliver on one thread)
   --gmail-latency MS       the fake Gmail answers each send after MS (default 0)
+  --gmail-quota            the fake Gmail enforces Google's per-user (15,000 units/min) and
+                           per-project (1,200,000 units/min) quotas as sliding minutes, 429 above
+                           (default: off; on for pace and pace50)
   --runs N                 repeat and print medians (default 1)
   --log-level L            relay log level (default info; logs go to a file in the temp dir)
   --drain-timeout SEC      give up waiting for delivery after SEC (default 600; clinic 1800)
@@ -52,6 +58,9 @@ const PRESETS: Record<string, Partial<RunOptions>> = {
   large: { count: 40, size: 25_000_000, connections: 4, users: 40 },
   // Scanners: 20 clients at once, each sending one 25 MB scan, 5 sending users (issue 20).
   scans: { count: 20, size: 25_000_000, connections: 20, users: 5, reuse: false },
+  // Google's per-user rate (docs/pacing.md): the relay's default pace against the quotas.
+  pace: { count: 1000, size: 4096, connections: 4, users: 1, userRate: undefined, gmailQuota: true, drainTimeoutMs: 1_800_000 },
+  pace50: { count: 50_000, size: 4096, connections: 8, users: 50, userRate: undefined, gmailQuota: true, drainTimeoutMs: 2_400_000 },
 };
 
 function options(): { scenario: string; runs: number; json: boolean; o: RunOptions } {
@@ -70,6 +79,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
       'greeting-delay': { type: 'string' },
       'no-delivery-thread': { type: 'boolean' },
       'gmail-latency': { type: 'string' },
+      'gmail-quota': { type: 'boolean' },
       runs: { type: 'string', default: '1' },
       'log-level': { type: 'string', default: 'info' },
       'drain-timeout': { type: 'string' },
@@ -86,7 +96,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     process.exit(0);
   }
   const preset = PRESETS[v.scenario] ?? (v.scenario === 'postfix' ? {} : null);
-  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, scans, postfix, devices)`);
+  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, scans, pace, pace50, postfix, devices)`);
   const int = (name: string, text: string | undefined): number | undefined => {
     if (text === undefined) return undefined;
     const n = Number(text);
@@ -126,6 +136,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     gmailLatency: int('gmail-latency', v['gmail-latency']) ?? 0,
     fromDist: v['from-dist'],
     nodeFlags: v['node-flags']?.split(/\s+/).filter(Boolean) ?? [],
+    gmailQuota: v['gmail-quota'] ?? base.gmailQuota ?? false,
   };
   o.maxSize = o.size;
   if (v['accept-only']) Object.assign(o, { acceptOnly: true, users: 1, userRate: 0.0001 });
@@ -135,7 +146,8 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
 /** The relay's own default for queue.userRate (what a clinic runs with): unset, adaptive up to Google's rate. */
 function defaultUserRate(): string {
   const doc = { workspaces: [{ name: 'x', domains: ['x.example'], transport: 'outbox', outbox: { dir: 'x' } }], queue: { dir: 'x' } };
-  return String(parseConfig(doc).queue.userRate ?? `adaptive ≤ ${USER_TARGET_RATE}`);
+  const rate = parseConfig(doc).queue.userRate;
+  return rate === undefined ? `adaptive ≤ ${USER_TARGET_RATE}/s` : `${rate}/s`;
 }
 
 function label(o: RunOptions): string {
@@ -143,12 +155,13 @@ function label(o: RunOptions): string {
   const extra = [
     o.reuse ? 'reusing connections' : 'one message per connection',
     o.acceptOnly ? 'ACCEPT ONLY: delivery held back' : '',
-    `${o.users} user${o.users === 1 ? '' : 's'} at ${o.userRate ?? `${defaultUserRate()} (the default)`}/s`,
+    `${o.users} user${o.users === 1 ? '' : 's'} at ${o.userRate !== undefined ? `${o.userRate}/s` : `${defaultUserRate()} (the default)`}`,
     o.greetingDelay !== undefined ? `greetingDelay ${o.greetingDelay} ms` : '',
     o.deliveryThread === false ? 'no delivery thread' : '',
     o.gmailLatency ? `Gmail latency ${o.gmailLatency} ms` : '',
     o.fromDist ? 'relay from dist/' : 'relay from src/ under tsx',
     o.nodeFlags?.length ? `node ${o.nodeFlags.join(' ')}` : '',
+    o.gmailQuota ? "Gmail enforcing Google's quotas" : '',
   ].filter(Boolean);
   return `${o.count} × ${o.connections} conns × ${size} (${extra.join(', ')})`;
 }

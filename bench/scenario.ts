@@ -51,6 +51,8 @@ export interface RunOptions extends RelaySettings {
   users: number;
   /** Fake Gmail's answer latency, ms. */
   gmailLatency: number;
+  /** Fake Gmail enforces Google's per-user and per-project quotas (429 above them). */
+  gmailQuota?: boolean;
   /** Give up waiting for delivery after this long. */
   drainTimeoutMs: number;
   /** Measure accepting alone: delivery held back (one user paced at 1 send per ~3 hours). */
@@ -85,12 +87,12 @@ export interface Bench {
   close(keep?: boolean): Promise<void>;
 }
 
-export async function startBench(s: RelaySettings, gmailLatency: number): Promise<Bench> {
+export async function startBench(s: RelaySettings, gmailLatency: number, gmailQuota = false): Promise<Bench> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wr-bench-'));
   const sa = createTestServiceAccount('bench');
   const keyFile = sa.writeKeyFile(dir);
   const gmail = await forkChild('fake-gmail-child.ts', [
-    JSON.stringify({ clientEmail: sa.clientEmail, publicKeyPem: sa.publicKey.export({ type: 'spki', format: 'pem' }), domain: DOMAIN, latencyMs: gmailLatency }),
+    JSON.stringify({ clientEmail: sa.clientEmail, publicKeyPem: sa.publicKey.export({ type: 'spki', format: 'pem' }), domain: DOMAIN, latencyMs: gmailLatency, quota: gmailQuota }),
   ]);
   const url = String(gmail.ready.url);
   const configFile = path.join(dir, 'config.json');
@@ -172,7 +174,7 @@ async function relayDirSyncs(bench: Bench): Promise<number> {
 }
 
 export async function runScenario(o: RunOptions): Promise<RunResult> {
-  const bench = await startBench(o, o.gmailLatency);
+  const bench = await startBench(o, o.gmailLatency, o.gmailQuota);
   try {
     const idleRss = memoryOf(bench.relay.pid)?.rss ?? NaN;
     const cpuBefore = cpuSecondsOf(bench.relay.pid);

@@ -28,6 +28,11 @@ export class SlidingWindow {
     return { ok: true };
   }
 
+  /** Take back the request let through at `at` (the last one): another limit refused it. */
+  forget(at: number): void {
+    if (this.times.length > this.head && this.times[this.times.length - 1] === at) this.times.pop();
+  }
+
   /** Requests inside the window ending at `now`. */
   used(now: number): number {
     return this.times.slice(this.head).filter((t) => t > now - this.windowMs).length;
