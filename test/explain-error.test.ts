@@ -89,6 +89,9 @@ const TABLE: Array<[answer: string, options: ExplainOptions, expected: Expected]
   [gmail(400, 'invalidArgument', 'Wrong password: cannot decrypt the PKCS#12.'), { purpose: 'smime' }, { code: 'smime.google_password', kind: 'permanent' }],
   [gmail(400, 'failedPrecondition', 'S/MIME is not enabled for this user.'), { purpose: 'smime' }, { code: 'smime.disabled', kind: 'held', fix: /turn on hosted S\/MIME/ }],
   [gmail(503, 'backendError', 'The service is currently unavailable.'), { purpose: 'smime' }, { code: 'smime.google', kind: 'temporary' }],
+  // a "slow down" to an S/MIME call keeps Google's time: the command waits for it and tries again
+  [gmail(429, 'rateLimitExceeded', 'User-rate limit exceeded.  Retry after 2026-11-22T10:00:00.000Z', 'RESOURCE_EXHAUSTED'), { purpose: 'smime' }, { code: 'smime.rate_limited', kind: 'temporary', retryAfter: '2026-11-22T10:00:00.000Z' }],
+  [gmail(403, 'userRateLimitExceeded', 'User Rate Limit Exceeded'), { purpose: 'smime', retryAfterHeader: '120' }, { code: 'smime.rate_limited', kind: 'temporary', retryAfter: '2026-11-22T09:02:00.000Z' }],
 ];
 
 /** The free text Google wrote (after the error name, in the JSON message, after the SMTP codes). */

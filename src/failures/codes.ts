@@ -212,6 +212,10 @@ export const FAILURE_CODES = {
     means: 'hosted S/MIME is off for the user',
     fix: () => 'turn on hosted S/MIME: Admin console → Apps → Google Workspace → Gmail → User settings → S/MIME',
   },
+  'smime.rate_limited': {
+    kind: 'temporary', from: ['smime'], notice: OTHER,
+    means: 'Gmail asks to slow down (429, 403 rate reasons): the S/MIME command pauses every call until Google\'s time (or a backoff) and tries again',
+  },
   'smime.google': { kind: 'temporary', from: ['smime'], notice: OTHER, means: 'any other answer to an S/MIME call (Google\'s words are shown)' },
 
   // The relay's own: raised where it decides them, listed here for their notices.

@@ -8,16 +8,16 @@ import { gmailErrorBody, type HttpAnswer } from './answer.js';
 import type { FailureCode } from './codes.js';
 import { DAILY_LIMIT_WAIT_MS, type ClassifyContext } from './context.js';
 import { failure } from './failure.js';
-import { headerValue, retryAfterFromHeader, retryAfterFromText } from './retry-after.js';
+import { statedRetryAfter } from './retry-after.js';
 
-const RATE_REASONS = ['rateLimitExceeded', 'userRateLimitExceeded', 'dailyLimitExceeded', 'quotaExceeded', 'RATE_LIMIT_EXCEEDED'];
+/** errors[].reason values of Gmail's "slow down" answers (with a 429, or a 403). */
+export const RATE_REASONS = ['rateLimitExceeded', 'userRateLimitExceeded', 'dailyLimitExceeded', 'quotaExceeded', 'RATE_LIMIT_EXCEEDED'];
 
 export function classifyGmail(h: HttpAnswer, ctx: ClassifyContext): DeliveryError {
   const body = gmailErrorBody(h.data);
   const has = (...r: string[]) => body.reasons.some((x) => r.includes(x));
   const now = (ctx.now ?? Date.now)();
-  // Both may be there: the later one is the one that holds.
-  const retryAfter = laterOf(retryAfterFromHeader(headerValue(h.headers, 'retry-after'), now), retryAfterFromText(body.message));
+  const retryAfter = statedRetryAfter(h.headers, body.message, now);
   const detail = [h.status, body.status, ...new Set(body.reasons)].filter(Boolean).join(' ');
   const as = ctx.user ? ` as ${ctx.user}` : '';
   const mk = (code: FailureCode, statement: string, after = retryAfter) =>
@@ -56,10 +56,4 @@ export function classifyGmail(h: HttpAnswer, ctx: ClassifyContext): DeliveryErro
   if (h.status === 408) return mk('delivery.timeout', 'Gmail timed out reading the request');
   if (h.status >= 500) return mk('delivery.gmail_5xx', 'Gmail had a server error');
   return mk('delivery.gmail_4xx', `Gmail answered ${h.status}`);
-}
-
-function laterOf(a: Date | undefined, b: Date | undefined): Date | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return a.getTime() >= b.getTime() ? a : b;
 }

@@ -2,13 +2,16 @@
  * Google's answers to the S/MIME calls (settings.sendAs.smimeInfo list/get/insert/delete/
  * setDefault): delegation, scopes, no such user, and the certificate Gmail refused (expired,
  * untrusted issuer, wrong address, wrong password, S/MIME off). Gmail says which in its message
- * text only, so these read it; the S/MIME commands show Google's words next to the fix.
+ * text only, so these read it; the S/MIME commands show Google's words next to the fix. A "slow
+ * down" (429, or 403 with a rate reason) keeps Google's stated time: the commands wait and retry.
  */
 import type { DeliveryError } from '../errors.js';
 import { gmailErrorBody, tokenBody, type HttpAnswer } from './answer.js';
 import type { FailureCode } from './codes.js';
 import type { ClassifyContext } from './context.js';
 import { failure } from './failure.js';
+import { RATE_REASONS } from './gmail-api.js';
+import { statedRetryAfter } from './retry-after.js';
 
 export function classifySmime(http: HttpAnswer | undefined, ctx: ClassifyContext): DeliveryError {
   if (!http) return failure('smime.google', 'the S/MIME call failed', ctx);
@@ -23,6 +26,10 @@ export function classifySmime(http: HttpAnswer | undefined, ctx: ClassifyContext
   const detail = [http.status, body.status, ...new Set(body.reasons)].filter(Boolean).join(' ');
   const said = (code: FailureCode) => failure(code, `Gmail refused the S/MIME call (Gmail: ${detail})`, ctx, { status: http.status, detail });
   const text = body.message;
+  if (http.status === 429 || (http.status === 403 && body.reasons.some((r) => RATE_REASONS.includes(r)))) {
+    const retryAfter = statedRetryAfter(http.headers, text, (ctx.now ?? Date.now)());
+    return failure('smime.rate_limited', `Gmail asks to slow down (Gmail: ${detail})`, ctx, { status: http.status, detail, retryAfter });
+  }
   if (http.status === 403 && (body.reasons.includes('insufficientPermissions') || /insufficient authentication scopes/i.test(text))) return said('smime.scope');
   if (http.status === 404) return said('smime.not_found');
   if (http.status === 400 || http.status === 403) {

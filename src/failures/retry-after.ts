@@ -22,6 +22,18 @@ export function retryAfterFromText(...texts: Array<string | undefined>): Date | 
   return undefined;
 }
 
+/**
+ * Google's stated time in an HTTP answer: its Retry-After header and the "Retry after" of its
+ * message text. Both may be there: the later one is the one that holds.
+ */
+export function statedRetryAfter(headers: unknown, message: string, now: number): Date | undefined {
+  const a = retryAfterFromHeader(headerValue(headers, 'retry-after'), now);
+  const b = retryAfterFromText(message);
+  if (!a) return b;
+  if (!b) return a;
+  return a.getTime() >= b.getTime() ? a : b;
+}
+
 /** An HTTP Retry-After value: delta-seconds or an HTTP date. */
 export function retryAfterFromHeader(value: string | null | undefined, now: number): Date | undefined {
   if (!value) return undefined;

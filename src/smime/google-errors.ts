@@ -11,5 +11,5 @@ import { SmimeError } from './errors.js';
 export function googleError(err: unknown, what: string, context: { clientId?: string; scopes?: readonly string[] } = {}): SmimeError {
   if (err instanceof SmimeError) return err;
   const f = classify(err, { ...context, purpose: 'smime' });
-  return new SmimeError(f.code, `${what} failed: ${googleText(err)}${f.fix ? ` (${f.fix})` : ''}`, { cause: err });
+  return new SmimeError(f.code, `${what} failed: ${googleText(err)}${f.fix ? ` (${f.fix})` : ''}`, { cause: err, retryAfter: f.retryAfter });
 }
