@@ -1,10 +1,12 @@
 /**
  * The Gmail API calls S/MIME needs: send-as aliases and their smimeInfo resources, as the
- * impersonated user. Every failure becomes a one-line SmimeError (see google-errors.ts).
+ * impersonated user. Every failure becomes a one-line SmimeError (see google-errors.ts); a
+ * "slow down" is waited out and the call tried again (slow-down.ts).
  */
 import { gmail, type gmail_v1 } from '@googleapis/gmail';
 import type { GoogleCredentials } from '../google/index.js';
 import { googleError } from './google-errors.js';
+import { SlowDownGate } from './slow-down.js';
 
 export interface SendAsAlias {
   email: string;
@@ -37,22 +39,28 @@ export interface GmailSmimeOptions {
   /** The credentials that act for `user`. */
   credentialsFor: (user: string) => GoogleCredentials;
   apiRootUrl: string;
+  /** Shared by every call: a "slow down" to one pauses all (default: one per API object). */
+  slowDown?: SlowDownGate;
 }
 
 export function createGmailSmimeApi(options: GmailSmimeOptions): SmimeApi {
   const rootUrl = options.apiRootUrl;
   // rootUrl again per call (the client-level one does not reach every request); gaxios retries
-  // GET and DELETE on 429/5xx/network errors, never the (non-idempotent) POSTs.
-  const callOptions = { rootUrl, retry: true };
+  // GET and DELETE on 5xx/network errors, never the (non-idempotent) POSTs. A 429 is not
+  // gaxios's to retry: the gate waits Google's stated time and pauses every call, POSTs included.
+  const callOptions = { rootUrl, retry: true, retryConfig: { statusCodesToRetry: [[100, 199], [408, 408], [500, 599]] } };
+  const gate = options.slowDown ?? new SlowDownGate();
 
-  async function call<T>(user: string, what: string, fn: (client: gmail_v1.Gmail) => Promise<T>): Promise<T> {
+  function call<T>(user: string, what: string, fn: (client: gmail_v1.Gmail) => Promise<T>): Promise<T> {
     const creds = options.credentialsFor(user);
     const client = gmail({ version: 'v1', auth: creds.clientFor(user), rootUrl });
-    try {
-      return await fn(client);
-    } catch (err) {
-      throw googleError(err, what, { clientId: creds.clientId, scopes: creds.scopes });
-    }
+    return gate.run(async () => {
+      try {
+        return await fn(client);
+      } catch (err) {
+        throw googleError(err, what, { clientId: creds.clientId, scopes: creds.scopes });
+      }
+    });
   }
   const smime = (c: gmail_v1.Gmail) => c.users.settings.sendAs.smimeInfo;
   const where = (user: string, alias: string) => (alias.toLowerCase() === user.toLowerCase() ? user : `${user} (alias ${alias})`);
