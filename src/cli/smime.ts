@@ -1,7 +1,8 @@
 /**
  * `workspace-relay smime …`: S/MIME certificates of users' send-as aliases through the Gmail API,
  * with the `smime:` config section's own service account (never the relay's). Passwords come from
- * --password-file, WORKSPACE_RELAY_P12_PASSWORD or a prompt; never from argv, never printed.
+ * --password-file, WORKSPACE_RELAY_P12_PASSWORD or a prompt; never from argv, never printed. The
+ * commands over many users (import, report, rotate without --user) are in smime-bulk.ts.
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
@@ -10,24 +11,21 @@ import { systemClock, type Clock } from '../clock.js';
 import { configErrorReport, readSecretFile } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { CliExit, EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, usageExits } from './exit-codes.js';
+import { CONCURRENCY_HELP, registerBulkImport, registerBulkReport, rotateMany, usage, type BulkRotateOptions, type Interrupt, type SmimeCliContext } from './smime-bulk.js';
 import {
+  SlowDownGate,
   SmimeService,
-  buildReport,
   createGmailSmimeApi,
   entriesTable,
   entryJson,
   entryText,
-  isWarning,
   isoDay,
   parseSmimeConfig,
-  reportJson,
-  reportTable,
-  runImport,
   smimeConfigWarnings,
   smimeCredentials,
-  smimeWorkspaceFor,
   type P12Upload,
   type SmimeConfig,
+  type WorkspaceUsers,
 } from '../smime/index.js';
 
 export const P12_PASSWORD_ENV = 'WORKSPACE_RELAY_P12_PASSWORD';
@@ -44,6 +42,10 @@ export interface SmimeCliDeps {
   /** Environment: the password variable and SUDO_USER for the audit log. Default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
   clock?: Clock;
+  /** Watch for Ctrl-C during a bulk command (default: SIGINT and SIGTERM of this process). */
+  interrupt?: () => Interrupt;
+  /** The users of an S/MIME workspace (default: its smime.workspaces[].users list). */
+  workspaceUsers?: WorkspaceUsers;
 }
 
 interface Common {
@@ -71,7 +73,8 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
     const config = parseSmimeConfig(doc);
     smimeConfigWarnings(doc, config).forEach(warn);
     const credentialsFor = smimeCredentials(config);
-    const api = createGmailSmimeApi({ credentialsFor: (u) => credentialsFor(u, workspace), apiRootUrl: config.apiRootUrl });
+    const slowDown = new SlowDownGate({ clock });
+    const api = createGmailSmimeApi({ credentialsFor: (u) => credentialsFor(u, workspace), apiRootUrl: config.apiRootUrl, slowDown });
     return { config, service: new SmimeService({ api, auditLog: config.auditLog, actor: auditActor(env), clock }) };
   }
 
@@ -98,7 +101,7 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
       }
     };
 
-  async function p12From(opts: WithP12, file: string): Promise<P12Upload> {
+  async function p12From(opts: Pick<WithP12, 'password' | 'passwordFile'>, file: string): Promise<P12Upload> {
     if (opts.password !== undefined) {
       throw new CliExit(
         EXIT_USAGE,
@@ -192,42 +195,33 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
       }),
     );
 
-  smime
-    .command('import')
-    .argument('<csv>', 'CSV file of lines user,path-to-p12,password (mode 0600: it holds passwords)')
-    .description('upload many certificates; goes on past bad lines; exit code 1 if any line failed')
-    .option('--set-default', 'make each uploaded certificate the default of its user')
-    .option('--workspace <name>', 'the smime.workspaces entry whose key to use (default: by domain)')
-    .option('--json', 'JSON output: every line\'s outcome, then the counts')
-    .action(
-      run(async (csv: string, o: { setDefault?: boolean; workspace?: string; json?: boolean }) => {
-        const text = readSecretFile(csv, 'import');
-        const { service } = setup(o.workspace);
-        const outcomes = await runImport(text, {
-          csvFile: csv,
-          readFile: (f) => readFileSync(f),
-          insert: (user, alias, p12) => service.insert(user, alias, p12, { setDefault: o.setDefault === true }),
-          onOutcome: (x) => {
-            if (o.json) return;
-            const who = x.user ? ` ${x.user}` : '';
-            if (x.ok) out(`line ${x.line}${who}: ${x.message}`);
-            else deps.stderr(`line ${x.line}${who}: FAILED: ${x.message}\n`);
-            x.warnings.forEach((w) => warn(`line ${x.line}: ${w}`));
-          },
-        });
-        const failed = outcomes.filter((x) => !x.ok).length;
-        if (o.json) out(JSON.stringify({ lines: outcomes, uploaded: outcomes.length - failed, failed }, null, 2));
-        else out(`${outcomes.length - failed} uploaded, ${failed} failed`);
-        return failed ? 1 : 0;
-      }),
-    );
+  const ctx: SmimeCliContext = { setup, run, out, err: (t) => deps.stderr(t), warn, now, interrupt: deps.interrupt, workspaceUsers: deps.workspaceUsers };
+  registerBulkImport(smime, ctx);
 
-  withPassword(withTarget(smime.command('rotate').description('upload a new certificate if the default is missing or expired; make the furthest-expiring one the default')))
-    .option('--p12 <file>', 'the new PKCS#12 file, uploaded only when needed')
+  withPassword(
+    smime
+      .command('rotate')
+      .description(
+        'upload a new certificate if the default is missing or expired; make the furthest-expiring one the default. ' +
+          'Without --user, for every send-as address of every user in --users-file or --workspace (no upload: import first)',
+      )
+      .option('--user <email>', 'the user (impersonated through domain-wide delegation)')
+      .option('--alias <email>', "with --user: the send-as address (default: the user's own address)")
+      .option('--workspace <name>', "with --user: the smime.workspaces entry whose key to use (default: by domain); without: that workspace's users")
+      .option('--users-file <file>', 'without --user: the users to rotate, one address per line (# comments)')
+      .option('--concurrency <n>', `without --user: ${CONCURRENCY_HELP}`),
+  )
+    .option('--p12 <file>', 'with --user: the new PKCS#12 file, uploaded only when needed')
     .option('--json', 'JSON output')
     .action(
-      run(async (o: WithP12) => {
-        const { user, alias } = target(o);
+      run(async (o: Omit<WithP12, 'user'> & BulkRotateOptions & { user?: string }) => {
+        if (o.user === undefined) {
+          if (o.p12 || o.alias) throw usage('--p12 and --alias need --user: rotating many users picks among the certificates already uploaded (upload them with smime import)');
+          if (!o.usersFile && !o.workspace) throw usage('say whose certificates to rotate: --user USER, or --users-file FILE or --workspace NAME for many users');
+          return rotateMany(ctx, o);
+        }
+        if (o.usersFile) throw usage('give --user or --users-file, not both');
+        const { user, alias } = target({ ...o, user: o.user });
         const { service } = setup(o.workspace);
         const p12 = o.p12 ? await p12From(o, o.p12) : undefined;
         const r = await service.rotate(user, alias, p12);
@@ -242,43 +236,7 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
       }),
     );
 
-  smime
-    .command('report')
-    .argument('[users...]', 'users whose send-as addresses to check')
-    .description('default-certificate expiry of every send-as address; exit code 1 when any warns')
-    .option('--users-file <file>', 'file of user addresses, one per line (# comments)')
-    .option('--workspace <name>', 'also check the users listed in smime.workspaces[name].users (and use its key)')
-    .option('--warn-days <days>', 'warn when the default certificate expires within this many days', '30')
-    .option('--json', 'JSON output')
-    .action(
-      run(async (named: string[], o: { usersFile?: string; workspace?: string; warnDays: string; json?: boolean }) => {
-        const warnDays = Number(o.warnDays);
-        if (!Number.isInteger(warnDays) || warnDays < 0) throw new CliExit(EXIT_USAGE, `error: --warn-days ${o.warnDays}: give a whole number of days, e.g. 30`);
-        const { config, service } = setup(o.workspace);
-        const users = new Set(named.map((u) => u.trim().toLowerCase()));
-        if (o.usersFile) {
-          let text: string;
-          try {
-            text = readFileSync(o.usersFile, 'utf8');
-          } catch (err) {
-            throw new Error(`cannot read ${o.usersFile}: ${(err as NodeJS.ErrnoException).code ?? errorText(err)}`);
-          }
-          for (const l of text.split(/\r?\n/)) {
-            const u = l.replace(/#.*/, '').trim().toLowerCase();
-            if (u) users.add(u);
-          }
-        }
-        if (o.workspace) smimeWorkspaceFor(config, '', o.workspace)!.users.forEach((u) => users.add(u));
-        if (!users.size) {
-          throw new CliExit(EXIT_USAGE, 'error: name the users to check: smime report USER…, --users-file FILE, or --workspace NAME with smime.workspaces[].users');
-        }
-        const rows = await buildReport(service.api, [...users], { now: now(), warnDays });
-        out(o.json ? JSON.stringify(reportJson(rows), null, 2) : reportTable(rows));
-        const warnings = rows.filter(isWarning).length;
-        if (!o.json && warnings) deps.stderr(`${warnings} of ${rows.length} send-as addresses need attention\n`);
-        return warnings ? 1 : 0;
-      }),
-    );
+  registerBulkReport(smime, ctx);
 
   return smime;
 }

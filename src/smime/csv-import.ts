@@ -4,11 +4,16 @@
  * ("a,b" and "" inside quotes), which a password containing a comma needs. Quoting is csv-parse's
  * (the csv project), not ours. A bad line is reported
  * and the import goes on; the caller sets a non-zero exit code when any line failed.
+ *
+ * Lines are uploaded several at once (bulk.ts) and reported, and audited, in line order. A
+ * certificate already on its alias is not uploaded again, so an import interrupted (Ctrl-C, a
+ * lost connection) is finished by running it again.
  */
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { errorText } from '../errors.js';
-import type { InsertResult, P12Upload } from './service.js';
+import { runBulk, type BulkOptions, type BulkRun } from './bulk.js';
+import type { SmimeService } from './service.js';
 
 export interface ImportLine {
   line: number;
@@ -26,6 +31,8 @@ export interface ImportOutcome {
   line: number;
   user: string | undefined;
   ok: boolean;
+  /** The certificate was on the alias already: not uploaded again. */
+  already?: boolean;
   /** Certificate id (when uploaded) or the reason it failed: one line, no password. */
   message: string;
   warnings: string[];
@@ -77,16 +84,26 @@ export function parseImportCsv(text: string): { lines: ImportLine[]; problems: I
   return { lines, problems };
 }
 
-export interface ImportOptions {
+export interface ImportOptions extends BulkOptions {
   /** The CSV file's path: relative .p12 paths are relative to its directory. */
   csvFile: string;
   readFile: (file: string) => Buffer;
-  insert: (user: string, alias: string, p12: P12Upload) => Promise<InsertResult>;
+  service: SmimeService;
+  /** Make each line's certificate the default of its user. */
+  setDefault?: boolean;
   onOutcome?: (outcome: ImportOutcome) => void;
 }
 
-/** Upload every good line of `text`, one at a time; report every line's outcome in line order. */
-export async function runImport(text: string, options: ImportOptions): Promise<ImportOutcome[]> {
+export interface ImportRun extends BulkRun {
+  outcomes: ImportOutcome[];
+}
+
+/**
+ * Upload every good line of `text`, `concurrency` at once; report every line's outcome in line
+ * order (a bad line where it stands). When interrupted, the lines after the last one done are
+ * not reported: `interrupted` says so.
+ */
+export async function runImport(text: string, options: ImportOptions): Promise<ImportRun> {
   const { lines, problems } = parseImportCsv(text);
   const outcomes: ImportOutcome[] = [];
   const emit = (o: ImportOutcome) => {
@@ -101,22 +118,32 @@ export async function runImport(text: string, options: ImportOptions): Promise<I
     }
   };
   const base = path.dirname(options.csvFile);
-  for (const l of lines) {
-    flushProblems(l.line);
-    const file = path.resolve(base, l.p12Path);
-    try {
-      let data: Buffer;
+  const run = await runBulk(
+    options.service,
+    lines,
+    options,
+    async (l, service): Promise<ImportOutcome> => {
       try {
-        data = options.readFile(file);
+        let data: Buffer;
+        try {
+          data = options.readFile(path.resolve(base, l.p12Path));
+        } catch (err) {
+          throw new Error(`cannot read ${l.p12Path}: ${(err as NodeJS.ErrnoException).code ?? errorText(err)}`);
+        }
+        const r = await service.insertOnce(l.user, l.user, { data, password: l.password, label: l.p12Path }, { setDefault: options.setDefault === true });
+        const dflt = r.madeDefault ? ' (default)' : '';
+        const message = r.already ? `certificate ${r.entry.id} is there already, not uploaded again${r.madeDefault ? ' (made the default)' : ''}` : `uploaded certificate ${r.entry.id}${dflt}`;
+        return { line: l.line, user: l.user, ok: true, already: r.already === true, message, warnings: r.warnings };
       } catch (err) {
-        throw new Error(`cannot read ${l.p12Path}: ${(err as NodeJS.ErrnoException).code ?? errorText(err)}`);
+        return { line: l.line, user: l.user, ok: false, message: errorText(err), warnings: [] };
       }
-      const r = await options.insert(l.user, l.user, { data, password: l.password, label: l.p12Path });
-      emit({ line: l.line, user: l.user, ok: true, message: `uploaded certificate ${r.entry.id}${r.madeDefault ? ' (default)' : ''}`, warnings: r.warnings });
-    } catch (err) {
-      emit({ line: l.line, user: l.user, ok: false, message: errorText(err), warnings: [] });
-    }
-  }
-  flushProblems(Number.POSITIVE_INFINITY);
-  return outcomes;
+    },
+    (o, l, auditError) => {
+      flushProblems(l.line);
+      emit(auditError ? { ...o, ok: false, message: auditError.message } : o);
+    },
+  );
+  // Bad lines after the last line done: reported unless the run stopped before them.
+  flushProblems(run.done === lines.length ? Number.POSITIVE_INFINITY : (lines[run.done]?.line ?? Number.POSITIVE_INFINITY));
+  return { ...run, outcomes };
 }

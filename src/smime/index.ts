@@ -1,3 +1,5 @@
+export * from './bulk-rotate.js';
+export * from './bulk.js';
 export * from './config.js';
 export * from './credentials.js';
 export * from './csv-import.js';
@@ -5,7 +7,10 @@ export * from './errors.js';
 export * from './format.js';
 export * from './gmail-smime.js';
 export * from './google-errors.js';
+export * from './ordered-pool.js';
 export * from './p12.js';
 export * from './report.js';
 export * from './rotation.js';
 export * from './service.js';
+export * from './slow-down.js';
+export * from './users.js';

@@ -2,9 +2,11 @@
  * The expiry report: every send-as alias of the users named, with its default certificate's
  * expiry; a warning for aliases whose default expires within the window, has expired, or is
  * missing. One user's failure (no such user, no delegation) is a row, not the end of the report.
+ * Users are checked `concurrency` at once (ordered-pool.ts); rows come in the users' order.
  */
 import { errorText } from '../errors.js';
 import type { SmimeApi, SmimeEntry } from './gmail-smime.js';
+import { runOrdered, type OrderedRun } from './ordered-pool.js';
 import { isoDay } from './p12.js';
 import { daysLeft, pickDefault } from './rotation.js';
 
@@ -24,26 +26,44 @@ export interface ReportRow {
   message?: string;
 }
 
-export async function buildReport(
-  api: SmimeApi,
-  users: readonly string[],
-  options: { now: Date; warnDays: number },
-): Promise<ReportRow[]> {
+export interface ReportOptions {
+  now: Date;
+  warnDays: number;
+  /** Users checked at once (default 1). */
+  concurrency?: number;
+  /** Aborted (Ctrl-C): the users not started are left out; `run.interrupted` says so. */
+  signal?: AbortSignal | undefined;
+}
+
+export interface Report extends OrderedRun {
+  rows: ReportRow[];
+}
+
+export async function buildReport(api: SmimeApi, users: readonly string[], options: ReportOptions): Promise<Report> {
   const rows: ReportRow[] = [];
-  for (const user of users) {
-    let aliases;
+  const run = await runOrdered(
+    users,
+    { concurrency: options.concurrency ?? 1, signal: options.signal },
+    (user) => userRows(api, user, options),
+    (mine) => void rows.push(...mine),
+  );
+  return { ...run, rows };
+}
+
+/** One user's rows: each send-as alias, or one error row when the aliases cannot be listed. */
+async function userRows(api: SmimeApi, user: string, options: ReportOptions): Promise<ReportRow[]> {
+  let aliases;
+  try {
+    aliases = await api.listAliases(user);
+  } catch (err) {
+    return [{ user, alias: undefined, primary: false, status: 'error', message: errorText(err) }];
+  }
+  const rows: ReportRow[] = [];
+  for (const a of aliases) {
     try {
-      aliases = await api.listAliases(user);
+      rows.push(assess(user, a.email, a.isPrimary, await api.list(user, a.email), options));
     } catch (err) {
-      rows.push({ user, alias: undefined, primary: false, status: 'error', message: errorText(err) });
-      continue;
-    }
-    for (const a of aliases) {
-      try {
-        rows.push(assess(user, a.email, a.isPrimary, await api.list(user, a.email), options));
-      } catch (err) {
-        rows.push({ user, alias: a.email, primary: a.isPrimary, status: 'error', message: errorText(err) });
-      }
+      rows.push({ user, alias: a.email, primary: a.isPrimary, status: 'error', message: errorText(err) });
     }
   }
   return rows;

@@ -2,13 +2,15 @@
  * S/MIME operations as an admin runs them: every change checked locally first where it can be,
  * then made through Gmail, then written to the audit log (who, what, when, on which alias and
  * certificate; never the password or the key). A change Google refused is audited as failed.
+ * The bulk commands hold each item's audit lines (`holding`) and write them in input order
+ * (bulk.ts).
  */
-import { appendAudit, type AuditActor } from '../audit/index.js';
+import { appendAudit, type AuditActor, type AuditEntry } from '../audit/index.js';
 import { systemClock, type Clock } from '../clock.js';
 import { errorText } from '../errors.js';
 import { SmimeError } from './errors.js';
 import type { SmimeApi, SmimeEntry } from './gmail-smime.js';
-import { checkP12, isoDay } from './p12.js';
+import { certificatesFromPem, checkP12, isoDay, type CertificateInfo, type P12Check } from './p12.js';
 import { needsNewCertificate, pickDefault } from './rotation.js';
 
 export interface SmimeServiceOptions {
@@ -17,6 +19,15 @@ export interface SmimeServiceOptions {
   auditLog: string;
   actor: AuditActor;
   clock?: Clock;
+  /** Where audit lines go (default: appended to `auditLog`, fsynced, one by one). */
+  audit?: AuditWrite;
+}
+
+export type AuditWrite = (entry: AuditEntry, at: Date) => Promise<void>;
+
+/** The audit lines of one item of a bulk command, held until its turn in the input order. */
+export class HeldAudit {
+  readonly lines: { entry: AuditEntry; at: Date }[] = [];
 }
 
 /** A .p12 file to upload: its bytes, its password and a label (the file name) for messages. */
@@ -30,6 +41,8 @@ export interface InsertResult {
   entry: SmimeEntry;
   warnings: string[];
   madeDefault: boolean;
+  /** The certificate was on the alias already: nothing was uploaded (insertOnce). */
+  already?: boolean;
 }
 
 export interface RotationResult {
@@ -48,12 +61,33 @@ export class SmimeService {
   private readonly auditLog: string;
   private readonly actor: AuditActor;
   private readonly clock: Clock;
+  private readonly write: AuditWrite;
 
-  constructor(options: SmimeServiceOptions) {
+  constructor(private readonly options: SmimeServiceOptions) {
     this.api = options.api;
     this.auditLog = options.auditLog;
     this.actor = options.actor;
     this.clock = options.clock ?? systemClock;
+    this.write = options.audit ?? ((entry, at) => appendAudit(this.auditLog, entry, at));
+  }
+
+  /** The same service, its audit lines held in `held` instead of written (see writeHeld). */
+  holding(held: HeldAudit): SmimeService {
+    return new SmimeService({ ...this.options, audit: async (entry, at) => void held.lines.push({ entry, at }) });
+  }
+
+  /** Write held audit lines, in their order, with their own times. */
+  async writeHeld(held: HeldAudit): Promise<void> {
+    for (const { entry, at } of held.lines.splice(0)) {
+      try {
+        await this.write(entry, at);
+      } catch (err) {
+        throw new SmimeError(
+          'smime.audit',
+          `${entry.action} for ${String(entry.alias)} was done, but the audit log ${this.auditLog} could not be written (${errorText(err)}): fix its path or permissions (smime.auditLog)`,
+        );
+      }
+    }
   }
 
   list(user: string, alias: string = user): Promise<SmimeEntry[]> {
@@ -71,6 +105,24 @@ export class SmimeService {
     return { entry, warnings, madeDefault: options.setDefault === true };
   }
 
+  /**
+   * The bulk import's insert: like `insert`, but a certificate already on the alias (the same
+   * one: a rerun after an interruption) is not uploaded again; with `setDefault` it is made the
+   * default if it is not. So running an import twice does no harm.
+   */
+  async insertOnce(user: string, alias: string, p12: P12Upload, options: { setDefault?: boolean } = {}): Promise<InsertResult> {
+    const checked = checkP12(p12.data, p12.password, { alias, now: new Date(this.clock.now()), label: p12.label });
+    const present = (await this.api.list(user, alias)).find((e) => sameCertificate(e, checked.contents.certificate));
+    if (!present) {
+      const { entry, warnings } = await this.upload(user, alias, p12, 'smime.insert', undefined, checked);
+      if (options.setDefault) await this.setDefault(user, alias, entry.id);
+      return { entry, warnings, madeDefault: options.setDefault === true, already: false };
+    }
+    const makeDefault = options.setDefault === true && !present.isDefault;
+    if (makeDefault) await this.setDefault(user, alias, present.id);
+    return { entry: present, warnings: checked.warnings, madeDefault: makeDefault, already: true };
+  }
+
   async delete(user: string, alias: string, id: string): Promise<void> {
     await this.audited({ action: 'smime.delete', user, alias, certificateId: id }, () => this.api.delete(user, alias, id));
   }
@@ -81,11 +133,12 @@ export class SmimeService {
 
   /**
    * If the alias has no default certificate or it has expired, upload `p12` (when given); then
-   * make the unexpired certificate with the furthest expiry the default.
+   * make the unexpired certificate with the furthest expiry the default. `listed`: the alias's
+   * certificates as just listed (the bulk rotate has them), else they are listed here.
    */
-  async rotate(user: string, alias: string = user, p12?: P12Upload): Promise<RotationResult> {
+  async rotate(user: string, alias: string = user, p12?: P12Upload, listed?: readonly SmimeEntry[]): Promise<RotationResult> {
     const now = new Date(this.clock.now());
-    const entries = await this.api.list(user, alias);
+    const entries = listed ? [...listed] : await this.api.list(user, alias);
     const previous = entries.find((e) => e.isDefault);
     const warnings: string[] = [];
     const notes: string[] = [];
@@ -113,8 +166,8 @@ export class SmimeService {
     return { alias, uploaded, previousDefaultId: previous?.id, defaultId: best.id, changed, warnings, notes };
   }
 
-  private async upload(user: string, alias: string, p12: P12Upload, action: string, step?: string): Promise<{ entry: SmimeEntry; warnings: string[] }> {
-    const { contents, warnings } = checkP12(p12.data, p12.password, { alias, now: new Date(this.clock.now()), label: p12.label });
+  private async upload(user: string, alias: string, p12: P12Upload, action: string, step?: string, checked?: P12Check): Promise<{ entry: SmimeEntry; warnings: string[] }> {
+    const { contents, warnings } = checked ?? checkP12(p12.data, p12.password, { alias, now: new Date(this.clock.now()), label: p12.label });
     const cert = contents.certificate;
     const entry = await this.audited(
       { action, step, user, alias, file: p12.label, fingerprint256: cert.fingerprint256, notAfter: cert.notAfter.toISOString() },
@@ -133,11 +186,11 @@ export class SmimeService {
     try {
       result = await change();
     } catch (err) {
-      await appendAudit(this.auditLog, { ...what, who: this.actor, outcome: 'failed', error: errorText(err) }, new Date(this.clock.now()));
+      await this.write({ ...what, who: this.actor, outcome: 'failed', error: errorText(err) }, new Date(this.clock.now()));
       throw err;
     }
     try {
-      await appendAudit(this.auditLog, { ...what, ...details?.(result), who: this.actor, outcome: 'ok' }, new Date(this.clock.now()));
+      await this.write({ ...what, ...details?.(result), who: this.actor, outcome: 'ok' }, new Date(this.clock.now()));
     } catch (err) {
       throw new SmimeError(
         'smime.audit',
@@ -146,4 +199,10 @@ export class SmimeService {
     }
     return result;
   }
+}
+
+/** Is Gmail's entry this certificate? By the fingerprint of its PEM; without one, by the expiry to the second. */
+function sameCertificate(e: SmimeEntry, cert: CertificateInfo): boolean {
+  if (e.pem) return certificatesFromPem(e.pem).some((c) => c.fingerprint256 === cert.fingerprint256);
+  return e.expiration?.getTime() === cert.notAfter.getTime();
 }

@@ -141,6 +141,13 @@ export interface InsertRecord {
 
 export class FakeSmime {
   readonly inserts: InsertRecord[] = [];
+  /** Hold each S/MIME call this long (ms) before answering: Google's latency, fixed or drawn per call. */
+  latencyMs: number | (() => number) = 0;
+  /** Calls being answered now, and the most at once (to see that a bulk command runs calls side by side). */
+  inFlight = 0;
+  maxInFlight = 0;
+  /** Every S/MIME call answered: method, path and when it arrived (ms). */
+  readonly calls: { method: string; path: string; at: number }[] = [];
   private readonly mailboxes = new Map<string, Map<string, Alias>>();
   private readonly trusted: forge.pki.Certificate[] = [];
   private nextId = 1;
@@ -150,7 +157,17 @@ export class FakeSmime {
     const base = String.raw`^/gmail/v1/users/([^/]+)/settings/sendAs`;
     const r = (method: string, path: string, h: (req: FakeRequest, m: string[]) => ScriptedResponse) => {
       const re = new RegExp(`${base}${path}$`);
-      google.route(method, re, (req) => h(req, (re.exec(req.url.pathname) ?? []).map((x) => decodeURIComponent(x ?? ''))));
+      google.route(method, re, async (req) => {
+        s.calls.push({ method, path: req.url.pathname, at: Date.now() });
+        s.maxInFlight = Math.max(s.maxInFlight, ++s.inFlight);
+        try {
+          const wait = typeof s.latencyMs === 'function' ? s.latencyMs() : s.latencyMs;
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          return h(req, (re.exec(req.url.pathname) ?? []).map((x) => decodeURIComponent(x ?? '')));
+        } finally {
+          s.inFlight--;
+        }
+      });
     };
     r('GET', '', (req, m) => s.listAliases(req, m[1]!));
     r('GET', '/([^/]+)', (req, m) => s.withAlias(req, m, 'read', (a, alias) => ({ status: 200, body: aliasJson(alias, a) })));
@@ -348,7 +365,7 @@ export interface CliRun {
 export async function runSmimeCli(
   doc: unknown,
   args: string[],
-  o: { env?: Record<string, string>; password?: string } = {},
+  o: { env?: Record<string, string>; password?: string; interrupt?: AbortSignal; onStdout?: (text: string) => void } = {},
 ): Promise<CliRun> {
   const r: CliRun = { stdout: '', stderr: '', code: 0, prompts: [] };
   const program = new Command('workspace-relay').exitOverride().configureOutput({
@@ -357,8 +374,12 @@ export async function runSmimeCli(
   });
   registerSmimeCommands(program, {
     loadDoc: () => doc,
-    stdout: (s) => (r.stdout += s),
+    stdout: (s) => {
+      r.stdout += s;
+      o.onStdout?.(s);
+    },
     stderr: (s) => (r.stderr += s),
+    interrupt: () => ({ signal: o.interrupt ?? new AbortController().signal, dispose: () => undefined }),
     prompt: async (q) => {
       r.prompts.push(q);
       if (o.password === undefined) throw new Error('unexpected prompt');
