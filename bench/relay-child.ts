@@ -2,7 +2,8 @@
  * Child process: the REAL relay (startRelay from src/app.ts) with the config the parent wrote, so
  * the relay's memory (VmHWM) is its own and not the load generator's. Logs go to a file (as they
  * would to journald: the cost of writing them is part of the relay's work).
- * argv: <config.json> <log file> <log level>.
+ * argv: <config.json> <log file> <log level>. The parent may send a new config ('reload', as
+ * SIGHUP would), e.g. to release mail held back while the load was accepted.
  */
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
@@ -17,7 +18,13 @@ const logger = createLogger({ level }, pino.destination({ dest: logFile, sync: f
 const relay = await startRelay({ config, logger });
 serveParent(
   { port: relay.listeners[0]!.address.port },
-  { stats: () => ({ queued: relay.scheduler.queued, inFlight: relay.scheduler.inFlight, dirSyncs: relay.spool.dirSyncs }) },
+  {
+    stats: () => ({ queued: relay.scheduler.queued, inFlight: relay.scheduler.inFlight, dirSyncs: relay.spool.dirSyncs }),
+    reload: async (req) => {
+      await relay.reload(parseConfig(req.config, configFile));
+      return {};
+    },
+  },
   async () => {
     await relay.stop();
     logger.flush();

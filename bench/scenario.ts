@@ -14,6 +14,8 @@ import type { GmailStats } from './fake-gmail.js';
 import { runLoad, type LoadResult } from './smtp-load.js';
 
 export const DOMAIN = 'bench.example';
+/** queue.userRate that holds mail back (preload, accept-only): one send per user per ~3 hours. */
+export const HOLD_RATE = 0.0001;
 
 export interface RelaySettings {
   /** queue.userRate; undefined = the relay's default. */
@@ -57,6 +59,12 @@ export interface RunOptions extends RelaySettings {
   drainTimeoutMs: number;
   /** Measure accepting alone: delivery held back (one user paced at 1 send per ~3 hours). */
   acceptOnly?: boolean;
+  /**
+   * Accept the whole load with delivery held back (each user's first message goes, the rest wait),
+   * then release it (a config reload to the run's pace) and measure the drain from there: the
+   * pace is then the relay's, not the pace at which the load could be accepted.
+   */
+  preload?: boolean;
   keep: boolean;
 }
 
@@ -75,6 +83,8 @@ export interface RunResult {
   /** Directory fsyncs of the listeners' spool while the load ran (commits: data/ and queue/). */
   dirSyncs: number;
   drained: boolean;
+  /** Wall-clock ms when held mail was released (preload), else undefined. */
+  releasedAt?: number;
   dir: string;
 }
 
@@ -84,6 +94,8 @@ export interface Bench {
   gmail: Child;
   port: number;
   dir: string;
+  /** Give the running relay new settings (a reload, as SIGHUP). */
+  reconfigure(s: RelaySettings): Promise<void>;
   close(keep?: boolean): Promise<void>;
 }
 
@@ -110,6 +122,12 @@ export async function startBench(s: RelaySettings, gmailLatency: number, gmailQu
     gmail,
     port: Number(relay.ready.port),
     dir,
+    async reconfigure(next) {
+      // (the listener entry unchanged, port 0 included: the reload keeps the one bound)
+      const config = relayConfig(next, dir, keyFile, url);
+      writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
+      await relay.request('reload', { config });
+    },
     async close(keep = false) {
       await relay.stop();
       await gmail.stop();
@@ -174,7 +192,8 @@ async function relayDirSyncs(bench: Bench): Promise<number> {
 }
 
 export async function runScenario(o: RunOptions): Promise<RunResult> {
-  const bench = await startBench(o, o.gmailLatency, o.gmailQuota);
+  // Held back while accepting: one send per user per ~3 hours.
+  const bench = await startBench(o.preload ? { ...o, userRate: HOLD_RATE } : o, o.gmailLatency, o.gmailQuota);
   try {
     const idleRss = memoryOf(bench.relay.pid)?.rss ?? NaN;
     const cpuBefore = cpuSecondsOf(bench.relay.pid);
@@ -195,6 +214,11 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
       runId: path.basename(bench.dir),
     });
     const dirSyncs = (await relayDirSyncs(bench)) - dirSyncsBefore;
+    let releasedAt: number | undefined;
+    if (o.preload) {
+      releasedAt = Date.now();
+      await bench.reconfigure(o);
+    }
     const drained = o.acceptOnly ? false : await waitDrained(bench, load.accepted, o.drainTimeoutMs);
     const rssSamples = sampler.stop();
     const peakRss = memoryOf(bench.relay.pid)?.peak ?? NaN;
@@ -203,7 +227,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     const used = process.cpuUsage(loadCpuBefore);
     const gmail = await gmailStats(bench, true);
     const loadCpu = (used.user + used.system) / 1e6;
-    return { load, gmail, idleRss, peakRss, rssSamples, relayCpu, loadCpu, gmailCpu, dirSyncs, drained, dir: bench.dir };
+    return { load, gmail, idleRss, peakRss, rssSamples, relayCpu, loadCpu, gmailCpu, dirSyncs, drained, releasedAt, dir: bench.dir };
   } finally {
     await bench.close(o.keep);
   }
