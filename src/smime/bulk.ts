@@ -14,7 +14,7 @@
 import { runOrdered, type OrderedRun } from './ordered-pool.js';
 import { HeldAudit, type SmimeService } from './service.js';
 
-export const DEFAULT_CONCURRENCY = 10;
+export const DEFAULT_CONCURRENCY = 20;
 /** Google's own batch limit for Gmail is 50 calls; more at once only invites "slow down". */
 export const MAX_CONCURRENCY = 50;
 
