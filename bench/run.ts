@@ -12,9 +12,11 @@ import { USER_TARGET_RATE } from '../src/queue/google-quota.js';
 import { comparePostfix } from './postfix.js';
 import { TABLE_HEAD, describe, medianMetrics, metrics, tableRow, type Metrics } from './report.js';
 import { runScenario, type RunOptions } from './scenario.js';
+import { runSmimeBench } from './smime.js';
 
 const HELP = `npm run bench -- [flags]
-  --scenario NAME          throughput (default) | clinic | large | scans | pace | pace50 | postfix | devices
+  --scenario NAME          throughput (default) | clinic | large | scans | pace | pace50 |
+                           smime-report | smime-import | postfix | devices
                            pace: 1,000 messages from one user against Google's quotas (about 7 min);
                            pace50: 1,000 from each of 50 users at once (about 7 min); add
                            --user-rate 1 for the old default pace (about 17 min each)
@@ -44,6 +46,9 @@ const HELP = `npm run bench -- [flags]
   --keep                   keep the temp dir (spool, logs, config)
   --profile                write a V8 CPU profile of the relay (kept in the temp dir)
   --json                   also print the metrics as one JSON line
+smime-report, smime-import: the S/MIME CLI over --count users (default 1000) against a fake
+  Gmail answering each call after --gmail-latency MS (default 150); --concurrency N is the CLI's
+  --concurrency (default: its own). The first import run makes the .p12 files (minutes; cached).
 postfix scenario (root; installs Debian's postfix if missing):
   npm run bench -- --scenario postfix [--count 5000 --connections 8 --size 4096 --one-per-connection --runs 3]
   (--size is smtp-source -l: the payload, headers not included)
@@ -63,6 +68,9 @@ const PRESETS: Record<string, Partial<RunOptions>> = {
   // Google's per-user rate (docs/pacing.md): the relay's default pace against the quotas.
   pace: { count: 1000, size: 4096, connections: 4, users: 1, userRate: undefined, gmailQuota: true, drainTimeoutMs: 1_800_000 },
   // 50 users at 2.4/s (120/s) drain faster than a loaded 2-core machine accepts: accept first, then release.
+  // The S/MIME CLI (bench/smime.ts): --count users, Gmail answering each call after 150 ms.
+  'smime-report': { count: 1000, gmailLatency: 150 },
+  'smime-import': { count: 1000, gmailLatency: 150 },
   pace50: { count: 50_000, size: 4096, connections: 8, users: 50, userRate: undefined, gmailQuota: true, preload: true, drainTimeoutMs: 2_400_000 },
 };
 
@@ -100,7 +108,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     process.exit(0);
   }
   const preset = PRESETS[v.scenario] ?? (v.scenario === 'postfix' ? {} : null);
-  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, scans, pace, pace50, postfix, devices)`);
+  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, scans, pace, pace50, smime-report, smime-import, postfix, devices)`);
   const int = (name: string, text: string | undefined): number | undefined => {
     if (text === undefined) return undefined;
     const n = Number(text);
@@ -137,7 +145,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     perUserConcurrency: int('per-user-concurrency', v['per-user-concurrency']),
     greetingDelay: int('greeting-delay', v['greeting-delay']),
     ...(v['no-delivery-thread'] ? { deliveryThread: false } : {}),
-    gmailLatency: int('gmail-latency', v['gmail-latency']) ?? 0,
+    gmailLatency: int('gmail-latency', v['gmail-latency']) ?? base.gmailLatency,
     fromDist: v['from-dist'],
     nodeFlags: v['node-flags']?.split(/\s+/).filter(Boolean) ?? [],
     gmailQuota: v['gmail-quota'] ?? base.gmailQuota ?? false,
@@ -175,6 +183,19 @@ function label(o: RunOptions): string {
 async function main(): Promise<void> {
   const { scenario, runs, json, o } = options();
   if (o.fromDist) execFileSync(process.execPath, [path.join(import.meta.dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit', cwd: path.join(import.meta.dirname, '..') });
+  if (scenario === 'smime-report' || scenario === 'smime-import') {
+    for (let i = 0; i < runs; i++) {
+      const r = await runSmimeBench({
+        command: scenario === 'smime-report' ? 'report' : 'import',
+        users: o.count,
+        latencyMs: o.gmailLatency,
+        concurrency: o.concurrency,
+        keep: o.keep,
+      });
+      console.log(JSON.stringify(r));
+    }
+    return;
+  }
   if (scenario === 'postfix' || scenario === 'devices') {
     await comparePostfix({
       count: o.count,

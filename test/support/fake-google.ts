@@ -144,6 +144,8 @@ export class FakeGoogle {
     probe: () => this.uploadProbe,
     error: gmailError,
   });
+  /** Answer each token request this long (ms) after it arrives: Google's latency (benchmarks). */
+  tokenLatencyMs = 0;
 
   private server!: http.Server;
   private readonly accounts = new Map<string, TestServiceAccount>();
@@ -293,6 +295,7 @@ export class FakeGoogle {
       res.end(typeof r.body === 'string' ? r.body : JSON.stringify(r.body));
     };
     if (req.method === 'POST' && url.pathname === '/token') {
+      if (this.tokenLatencyMs > 0) await new Promise((r) => setTimeout(r, this.tokenLatencyMs));
       const scripted = this.scriptedTokens.shift();
       if (scripted) {
         this.tokenRequests.push({ ok: false, error: `scripted ${scripted.status}` });
