@@ -241,6 +241,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     use: (next: Generation) => {
       gen = next;
       gen.deliveries.activate();
+      scheduler.configChanged();
     },
     open,
     setListeners: (entries: ListenerEntry[]) => void (running = entries),

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
 import type { Transport } from '../src/delivery/types.js';
 import { DeliveryError } from '../src/errors.js';
 import { PROJECT_TARGET_RATE, USER_TARGET_RATE, burstFor, PROJECT_SENDS_PER_MINUTE } from '../src/queue/google-quota.js';
@@ -42,11 +43,15 @@ describe('pace through the scheduler, on a driven clock', () => {
     },
   };
 
-  async function start(queue: Record<string, unknown>, workspaces?: Record<string, unknown>[]): Promise<void> {
-    const config = parseConfig({
+  let config: Config;
+  const configFor = (queue: Record<string, unknown>, workspaces?: Record<string, unknown>[]) =>
+    parseConfig({
       workspaces: workspaces ?? [{ name: 'clinic', domains: ['clinic.example'], transport: 'gmail-api', gmailApi: { serviceAccountKeyFile: '/keys/clinic.json' } }],
       queue: { dir: path.join(dir, 'spool'), concurrency: 256, ...queue },
     });
+
+  async function start(queue: Record<string, unknown>, workspaces?: Record<string, unknown>[]): Promise<void> {
+    config = configFor(queue, workspaces);
     const executor = new LocalExecutor({ spool, sentLog, transportFor: () => transport, workspaces: () => config.workspaces, logger: logs.logger });
     scheduler = new Scheduler({ spool, executor: () => executor, config: () => config, logger: logs.logger, clock, random: () => 0.5 });
     await scheduler.start();
@@ -140,6 +145,17 @@ describe('pace through the scheduler, on a driven clock', () => {
     // after the bucket's first burst (2 sends), one send per 500 ms at most
     expect(Math.min(...gapsOf(sends.map((s) => s.at)).slice(1))).toBeGreaterThanOrEqual(500);
     expect(scheduler!.pacer.rateOf('billing@clinic.example')).toBeLessThanOrEqual(2);
+  });
+
+  it('a reload that raises userRate applies at once, not at the next send timed at the old pace', async () => {
+    await start({ userRate: 0.001 }); // one send per 1,000 s
+    await accept('billing@clinic.example', 'clinic', 5);
+    await drive(() => sends.length === 1);
+    expect(clock.nextAt()! - T0).toBeGreaterThan(900_000);
+    config = configFor({ userRate: 2 });
+    scheduler!.configChanged();
+    await drive(() => sends.length === 5);
+    expect(sends.at(-1)!.at - T0).toBeLessThanOrEqual(2_000);
   });
 
   it("keeps all users of one service account within Google's per-project rate; other keys and Gmail SMTP are apart", async () => {

@@ -100,6 +100,14 @@ export class Scheduler {
     return true;
   }
 
+  /**
+   * The config was reloaded: apply its pace and limits now (a raised queue.userRate must not wait
+   * for a send timed at the old pace), and start what they allow.
+   */
+  configChanged(): void {
+    this.pump();
+  }
+
   /** Is this message being delivered right now? */
   isActive(id: string): boolean {
     return this.running.has(id);
