@@ -4,29 +4,21 @@
  * pace is checked to the millisecond without waiting for it.
  */
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import type { Transport } from '../src/delivery/types.js';
 import { DeliveryError } from '../src/errors.js';
 import { PROJECT_TARGET_RATE, USER_TARGET_RATE, burstFor, PROJECT_SENDS_PER_MINUTE } from '../src/queue/google-quota.js';
-import { LocalExecutor, Scheduler } from '../src/queue/index.js';
-import { SentLog, Spool, createQueueId } from '../src/spool/index.js';
-import { LogCapture, removeDir, tempDir, waitUntil } from './support/harness.js';
-import { makeMeta } from './support/spool-meta.js';
-import { TEST_EPOCH, TestClock } from './support/test-clock.js';
+import { waitUntil } from './support/harness.js';
+import { useSchedulerRig } from './support/scheduler-rig.js';
+import { TEST_EPOCH } from './support/test-clock.js';
 
 const T0 = TEST_EPOCH;
-const iso = (ms: number) => new Date(ms).toISOString();
 const gapsOf = (times: readonly number[]) => times.slice(1).map((t, i) => t - times[i]!);
 
 describe('pace through the scheduler, on a driven clock', () => {
-  let dir: string;
-  let clock: TestClock;
-  let spool: Spool;
-  let sentLog: SentLog;
-  let logs: LogCapture;
-  let scheduler: Scheduler | undefined;
+  const rig = useSchedulerRig('wr-pace-');
   /** Each send attempt: sender, workspace and the clock's time. */
   let sends: { sender: string; workspace: string; at: number }[];
   /** What the transport answers to the n-th attempt (0-based): 'ok' or an error. */
@@ -36,7 +28,7 @@ describe('pace through the scheduler, on a driven clock', () => {
     name: 'gmail-api',
     async deliver({ meta }) {
       const n = sends.length;
-      sends.push({ sender: meta.sender, workspace: meta.workspace, at: clock.now() });
+      sends.push({ sender: meta.sender, workspace: meta.workspace, at: rig.clock.now() });
       const a = answer(n);
       if (a !== 'ok') throw a;
       return { providerId: `g-${n}` };
@@ -47,36 +39,26 @@ describe('pace through the scheduler, on a driven clock', () => {
   const configFor = (queue: Record<string, unknown>, workspaces?: Record<string, unknown>[]) =>
     parseConfig({
       workspaces: workspaces ?? [{ name: 'clinic', domains: ['clinic.example'], transport: 'gmail-api', gmailApi: { serviceAccountKeyFile: '/keys/clinic.json' } }],
-      queue: { dir: path.join(dir, 'spool'), concurrency: 256, ...queue },
+      queue: { dir: path.join(rig.dir, 'spool'), concurrency: 256, ...queue },
     });
 
   async function start(queue: Record<string, unknown>, workspaces?: Record<string, unknown>[]): Promise<void> {
     config = configFor(queue, workspaces);
-    const executor = new LocalExecutor({ spool, sentLog, transportFor: () => transport, workspaces: () => config.workspaces, logger: logs.logger });
-    scheduler = new Scheduler({ spool, executor: () => executor, config: () => config, logger: logs.logger, clock, random: () => 0.5 });
-    await scheduler.start();
+    await rig.start(() => config, transport);
   }
 
   async function accept(sender: string, workspace = 'clinic', n = 1): Promise<void> {
-    for (let i = 0; i < n; i++) {
-      const id = createQueueId(clock.now());
-      const w = spool.createWriter(id);
-      await w.write(Buffer.from('From: x\r\n\r\nbody\r\n'));
-      const meta = await w.commit(
-        makeMeta(id, { workspace, receivedAt: iso(clock.now()), nextAttemptAt: iso(clock.now()), sender, mailFrom: sender, recipients: [sender], headerRecipients: [sender], size: 16 }),
-      );
-      scheduler!.enqueue(meta);
-    }
+    for (let i = 0; i < n; i++) await rig.accept(sender, { workspace, recipients: [sender], headerRecipients: [sender] });
   }
 
   /** Move the clock from timer to timer, letting each step's deliveries finish, until `done`. */
   async function drive(done: () => boolean, maxSteps = 5_000): Promise<void> {
     for (let i = 0; i < maxSteps; i++) {
-      await waitUntil(() => scheduler!.inFlight === 0, 10_000, 'the deliveries in flight');
+      await waitUntil(() => rig.scheduler!.inFlight === 0, 10_000, 'the deliveries in flight');
       if (done()) return;
-      const next = clock.nextAt();
+      const next = rig.clock.nextAt();
       if (next === undefined) throw new Error('nothing left to wait for');
-      await clock.advance(Math.max(0, next - clock.now()));
+      await rig.clock.advance(Math.max(0, next - rig.clock.now()));
     }
     throw new Error('too many steps');
   }
@@ -87,20 +69,9 @@ describe('pace through the scheduler, on a driven clock', () => {
       status: 429,
     });
 
-  beforeEach(async () => {
-    dir = tempDir('wr-pace-');
-    clock = new TestClock(T0);
-    spool = await Spool.open(path.join(dir, 'spool'), { clock });
-    sentLog = await SentLog.open(path.join(dir, 'spool'), { retentionMs: 86_400_000, clock });
-    logs = new LogCapture();
+  beforeEach(() => {
     sends = [];
     answer = () => 'ok';
-  });
-  afterEach(async () => {
-    await scheduler?.stop();
-    scheduler = undefined;
-    await sentLog.close();
-    removeDir(dir);
   });
 
   it("unset userRate: a user's burst goes out near Google's per-user rate, never faster", async () => {
@@ -119,13 +90,13 @@ describe('pace through the scheduler, on a driven clock', () => {
     let refusedAt = 0;
     answer = (n) => {
       if (n !== 7) return 'ok';
-      refusedAt = clock.now();
+      refusedAt = rig.clock.now();
       return slowDown(refusedAt + 5_000);
     };
     await accept('billing@clinic.example', 'clinic', 60);
     await drive(() => sends.length === 61);
-    expect(await spool.count('queue')).toBe(0);
-    expect(logs.events('delivery.deferred')).toMatchObject([{ code: 'delivery.rate_limited' }]);
+    expect(await rig.spool.count('queue')).toBe(0);
+    expect(rig.logs.events('delivery.deferred')).toMatchObject([{ code: 'delivery.rate_limited' }]);
     const after = sends.slice(8).map((s) => s.at);
     // nothing between the refusal and the stated time
     expect(after[0]).toBe(refusedAt + 5_000);
@@ -134,26 +105,26 @@ describe('pace through the scheduler, on a driven clock', () => {
     expect(gaps[1]).toBeGreaterThan(1000 / (USER_TARGET_RATE * 0.6));
     expect(Math.abs(gaps.at(-1)! - 1000 / USER_TARGET_RATE)).toBeLessThan(1);
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(Math.floor(1000 / USER_TARGET_RATE));
-    expect(scheduler!.pacer.rateOf('billing@clinic.example')).toBe(USER_TARGET_RATE);
+    expect(rig.scheduler!.pacer.rateOf('billing@clinic.example')).toBe(USER_TARGET_RATE);
   });
 
   it('never goes above an explicit userRate, before or after a 429', async () => {
     await start({ userRate: 2 });
-    answer = (n) => (n === 10 ? slowDown(clock.now() + 2_000) : 'ok');
+    answer = (n) => (n === 10 ? slowDown(rig.clock.now() + 2_000) : 'ok');
     await accept('billing@clinic.example', 'clinic', 50);
     await drive(() => sends.length === 51);
     // after the bucket's first burst (2 sends), one send per 500 ms at most
     expect(Math.min(...gapsOf(sends.map((s) => s.at)).slice(1))).toBeGreaterThanOrEqual(500);
-    expect(scheduler!.pacer.rateOf('billing@clinic.example')).toBeLessThanOrEqual(2);
+    expect(rig.scheduler!.pacer.rateOf('billing@clinic.example')).toBeLessThanOrEqual(2);
   });
 
   it('a reload that raises userRate applies at once, not at the next send timed at the old pace', async () => {
     await start({ userRate: 0.001 }); // one send per 1,000 s
     await accept('billing@clinic.example', 'clinic', 5);
     await drive(() => sends.length === 1);
-    expect(clock.nextAt()! - T0).toBeGreaterThan(900_000);
+    expect(rig.clock.nextAt()! - T0).toBeGreaterThan(900_000);
     config = configFor({ userRate: 2 });
-    scheduler!.configChanged();
+    rig.scheduler!.configChanged();
     await drive(() => sends.length === 5);
     expect(sends.at(-1)!.at - T0).toBeLessThanOrEqual(2_000);
   });
@@ -169,7 +140,7 @@ describe('pace through the scheduler, on a driven clock', () => {
     const users = (ws: string, n: number) => Array.from({ length: n }, (_, i) => `u${i}@${ws}.example`);
     for (const [ws, n] of [['north', 150], ['south', 150], ['east', 20], ['west', 1]] as const) for (const u of users(ws, n)) await accept(u, ws);
     // nothing has moved the clock yet: what went at once is each pool's burst (and every other user)
-    await waitUntil(() => scheduler!.inFlight === 0 && sends.length >= 200, 20_000, 'the first burst');
+    await waitUntil(() => rig.scheduler!.inFlight === 0 && sends.length >= 200, 20_000, 'the first burst');
     const burst = burstFor(PROJECT_TARGET_RATE, PROJECT_SENDS_PER_MINUTE);
     const at = (ws: string[]) => sends.filter((s) => ws.includes(s.workspace));
     expect(at(['north', 'south']).filter((s) => s.at === T0)).toHaveLength(Math.floor(burst));
