@@ -15,6 +15,8 @@ export const EXIT_USAGE = 64;
 export const EXIT_TEMPFAIL = 75;
 /** EX_CONFIG: the config is missing or invalid. systemd's RestartPreventExitStatus stops restart loops on it. */
 export const EXIT_CONFIG = 78;
+/** 128 + SIGINT: a bulk S/MIME command stopped by Ctrl-C after writing what it had done (run it again to finish). */
+export const EXIT_INTERRUPTED = 130;
 
 /** Ends a command with this exit code; `message` (if any) goes to stderr. */
 export class CliExit extends Error {

@@ -22,13 +22,7 @@ import {
   type SmimeService,
   type WorkspaceUsers,
 } from '../smime/index.js';
-import { CliExit, EXIT_USAGE } from './exit-codes.js';
-
-/**
- * 128 + SIGINT: a bulk command stopped by Ctrl-C after writing what it had done (run it again to
- * finish). Here until README's exit-code table has its row; then it belongs in exit-codes.ts.
- */
-export const EXIT_INTERRUPTED = 130;
+import { CliExit, EXIT_INTERRUPTED, EXIT_USAGE } from './exit-codes.js';
 
 /** Ctrl-C during a bulk command: `signal` aborts on the first; `dispose` when the command ends. */
 export interface Interrupt {
