@@ -172,8 +172,11 @@ describe('classify: Gmail API', () => {
 
 describe('classify: network', () => {
   it.each([
-    ['ECONNREFUSED', SEND_URL, 'delivery.network', false],
-    ['ENOTFOUND', SEND_URL, 'delivery.network', false],
+    ['ECONNREFUSED', SEND_URL, 'delivery.network.refused', false],
+    ['ENOTFOUND', SEND_URL, 'delivery.network.dns', false],
+    ['EAI_AGAIN', TOKEN_URL, 'delivery.network.dns', false],
+    ['EHOSTUNREACH', SEND_URL, 'delivery.network.unreachable', false],
+    ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', SEND_URL, 'delivery.network.tls', false],
     ['ECONNRESET', SEND_URL, 'delivery.network', true],
     ['EPIPE', SEND_URL, 'delivery.network', true],
     ['ECONNRESET', TOKEN_URL, 'delivery.network', false],
@@ -182,6 +185,31 @@ describe('classify: network', () => {
     const d = classify(networkError(code, url), ctx);
     expectKind(d, expected, 'temporary');
     expect(d.outcomeUnknown).toBe(unknown);
+  });
+
+  it.each([
+    ['ENOTFOUND', /^this machine cannot resolve gmail\.googleapis\.com: check its DNS servers \(\/etc\/resolv\.conf.*port 53.*HTTPS_PROXY/],
+    ['ECONNREFUSED', /^allow outgoing TCP to gmail\.googleapis\.com:443 in the firewall .*HTTPS_PROXY/],
+    ['EHOSTUNREACH', /default route.*outgoing TCP to gmail\.googleapis\.com:443/],
+    ['SELF_SIGNED_CERT_IN_CHAIN', /exempt gmail\.googleapis\.com from inspection or trust its CA \(NODE_EXTRA_CA_CERTS=/],
+    ['ETIMEDOUT', /dropping the connections silently: allow outgoing TCP to gmail\.googleapis\.com:443/],
+  ] as const)('%s: the fix names the host of the request and what to change', (code, fix) => {
+    const d = classify(networkError(code, SEND_URL), ctx);
+    expect(d.fix).toMatch(fix);
+  });
+
+  it('names the host the error names when there is no request URL (a name that does not resolve, an address that refuses)', () => {
+    const dns = Object.assign(new Error('getaddrinfo ENOTFOUND smtp.gmail.com'), { code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'smtp.gmail.com' });
+    expect(classify(dns, {})).toMatchObject({ code: 'delivery.network.dns', message: 'cannot resolve smtp.gmail.com (ENOTFOUND): will retry' });
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:465'), { code: 'ECONNREFUSED', syscall: 'connect', address: '10.0.0.1', port: 465 });
+    expect(classify(refused, {}).fix).toMatch(/^allow outgoing TCP to 10\.0\.0\.1:465 in the firewall/);
+  });
+
+  it("a proxy's 407 is the proxy's failure, with its fix", () => {
+    const err = Object.assign(new Error('Request failed with status code 407'), { name: 'GaxiosError', status: 407, response: { status: 407, data: '', headers: {} }, config: { url: SEND_URL } });
+    const d = classify(err, { ...ctx, proxy: 'http://proxy.clinic.example:3128' });
+    expectKind(d, 'delivery.network.proxy', 'temporary');
+    expect(d.fix).toMatch(/^check HTTPS_PROXY \(http:\/\/proxy\.clinic\.example:3128\): .*allow CONNECT to/);
   });
 
   it('a connect timeout never carried the message', () => {
@@ -244,7 +272,7 @@ describe('classify: SMTP upstream', () => {
 
   it('a refused connection never carried the message; a drop during DATA may have', () => {
     const refused = classify(smtpError('ESOCKET', undefined, { originalCode: 'ECONNREFUSED', command: 'CONN' }), { transport: 'smtp' });
-    expectKind(refused, 'delivery.network', 'temporary');
+    expectKind(refused, 'delivery.network.refused', 'temporary');
     expect(refused.outcomeUnknown).toBe(false);
     const dropped = classify(smtpError('ECONNECTION', undefined, { command: 'DATA', originalCode: 'ECONNRESET' }), { transport: 'smtp' });
     expectKind(dropped, 'delivery.network', 'temporary');

@@ -93,7 +93,8 @@ describe('diagnoseDelegation', () => {
     await new Promise<void>((r) => closed.close(() => r()));
     const unreachable = new GoogleCredentials({ key: credentials.key, scopes: [GMAIL_SEND_SCOPE], tokenUrl: `http://127.0.0.1:${port}/token` });
     const [line] = await diagnoseDelegation(unreachable, ['front@clinic.example']);
-    expect(line).toMatchObject({ ok: false, code: 'delivery.network' });
+    expect(line).toMatchObject({ ok: false, code: 'delivery.network.refused' });
     expect(line!.message).toBe("cannot reach Google's token endpoint (ECONNREFUSED)");
+    expect(line!.fix).toContain(`allow outgoing TCP to 127.0.0.1:${port} in the firewall`);
   });
 });

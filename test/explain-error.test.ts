@@ -71,7 +71,8 @@ const TABLE: Array<[answer: string, options: ExplainOptions, expected: Expected]
   ['552 5.3.4 Message size exceeds fixed limit', {}, { code: 'delivery.message_too_large', kind: 'permanent' }],
   ['EAUTH', {}, { code: 'delivery.smtp.auth', kind: 'held' }],
   // The network: did the request carry the message?
-  ['ECONNREFUSED', {}, { code: 'delivery.network', kind: 'temporary', outcomeUnknown: false }],
+  ['ECONNREFUSED', {}, { code: 'delivery.network.refused', kind: 'temporary', outcomeUnknown: false, fix: /^allow outgoing TCP to .* in the firewall/ }],
+  ['ENOTFOUND', {}, { code: 'delivery.network.dns', kind: 'temporary', outcomeUnknown: false, fix: /cannot resolve .*DNS servers/ }],
   ['ECONNRESET', {}, { code: 'delivery.network', kind: 'temporary', outcomeUnknown: true }],
   ['ETIMEDOUT', {}, { code: 'delivery.timeout', kind: 'temporary', outcomeUnknown: true }],
   // The settings calls

@@ -205,7 +205,8 @@ describe('gmail-api transport', () => {
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((r) => closed.close(() => r()));
     const err = await rejection(transport(`http://127.0.0.1:${port}/`).deliver(spooled(MESSAGE), new AbortController().signal));
-    expect(err).toMatchObject({ code: 'delivery.network', kind: 'temporary', outcomeUnknown: false });
+    expect(err).toMatchObject({ code: 'delivery.network.refused', kind: 'temporary', outcomeUnknown: false });
+    expect(err.fix).toContain(`allow outgoing TCP to 127.0.0.1:${port} in the firewall`);
   });
 
   it('no answer within the time limit → temporary, outcome unknown (the upload may have arrived)', async () => {

@@ -8,7 +8,7 @@
  *
  * Sources, each with its matcher: the token endpoint (token-endpoint.ts), the Gmail API
  * (gmail-api.ts), the S/MIME settings calls (gmail-settings.ts), nodemailer errors from the SMTP
- * upstream (gmail-smtp.ts) and network errors (network.ts). The codes, their kinds, notice
+ * upstream (gmail-smtp.ts), network errors (network.ts) and a proxy's 407. The codes, their kinds, notice
  * statuses and fixes are the code table (codes.ts).
  */
 import { DeliveryError } from '../errors.js';
@@ -24,6 +24,8 @@ import { classifyToken } from './token-endpoint.js';
 export function classify(err: unknown, ctx: ClassifyContext = {}): DeliveryError {
   if (err instanceof DeliveryError) return err;
   const http = httpAnswer(err);
+  // A proxy between us and Google (HTTPS_PROXY) that wants credentials answers for it.
+  if (http?.status === 407) return failure('delivery.network.proxy', 'the proxy asks for credentials (407)', ctx, { status: 407, detail: '407' });
   if (ctx.purpose === 'smime') return classifySmime(http, ctx);
   if (http?.endpoint === 'token') return classifyToken(http, ctx);
   if (http) return classifyGmail(http, ctx);

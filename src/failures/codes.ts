@@ -47,6 +47,9 @@ const MISCONFIGURED = both('3.5');
 const clientIdOf = (f: FixFacts) => f.clientId ?? '<client ID>';
 const delegationFix = (f: FixFacts) =>
   `authorise client ID ${clientIdOf(f)} for scope ${(f.scopes ?? []).join(',') || '<scopes>'} in ${DELEGATION_PAGE} (changes can take up to 24 h to propagate)`;
+/** The host of a network failure, for its fix (check and the classifier name it; else where to look). */
+const hostPort = (f: FixFacts) => f.host ?? "Google's hosts (port 443; Gmail SMTP 465/587)";
+const hostName = (f: FixFacts) => (f.host ? f.host.replace(/:\d+$/, '') : "Google's hosts");
 const smimeClient = (f: FixFacts) => (f.clientId ? `client ID ${f.clientId}` : 'the S/MIME service account');
 
 export const FAILURE_CODES = {
@@ -161,9 +164,42 @@ export const FAILURE_CODES = {
   'delivery.smtp.recipient_deferred': { kind: 'temporary', from: ['gmail-smtp'], notice: OTHER, means: 'the SMTP upstream deferred some recipients (4xx); a copy retries them' },
   'delivery.smtp.recipient_rejected': { kind: 'permanent', from: ['gmail-smtp'], notice: OTHER, means: 'the SMTP upstream refused some recipients (5xx); it reached the others' },
 
-  // The network, and anything else.
-  'delivery.network': { kind: 'temporary', from: ['network'], notice: OTHER, means: 'the connection was refused, reset or lost (or TLS failed)' },
-  'delivery.timeout': { kind: 'temporary', from: ['network', 'gmail-api'], notice: OTHER, means: 'the request timed out' },
+  // The network, and anything else. The fixes name the host (the error's, or check's).
+  'delivery.network.dns': {
+    kind: 'temporary', from: ['network'], notice: OTHER,
+    means: 'a host name does not resolve (ENOTFOUND, EAI_AGAIN): DNS on this machine',
+    fix: (f) => `this machine cannot resolve ${hostName(f)}: check its DNS servers (/etc/resolv.conf, \`resolvectl status\`) and that the firewall lets it reach them (port 53); where the site reaches the internet only through a proxy, set HTTPS_PROXY in the relay's environment`,
+  },
+  'delivery.network.refused': {
+    kind: 'temporary', from: ['network'], notice: OTHER,
+    means: 'the connection was refused (ECONNREFUSED): a firewall rejects it, or nothing listens there',
+    fix: (f) => `allow outgoing TCP to ${hostPort(f)} in the firewall (README "Firewall"), or set HTTPS_PROXY if the site reaches the internet through a proxy`,
+  },
+  'delivery.network.unreachable': {
+    kind: 'temporary', from: ['network'], notice: OTHER,
+    means: 'no route to the host (EHOSTUNREACH, ENETUNREACH): the network or a firewall',
+    fix: (f) => `check this machine's network (its default route: \`ip route\`) and that the firewall allows outgoing TCP to ${hostPort(f)}; set HTTPS_PROXY if the site reaches the internet through a proxy`,
+  },
+  'delivery.network.tls': {
+    kind: 'temporary', from: ['network', 'gmail-smtp'], notice: OTHER,
+    means: "the TLS certificate presented is not one this machine trusts, or not valid now: often a firewall or proxy that inspects TLS",
+    fix: (f) => `if a firewall or proxy inspects TLS, exempt ${hostName(f)} from inspection or trust its CA (NODE_EXTRA_CA_CERTS=/path/to/ca.pem in the relay's environment: \`systemctl edit workspace-relay\`; Gmail SMTP: smtp.caFile); check the system clock too (certificates have dates)`,
+  },
+  'delivery.network.proxy': {
+    kind: 'temporary', from: ['network'], notice: OTHER,
+    means: 'the HTTPS proxy refused, failed or asked for credentials (407)',
+    fix: (f) => `check HTTPS_PROXY${f.proxy ? ` (${f.proxy})` : ''}: the proxy must be reachable, accept the relay (credentials in the URL: http://user:password@proxy:3128) and allow CONNECT to ${hostPort(f)}; add the host to NO_PROXY if this machine reaches it directly`,
+  },
+  'delivery.network': {
+    kind: 'temporary', from: ['network'], notice: OTHER,
+    means: 'the connection was reset or lost',
+    fix: (f) => `if it keeps happening, a firewall or proxy may be cutting connections (idle ones, or long uploads) to ${hostPort(f)}: let them through (README "Firewall")`,
+  },
+  'delivery.timeout': {
+    kind: 'temporary', from: ['network', 'gmail-api'], notice: OTHER,
+    means: 'the request timed out',
+    fix: (f) => `if attempts keep timing out, a firewall may be dropping the connections silently: allow outgoing TCP to ${hostPort(f)} in the firewall (README "Firewall"), or set HTTPS_PROXY if the site reaches the internet through a proxy`,
+  },
   'delivery.aborted': { kind: 'temporary', from: ['network', 'relay'], notice: OTHER, means: 'delivery was stopped (shutdown or time limit)' },
   'delivery.unknown': { kind: 'temporary', from: ['network', 'gmail-smtp'], notice: OTHER, means: 'anything unrecognised: unknown means temporary' },
 

@@ -15,6 +15,13 @@ export interface ClassifyContext {
   user?: string;
   /** The file the SMTP app password is read from (named in the fix when known). */
   passwordFile?: string;
+  /**
+   * Where the failed connection went (host:port), for the network fixes; default: what the error
+   * says (the request's URL, the name that did not resolve, the address that refused).
+   */
+  host?: string;
+  /** The proxy the connection went through (HTTPS_PROXY), credentials removed. */
+  proxy?: string;
   /** The caller's signal: an abort it caused is `delivery.aborted`, not a timeout. */
   signal?: AbortSignal;
   /** Clock (ms), for Retry-After seconds, the daily-limit wait and the clock offset. */
@@ -25,7 +32,7 @@ export interface ClassifyContext {
 export type Purpose = 'send' | 'send-as' | 'smime';
 
 /** What a fix template may name. */
-export type FixFacts = Pick<ClassifyContext, 'clientId' | 'scopes' | 'user' | 'passwordFile'>;
+export type FixFacts = Pick<ClassifyContext, 'clientId' | 'scopes' | 'user' | 'passwordFile' | 'host' | 'proxy'>;
 
 export const DELEGATION_PAGE =
   'Admin console → Security → Access and data control → API controls → Domain-wide delegation';

@@ -83,7 +83,7 @@ export function classifySmtp(err: SmtpErrorLike, ctx: ClassifyContext): Delivery
   const net = classifyNetwork(err, ctx, code !== 'EDNS' && code !== 'ETLS');
   if (net) return net;
   if (code === 'ETLS' || code === 'EREQUIRETLS') {
-    return failure('delivery.network', `TLS with the SMTP upstream failed (${code})`, ctx, facts);
+    return failure('delivery.network.tls', `TLS with the SMTP upstream failed (${code})`, ctx, facts);
   }
   return failure('delivery.unknown', `unrecognised SMTP failure (${code || 'no code'}${reply ? ` ${reply}` : ''})`, ctx, facts);
 }

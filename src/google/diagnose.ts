@@ -4,7 +4,7 @@
  * admin can act on. Used by `workspace-relay check`. No mail is sent.
  */
 import type { DeliveryError } from '../errors.js';
-import { classify, type FailureCode } from '../failures/index.js';
+import { classify, codeRow, type FailureCode } from '../failures/index.js';
 import type { GoogleCredentials } from './credentials.js';
 
 export interface DelegationCheck {
@@ -53,10 +53,8 @@ function checkLine(f: DeliveryError, user: string, credentials: GoogleCredential
       if (offset === undefined || Math.abs(offset) < CLOCK_TOLERANCE_S) return "Google finds the token request's time wrong: check the system clock (NTP)";
       return `the clock is ${Math.abs(offset)} s ${offset > 0 ? 'behind' : 'ahead of'} Google's: Google refuses the token request`;
     }
-    case 'delivery.network':
-    case 'delivery.timeout':
-      return `cannot reach Google's token endpoint${f.detail ? ` (${f.detail})` : ''}`;
     default:
+      if (codeRow(f.code).from.includes('network')) return `cannot reach Google's token endpoint${f.detail ? ` (${f.detail})` : ''}`;
       return f.summary;
   }
 }
