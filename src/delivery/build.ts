@@ -15,11 +15,18 @@ import type { Transport } from './types.js';
 export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>): Map<string, GoogleCredentials> {
   const out = new Map<string, GoogleCredentials>();
   config.workspaces.forEach((w, i) => {
-    if (w.transport !== 'gmail-api' || !w.gmailApi) return;
-    const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`);
-    out.set(w.name, new GoogleCredentials({ key, scopes: w.gmailApi.scopes, tokenUrl: config.google.tokenUrl }));
+    const credentials = workspaceCredentials(config, i);
+    if (credentials) out.set(w.name, credentials);
   });
   return out;
+}
+
+/** The credentials of workspace `i` (its key read and checked: a ConfigError names the key), if it is a gmail-api one. */
+export function workspaceCredentials(config: Pick<Config, 'workspaces' | 'google'>, i: number): GoogleCredentials | undefined {
+  const w = config.workspaces[i]!;
+  if (w.transport !== 'gmail-api' || !w.gmailApi) return undefined;
+  const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`);
+  return new GoogleCredentials({ key, scopes: w.gmailApi.scopes, tokenUrl: config.google.tokenUrl });
 }
 
 /** `clock`: the time errors are read against (a "Retry after" in seconds); the delivery thread's is the system clock. */

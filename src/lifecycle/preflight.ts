@@ -7,6 +7,7 @@
  * and the fix: `serve` exits 78 with `config error: …` on it.
  */
 import { accessSync, constants, statSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import { controlSocketPath } from '../control/index.js';
@@ -16,10 +17,32 @@ import { loadTlsOptions } from '../smtp/tls-settings.js';
 
 /** Every listen[] entry: devices it would serve, and its certificate and key (read and paired). */
 export function checkListeners(config: Config): void {
-  config.listen.forEach((cfg, i) => {
-    checkListenerConfig(cfg, config, `listen[${i}]`);
-    if (cfg.tls.mode !== 'none') loadTlsOptions(cfg, `listen[${i}]`);
-  });
+  config.listen.forEach((_, i) => checkListener(config, i));
+}
+
+/** listen[i]: the devices it would serve, and its certificate and key (read and paired). */
+export function checkListener(config: Config, i: number): void {
+  const cfg = config.listen[i]!;
+  checkListenerConfig(cfg, config, `listen[${i}]`);
+  if (cfg.tls.mode !== 'none') loadTlsOptions(cfg, `listen[${i}]`);
+}
+
+/**
+ * Bind listen[i]'s address and port, and let go at once (`check`, when no relay holds them): the
+ * bind `serve` will make, failing as it would (bindError).
+ */
+export async function probeBind(cfg: ListenerConfig, label: string): Promise<void> {
+  const server = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: cfg.host, port: cfg.port, exclusive: true }, resolve);
+    });
+  } catch (err) {
+    throw bindError(err, cfg, label);
+  } finally {
+    await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+  }
 }
 
 /** queue.dir, and the directory of the control socket when control.socket puts it elsewhere. */

@@ -22,6 +22,12 @@ export interface BackpressureDeps {
   clock?: Clock;
 }
 
+/** Bytes free for this user on the file system of `dir` (what queue.minFreeSpace is compared with). */
+export async function spoolFreeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}
+
 export class Backpressure {
   private free = Infinity;
   private timer: Timer | undefined;
@@ -29,10 +35,7 @@ export class Backpressure {
   private readonly freeBytes: (dir: string) => Promise<number>;
 
   constructor(private readonly deps: BackpressureDeps) {
-    this.freeBytes = deps.freeBytes ?? (async (dir) => {
-      const s = await statfs(dir);
-      return s.bavail * s.bsize;
-    });
+    this.freeBytes = deps.freeBytes ?? spoolFreeBytes;
   }
 
   async start(): Promise<void> {

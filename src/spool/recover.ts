@@ -62,7 +62,7 @@ export async function recoverSpool(
     await fs.unlink(join(layout.tmp, name));
     counts.tmpRemoved++;
   }
-  await probeHardLinks(fs, layout);
+  await probeHardLinks(fs, layout.tmp, layout.root);
 
   // Valid metas by id, with every state each id appears in.
   const found = new Map<string, SpoolState[]>();
@@ -141,11 +141,13 @@ export async function recoverSpool(
 /**
  * Accepting links each message's file into queue/ (writer.ts). On a file system without hard
  * links (vfat, exFAT, some network or FUSE mounts) every message would be refused with a 451, so
- * the start fails instead, naming the fix. The probe files live in tmp/ (cleared at every start).
+ * the start fails instead, naming the fix. The probe files live in `dir` (the spool's tmp/,
+ * cleared at every start; `check` probes there too, under a name of its own), on the file system
+ * of the spool `root`.
  */
-async function probeHardLinks(fs: SpoolFs, layout: SpoolLayout): Promise<void> {
-  const file = join(layout.tmp, 'link-probe');
-  const link = join(layout.tmp, 'link-probe.link');
+export async function probeHardLinks(fs: SpoolFs, dir: string, root: string, name = 'link-probe'): Promise<void> {
+  const file = join(dir, name);
+  const link = join(dir, `${name}.link`);
   try {
     await (await fs.open(file, 'wx', FILE_MODE)).close();
     try {
@@ -153,7 +155,7 @@ async function probeHardLinks(fs: SpoolFs, layout: SpoolLayout): Promise<void> {
     } catch (err) {
       throw new SpoolError(
         'spool.no_hard_links',
-        `queue.dir ${layout.root} is on a file system that cannot hard-link files (${errnoCode(err)}); the spool needs them: put queue.dir on a local file system such as ext4 or XFS`,
+        `queue.dir ${root} is on a file system that cannot hard-link files (${errnoCode(err)}); the spool needs them: put queue.dir on a local file system such as ext4 or XFS`,
         { cause: err },
       );
     }
