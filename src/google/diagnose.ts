@@ -1,7 +1,17 @@
 /**
- * Is domain-wide delegation working? For each user, ask Google's token endpoint for a token as
- * that user (a real request, not a cached token) and turn the classified failure into a line an
- * admin can act on. Used by `workspace-relay check`. No mail is sent.
+ * Is domain-wide delegation working, and does the user have Gmail? Used by `workspace-relay
+ * check`; no mail is sent.
+ *
+ * 1. A token: ask Google's token endpoint for a token as the user (a real request, not a cached
+ *    token). It proves the client ID is authorised for the scopes and that the user exists and is
+ *    not suspended (Google refuses a token for anyone else).
+ * 2. Gmail (with `apiRootUrl`): a token does not say whether Gmail is on for the user, and with
+ *    gmail.send alone no Gmail call reads anything (users.getProfile needs a read scope). So the
+ *    check calls users.messages.send with a message that has no recipients: Gmail refuses it (400
+ *    "Recipient address required") once it has accepted the token, found the Gmail API enabled
+ *    in the project and the mail service on for the user; it answers 400 failedPrecondition for a
+ *    user without Gmail, 403 for an API not enabled or a scope that does not send. Nothing can
+ *    go out: a message without recipients has nowhere to go.
  */
 import type { DeliveryError } from '../errors.js';
 import { classify, codeRow, type FailureCode } from '../failures/index.js';
@@ -16,29 +26,59 @@ export interface DelegationCheck {
   fix?: string;
 }
 
+export interface DiagnoseOptions {
+  now?: () => number;
+  /** Also ask Gmail (users.messages.send without recipients) whether it serves the user. */
+  apiRootUrl?: string;
+  /** Time limit of the Gmail request (default 30 s). */
+  timeoutMs?: number;
+}
+
 /** Offsets below this are within the Date header's one-second resolution and the request time. */
 const CLOCK_TOLERANCE_S = 5;
 
-export async function diagnoseDelegation(
-  credentials: GoogleCredentials,
-  users: string[],
-  options: { now?: () => number } = {},
-): Promise<DelegationCheck[]> {
+export async function diagnoseDelegation(credentials: GoogleCredentials, users: string[], options: DiagnoseOptions = {}): Promise<DelegationCheck[]> {
   const out: DelegationCheck[] = [];
-  for (const user of users) {
-    credentials.forget(user);
+  for (const user of users) out.push(await diagnoseUser(credentials, user, options));
+  return out;
+}
+
+export async function diagnoseUser(credentials: GoogleCredentials, user: string, options: DiagnoseOptions = {}): Promise<DelegationCheck> {
+  const context = { clientId: credentials.clientId, scopes: credentials.scopes, user, now: options.now };
+  credentials.forget(user);
+  try {
     try {
       await credentials.fetchToken(user);
-      out.push({ user, ok: true, message: `Google issues tokens as ${user} for ${credentials.scopes.join(' ')}` });
     } catch (err) {
-      const failure = classify(err, { clientId: credentials.clientId, scopes: credentials.scopes, user, now: options.now });
-      out.push({ user, ok: false, code: failure.code, message: checkLine(failure, user, credentials), fix: failure.fix });
-    } finally {
-      // The next real send starts from a fresh client either way.
-      credentials.forget(user);
+      const failure = classify(err, context);
+      return { user, ok: false, code: failure.code, message: checkLine(failure, user, credentials), fix: failure.fix };
     }
+    const token = `Google issues tokens as ${user} for ${credentials.scopes.join(' ')}`;
+    if (options.apiRootUrl === undefined) return { user, ok: true, message: token };
+    try {
+      // (A 200 would mean Gmail took a message with no recipient, which goes nowhere.)
+      await probeGmail(credentials, user, options.apiRootUrl, options.timeoutMs ?? 30_000);
+    } catch (err) {
+      const failure = classify(err, context);
+      // Refused for the message itself: Gmail got as far as reading it, so it serves the user.
+      if (failure.code !== 'delivery.message_rejected' || failure.status !== 400) {
+        return { user, ok: false, code: failure.code, message: `a token, but Gmail refuses ${user}: ${failure.summary}`, fix: failure.fix };
+      }
+    }
+    return { user, ok: true, message: `${token}; Gmail serves ${user}` };
+  } finally {
+    // The next real send starts from a fresh client either way.
+    credentials.forget(user);
   }
-  return out;
+}
+
+/** users.messages.send with a message that has no recipients (see above): throws Gmail's answer. */
+async function probeGmail(credentials: GoogleCredentials, user: string, apiRootUrl: string, timeout: number): Promise<void> {
+  const root = apiRootUrl.endsWith('/') ? apiRootUrl : `${apiRootUrl}/`;
+  const raw = Buffer.from(
+    `From: ${user}\r\nSubject: workspace-relay check (no recipients: never delivered)\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nworkspace-relay check\r\n`,
+  ).toString('base64url');
+  await credentials.clientFor(user).request({ url: `${root}gmail/v1/users/me/messages/send`, method: 'POST', data: { raw }, timeout, retry: false });
 }
 
 /** What `check` says about a failed token request: the failure's own summary, or a closer line. */

@@ -4,7 +4,9 @@
  *   of the key file the test generated), checks domain-wide delegation (client ID and scopes an
  *   "admin" authorised) and that the impersonated user exists, and answers as Google does;
  * - Gmail `users.messages.send` (media upload, resumable upload (fake-upload.ts), multipart
- *   upload and JSON `raw`): checks the bearer token and records what Gmail would have sent.
+ *   upload and JSON `raw`): checks the bearer token, the scope, the user's mail service
+ *   (disableMail) and, for the one-request uploads, that the message has a recipient (To, Cc or
+ *   Bcc), in that order, and records what Gmail would have sent.
  * - Gmail `users.settings.sendAs.list` once a test calls `setSendAs()` (scope-checked as Google
  *   documents: gmail.settings.basic, gmail.readonly, gmail.modify or https://mail.google.com/).
  * Other modules add routes with `route()` (e.g. S/MIME settings).
@@ -494,6 +496,8 @@ export class FakeGoogle {
       raw = Buffer.from(json.raw, 'base64url');
     }
     if (raw.length > MAX_UPLOAD) return gmailError(413, 'Request Entity Too Large', 'INVALID_ARGUMENT', 'uploadTooLarge');
+    // Gmail delivers to the header recipients: with none, it refuses the message (and sends nothing).
+    if (!hasRecipientHeader(raw)) return gmailError(400, 'Recipient address required', 'INVALID_ARGUMENT', 'invalidArgument');
     const id = (this.nextId++).toString(16).padStart(16, '18c0');
     this.sent.push({ user: grant.sub, userId, uploadType, raw, id, receivedAt: Date.now() });
     return { status: 200, body: { id, threadId: id, labelIds: ['SENT'] } };
@@ -572,6 +576,13 @@ function multipartMessage(body: Buffer, boundary: string): Buffer {
   let content = part.subarray(headerEnd + 4);
   if (content.subarray(-2).toString() === '\r\n') content = content.subarray(0, -2);
   return content;
+}
+
+/** Does the header section have a To, Cc or Bcc with something in it? */
+function hasRecipientHeader(raw: Buffer): boolean {
+  const end = raw.indexOf('\r\n\r\n');
+  const head = raw.subarray(0, end < 0 ? raw.length : end).toString('latin1');
+  return /^(?:to|cc|bcc):[ \t]*(?:\r?\n[ \t]+)*\S/im.test(head);
 }
 
 /** The Message-ID header of a message (without <>), from its header section only; null if none. */
