@@ -207,6 +207,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         workspaces: gen.config.workspaces.map((w) => ({ name: w.name, transport: w.transport })),
         activity: (w) => tracker.activity(w),
       }),
+      remembered: (id) => tracker.remembered(id),
     });
     parts.defer(() => control.stopServing());
     const timers = [

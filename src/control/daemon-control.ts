@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Spool } from '../spool/index.js';
 import { ControlServer } from './control-server.js';
-import { createControlHandler } from './dispatch.js';
+import { createControlHandler, type ControlHandlerOptions } from './dispatch.js';
 import { QueueAdmin, type SchedulerLink } from './queue-admin.js';
 import { controlSocketPath } from './socket-path.js';
 import { buildStatus, type StatusSources } from './relay-status.js';
@@ -22,7 +22,7 @@ export function lockSpool(config: Pick<Config, 'queue' | 'control'>, logger: Log
 
 export function serveQueue(
   control: ControlServer,
-  deps: { spool: Spool; scheduler: SchedulerLink; logger: Logger; clock?: Clock; status?: StatusProvider },
+  deps: { spool: Spool; scheduler: SchedulerLink; logger: Logger; clock?: Clock; status?: StatusProvider; remembered?: ControlHandlerOptions['remembered'] },
 ): void {
   const admin = new QueueAdmin({ spool: deps.spool, scheduler: deps.scheduler, ...(deps.clock ? { clock: deps.clock } : {}) });
   const status = deps.status;
@@ -30,6 +30,7 @@ export function serveQueue(
   control.serve(
     createControlHandler(admin, {
       logger: deps.logger,
+      ...(deps.remembered ? { remembered: deps.remembered } : {}),
       ...(status ? { status: async () => buildStatus({ ...status(), now: now(), items: await admin.list(['queue', 'active', 'hold', 'dead']) }) } : {}),
     }),
   );

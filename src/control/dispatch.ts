@@ -6,7 +6,7 @@
 import { errorText } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { ControlHandler, HandlerResult } from './control-server.js';
-import { ControlError, isChange, type ControlRequest } from './protocol.js';
+import { ControlError, isChange, type ControlRequest, type DeliveredItem, type MessageOutcome } from './protocol.js';
 import { LIVE_STATES, type QueueAdmin } from './queue-admin.js';
 import type { RelayStatus } from './relay-status.js';
 
@@ -14,6 +14,8 @@ export interface ControlHandlerOptions {
   logger?: Logger;
   /** The relay's status (`status`); absent when a queue command holds the spool itself. */
   status?: () => Promise<RelayStatus>;
+  /** What the relay remembers of a message since it started (`outcome`): its delivery, or its last failure's fix. */
+  remembered?: (id: string) => { delivered?: Omit<DeliveredItem, 'state'>; lastFailure?: { code: string; fix: string | null } } | undefined;
 }
 
 export function createControlHandler(admin: QueueAdmin, options: ControlHandlerOptions = {}): ControlHandler {
@@ -23,6 +25,13 @@ export function createControlHandler(admin: QueueAdmin, options: ControlHandlerO
     if (request.op === 'status') {
       if (!options.status) throw new ControlError('control.not_daemon', 'no relay is running: a queue command is changing the spool directly');
       return { result: await options.status() };
+    }
+    if (request.op === 'outcome') {
+      const known = options.remembered?.(request.id);
+      if (known?.delivered) return { result: { ...known.delivered, state: 'delivered' } satisfies MessageOutcome };
+      const item = await admin.show(request.id);
+      const last = known?.lastFailure;
+      return { result: (last && last.code === item.lastError?.code ? { ...item, fix: last.fix } : item) satisfies MessageOutcome };
     }
     if (!isChange(request.op)) return run(admin, request);
     const result = chain.then(() => {
@@ -50,6 +59,7 @@ async function run(admin: QueueAdmin, r: ControlRequest): Promise<HandlerResult>
   switch (r.op) {
     case 'ping':
     case 'status':
+    case 'outcome':
       return { result: {} };
     case 'list':
       return { result: await admin.list(r.states ?? LIVE_STATES) };

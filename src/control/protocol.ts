@@ -18,6 +18,7 @@ export const controlRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('status') }),
   z.strictObject({ op: z.literal('list'), states: z.array(z.enum(['queue', 'active', 'dead', 'hold'])).optional() }),
   z.strictObject({ op: z.literal('show'), id, body: z.boolean().optional() }),
+  z.strictObject({ op: z.literal('outcome'), id }),
   z.strictObject({ op: z.literal('retry'), id: id.optional(), all: z.boolean().optional() }),
   z.strictObject({ op: z.literal('hold'), id }),
   z.strictObject({ op: z.literal('release'), id }),
@@ -48,6 +49,25 @@ export type ControlReply =
 
 /** A message as the CLI shows it: its metadata and the state (directory) it is in. */
 export type QueueItem = MessageMeta & { state: SpoolState };
+
+/** A message delivered since the relay started (`outcome`): it has left the spool. */
+export interface DeliveredItem {
+  id: string;
+  state: 'delivered';
+  workspace: string;
+  /** ISO time. */
+  at: string;
+  /** Google's message id (or the SMTP upstream's); null when an earlier send already reached every recipient. */
+  providerId: string | null;
+  /** Some recipients went on in a copy or a notice. */
+  partial: boolean;
+}
+
+/**
+ * What happened to a message (`outcome`): delivered, or where it is in the spool and why (with
+ * the fix of its last failure, when the relay has it).
+ */
+export type MessageOutcome = DeliveredItem | (QueueItem & { fix?: string | null });
 
 export interface PingResult {
   owner: ControlOwner;

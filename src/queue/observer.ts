@@ -6,8 +6,16 @@
 import type { DeliveryError } from '../errors.js';
 import type { MessageMeta } from '../spool/types.js';
 
+/** What the provider said of a delivered message. */
+export interface Delivered {
+  /** Google's message id (or the upstream's queue id); null when an earlier send already reached every recipient. */
+  providerId: string | null;
+  /** Recipients the upstream refused or deferred went on in a copy or a notice (Gmail SMTP). */
+  partial: boolean;
+}
+
 export interface DeliveryObserver {
-  delivered?(meta: MessageMeta): void | Promise<void>;
+  delivered?(meta: MessageMeta, delivered?: Delivered): void | Promise<void>;
   deferred?(meta: MessageMeta, error: DeliveryError): void | Promise<void>;
   held?(meta: MessageMeta, error: DeliveryError): void | Promise<void>;
   /**

@@ -144,7 +144,8 @@ async function sent(deps: ApplyDeps, outcome: Extract<Outcome, { kind: 'sent' }>
   // Sent: a failure to remove it now must not count as a failed delivery (and send it again).
   if (outcome.complete) await settle(deps, 'complete', id, log, () => spool.complete(id, { retry: true }));
   pace(outcome.pace);
-  await observe(log, () => observer?.delivered?.(meta));
+  const providerId = outcome.sent.kind === 'suppressed' ? null : outcome.sent.result.providerId;
+  await observe(log, () => observer?.delivered?.(meta, { providerId, partial: split !== null }));
   if (outcome.sent.kind === 'suppressed') {
     log.info({ event: 'delivery.duplicate_suppressed', messageId: loggedMessageId(meta), sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
     return;
@@ -158,7 +159,7 @@ async function sent(deps: ApplyDeps, outcome: Extract<Outcome, { kind: 'sent' }>
       recipients: meta.recipients,
       size: meta.size,
       attempts: meta.attempts + 1,
-      providerId: outcome.sent.result.providerId,
+      providerId,
       ms: deps.clock.now() - ctx.startedAt,
     },
     'delivered',
