@@ -13,7 +13,7 @@ import { usageExits } from './exit-codes.js';
 import { registerExplainError } from './explain-error.js';
 import { registerHashPassword } from './hash-password.js';
 import { processQueueDeps, registerQueueCommands } from './queue.js';
-import { sendTest } from './send-test.js';
+import { DEFAULT_WAIT, sendTest } from './send-test.js';
 import { serve } from './serve.js';
 import { registerSmimeCommands, ttyPrompt } from './smime.js';
 import { statusCommand } from './status.js';
@@ -76,7 +76,7 @@ export function buildProgram(out: ProgramIo = processIo): Command {
 
   program
     .command('check')
-    .description('validate the config, load each key and ask Google for a token as each user')
+    .description("the doctor: what serve would refuse, the spool, reaching Google (DNS, TCP, proxy, TLS), the clock, and a token and Gmail's answer for each user the config names")
     .argument('[users...]', 'users to try (default: the users the config names)')
     .option('--no-smtp-login', 'do not log in to Gmail SMTP for smtp workspaces')
     .option('--json', 'machine-readable output')
@@ -86,12 +86,14 @@ export function buildProgram(out: ProgramIo = processIo): Command {
 
   program
     .command('send-test')
-    .description('send a small test message to the running relay')
+    .description('send a small test message to the running relay (--wait: and follow it to Google)')
     .requiredOption('--from <address>', 'envelope and header sender')
     .requiredOption('--to <address...>', 'recipients')
     .option('--server <host:port>', 'relay to talk to (default: the first listener)')
+    .option('--wait', "wait until Google has the message (its message id) or it fails with the fix; exit 1 on failure, 75 on timeout")
+    .option('--timeout <duration>', `how long --wait waits (default ${DEFAULT_WAIT})`)
     .option('--json', 'machine-readable output')
-    .action((opts: { from: string; to: string[]; server?: string; json?: boolean }) => sendTest(configChoice(), opts, io));
+    .action((opts: { from: string; to: string[]; server?: string; json?: boolean; wait?: boolean; timeout?: string }) => sendTest(configChoice(), opts, io));
 
   registerHashPassword(program, ttyPrompt);
 
