@@ -5,12 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
+import { PROXY_VARIABLES } from '../delivery/gmail-api.js';
 import { codeRow } from '../failures/index.js';
 import { fail, failedWith, pass, warn, type CheckItem, type CheckSection } from './check-report.js';
 import { reach, redactProxy, type Endpoint, type ReachOptions, type ReachResult } from './check-reach.js';
 
-/** The variables gaxios reads for a proxy, in its order (the Gmail API and the token endpoint use them; Gmail SMTP does not). */
-const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const;
 
 /** Within this, the clocks agree (the Date header counts whole seconds; the request takes time). */
 const CLOCK_OK_S = 5;

@@ -41,18 +41,18 @@ async function ownership(root: string, uid: number | undefined): Promise<CheckIt
     if (st?.isDirectory()) dirs.push([dir, st]);
   }
   if (!dirs.length) return pass(name, 'does not exist yet: the relay creates it (0700) at its first start');
-  const others = dirs.filter(([, st]) => uid !== undefined && st.uid !== uid);
-  if (uid === 0 && others.length) {
-    return warn(name, `owned by uid ${others[0]![1].uid}; check runs as root, which may do anything`, "run check as the relay's user (sudo -u workspace-relay workspace-relay check) to test what the relay may do");
-  }
-  if (others.length) {
-    const [dir, st] = others[0]!;
-    return fail(name, `${dir} belongs to uid ${st.uid}, not to this user (uid ${uid})`, `run check as the relay's user (sudo -u workspace-relay workspace-relay check); if that is the relay's user, give it the spool: chown -R <relay user>: ${root}`);
-  }
   const open = dirs.filter(([, st]) => (st.mode & 0o777 & ~DIR_MODE) !== 0);
   if (open.length) {
     const [dir, st] = open[0]!;
     return fail(name, `${dir} is ${(st.mode & 0o777).toString(8)}: others may read the mail in it (the spool holds patient data)`, `chmod 700 ${open.map(([d]) => d).join(' ')} (the relay also sets 0700 at its next start)`);
+  }
+  const others = dirs.filter(([, st]) => uid !== undefined && st.uid !== uid);
+  if (uid === 0 && others.length) {
+    return pass(name, `0700, owned by uid ${others[0]![1].uid} (check runs as root; as the relay's user, sudo -u workspace-relay workspace-relay check, it tests what the relay may do)`);
+  }
+  if (others.length) {
+    const [dir, st] = others[0]!;
+    return fail(name, `${dir} belongs to uid ${st.uid}, not to this user (uid ${uid})`, `run check as the relay's user (sudo -u workspace-relay workspace-relay check); if that is the relay's user, give it the spool: chown -R <relay user>: ${root}`);
   }
   return pass(name, `0700, owned by this user (uid ${uid ?? '?'})`);
 }

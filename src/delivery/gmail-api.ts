@@ -41,8 +41,8 @@ export interface GmailApiTransportOptions {
 export const DEFAULT_GMAIL_TIMEOUT_MS = 10 * 60 * 1000;
 export const DEFAULT_RESUMABLE_ABOVE = 5 * 1024 * 1024;
 
-/** Environment variables that make gaxios use a proxy. */
-const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+/** Environment variables that make gaxios use a proxy, in the order it reads them (`check` reads them so too). */
+export const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'] as const;
 
 export function createGmailApiTransport(options: GmailApiTransportOptions): Transport {
   const { credentials, logger } = options;
