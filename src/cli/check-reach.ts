@@ -144,10 +144,10 @@ function connect(address: string, port: number, ms: number, sockets: net.Socket[
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: address, port });
     sockets.push(socket);
-    socket.setTimeout(ms, () => socket.destroy(Object.assign(new Error(`connect ETIMEDOUT ${address}:${port}`), { code: 'ETIMEDOUT', syscall: 'connect' })));
+    const stop = idleTimeout(socket, ms, () => socket.destroy(Object.assign(new Error(`connect ETIMEDOUT ${address}:${port}`), { code: 'ETIMEDOUT', syscall: 'connect' })));
     socket.once('error', reject);
     socket.once('connect', () => {
-      socket.setTimeout(0);
+      stop();
       socket.off('error', reject);
       resolve(socket);
     });
@@ -158,10 +158,10 @@ function handshake(socket: net.Socket, host: string, ca: Buffer | undefined, ms:
   return new Promise((resolve, reject) => {
     const secure = tls.connect({ socket, ...(net.isIP(host) ? {} : { servername: host }), ...(ca ? { ca: [...tls.rootCertificates, ca.toString()] } : {}) });
     sockets.push(secure);
-    secure.setTimeout(ms, () => secure.destroy(Object.assign(new Error('TLS handshake timed out'), { code: 'ETIMEDOUT' })));
+    const stop = idleTimeout(secure, ms, () => secure.destroy(Object.assign(new Error('TLS handshake timed out'), { code: 'ETIMEDOUT' })));
     secure.once('error', reject);
     secure.once('secureConnect', () => {
-      secure.setTimeout(0);
+      stop();
       secure.off('error', reject);
       resolve(secure);
     });
@@ -181,7 +181,7 @@ function readHead(socket: net.Socket, request: string, ms: number): Promise<stri
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
     const done = (err: Error | null, head?: string) => {
-      socket.setTimeout(0);
+      stop();
       socket.off('data', onData);
       socket.off('error', onError);
       socket.off('end', onEnd);
@@ -199,7 +199,21 @@ function readHead(socket: net.Socket, request: string, ms: number): Promise<stri
     socket.on('data', onData);
     socket.once('error', onError);
     socket.once('end', onEnd);
-    socket.setTimeout(ms, () => done(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })));
+    const stop = idleTimeout(socket, ms, () => done(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })));
     socket.write(request);
   });
+}
+
+/**
+ * socket.setTimeout(ms, cb) for one step; the returned function ends it. (setTimeout(0) alone
+ * leaves cb listening: a later step's timeout would run it, destroying the socket with an error
+ * no one listens for any more.)
+ */
+function idleTimeout(socket: net.Socket, ms: number, onTimeout: () => void): () => void {
+  socket.setTimeout(ms);
+  socket.once('timeout', onTimeout);
+  return () => {
+    socket.setTimeout(0);
+    socket.off('timeout', onTimeout);
+  };
 }
