@@ -2,7 +2,7 @@
  * `workspace-relay check`, the doctor: what serve would refuse, the spool, and every user the
  * config names, each failure with its fix; exit 0 only when every check passes.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,20 @@ describe('check: what serve would refuse', () => {
     expect(listener.ok).toBe(false);
     expect(listener.detail).toMatch(/^listen\[0\]\.tls\.certFile: cannot read .*none-cert\.pem: .*\(a PEM file the relay's user can read\)$/);
     await expect(startRelay({ config: parseConfig(doc), logger: silentLogger })).rejects.toThrow(listener.detail);
+  }, 30_000);
+
+  it('a service-account key others can read fails check with the chmod, as it stops serve (same words)', async () => {
+    const key = path.join(dir, 'open-key.json');
+    copyFileSync(google.keyFile, key);
+    chmodSync(key, 0o644);
+    const doc = goodConfig();
+    doc.workspaces[0]!.gmailApi = { ...doc.workspaces[0]!.gmailApi!, serviceAccountKeyFile: key };
+    const r = await runCheck(dir, doc);
+    expect(r.exit).toBe(1);
+    const keys = item(r.report, 'keys');
+    expect(keys.ok).toBe(false);
+    expect(keys.detail).toBe(`workspaces[0].gmailApi.serviceAccountKeyFile: ${key} is readable by group or others (mode 644); run: chmod 600 ${key}`);
+    await expect(startRelay({ config: parseConfig(doc), logger: silentLogger })).rejects.toThrow(keys.detail);
   }, 30_000);
 
   it('a port another program holds: the bind fails with the fix', async () => {
