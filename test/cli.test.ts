@@ -74,7 +74,7 @@ describe('workspace-relay CLI', () => {
       const dry = d.lines.find((l) => l.event === 'relay.dry_run');
       expect(dry?.msg).toMatch(/DRY RUN.*transport: gmail-api/);
       const r = await runCli(['--config', file, 'send-test', '--from', 'alice@clinic.example', '--to', 'bob@clinic.example', '--server', `127.0.0.1:${d.port}`]);
-      expect(r.stdout).toMatch(/accepted by 127\.0\.0\.1:\d+: 250 2\.0\.0 Ok: queued as \S+/);
+      expect(r.stdout).toMatch(/accepted by 127\.0\.0\.1:\d+: 250 2\.0\.0 Ok: queued as \S+\nnot delivered yet: --wait follows it to Google/);
       expect(r.code).toBe(0);
     } finally {
       d.child.kill('SIGTERM');

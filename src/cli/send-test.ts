@@ -53,7 +53,11 @@ export async function sendTest(choice: ConfigChoice, opts: SendTestOptions, io: 
   const accepted = { accepted: true, server: `${host}:${port}`, response, queueId };
   if (!opts.wait) {
     if (opts.json) io.out(JSON.stringify(accepted, null, 2));
-    else io.out(`accepted by ${host}:${port}: ${response}`);
+    else {
+      io.out(`accepted by ${host}:${port}: ${response}`);
+      // 250 is the relay's promise to deliver, not Google's answer: say how to get the latter.
+      io.out('not delivered yet: --wait follows it to Google (message id, or the failure and its fix)');
+    }
     return;
   }
   if (!opts.json) io.out(`accepted by ${host}:${port}: ${response}`);
