@@ -173,11 +173,7 @@ export class Scheduler {
           continue;
         }
         if ((this.perUser.get(head.sender) ?? 0) >= q.perUserConcurrency) continue; // woken when one ends
-        const ready = this.pacer.readyAt(head.sender, now, head.pool);
-        if (ready > now) {
-          nextAt = Math.min(nextAt, ready);
-          continue;
-        }
+        // The daily limit first: a user over it is held (and warned about) whatever its pace says.
         const daily = this.pacer.checkDaily(head.sender, head.recipients, now);
         if (!daily.ok) {
           this.pacer.holdUntil(head.sender, daily.until, now);
@@ -188,6 +184,11 @@ export class Scheduler {
             );
           }
           nextAt = Math.min(nextAt, daily.until);
+          continue;
+        }
+        const ready = this.pacer.readyAt(head.sender, now, head.pool);
+        if (ready > now) {
+          nextAt = Math.min(nextAt, ready);
           continue;
         }
         this.due.remove(head.id);
