@@ -7,7 +7,15 @@
  *   alert, retry slowly until fixed or the maximum age passes;
  * - permanent: this message can never be delivered (no such user, message refused); to dead/.
  */
-import type { FailureCode } from './failures/codes.js';
+
+/**
+ * The codes a DeliveryError can carry. The code table (src/failures/codes.ts) adds its codes to
+ * this interface (declaration merging), so errors stays a leaf that imports nothing, and a code
+ * that is not in the table still does not compile.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by src/failures/codes.ts
+export interface FailureCodeTable {}
+type FailureCode = keyof FailureCodeTable;
 
 export type FailureKind = 'temporary' | 'held' | 'permanent';
 

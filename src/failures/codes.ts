@@ -10,8 +10,7 @@
  * this table rendered (`workspace-relay explain-error --codes`), and a test keeps the two equal.
  */
 import type { FailureKind } from '../errors.js';
-import { GMAIL_SEND_SCOPE } from '../config/atoms.js';
-import { GMAIL_SETTINGS_BASIC_SCOPE } from '../config/smime-schema.js';
+import { GMAIL_SEND_SCOPE, GMAIL_SETTINGS_BASIC_SCOPE } from '../config/index.js';
 import { DELEGATION_PAGE, type FixFacts } from './context.js';
 
 /** RFC 3463 statuses for a failure notice (5.x.x) and a delay notice (4.x.x). */
@@ -268,6 +267,12 @@ export const FAILURE_CODES = {
 } as const satisfies Record<string, CodeRow>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;
+
+// A DeliveryError's code is one of these (src/errors.ts declares the empty table; this fills it).
+declare module '../errors.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface FailureCodeTable extends Record<FailureCode, true> {}
+}
 
 export function isFailureCode(code: string): code is FailureCode {
   return Object.hasOwn(FAILURE_CODES, code);
