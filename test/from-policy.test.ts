@@ -11,6 +11,7 @@ import {
   type FromPolicyInput,
 } from '../src/policy/index.js';
 import { renderReply } from '../src/replies/index.js';
+import { messageIdLeft } from '../src/smtp/identity.js';
 
 const config = parseConfig({
   queue: { dir: '/tmp/unused' },
@@ -201,21 +202,21 @@ describe('planRewrite', () => {
       addMessageId: 'r1@clinic.example',
     });
     const full = 'From: scans@clinic.example\nDate: Sun, 1 Nov 2026 00:00:00 +0100\nMessage-ID: <a@b>\n';
-    expect(planRewrite({ from: accepted(full), facts: readHeaderFacts(h(full)), now })).toBeUndefined();
+    expect(planRewrite({ from: accepted(full), facts: readHeaderFacts(h(full)), now, randomId: () => 'r1' })).toBeUndefined();
   });
 
   it('carries the From decision', () => {
     const header = 'From: doctor@clinic.example\nDate: x\nMessage-ID: <a@b>\n';
-    expect(planRewrite({ from: accepted(header), facts: readHeaderFacts(h(header)), now })).toEqual({
+    expect(planRewrite({ from: accepted(header), facts: readHeaderFacts(h(header)), now, randomId: () => 'r1' })).toEqual({
       from: 'scans@clinic.example',
       replyTo: 'doctor@clinic.example',
     });
   });
 
-  it('makes distinct Message-IDs by default', () => {
+  it('makes distinct Message-IDs with the listener\'s generator (policy brings no randomness of its own)', () => {
     const facts = { hasDate: true, hasMessageId: false };
-    const a = planRewrite({ from: accepted('From: scans@clinic.example\n'), facts, now })!.addMessageId!;
-    const b = planRewrite({ from: accepted('From: scans@clinic.example\n'), facts, now })!.addMessageId!;
+    const a = planRewrite({ from: accepted('From: scans@clinic.example\n'), facts, now, randomId: messageIdLeft })!.addMessageId!;
+    const b = planRewrite({ from: accepted('From: scans@clinic.example\n'), facts, now, randomId: messageIdLeft })!.addMessageId!;
     expect(a).toMatch(/^[0-9a-f]{32}@clinic\.example$/);
     expect(a).not.toBe(b);
   });

@@ -4,7 +4,13 @@
  * network it only slows down clients that open one connection per message.
  */
 import { BlockList } from 'node:net';
-import type { Cidr } from './listener-schema.js';
+
+/** The part of a parsed listener network (listener-schema.ts Cidr) this file reads. */
+export interface Network {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
 
 /**
  * Loopback, RFC 1918, IPv4 link-local, IPv6 unique-local and link-local, and the IPv4 ones again
@@ -33,11 +39,11 @@ const RANGES = PRIVATE.map(([address, prefix, family]) => {
 });
 
 /** True when the network lies wholly inside one private range (its prefix at least as long). */
-export function isPrivateNetwork(n: Pick<Cidr, 'address' | 'prefix' | 'family'>): boolean {
+export function isPrivateNetwork(n: Network): boolean {
   return RANGES.some((r) => r.family === n.family && n.prefix >= r.prefix && r.list.check(n.address, n.family));
 }
 
 /** True when every allowed network is loopback or private. */
-export function privateNetworksOnly(allow: readonly Pick<Cidr, 'address' | 'prefix' | 'family'>[]): boolean {
+export function privateNetworksOnly(allow: readonly Network[]): boolean {
   return allow.every(isPrivateNetwork);
 }

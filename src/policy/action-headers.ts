@@ -9,7 +9,7 @@
  *   `allowOutsideReplyAddresses` (a documented, explicit key);
  * - `automatic`: a program acts without asking anyone (receipts, bounces): always held.
  */
-import type { WorkspaceConfig } from '../config/schema.js';
+import type { WorkspaceConfig } from '../config/index.js';
 import type { Mailbox } from './address.js';
 import { readAddressField } from './address-field.js';
 import { type Refusal, refuse } from './decision.js';

@@ -3,10 +3,9 @@
  * domain. The canonical form itself (normalizeDomain) is in src/config/domain-name.ts, which the
  * config's domains are read with too.
  */
-import { normalizeDomain } from '../config/domain-name.js';
-import type { Config, WorkspaceConfig } from '../config/schema.js';
+import { normalizeDomain, type Config, type WorkspaceConfig } from '../config/index.js';
 
-export { normalizeDomain, type DomainResult } from '../config/domain-name.js';
+export { normalizeDomain, type DomainResult } from '../config/index.js';
 
 /** True when `domain` (any accepted spelling) is exactly one of the workspace's domains. */
 export function isWorkspaceDomain(workspace: WorkspaceConfig, domain: string): boolean {

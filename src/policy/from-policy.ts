@@ -18,14 +18,12 @@
  *
  * Pure: no I/O. The aliases come from src/google/send-as.ts, looked up by the caller.
  */
-import type { WorkspaceConfig } from '../config/schema.js';
-import type { ListenerConfig } from '../config/listener-schema.js';
+import type { WorkspaceConfig, ListenerConfig } from '../config/index.js';
 import { parseMailbox } from './address.js';
 import { type Refusal, refuse } from './decision.js';
 import type { FromField } from './header-facts.js';
 
 export { readHeaderFacts, type FromField, type HeaderFacts } from './header-facts.js';
-export { planRewrite, rfc5322Date, type MessageRewrite, type PlanRewriteInput } from './rewrite-plan.js';
 
 export type FromPolicy = ListenerConfig['fromPolicy'];
 

@@ -3,7 +3,7 @@
  * envelope: it delivers to the To, Cc and Bcc headers, so every header recipient must be inside
  * the workspace too, and envelope recipients missing from the headers must be added as Bcc.
  */
-import type { WorkspaceConfig } from '../config/schema.js';
+import type { WorkspaceConfig } from '../config/index.js';
 import { parseMailbox } from './address.js';
 import { parseAddressList } from './address-list.js';
 import { readAddressField } from './address-field.js';

@@ -17,3 +17,4 @@ export { readUriList } from './mailto.js';
 export { checkRecipient, recipientLimitReply, type RecipientDecision } from './recipients.js';
 export { resolveSender, type ResolveSenderOptions, type SenderDecision } from './sender.js';
 export * from './from-policy.js';
+export { planRewrite, rfc5322Date, type MessageRewrite, type PlanRewriteInput } from './rewrite-plan.js';

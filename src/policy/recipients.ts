@@ -1,7 +1,7 @@
 /**
  * Envelope recipients (RCPT TO): each must be exactly in one of the workspace's domains.
  */
-import type { WorkspaceConfig } from '../config/schema.js';
+import type { WorkspaceConfig } from '../config/index.js';
 import { namedReply, type NamedReply } from '../replies/index.js';
 import { checkMailbox } from './address.js';
 import { type Refusal, refuse } from './decision.js';

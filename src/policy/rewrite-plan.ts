@@ -4,12 +4,11 @@
  * often omit them). Decided once so that every delivery attempt sends the same bytes: a retry
  * sends the same Message-ID, and the Date is the time the relay accepted the message.
  */
-import { randomUUID } from 'node:crypto';
-import type { MessageRewrite } from '../spool/types.js';
+import type { MessageRewrite } from '../spool/index.js';
 import type { FromAccepted } from './from-policy.js';
 import type { HeaderFacts } from './header-facts.js';
 
-export type { MessageRewrite } from '../spool/types.js';
+export type { MessageRewrite } from '../spool/index.js';
 
 export interface PlanRewriteInput {
   /** An accepted From decision (decideFrom). */
@@ -17,8 +16,8 @@ export interface PlanRewriteInput {
   facts: Pick<HeaderFacts, 'hasDate' | 'hasMessageId'>;
   /** Accept time: the Date to add. */
   now: Date;
-  /** Unique left part of an added Message-ID (default: a random UUID without dashes). */
-  randomId?: () => string;
+  /** Unique left part of an added Message-ID (policy does no I/O: the caller brings the randomness). */
+  randomId: () => string;
 }
 
 /** The changes to store as meta.rewrite; undefined when the message goes out as received. */
@@ -28,7 +27,7 @@ export function planRewrite(input: PlanRewriteInput): MessageRewrite | undefined
   if (input.from.replyTo) out.replyTo = input.from.replyTo;
   if (!input.facts.hasDate) out.addDate = rfc5322Date(input.now);
   if (!input.facts.hasMessageId) {
-    const left = (input.randomId ?? (() => randomUUID().replace(/-/g, '')))();
+    const left = input.randomId();
     out.addMessageId = `${left}@${domainOf(input.from.sendAs)}`;
   }
   return Object.keys(out).length ? out : undefined;

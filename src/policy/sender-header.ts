@@ -5,7 +5,7 @@
  * the workspace that the listener's and device account's `senders` allow (the same rule as a
  * From under fromPolicy impersonate). Pure: the caller knows the aliases and `mayUse`.
  */
-import type { WorkspaceConfig } from '../config/schema.js';
+import type { WorkspaceConfig } from '../config/index.js';
 import { parseMailbox } from './address.js';
 import { type Refusal, refuse } from './decision.js';
 import type { HeaderFacts } from './header-facts.js';

@@ -4,7 +4,7 @@
  * workspace domain, then senders.default. Never guesses between workspaces. A sender without a
  * domain (`scanner2`, as many scanners send) is only ever mapped, never defaulted.
  */
-import type { Config, WorkspaceConfig } from '../config/schema.js';
+import type { Config, WorkspaceConfig } from '../config/index.js';
 import { checkMailbox, parseMailbox } from './address.js';
 import { type Refusal, refuse } from './decision.js';
 import { workspaceOfDomain } from './domain.js';

@@ -5,9 +5,10 @@
  * or Message-ID), decided once so every retry sends the same bytes. A Sender header must name an
  * address this client may send as (src/policy/sender-header.ts).
  */
-import type { SendAsVerifier } from '../google/send-as.js';
+import { randomUUID } from 'node:crypto';
+import type { SendAsVerifier } from '../google/index.js';
 import { checkSenderHeader, decideFrom, planRewrite, readHeaderFacts, type FromOutcome, type Refusal } from '../policy/index.js';
-import type { MessageRewrite } from '../spool/types.js';
+import type { MessageRewrite } from '../spool/index.js';
 import type { Runtime } from './runtime.js';
 import type { Transaction } from './types.js';
 
@@ -40,5 +41,10 @@ export async function decideIdentity(rt: Runtime, tx: Transaction, header: Buffe
   if (!d.ok) return d;
   const senderHeader = checkSenderHeader({ workspace: ws, facts, sendAs: d.sendAs, mayUse, sendAsAliases: aliases });
   if (senderHeader) return senderHeader;
-  return { ok: true, sender: viaSmtp ? tx.sender : d.sendAs, rewrite: planRewrite({ from: d, facts, now: new Date(rt.clock.now()) }), outcome: d.outcome };
+  return { ok: true, sender: viaSmtp ? tx.sender : d.sendAs, rewrite: planRewrite({ from: d, facts, now: new Date(rt.clock.now()), randomId: messageIdLeft }), outcome: d.outcome };
+}
+
+/** Left part of a Message-ID the relay adds: a random UUID without dashes. */
+export function messageIdLeft(): string {
+  return randomUUID().replace(/-/g, '');
 }
