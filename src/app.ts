@@ -13,10 +13,8 @@
 import path from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { lockSpool, serveQueue } from './control/index.js';
-import type { Config, ListenerConfig, WorkspaceConfig } from './config/schema.js';
-import { buildTransports } from './delivery/build.js';
-import { sendSize } from './delivery/send-size.js';
-import type { Transport } from './delivery/types.js';
+import type { Config, ListenerConfig, WorkspaceConfig } from './config/index.js';
+import { buildTransports, sendSize, type Transport } from './delivery/index.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { GMAIL_SETTINGS_BASIC_SCOPE, GoogleCredentials, createSendAsVerifier, loadServiceAccountKey, type SendAsVerifier } from './google/index.js';
 import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';

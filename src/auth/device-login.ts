@@ -1,7 +1,7 @@
 /**
  * Checking a device account's login (AUTH PLAIN / LOGIN) against devices[] in config.
  */
-import type { DeviceConfig } from '../config/schema.js';
+import type { DeviceConfig } from '../config/index.js';
 import { DUMMY_HASH, verifyPassword } from './password-hash.js';
 
 export interface LoginAttempt {

@@ -4,8 +4,8 @@
  * of the token endpoint's answer: a clock off by a minute or more makes Google refuse tokens).
  */
 import { readFileSync } from 'node:fs';
-import type { Config } from '../config/schema.js';
-import { PROXY_VARIABLES } from '../delivery/gmail-api.js';
+import type { Config } from '../config/index.js';
+import { PROXY_VARIABLES } from '../delivery/index.js';
 import { codeRow } from '../failures/index.js';
 import { fail, failedWith, pass, warn, type CheckItem, type CheckSection } from './check-report.js';
 import { reach, redactProxy, type Endpoint, type ReachOptions, type ReachResult } from './check-reach.js';

@@ -6,7 +6,7 @@
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { errorText } from '../errors.js';
 import { spoolFreeBytes } from '../queue/index.js';
 import { DIR_MODE, SpoolLayout, nodeSpoolFs, probeHardLinks, type SpoolFs } from '../spool/index.js';

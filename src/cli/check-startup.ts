@@ -5,9 +5,9 @@
  * control socket says which), so only the others are bound and let go.
  */
 import { buildSendAsVerifiers } from '../app.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { ControlError, controlRequest, controlSocketPath, formatDuration, type RelayStatus } from '../control/index.js';
-import { buildTransports } from '../delivery/build.js';
+import { buildTransports } from '../delivery/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { checkDirectories, checkListener, probeBind } from '../lifecycle/index.js';
 import { silentLogger } from '../log.js';

@@ -7,13 +7,11 @@
  */
 import nodemailer from 'nodemailer';
 import { readFileSync } from 'node:fs';
-import type { Config, WorkspaceConfig } from '../config/schema.js';
-import { readSecretFile } from '../config/secrets.js';
-import { workspaceCredentials } from '../delivery/build.js';
+import { type Config, type WorkspaceConfig, readSecretFile } from '../config/index.js';
+import { workspaceCredentials } from '../delivery/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { classify } from '../failures/index.js';
-import { diagnoseUser } from '../google/diagnose.js';
-import type { GoogleCredentials } from '../google/index.js';
+import { diagnoseUser, type GoogleCredentials } from '../google/index.js';
 import { postmasterOf } from '../notify/index.js';
 import { fail, failedWith, pass, skipped, warn, type CheckItem, type CheckSection } from './check-report.js';
 

@@ -3,8 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
-import { EXAMPLE_CONFIG_PATH, configErrorReport, loadConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { EXAMPLE_CONFIG_PATH, configErrorReport, loadConfig, type Config } from '../config/index.js';
 import { CliExit, EXIT_CONFIG } from './exit-codes.js';
 
 export { CliExit, EXIT_CONFIG, EXIT_FAILURE, EXIT_NOT_RUNNING, EXIT_TEMPFAIL, EXIT_USAGE } from './exit-codes.js';

@@ -4,7 +4,7 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { Command, Help, Option } from 'commander';
-import { readConfigDocument } from '../config/load.js';
+import { readConfigDocument } from '../config/index.js';
 import { LOG_FORMATS, prettyStream, type LogFormat } from '../log-pretty.js';
 import { VERSION } from '../version.js';
 import { check } from './check.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { systemClock, type Clock } from '../clock.js';
 import { appendAudit, auditActor } from '../audit/index.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import {
   ControlError,
   controlSocketPath,

@@ -4,7 +4,7 @@
  * was delivered, 1 when it failed (or cannot be followed), 75 when the time ran out.
  */
 import nodemailer from 'nodemailer';
-import { parseDuration } from '../config/units.js';
+import { parseDuration } from '../config/index.js';
 import { controlSocketPath } from '../control/index.js';
 import { errorText } from '../errors.js';
 import { CliExit, EXIT_FAILURE, EXIT_TEMPFAIL, EXIT_USAGE, loadConfigOrExit, type ConfigChoice } from './context.js';

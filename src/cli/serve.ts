@@ -1,8 +1,7 @@
 /** `workspace-relay serve`: run the relay until a signal. */
 import path from 'node:path';
 import { startRelay, type Relay } from '../app.js';
-import { loadConfig, configErrorReport } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { loadConfig, configErrorReport, type Config } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { createLogger } from '../log.js';
 import { prettyStream, wantsPretty, type LogFormat } from '../log-pretty.js';

@@ -3,7 +3,7 @@
  * running, 75 starting or stopping (or no answer), 78 config.
  */
 import { ControlError, controlRequest, controlSocketPath, formatDuration, shortTime, table, type RelayStatus } from '../control/index.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { CliExit, EXIT_FAILURE, EXIT_NOT_RUNNING, EXIT_TEMPFAIL } from './exit-codes.js';
 
 export interface StatusIo {

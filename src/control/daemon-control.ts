@@ -4,7 +4,7 @@
  * starts on it; `serveQueue` starts answering the queue CLI (and `status`) once the scheduler runs.
  */
 import type { Clock } from '../clock.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Spool } from '../spool/index.js';
 import { ControlServer } from './control-server.js';

@@ -9,8 +9,7 @@
  */
 import { systemClock, type Clock } from '../clock.js';
 import { errorText } from '../errors.js';
-import { KeyMutex } from '../spool/key-mutex.js';
-import { SpoolError, isValidQueueId, type MessageMeta, type Spool, type SpoolState } from '../spool/index.js';
+import { KeyMutex, SpoolError, isValidQueueId, type MessageMeta, type Spool, type SpoolState } from '../spool/index.js';
 import { ControlError, type QueueItem, type RetryAllResult } from './protocol.js';
 import { matchesQuery, type QueueQuery } from './queue-search.js';
 

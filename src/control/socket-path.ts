@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 
 /** Where the control socket is: `control.socket`, default `<queue.dir>/control.sock` (resolved). */
 export function controlSocketPath(config: Pick<Config, 'queue' | 'control'>): string {

@@ -3,7 +3,7 @@
  * thread.ts), and the credentials of its gmail-api workspaces (also used by `check`).
  */
 import { systemClock, type Clock } from '../clock.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { GoogleCredentials, loadServiceAccountKey } from '../google/index.js';
 import type { Logger } from '../log.js';
 import { createGmailApiTransport } from './gmail-api.js';

@@ -14,7 +14,7 @@
  */
 import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { GoogleCredentials } from '../google/credentials.js';
+import type { GoogleCredentials } from '../google/index.js';
 import { classify } from '../failures/index.js';
 import { DEFAULT_RESUMABLE, sendResumable, type Bearer, type ResumableSettings } from './gmail-resumable.js';
 import { createGaxiosUploader, createUploader, uploadError, type Uploader } from './gmail-upload.js';

@@ -11,7 +11,7 @@
  * body (from the empty line on) is never looked at.
  */
 import { DeliveryError } from '../errors.js';
-import type { MessageRewrite } from '../spool/types.js';
+import type { MessageRewrite } from '../spool/index.js';
 import { replaceFromAddress } from './from-rewrite.js';
 import { foldLongLines, hasLongLine } from './header-fold.js';
 

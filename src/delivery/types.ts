@@ -1,4 +1,4 @@
-import type { MessageMeta } from '../spool/types.js';
+import type { MessageMeta } from '../spool/index.js';
 
 /**
  * A spooled message handed to a transport. The file at `path` holds the exact bytes received,

@@ -12,7 +12,7 @@
  */
 import { JWT } from 'google-auth-library';
 import type { ServiceAccountKey } from './service-account.js';
-import { DEFAULT_TOKEN_URL } from '../config/schema.js';
+import { DEFAULT_TOKEN_URL } from '../config/index.js';
 
 export interface CredentialsOptions {
   key: ServiceAccountKey;

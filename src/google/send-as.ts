@@ -17,7 +17,7 @@
  * Concurrent lookups for one user share one request.
  */
 import { gmail } from '@googleapis/gmail';
-import { GMAIL_SETTINGS_BASIC_SCOPE } from '../config/smime-schema.js';
+import { GMAIL_SETTINGS_BASIC_SCOPE } from '../config/index.js';
 import { ConfigError, DeliveryError } from '../errors.js';
 import { DELEGATION_PAGE, classify } from '../failures/index.js';
 import type { Logger } from '../log.js';

@@ -1,7 +1,7 @@
 /** Reading a service-account JSON key: from a file that only the relay's user can read. */
 import { createPrivateKey } from 'node:crypto';
 import { ConfigError } from '../errors.js';
-import { readSecretFile } from '../config/secrets.js';
+import { readSecretFile } from '../config/index.js';
 
 export interface ServiceAccountKey {
   client_email: string;

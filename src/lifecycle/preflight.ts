@@ -9,11 +9,10 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Config, ListenerConfig } from '../config/schema.js';
+import type { Config, ListenerConfig } from '../config/index.js';
 import { controlSocketPath } from '../control/index.js';
 import { ConfigError, errorText } from '../errors.js';
-import { checkListenerConfig } from '../smtp/listener-settings.js';
-import { loadTlsOptions } from '../smtp/tls-settings.js';
+import { checkListenerConfig, loadTlsOptions } from '../smtp/index.js';
 
 /** Every listen[] entry: devices it would serve, and its certificate and key (read and paired). */
 export function checkListeners(config: Config): void {

@@ -12,7 +12,7 @@
  * Carried out by reload.ts; table-tested in test/reload-plan.test.ts.
  */
 import path from 'node:path';
-import type { Config, ListenerConfig } from '../config/schema.js';
+import type { Config, ListenerConfig } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { needsRestart } from '../smtp/index.js';
 

@@ -7,7 +7,7 @@
  * change are opened again (with the old settings if the new ones fail, and an alert if neither can).
  */
 import type { Clock } from '../clock.js';
-import type { Config, ListenerConfig } from '../config/schema.js';
+import type { Config, ListenerConfig } from '../config/index.js';
 import { errorText } from '../errors.js';
 import type { SendAsVerifier } from '../google/index.js';
 import type { Logger } from '../log.js';

@@ -3,7 +3,7 @@
  * user, naming what is wrong and the fix. They carry queue ids, envelope addresses and error
  * codes only: never a subject or body.
  */
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../config/index.js';
 import { CRLF, encodeText, headerAddress, headerBlock, headerMessageId, oneLine, rfc5322Date } from './mime.js';
 
 /** held: Google refuses it for now; dead: moved to dead/; refused: some recipients refused it for good (it reached the others). */

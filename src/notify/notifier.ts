@@ -11,13 +11,12 @@
  * Admin alerts: at most one per (workspace, kind, error code) per `alertInterval`, in memory.
  */
 import { systemClock, type Clock } from '../clock.js';
-import type { Config, WorkspaceConfig } from '../config/schema.js';
+import type { Config, WorkspaceConfig } from '../config/index.js';
 import { errorText, type DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseMailbox } from '../policy/index.js';
-import type { DeliveryObserver } from '../queue/observer.js';
-import { createQueueId, type Spool } from '../spool/index.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { DeliveryObserver } from '../queue/index.js';
+import { createQueueId, type Spool, type MessageMeta } from '../spool/index.js';
 import { buildAlert, type AlertKind } from './alert.js';
 import { buildDsn, type DsnKind } from './dsn.js';
 import { AlertLimiter } from './rate-limit.js';

@@ -6,9 +6,8 @@
  */
 import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { DeliveryResult, Transport } from '../delivery/types.js';
-import type { MessageMeta } from '../spool/types.js';
-import { sentKey, type SentLog } from '../spool/index.js';
+import type { DeliveryResult, Transport } from '../delivery/index.js';
+import { type MessageMeta, sentKey, type SentLog } from '../spool/index.js';
 
 export type AttemptOutcome = { kind: 'delivered'; result: DeliveryResult } | { kind: 'suppressed' };
 

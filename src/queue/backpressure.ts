@@ -5,7 +5,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { systemClock, type Clock, type Timer } from '../clock.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import { namedReply, type NamedReply } from '../replies/index.js';

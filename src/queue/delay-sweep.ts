@@ -6,12 +6,11 @@
  * no delivery starts meanwhile, and is put back as it was but for delayNotified.
  */
 import type { Clock, Timer } from '../clock.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { DeliveryError, errorText } from '../errors.js';
 import { isFailureCode } from '../failures/index.js';
 import type { Logger } from '../log.js';
-import type { Spool } from '../spool/index.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { Spool, MessageMeta } from '../spool/index.js';
 import type { DueIndex } from './due-index.js';
 import type { DeliveryObserver } from './observer.js';
 import { observe, settle } from './settle.js';

@@ -4,7 +4,7 @@
  * arrival, so the scheduler sees the same DeliveryError (kind, fix, retryAfter, outcomeUnknown)
  * it would have seen in one thread, and a reload the same ConfigError (key path).
  */
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { ConfigError, DeliveryError, type FailureKind } from '../errors.js';
 import type { FailureCode } from '../failures/index.js';
 import type { AttemptRun } from './executor.js';

@@ -18,7 +18,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { DeliveryError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fromWire, runFromWire, type FromThread, type ThreadConfig, type ThreadData, type ToThread, type WireError } from './delivery-thread-wire.js';

@@ -6,7 +6,7 @@
  * waiting).
  */
 import type { DeliveryError } from '../errors.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { MessageMeta } from '../spool/index.js';
 import type { Delivered, DeliveryObserver } from './observer.js';
 
 /** A message delivered since the relay started. */

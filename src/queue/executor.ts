@@ -9,12 +9,11 @@
  * same class there), where the file work and the send of every attempt leave the listeners'
  * thread alone. A run never rejects: what happened is in the result.
  */
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { DeliveryError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Transport } from '../delivery/types.js';
-import type { SentLog, Spool } from '../spool/index.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { Transport } from '../delivery/index.js';
+import type { SentLog, Spool, MessageMeta } from '../spool/index.js';
 import { attemptDelivery, type AttemptOutcome } from './attempt.js';
 
 export type AttemptRun =

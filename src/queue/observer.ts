@@ -4,7 +4,7 @@
  * the mark is stored with the state change. Errors are logged, never fatal to the delivery.
  */
 import type { DeliveryError } from '../errors.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { MessageMeta } from '../spool/index.js';
 
 /** What the provider said of a delivered message. */
 export interface Delivered {

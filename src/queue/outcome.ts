@@ -22,11 +22,11 @@
  * keep it (it went out, or may have), give it back (`uncount`: nothing went out), or keep it and
  * end a rate-limit backoff (`succeeded`).
  */
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { DeliveryError, errorText } from '../errors.js';
 import type { FailureCode } from '../failures/index.js';
-import type { Transport } from '../delivery/types.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { Transport } from '../delivery/index.js';
+import type { MessageMeta } from '../spool/index.js';
 import type { AttemptOutcome } from './attempt.js';
 import type { AttemptRun } from './executor.js';
 import { nextAttemptAt, scheduleDelay, withJitter } from './retry.js';

@@ -5,7 +5,7 @@
  */
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { nodeSpoolFs } from '../spool/spool-fs.js';
+import { nodeSpoolFs } from '../spool/index.js';
 
 /** user → rows of [minute start (ms), messages, recipients]. */
 export type PaceDoc = Record<string, [number, number, number][]>;

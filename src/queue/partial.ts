@@ -5,9 +5,8 @@
  */
 import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { DeliveryResult } from '../delivery/types.js';
-import { createQueueId, type Spool } from '../spool/index.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { DeliveryResult } from '../delivery/index.js';
+import { createQueueId, type Spool, type MessageMeta } from '../spool/index.js';
 
 export async function splitRefused(options: {
   meta: MessageMeta;

@@ -7,11 +7,10 @@
  */
 import path from 'node:path';
 import { systemClock, type Clock, type Timer } from '../clock.js';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { DeliveryError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Spool } from '../spool/index.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { Spool, MessageMeta } from '../spool/index.js';
 import { DelaySweep } from './delay-sweep.js';
 import { DueIndex, type DueEntry } from './due-index.js';
 import type { AttemptRun, DeliveryExecutor } from './executor.js';

@@ -5,11 +5,18 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { describeIssue, formatKeyPath } from '../config/load.js';
-import { defaultAuditFile } from '../config/paths.js';
-import { smimeConfigSchema, type SmimeConfig, type SmimeWorkspaceConfig } from '../config/smime-schema.js';
+import { describeIssue, formatKeyPath, defaultAuditFile, smimeConfigSchema, type SmimeConfig, type SmimeWorkspaceConfig } from '../config/index.js';
 
-export * from '../config/smime-schema.js';
+export {
+  DEFAULT_AUDIT_LOG,
+  DEFAULT_SMIME_SCOPES,
+  GMAIL_SETTINGS_BASIC_SCOPE,
+  GMAIL_SETTINGS_SHARING_SCOPE,
+  smimeConfigSchema,
+  type SmimeConfig,
+  type SmimeConfigInput,
+  type SmimeWorkspaceConfig,
+} from '../config/index.js';
 
 /**
  * Read the `smime:` section of an already-parsed config document (YAML or JSON). Errors name the

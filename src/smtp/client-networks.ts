@@ -5,7 +5,7 @@
  * whichever way the listener is bound.
  */
 import { BlockList, isIP, isIPv4 } from 'node:net';
-import type { Cidr } from '../config/listener-schema.js';
+import type { Cidr } from '../config/index.js';
 
 export type ClientFilter = (address: string) => boolean;
 

@@ -5,13 +5,12 @@
  * 250 and `message.accepted`, naming everyone Gmail delivers to.
  */
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import type { WorkspaceConfig } from '../config/schema.js';
+import { type WorkspaceConfig, sendLimit } from '../config/index.js';
 import { SmtpReply, errorText } from '../errors.js';
 import { checkHeaders } from '../policy/index.js';
 import { namedReply, renderReply, smtpReply } from '../replies/index.js';
 import { loggedMessageId } from '../safe-text.js';
-import type { MessageMeta } from '../spool/types.js';
-import { sendLimit } from '../config/send-limits.js';
+import type { MessageMeta } from '../spool/index.js';
 import { LineEndingCheck, LineEndingNormalizer } from './line-endings.js';
 import { messageSizeLimit } from './listener-settings.js';
 import { decideIdentity } from './identity.js';

@@ -1,1 +1,3 @@
 export * from './listener.js';
+export { checkListenerConfig } from './listener-settings.js';
+export { loadTlsOptions } from './tls-settings.js';

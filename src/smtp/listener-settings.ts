@@ -1,7 +1,6 @@
 /** A listen[] entry read against the whole config: checks (at start and every reload) and derived settings. */
 import { parsePasswordHash } from '../auth/index.js';
-import type { Config, ListenerConfig } from '../config/schema.js';
-import { sendLimit } from '../config/send-limits.js';
+import { type Config, type ListenerConfig, sendLimit } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 
 /** Device accounts that may log in on this listener (all, or those of its workspace). */

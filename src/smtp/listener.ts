@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { DeviceRate, LoginThrottle } from '../auth/index.js';
 import { systemClock } from '../clock.js';
-import type { ListenerConfig } from '../config/schema.js';
+import type { ListenerConfig } from '../config/index.js';
 import { ConfigError, SmtpReply, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import { namedReply, renderReply, smtpReply, type NamedReply } from '../replies/index.js';

@@ -2,7 +2,7 @@
 import type { SMTPServerSession } from 'smtp-server';
 import type { DeviceRate, LoginThrottle } from '../auth/index.js';
 import type { Clock } from '../clock.js';
-import type { Config, DeviceConfig, ListenerConfig } from '../config/schema.js';
+import type { Config, DeviceConfig, ListenerConfig } from '../config/index.js';
 import type { SmtpReply } from '../errors.js';
 import type { NamedReply } from '../replies/index.js';
 import type { ListenerDeps, SessionState } from './types.js';

@@ -5,8 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureVersion } from 'node:tls';
-import type { ListenerConfig } from '../config/schema.js';
-import { readSecretBytes } from '../config/secrets.js';
+import { type ListenerConfig, readSecretBytes } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
 
 export interface TlsOptions {

@@ -1,12 +1,11 @@
 /** The listener's public face and what it needs (see listener.ts). */
 import type { DeviceRate, LoginThrottle } from '../auth/index.js';
 import type { Clock } from '../clock.js';
-import type { Config, DeviceConfig, ListenerConfig, WorkspaceConfig } from '../config/schema.js';
-import type { SendAsVerifier } from '../google/send-as.js';
+import type { Config, DeviceConfig, ListenerConfig, WorkspaceConfig } from '../config/index.js';
+import type { SendAsVerifier } from '../google/index.js';
 import type { Logger } from '../log.js';
 import type { NamedReply } from '../replies/index.js';
-import type { Spool } from '../spool/index.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { Spool, MessageMeta } from '../spool/index.js';
 
 export interface ListenerDeps {
   listener: ListenerConfig;

@@ -1,4 +1,4 @@
-export type { MessageMeta, SpoolState } from './types.js';
+export type { MessageMeta, MessageRewrite, SpoolState } from './types.js';
 export { Spool, type SpoolOptions } from './spool.js';
 export { SpoolWriter } from './writer.js';
 export { SpoolError } from './spool-error.js';
@@ -7,3 +7,4 @@ export { probeHardLinks, type RecoveryCounts } from './recover.js';
 export { SentLog, sentKey, type SentLogOptions } from './sent-log.js';
 export { DIR_MODE, SPOOL_STATES, SpoolLayout } from './layout.js';
 export { nodeSpoolFs, readMetaSync, readStoredMessage, readStoredMessageSync, readStoredRange, streamStoredMessage, type SpoolFs, type SpoolFileHandle } from './spool-fs.js';
+export { KeyMutex } from './key-mutex.js';
