@@ -23,6 +23,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import { tempPath } from './durable-file.js';
 import { KeyMutex } from './key-mutex.js';
+import { isStrings, parseLine, type JournalLine } from './sent-journal.js';
 import { DIR_MODE, FILE_MODE } from './layout.js';
 import { isErrno, unlinkIfExists, withFs, writeAll, type SpoolFileHandle, type SpoolFs } from './spool-fs.js';
 
@@ -38,15 +39,6 @@ interface Entry {
   recipients: Set<string>;
   firstAt: string;
   updatedAt: string;
-}
-
-/** One journal line. */
-interface JournalLine {
-  v: 1;
-  k: string;
-  r: string[];
-  t: string;
-  f?: string;
 }
 
 interface Deferred {
@@ -284,20 +276,4 @@ export class SentLog {
     }
     this.logger.error({ event: 'sent_log.corrupt', path }, 'unreadable sent-log entry ignored (a duplicate may be sent)');
   }
-}
-
-function parseLine(raw: string): JournalLine | null {
-  try {
-    const l = JSON.parse(raw) as Partial<JournalLine>;
-    if (l.v === 1 && typeof l.k === 'string' && isStrings(l.r) && typeof l.t === 'string' && (l.f === undefined || typeof l.f === 'string')) {
-      return l as JournalLine;
-    }
-  } catch {
-    // torn or foreign: skipped
-  }
-  return null;
-}
-
-function isStrings(v: unknown): v is string[] {
-  return Array.isArray(v) && v.every((x) => typeof x === 'string');
 }
