@@ -16,12 +16,13 @@
  * may have reached Google) and a new thread is started with the live generations. Mail stays in
  * the spool throughout; nothing is lost.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { Config } from '../config/index.js';
 import { DeliveryError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fromWire, runFromWire, type FromThread, type ThreadConfig, type ThreadData, type ToThread, type WireError } from './delivery-thread-wire.js';
+import { newWorker } from './delivery-thread-worker.js';
 import type { AttemptRun, DeliveryExecutor } from './executor.js';
 
 interface Waiter<T> {
@@ -275,15 +276,6 @@ function stoppingError(): DeliveryError {
 
 function stoppedError(): DeliveryError {
   return new DeliveryError('delivery.thread_stopped', 'temporary', 'the delivery thread stopped during the attempt: will retry', { outcomeUnknown: true });
-}
-
-function newWorker(workerData: ThreadData): Worker {
-  const ts = import.meta.url.endsWith('.ts');
-  const entry = new URL(ts ? './delivery-thread-entry.ts' : './delivery-thread-entry.js', import.meta.url);
-  if (!ts) return new Worker(entry, { workerData });
-  // Running from the TypeScript sources (tests, `npm run bench`): the thread loads them with tsx.
-  const code = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(code, { eval: true, workerData });
 }
 
 function take<K, V>(map: Map<K, V>, key: K): V | undefined {
