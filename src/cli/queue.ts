@@ -25,10 +25,11 @@ import {
   type QueueItem,
   type RetryAllResult,
 } from '../control/index.js';
-import { ConfigError, errorText } from '../errors.js';
+import { errorText } from '../errors.js';
 import { isValidQueueId } from '../spool/index.js';
-import { CliExit, EXIT_CONFIG, EXIT_FAILURE, EXIT_TEMPFAIL, EXIT_USAGE, loadConfigOrExit, type ConfigChoice } from './context.js';
+import { CliExit, EXIT_FAILURE, EXIT_TEMPFAIL, EXIT_USAGE, loadConfigOrExit, type ConfigChoice } from './context.js';
 import { usageExits } from './exit-codes.js';
+import { asExit } from './queue-exits.js';
 
 export { EXIT_TEMPFAIL, EXIT_USAGE };
 
@@ -58,14 +59,6 @@ export function processQueueDeps(configChoice: () => ConfigChoice): QueueCliDeps
     stdoutBytes: (chunk) => process.stdout.write(chunk),
     stderr: (s) => process.stderr.write(s),
   };
-}
-
-/** The exit code for a control-path error code. */
-export function exitCodeFor(code: string): number {
-  // control.unavailable here: the relay answered the ping, then went away (it stopped): try again.
-  if (['control.busy', 'control.timeout', 'control.no_answer', 'control.unavailable', 'control.in_use', 'queue.busy'].includes(code)) return EXIT_TEMPFAIL;
-  if (code === 'queue.bad_id' || code === 'control.bad_request') return EXIT_USAGE;
-  return EXIT_FAILURE;
 }
 
 export function registerQueueCommands(program: Command, deps: QueueCliDeps): Command {
@@ -294,11 +287,4 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
   });
 
   return queue;
-}
-
-function asExit(err: unknown): CliExit {
-  if (err instanceof CliExit) return err;
-  if (err instanceof ControlError) return new CliExit(exitCodeFor(err.code), `error: ${err.message}`);
-  if (err instanceof ConfigError) return new CliExit(EXIT_CONFIG, `config error: ${err.message}`);
-  return new CliExit(EXIT_FAILURE, `error: ${errorText(err)}`);
 }
