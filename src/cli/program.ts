@@ -15,7 +15,8 @@ import { registerHashPassword } from './hash-password.js';
 import { processQueueDeps, registerQueueCommands } from './queue.js';
 import { DEFAULT_WAIT, sendTest } from './send-test.js';
 import { serve } from './serve.js';
-import { registerSmimeCommands, ttyPrompt } from './smime.js';
+import { registerSmimeCommands } from './smime.js';
+import { ttyPrompt } from './tty-prompt.js';
 import { statusCommand } from './status.js';
 
 /** Where commands write (tests capture it); the message bytes of `queue show --body` always go to stdout. */
