@@ -25,25 +25,8 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
     },
   },
-  // The failure classifier is one part that the others import; it imports only the leaf modules.
-  {
-    files: ['src/failures/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{
-          regex: '^\\.\\./(?!config/|errors\\.js$)',
-          message: 'src/failures imports only the leaf modules (errors, config); the other parts import it.',
-        }],
-      }],
-    },
-  },
-  // delivery imports google, never the other way round.
-  {
-    files: ['src/google/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../delivery/**'], message: 'google never imports delivery (failures are in src/failures).' }] }],
-    },
-  },
+  // Part boundaries (which part may import which, through index.ts, no cycles) are checked by
+  // test/architecture.test.ts from the table in test/architecture/parts.ts.
   // Plain JavaScript outside the TypeScript project (the benchmark's child on the compiled relay).
   { files: ['eslint.config.js', 'bench/**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 );

@@ -36,7 +36,7 @@ export function checkClassified(files: readonly SourceFile[], parts: Parts): str
   for (const name of Object.keys(parts)) {
     if (!found.has(name)) out.push(`the parts table (${TABLE}) has a row '${name}' but src/ has no such folder or file: remove the row (and its mention in docs/architecture.md).`);
   }
-  for (const [name, where] of found) {
+  for (const where of found.values()) {
     if (where.endsWith('/') && !files.some((f) => f.path === `${where}index.ts`)) {
       out.push(`${where} has no index.ts: every folder part has an index.ts as its public face; add one exporting what other parts use.`);
     }
@@ -168,7 +168,7 @@ export function checkCycles(files: readonly SourceFile[]): string[] {
   ];
 }
 
-/** One cycle (first node repeated at the end) for each strongly connected component (Tarjan). */
+/** The shortest cycle (first node repeated at the end) of each strongly connected component (Tarjan). */
 export function cyclesOf(edges: ReadonlyMap<string, ReadonlySet<string>>): string[][] {
   let counter = 0;
   const index = new Map<string, number>();
@@ -199,12 +199,15 @@ export function cyclesOf(edges: ReadonlyMap<string, ReadonlySet<string>>): strin
     }
   };
   for (const v of [...edges.keys()].sort()) if (!index.has(v)) strong(v);
-  return components.map((c) => shortestCycle(edges, new Set(c)));
+  return components.map((c) => {
+    const members = new Set(c);
+    const cycles = [...members].sort().map((start) => shortestCycleThrough(edges, members, start));
+    return cycles.reduce((best, next) => (next.length < best.length ? next : best));
+  });
 }
 
-/** The shortest cycle through the component's first node (by name), staying inside it. */
-function shortestCycle(edges: ReadonlyMap<string, ReadonlySet<string>>, members: ReadonlySet<string>): string[] {
-  const start = [...members].sort()[0]!;
+/** The shortest cycle through `start`, staying inside the component. */
+function shortestCycleThrough(edges: ReadonlyMap<string, ReadonlySet<string>>, members: ReadonlySet<string>, start: string): string[] {
   const prev = new Map<string, string>();
   const queue = [start];
   while (queue.length) {
