@@ -16,30 +16,9 @@ import { faster, slower } from './adaptive-rate.js';
 import { readPaceFile, writePaceFile, type PaceDoc } from './pace-file.js';
 import { PROJECT_SENDS_PER_MINUTE, PROJECT_TARGET_RATE, USER_SENDS_PER_MINUTE, USER_TARGET_RATE, burstFor } from './google-quota.js';
 import { newBucket, takeToken, tokenAt, type Bucket } from './token-bucket.js';
+import type { DailyCheck, PacerLimits, PacerStats, SlowDown } from './pacer-types.js';
 
-export interface PacerLimits {
-  /**
-   * Ceiling of each user's pace, sends per second. Unset: Google's documented per-user rate
-   * (USER_TARGET_RATE); either way the pace adapts below it on "slow down" answers.
-   */
-  userRate?: number | undefined;
-  dailyMessages: number;
-  dailyRecipients: number;
-  /** First pause after a rate-limit answer that stated no usable time; doubles, at most 30 min. */
-  rateLimitBackoff: number;
-}
-
-/** What a "slow down" answer was about: the pace (halve it) or a daily limit (only wait). */
-export type SlowDown = 'rate' | 'daily';
-
-export interface PacerStats {
-  /** Users the pacer knows (sent, or were refused, since the start). */
-  users: number;
-  /** Users whose mail waits now: told to slow down, or at the daily limit. */
-  paused: number;
-  /** Users whose pace is below its ceiling after a "slow down". */
-  slowed: number;
-}
+export type { DailyCheck, PacerLimits, PacerStats, SlowDown } from './pacer-types.js';
 
 const DAY = 86_400_000;
 const BUCKET = 60_000;
@@ -64,8 +43,6 @@ interface UserState {
   buckets: Map<number, [number, number]>;
   dailyWarned: boolean;
 }
-
-export type DailyCheck = { ok: true } | { ok: false; until: number; messages: number; recipients: number };
 
 const userBurst = (rate: number) => burstFor(rate, USER_SENDS_PER_MINUTE);
 const POOL_BURST = burstFor(PROJECT_TARGET_RATE, PROJECT_SENDS_PER_MINUTE);
