@@ -86,7 +86,7 @@ export class DelaySweep {
         due.add(entry); // taken meanwhile (an admin action): whoever has it decides
         continue;
       }
-      const log = logger.child({ queueId: id });
+      const log = logger.child({ queueId: id, workspace: meta.workspace });
       const waiting =
         meta.lastError !== null
           ? new DeliveryError(isFailureCode(meta.lastError.code) ? meta.lastError.code : 'delivery.unknown', 'temporary', meta.lastError.message)

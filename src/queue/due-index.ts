@@ -10,6 +10,11 @@ export interface DueEntry {
   pool?: string | undefined;
   /** Recipients Google counts for this message (daily limit). */
   recipients: number;
+  workspace: string;
+  /** When it entered the queue (accepted, or requeued by an admin): the queue's age (metrics). */
+  since: number;
+  /** The code of its last failure when that failure held it (an admin must fix something), else null. */
+  held: string | null;
 }
 
 export class DueIndex {
@@ -53,6 +58,11 @@ export class DueIndex {
     if (i >= 0) list.splice(i, 1);
     if (!list.length) this.byUser.delete(e.sender);
     return e;
+  }
+
+  /** Every entry, in no particular order. */
+  entries(): IterableIterator<DueEntry> {
+    return this.byId.values();
   }
 
   /** The earliest entry of each user. */

@@ -62,7 +62,7 @@ export class LocalExecutor implements DeliveryExecutor {
     } catch (error) {
       return isNotQueued(error) ? { kind: 'not_queued' } : { kind: 'claim_failed', error };
     }
-    const log = logger.child({ queueId: id });
+    const log = logger.child({ queueId: id, workspace: meta.workspace });
     try {
       const transport = this.deps.transportFor(meta.workspace);
       if (!transport) {

@@ -6,6 +6,7 @@
  */
 import type { Clock } from '../clock.js';
 import { errorText } from '../errors.js';
+import type { RelayEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import { loggedMessageId } from '../safe-text.js';
 import type { Spool, MessageMeta } from '../spool/index.js';
@@ -21,6 +22,8 @@ export interface ApplyDeps extends SettleContext {
   logger: Logger;
   pacer: Pacer;
   observer: DeliveryObserver | undefined;
+  /** Told of each outcome once the spool has it (metrics, trace). */
+  events: RelayEvents;
   clock: Clock;
   /** Put a message (back) into the due index. */
   index(meta: MessageMeta): void;
@@ -45,7 +48,7 @@ export async function applyOutcome(deps: ApplyDeps, outcome: Outcome, ctx: Attem
     else if (change === 'succeeded') deps.pacer.succeeded(account);
   };
   if (outcome.kind !== 'sent') pace(outcome.pace);
-  const log = logger.child({ queueId: id });
+  const log = logger.child({ queueId: id, ...('meta' in outcome ? { workspace: outcome.meta.workspace } : {}) });
   switch (outcome.kind) {
     case 'gone':
       return; // deleted, or taken by an admin action meanwhile
@@ -81,8 +84,9 @@ export async function applyOutcome(deps: ApplyDeps, outcome: Outcome, ctx: Attem
       await observe(log, () => observer?.deferred?.(meta, e));
       await settle(deps, 'release', id, log, () => spool.release(meta));
       deps.index(meta);
+      deps.events.attemptFailed(meta, e, 'rate_limited');
       log.warn(
-        { event: 'delivery.deferred', code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, ...(account !== meta.sender ? { account } : {}), nextAttemptAt: meta.nextAttemptAt, userPausedUntil: meta.nextAttemptAt },
+        { event: 'delivery.deferred', outcome: 'deferred', code: e.code, kind: e.kind, reason: e.message, attempts: meta.attempts, sender: meta.sender, ...(account !== meta.sender ? { account } : {}), nextAttemptAt: meta.nextAttemptAt, userPausedUntil: meta.nextAttemptAt },
         'Google asked this user to slow down',
       );
       return;
@@ -101,20 +105,23 @@ export async function applyOutcome(deps: ApplyDeps, outcome: Outcome, ctx: Attem
           meta.nextAttemptAt = iso(outcome.pendingAt);
           await settle(deps, 'release', id, log, () => spool.release(meta));
           deps.index(meta);
+          deps.events.attemptFailed(meta, e, 'deferred');
           log.error({ event: 'notify.failure_pending', code: e.code, err: errorText(err), nextAttemptAt: meta.nextAttemptAt }, 'the failure notice could not be written: the message stays queued until it can be');
           return;
         }
         await settle(deps, 'kill', id, log, () => spool.kill(meta));
-        log.error({ event: 'delivery.failed', ...fields, expired: outcome.expired }, 'moved to dead/');
+        deps.events.attemptFailed(meta, e, 'failed');
+        log.error({ event: 'delivery.failed', outcome: 'failed', ...fields, expired: outcome.expired }, 'moved to dead/');
         return;
       }
       await observe(log, () => (outcome.notice === 'held' ? observer?.held?.(meta, e) : observer?.deferred?.(meta, e)));
       await settle(deps, 'release', id, log, () => spool.release(meta));
       deps.index(meta);
+      deps.events.attemptFailed(meta, e, outcome.notice);
       if (outcome.notice === 'held') {
-        log.error({ event: 'delivery.held', alert: true, ...fields, fix: e.fix, nextAttemptAt: meta.nextAttemptAt }, `held: ${e.fix ?? e.message}`);
+        log.error({ event: 'delivery.held', outcome: 'held', alert: true, ...fields, fix: e.fix, nextAttemptAt: meta.nextAttemptAt }, `held: ${e.fix ?? e.message}`);
       } else {
-        log.warn({ event: 'delivery.deferred', ...fields, nextAttemptAt: meta.nextAttemptAt }, 'deferred');
+        log.warn({ event: 'delivery.deferred', outcome: 'deferred', ...fields, nextAttemptAt: meta.nextAttemptAt }, 'deferred');
       }
       return;
     }
@@ -145,13 +152,18 @@ async function sent(deps: ApplyDeps, outcome: Extract<Outcome, { kind: 'sent' }>
   pace(outcome.pace);
   const providerId = outcome.sent.kind === 'suppressed' ? null : outcome.sent.result.providerId;
   await observe(log, () => observer?.delivered?.(meta, { providerId, partial: split !== null }));
+  deps.events.delivered(meta, { transport: outcome.transport, providerId: providerId ?? undefined, suppressed: outcome.sent.kind === 'suppressed' });
   if (outcome.sent.kind === 'suppressed') {
-    log.info({ event: 'delivery.duplicate_suppressed', messageId: loggedMessageId(meta), sender: meta.sender, recipients: meta.recipients }, 'already delivered by an earlier transaction');
+    log.info(
+      { event: 'delivery.duplicate_suppressed', outcome: 'suppressed', messageId: loggedMessageId(meta), sender: meta.sender, recipients: meta.recipients },
+      'already delivered by an earlier transaction',
+    );
     return;
   }
   log.info(
     {
       event: 'delivery.ok',
+      outcome: 'delivered',
       transport: outcome.transport,
       messageId: loggedMessageId(meta),
       sender: meta.sender,

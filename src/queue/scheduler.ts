@@ -9,6 +9,7 @@ import path from 'node:path';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { DeliveryError, errorText } from '../errors.js';
+import { NO_EVENTS, type RelayEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Spool, MessageMeta } from '../spool/index.js';
 import { DelaySweep } from './delay-sweep.js';
@@ -30,6 +31,8 @@ export interface SchedulerDeps {
   clock?: Clock;
   random?: () => number;
   observer?: DeliveryObserver;
+  /** Told of each attempt's outcome once the spool has it (metrics, trace). Default: no one. */
+  events?: RelayEvents;
   /** Per-user pacing; default: built from config, counts kept in memory only. */
   pacer?: Pacer;
 }
@@ -41,7 +44,7 @@ export function countedRecipients(meta: MessageMeta): number {
 
 export class Scheduler {
   private readonly due = new DueIndex();
-  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly running = new Map<string, { controller: AbortController; done: Promise<void>; entry: DueEntry }>();
   private readonly perUser = new Map<string, number>();
   private timer: Timer | undefined;
   private timerAt = Infinity;
@@ -68,7 +71,16 @@ export class Scheduler {
       pump: () => this.pump(),
       stopped,
     });
-    this.applying = { spool: deps.spool, logger: deps.logger, pacer: this.pacer, observer: deps.observer, clock: this.clock, stopped, index: (meta) => this.index(meta) };
+    this.applying = {
+      spool: deps.spool,
+      logger: deps.logger,
+      pacer: this.pacer,
+      observer: deps.observer,
+      events: deps.events ?? NO_EVENTS,
+      clock: this.clock,
+      stopped,
+      index: (meta) => this.index(meta),
+    };
   }
 
   /** Index what the spool holds and start delivering. */
@@ -135,8 +147,23 @@ export class Scheduler {
     }
   }
 
+  /** What waits (queue) and what is being delivered (active), from memory: the metrics' gauges. */
+  *census(): Generator<{ entry: DueEntry; state: 'queue' | 'active' }> {
+    for (const entry of this.due.entries()) yield { entry, state: 'queue' };
+    for (const r of this.running.values()) yield { entry: r.entry, state: 'active' };
+  }
+
   private index(meta: MessageMeta): void {
-    this.due.add({ id: meta.id, at: Date.parse(meta.nextAttemptAt) || 0, sender: this.account(meta), pool: this.pool(meta), recipients: countedRecipients(meta) });
+    this.due.add({
+      id: meta.id,
+      at: Date.parse(meta.nextAttemptAt) || 0,
+      sender: this.account(meta),
+      pool: this.pool(meta),
+      recipients: countedRecipients(meta),
+      workspace: meta.workspace,
+      since: Date.parse(meta.requeuedAt ?? meta.receivedAt) || 0,
+      held: meta.lastError?.kind === 'held' ? meta.lastError.code : null,
+    });
     this.sweep.track(meta);
   }
 
@@ -228,7 +255,7 @@ export class Scheduler {
         else this.perUser.delete(sender);
         this.pump();
       });
-    this.running.set(id, { controller, done });
+    this.running.set(id, { controller, done, entry });
   }
 
   /** One attempt: run it (executor), decide what it means (outcome.ts), perform that (outcome-apply.ts). */

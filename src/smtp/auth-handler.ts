@@ -30,6 +30,7 @@ export function onAuth(rt: Runtime, auth: SMTPServerAuthentication, session: SMT
   const verdict = rt.throttle.begin(client, typed);
   if (!verdict.ok) {
     state.log.warn({ event: 'auth.throttled', ...common, scope: verdict.scope }, 'login refused: too many failed logins');
+    rt.events.authFailed(rt.name);
     const wait = { minutes: minutes(verdict.retryAfterMs) };
     return callback(verdict.scope === 'user' ? smtpReply('authThrottledUser', wait) : smtpReply('authThrottled', wait));
   }
@@ -44,6 +45,7 @@ export function onAuth(rt: Runtime, auth: SMTPServerAuthentication, session: SMT
       }
       const counts = attempt.fail();
       state.log.warn({ event: 'auth.failed', ...common, reason: result.reason, ...counts }, 'login failed');
+      rt.events.authFailed(rt.name);
       callback(smtpReply(result.reason === 'authzid' ? 'authzidRefused' : 'authFailed'));
     },
     (err: unknown) => {

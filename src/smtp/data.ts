@@ -8,14 +8,14 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { type WorkspaceConfig, sendLimit } from '../config/index.js';
 import { SmtpReply, errorText } from '../errors.js';
 import { checkHeaders } from '../policy/index.js';
-import { namedReply, renderReply, smtpReply } from '../replies/index.js';
+import { namedReply, renderReply, smtpReply, type NamedReply } from '../replies/index.js';
 import { loggedMessageId } from '../safe-text.js';
 import type { MessageMeta } from '../spool/index.js';
 import { LineEndingCheck, LineEndingNormalizer } from './line-endings.js';
 import { messageSizeLimit } from './listener-settings.js';
 import { decideIdentity } from './identity.js';
 import { receiveFailure, receiveInto } from './receive.js';
-import type { Runtime } from './runtime.js';
+import type { RefuseExtra, Runtime } from './runtime.js';
 
 /** Resolves with the 250 text, or rejects with the SmtpReply to send. */
 export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
@@ -36,25 +36,28 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
   const writer = rt.deps.spool.createWriter(id);
   const log = state.log;
   let committed = false;
+  /** A refusal at DATA: about this queue id (never given to the client), its workspace and envelope. */
+  const about: RefuseExtra = { queueId: id, workspace: tx.workspace.name, mailFrom: tx.mailFrom, recipients, ...(tx.device ? { device: tx.device.username } : {}) };
+  const refuse = (named: NamedReply, extra: RefuseExtra = {}) => rt.refuse(session, 'data', named, { ...about, ...extra });
   try {
     const received = await receiveInto(stream, writer, normalizer ?? lineEndings ?? undefined);
     const failure = receiveFailure(received, messageSizeLimit(rt.listener(), cfg));
     if (failure) {
       if (received.writeError) log.error({ event: 'spool.write_failed', queueId: id, err: errorText(received.writeError) }, 'write failed');
-      throw rt.refuse(session, 'data', failure, { size: received.size });
+      throw refuse(failure, { size: received.size });
     }
     const bare = lineEndings?.bare;
-    if (bare) throw rt.refuse(session, 'data', namedReply('bareLineEnding', { kind: bare }), { size: received.size });
+    if (bare) throw refuse(namedReply('bareLineEnding', { kind: bare }), { size: received.size });
     const headers = checkHeaders(tx.workspace, received.header, recipients, cfg.limits.maxRecipients, { allowOutsideReply: listener.allowOutsideReplyAddresses });
-    if (!headers.ok) throw rt.refuse(session, 'data', headers.reply, { size: received.size });
+    if (!headers.ok) throw refuse(headers.reply, { size: received.size });
     const allowed = tx.device?.allowedRecipients;
     const forbidden = allowed ? headers.checkedRecipients.find((r) => !allowed.includes(r.address)) : undefined;
     if (tx.device && forbidden !== undefined) {
       const reply = namedReply('deviceHeaderRecipient', { device: tx.device.username, rcpt: forbidden.address, field: forbidden.field });
-      throw rt.refuse(session, 'data', reply, { size: received.size, device: tx.device.username });
+      throw refuse(reply, { size: received.size });
     }
     const identity = await decideIdentity(rt, tx, received.header);
-    if (!identity.ok) throw rt.refuse(session, 'data', identity.reply, { size: received.size, from: headers.from });
+    if (!identity.ok) throw refuse(identity.reply, { size: received.size, from: headers.from });
     const now = new Date(rt.clock.now()).toISOString();
     const meta: MessageMeta = {
       version: 1,
@@ -79,7 +82,7 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
     const sendSize = outgoingSize(rt, tx.workspace, received.header, meta);
     const limit = sendLimit(tx.workspace.transport);
     if (sendSize !== undefined && sendSize > limit) {
-      throw rt.refuse(session, 'data', namedReply('messageTooLargeToSend', { size: sendSize, max: limit }), { size: received.size, sendSize });
+      throw refuse(namedReply('messageTooLargeToSend', { size: sendSize, max: limit }), { size: received.size, sendSize });
     }
     await writer.commit(meta);
     committed = true;
@@ -87,11 +90,13 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
     log.info(
       {
         event: 'message.accepted',
+        outcome: 'accepted',
         queueId: id,
         // the Message-ID the message leaves with (the relay's own when it had none), in a safe form
         messageId: loggedMessageId(meta),
         ...(meta.messageId === null && meta.rewrite?.addMessageId ? { messageIdAdded: true } : {}),
         workspace: meta.workspace,
+        listener: rt.name,
         mailFrom: meta.mailFrom,
         sender: meta.sender,
         from: meta.from,
@@ -104,6 +109,7 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
       },
       'queued',
     );
+    rt.events.accepted(meta, { listener: rt.name, device: tx.device?.username });
     try {
       rt.deps.onAccepted(meta);
     } catch (err) {
@@ -118,7 +124,7 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
       throw smtpReply('localError');
     }
     log.error({ event: 'spool.error', queueId: id, err: errorText(err) }, 'could not store message');
-    throw smtpReply('localError');
+    throw refuse(namedReply('localError'));
   } finally {
     if (!committed) await writer.abort().catch(() => undefined);
   }

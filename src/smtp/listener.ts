@@ -10,6 +10,7 @@ import { DeviceRate, LoginThrottle } from '../auth/index.js';
 import { systemClock } from '../clock.js';
 import type { ListenerConfig } from '../config/index.js';
 import { ConfigError, SmtpReply, errorText } from '../errors.js';
+import { NO_EVENTS } from '../events.js';
 import type { Logger } from '../log.js';
 import { namedReply, renderReply, smtpReply, type NamedReply } from '../replies/index.js';
 import { createQueueId } from '../spool/index.js';
@@ -20,7 +21,7 @@ import { acceptData } from './data.js';
 import { Deadlines, type Expiry } from './deadlines.js';
 import { onMailFrom, onRcptTo } from './envelope.js';
 import { checkListenerConfig, disabledCommands, needsRestart, tunables } from './listener-settings.js';
-import type { Runtime } from './runtime.js';
+import { deviceOf, type Runtime } from './runtime.js';
 import { drainAndClose } from './shutdown.js';
 import { ConnectionRegistry, boundAddress, installSmtpServerInternals, sendReply, updateServerOptions } from './smtp-server-internals.js';
 import { isLegacyVersion, loadTlsOptions } from './tls-settings.js';
@@ -57,8 +58,11 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     }
   };
 
+  const events = deps.events ?? NO_EVENTS;
   const rt: Runtime = {
     deps,
+    name,
+    events,
     listener: () => current,
     config: deps.config,
     closing: () => closing,
@@ -73,10 +77,25 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     refuse(session, stage, named, extra = {}) {
       const reply = renderReply(named);
       // not rt.state(): a refusal after the client left must not recreate (and leak) its state
-      (sessions.get(session.id)?.log ?? logger).info(
-        { event: 'message.rejected', stage, code: reply.responseCode, enhanced: reply.enhanced, reason: reply.reason, ...extra },
+      const state = sessions.get(session.id);
+      const workspace = extra.workspace ?? state?.tx?.workspace.name ?? current.workspace ?? deviceOf(rt, session)?.workspace;
+      (state?.log ?? logger).info(
+        { event: 'message.rejected', outcome: 'rejected', stage, code: reply.responseCode, enhanced: reply.enhanced, reason: reply.reason, ...extra, ...(workspace ? { workspace } : {}) },
         'refused',
       );
+      events.rejected({
+        listener: name,
+        workspace,
+        stage,
+        reason: reply.code,
+        responseCode: reply.responseCode,
+        enhanced: reply.enhanced,
+        client: session.remoteAddress,
+        ...(extra.queueId ? { queueId: extra.queueId } : {}),
+        mailFrom: extra.mailFrom ?? state?.tx?.mailFrom,
+        recipients: extra.recipients ?? (extra.rcpt !== undefined ? [extra.rcpt] : undefined),
+        device: extra.device ?? state?.tx?.device?.username,
+      });
       return reply;
     },
     throttle: deps.loginThrottle ?? new LoginThrottle({ clock, limits: () => deps.config().auth.throttle }),
@@ -88,6 +107,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
   const refuseSession = (log: Logger, named: NamedReply, reason: string) => {
     const reply = renderReply(named);
     log.info({ event: 'session.refused', listener: name, reason, code: reply.responseCode, enhanced: reply.enhanced }, 'connection refused');
+    events.sessionRefused(name, reply.code);
     return reply;
   };
 
@@ -106,7 +126,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     }
     state.admitted = true;
     session.disabledCommands = disabledCommands(listener, deps.config(), session.secure);
-    state.log.info({ event: 'session.connect', listener: name, secure: session.secure }, 'client connected');
+    state.log.info({ event: 'session.connect', listener: name, secure: session.secure, ...(listener.workspace ? { workspace: listener.workspace } : {}) }, 'client connected');
     callback();
   };
 
@@ -152,7 +172,7 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
       sessions.delete(session.id);
       if (state.admitted) {
         counter.release(state.client);
-        state.log.info({ event: 'session.close' }, 'client disconnected');
+        state.log.info({ event: 'session.close', ...(current.workspace ? { workspace: current.workspace } : {}) }, 'client disconnected');
       }
     },
     onAuth(auth, session, callback) {

@@ -3,6 +3,7 @@ import type { DeviceRate, LoginThrottle } from '../auth/index.js';
 import type { Clock } from '../clock.js';
 import type { Config, DeviceConfig, ListenerConfig, WorkspaceConfig } from '../config/index.js';
 import type { SendAsVerifier } from '../google/index.js';
+import type { RelayEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { NamedReply } from '../replies/index.js';
 import type { Spool, MessageMeta } from '../spool/index.js';
@@ -38,6 +39,8 @@ export interface ListenerDeps {
    * and gets 421 4.3.2 if it rejects (the start failed). Default: greet at once.
    */
   ready?: Promise<unknown>;
+  /** Told of each acceptance and refusal (metrics, trace). Default: no one. */
+  events?: RelayEvents;
   /** Names the listener in errors about its config, e.g. "listen[0]". */
   label?: string;
   /** receivedAt, the Date header added, queue ids (default: the system clock). */
