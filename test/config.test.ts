@@ -31,6 +31,22 @@ describe('config', () => {
     expect(Object.isFrozen(c.workspaces[0]!.domains)).toBe(true);
   });
 
+  it('http: the operations listener on 127.0.0.1:9325 for loopback by default; null turns it off; a bad entry names its key', () => {
+    const example = loadConfig(EXAMPLE_CONFIG_PATH);
+    for (const c of [example, parseConfig(base())]) {
+      expect(c.http!.listen).toHaveLength(1);
+      expect(c.http!.listen[0]).toMatchObject({ host: '127.0.0.1', port: 9325 });
+      expect(c.http!.listen[0]!.allow.map((n) => n.text)).toEqual(['127.0.0.0/8', '::1/128']);
+      expect(c.queue.traceRetention).toBe(30 * 86_400_000);
+    }
+    expect(parseConfig({ ...base(), http: null }).http).toBeNull();
+    expect(parseConfig({ ...base(), http: { listen: [{ host: '0.0.0.0', allow: ['10.1.0.0/16'] }] } }).http!.listen[0]).toMatchObject({ host: '0.0.0.0', port: 9325 });
+    expect(errorOf({ ...base(), http: { listen: [{ port: 9325 }, { port: 9325 }] } }).message).toMatch(/^http\.listen\[1\]\.port: 127\.0\.0\.1:9325 is listed twice/);
+    expect(errorOf({ ...base(), http: { listen: [{ allow: ['everyone'] }] } }).message).toMatch(/^http\.listen\[0\]\.allow\[0\]: "everyone" is not a network/);
+    expect(errorOf({ ...base(), http: { port: 9325 } }).message).toMatch(/^http: unknown key port/);
+    expect(errorOf({ ...base(), queue: { dir: 'x', traceRetention: '1h' } }).message).toMatch(/^queue\.traceRetention: "1h" is too short: use at least 86400s/);
+  });
+
   it('the default retry schedule reaches the maximum age', () => {
     const c = parseConfig(base());
     expect(c.queue.retrySchedule.at(-1)).toBe(4 * 3_600_000);

@@ -7,3 +7,4 @@ export * from './send-limits.js';
 export * from './smime-schema.js';
 export { normalizeDomain, type DomainResult } from './domain-name.js';
 export type { Cidr } from './listener-schema.js';
+export { DEFAULT_HTTP_PORT, type HttpConfig, type HttpListenConfig } from './http-schema.js';

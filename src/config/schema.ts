@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, GMAIL_SEND_SCOPE, checkDistinctWorkspaces, domainSchema as domain, duration, emailSchema as email, rate, size } from './atoms.js';
+import { httpSchema } from './http-schema.js';
 import { deviceSchema, listenerSchema } from './listener-schema.js';
 import { defaultAuditFile } from './paths.js';
 import { smimeConfigSchema } from './smime-schema.js';
@@ -155,6 +156,8 @@ export const configSchema = z
       concurrency: z.number().int().min(1).max(256).default(8),
       perUserConcurrency: z.number().int().min(1).max(64).default(2),
       dedupeRetention: duration('7d'),
+      /** How long the message trace (`workspace-relay trace`) keeps what happened to each message. */
+      traceRetention: duration('30d', 86_400_000),
       /** Run the sends on a thread of their own (the second core), leaving the first to accept mail. */
       deliveryThread: z.boolean().default(true),
       /**
@@ -193,6 +196,8 @@ export const configSchema = z
         file: z.string().min(1).optional(),
       })
       .prefault({}),
+    /** The operations listener: /metrics, /healthz, /readyz (src/ops). null: off. */
+    http: httpSchema,
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
     /** S/MIME commands' own credentials (the daemon never loads them): src/config/smime-schema.ts. */
     smime: smimeConfigSchema.optional(),
