@@ -18,6 +18,7 @@ import { serve } from './serve.js';
 import { registerSmimeCommands } from './smime.js';
 import { ttyPrompt } from './tty-prompt.js';
 import { statusCommand } from './status.js';
+import { registerTraceCommand } from './trace.js';
 
 /** Where commands write (tests capture it); the message bytes of `queue show --body` always go to stdout. */
 export interface ProgramIo {
@@ -113,6 +114,8 @@ export function buildProgram(out: ProgramIo = processIo): Command {
   });
 
   registerQueueCommands(program, { ...processQueueDeps(configChoice), stdout: out.stdout, stderr: out.stderr });
+
+  registerTraceCommand(program, { ...processQueueDeps(configChoice), stdout: out.stdout, stderr: out.stderr });
 
   registerExplainError(program, io);
 

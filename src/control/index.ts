@@ -3,7 +3,7 @@ export { controlRequest, type ControlRequestOptions } from './control-client.js'
 export { ControlInUse, ControlServer, checkSocketPath, type AcquireOptions, type ControlHandler, type HandlerResult } from './control-server.js';
 export { createControlHandler, type ControlHandlerOptions } from './dispatch.js';
 export { LIVE_STATES, QueueAdmin, type QueueAdminOptions, type SchedulerLink } from './queue-admin.js';
-export { matchesQuery, type QueueQuery } from './queue-search.js';
+export { matchesQuery, type QueueQuery, type Searchable } from './queue-search.js';
 export { openQueueBackend, type OpenBackendOptions, type QueueBackend } from './queue-backend.js';
 export { controlSocketPath } from './socket-path.js';
 export { DAEMON_LOCK_WAIT_MS, lockSpool, serveQueue, type StatusProvider } from './daemon-control.js';

@@ -23,10 +23,15 @@ function addressKey(s: string): string {
   return parsed.ok && parsed.mailboxes.length === 1 ? parsed.mailboxes[0]!.address.toLowerCase() : typed;
 }
 
+/** What a query looks at: a message's metadata, or a trace record of its acceptance (src/trace). */
+export type Searchable = Pick<MessageMeta, 'messageId' | 'sender' | 'mailFrom' | 'from' | 'recipients' | 'headerRecipients' | 'bcc'> & {
+  rewrite?: { from?: string | undefined; addMessageId?: string | undefined } | undefined;
+};
+
 /** Every given criterion must match (AND). An empty query matches nothing. */
-export function matchesQuery(meta: MessageMeta, q: QueueQuery): boolean {
+export function matchesQuery(meta: Searchable, q: QueueQuery): boolean {
   if (q.messageId === undefined && q.sender === undefined && q.recipient === undefined) return false;
-  const rewrite = (meta as { rewrite?: { from?: string; addMessageId?: string } }).rewrite;
+  const rewrite = meta.rewrite;
   if (q.messageId !== undefined) {
     // the header as received, or the one the relay added when there was none (what Google logs)
     const ids = [meta.messageId, rewrite?.addMessageId].filter((x): x is string => !!x).map(bareId);
