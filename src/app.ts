@@ -24,6 +24,8 @@ import { Notifier } from './notify/index.js';
 import { SentLog, Spool, type SpoolFs } from './spool/index.js';
 import { startListener, type Listener } from './smtp/index.js';
 import { VERSION } from './version.js';
+import { createObservability } from './observability.js';
+import type { OpsListener } from './ops/index.js';
 
 export interface RelayOptions {
   config: Config;
@@ -46,6 +48,8 @@ export interface Relay {
   readonly scheduler: Scheduler;
   /** The delivery thread, when attempts run in one (queue.deliveryThread). */
   readonly deliveryThread: DeliveryThread | null;
+  /** The operations listener (/metrics, /healthz, /readyz); null with `http: null`. */
+  readonly http: OpsListener | null;
   config(): Config;
   /**
    * Apply a new config (SIGHUP): policy, listeners and credentials, with no message lost. Throws
@@ -111,6 +115,25 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   let letIn!: () => void;
   let keepOut!: (err: Error) => void;
   const ready = new Promise<void>((resolve, reject) => ((letIn = resolve), (keepOut = reject)));
+  let started = false;
+  let stopping = false;
+  // Metrics, message trace, /healthz and /readyz: the listeners and the scheduler report to `observed.events`.
+  const observed = createObservability({
+    config: () => gen.config,
+    spoolDir,
+    logger,
+    clock,
+    parts: {
+      spool: () => spool,
+      scheduler: () => scheduler, // (undefined until built)
+      pacer: () => pacer,
+      listeners: () => running.map((r) => r.listener),
+      unboundListeners: () => gen.config.listen.map((l) => `${l.host}:${l.port}`).filter((k) => !running.some((r) => `${r.cfg.host}:${r.cfg.port}` === k)),
+      starting: () => !started,
+      stopping: () => stopping,
+      backpressure: () => backpressure.reason(),
+    },
+  });
   // One failed-login count per client address and user name and one hourly count per device,
   // whichever listener; the throttle's limits (auth.throttle) are read at each login.
   const edge = { loginThrottle: new LoginThrottle({ clock, limits: () => gen.config.auth.throttle }), deviceRate: new DeviceRate({ clock }) };
@@ -126,6 +149,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       admission: () => backpressure.check(),
       sendAs: (workspace) => gen.verifiers.get(workspace),
       sendSize,
+      events: observed.events,
       ...edge,
     }).catch((err: unknown) => {
       throw bindError(err, cfg, label);
@@ -160,6 +184,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     parts.defer(() => keepOut(new Error('the relay did not start')));
     parts.defer(() => Promise.allSettled(running.map((r) => r.listener.close({ graceMs: 0 }))));
     for (const [i, cfg] of options.config.listen.entries()) running.push(await open(cfg, `listen[${i}]`));
+    // The operations listener too (/healthz answers 503 relay.starting until step 5); closed last at stop.
+    await observed.listen();
+    parts.defer(() => observed.close());
     // 4. The spool recovered, then what delivers from it.
     await spool.recover();
     if (threaded) {
@@ -185,12 +212,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       logger,
       pacer,
       clock,
+      events: observed.events,
       // Notices (DSNs to senders, alerts to admins) are spooled and handed back to this scheduler;
       // the tracker remembers each workspace's last delivery and held reason for `status`.
       observer: tracker.observing(new Notifier({ spool, config: () => gen.config, logger, clock, enqueue: (meta) => scheduler.enqueue(meta) })),
     });
     parts.defer(() => scheduler.stop());
     await scheduler.start();
+    observed.start();
     serveQueue(control, {
       spool,
       scheduler,
@@ -221,11 +250,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   }
   // 5. Ready: the listeners greet.
   letIn();
+  started = true;
   const announce = (l: Listener) =>
     logger.info({ event: 'listener.started', host: l.address.host, port: l.address.port }, `listening on ${l.address.host}:${l.address.port}`);
   running.forEach((r) => announce(r.listener));
 
-  let stopping = false;
   /** The reload in progress (or the last one, settled): reloads run one at a time. */
   let reloads: Promise<void> = Promise.resolve();
   const target = {
@@ -253,13 +282,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     spool,
     scheduler,
     deliveryThread: thread,
+    get http() {
+      return observed.http;
+    },
     config: () => gen.config,
     reload(next) {
       // One reload at a time (two quick SIGHUPs), and none once stopping has begun: a listener
       // opened then would be one stop() never closes.
       const run = reloads.then(() => {
         if (stopping) throw new Error('the relay is stopping');
-        return applyReload(target, next);
+        return applyReload(target, next).then(() => observed.reload(next));
       });
       reloads = run.catch(() => undefined);
       return run;

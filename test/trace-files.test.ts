@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MessageMeta } from '../src/spool/types.js';
 import { TraceFiles, TraceRecorder, dayOf, decodeLine, encodeRecord, type TraceRecord } from '../src/trace/index.js';
-import { LogCapture, removeDir, sleep, tempDir, waitUntil } from './support/harness.js';
+import { LogCapture, removeDir, tempDir } from './support/harness.js';
+import { TestClock } from './support/test-clock.js';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-05-31T12:00:00Z');
@@ -57,16 +58,21 @@ describe('trace recorder', () => {
 
   it('writes nothing on the caller’s path: records go out together, after flushMs', async () => {
     const files = new TraceFiles(path.join(dir, 'trace'));
-    const rec = new TraceRecorder({ files, logger: new LogCapture().logger, retentionMs: () => 30 * DAY, now: () => NOW, flushMs: 50 });
+    const clock = new TestClock(NOW);
+    const rec = new TraceRecorder({ files, logger: new LogCapture().logger, retentionMs: () => 30 * DAY, clock, flushMs: 50 });
     rec.accepted(meta('Q1'), { listener: 'lan' });
     rec.delivered(meta('Q1'), { transport: 'gmail-api', providerId: 'g1', suppressed: false });
+    await clock.advance(49);
     expect(existsSync(path.join(dir, 'trace'))).toBe(false);
-    await waitUntil(() => existsSync(path.join(dir, 'trace', `${dayOf(NOW)}.jsonl`)), 5_000, 'the flush');
+    await clock.advance(1);
+    await rec.flush(); // (the write the timer started)
+    expect(existsSync(path.join(dir, 'trace', `${dayOf(NOW)}.jsonl`))).toBe(true);
     await rec.close();
     const lines = readFileSync(path.join(dir, 'trace', `${dayOf(NOW)}.jsonl`), 'utf8').trim().split('\n');
     expect(lines.map((l) => (JSON.parse(l) as TraceRecord).type)).toEqual(['accepted', 'attempt']);
     rec.accepted(meta('Q2'), { listener: 'lan' }); // after close: ignored
-    await sleep(100);
+    await clock.advance(1_000);
+    await rec.flush();
     expect(readFileSync(path.join(dir, 'trace', `${dayOf(NOW)}.jsonl`), 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
@@ -74,7 +80,7 @@ describe('trace recorder', () => {
     const blocked = path.join(dir, 'trace');
     writeFileSync(blocked, 'not a directory');
     const logs = new LogCapture();
-    const rec = new TraceRecorder({ files: new TraceFiles(blocked), logger: logs.logger, retentionMs: () => 30 * DAY, now: () => NOW, flushMs: 10 });
+    const rec = new TraceRecorder({ files: new TraceFiles(blocked), logger: logs.logger, retentionMs: () => 30 * DAY, clock: new TestClock(NOW), flushMs: 10 });
     rec.accepted(meta('Q1'), { listener: 'lan' });
     await rec.flush();
     rec.accepted(meta('Q2'), { listener: 'lan' });
@@ -90,7 +96,7 @@ describe('trace recorder', () => {
 
   it('drops records beyond maxPendingBytes rather than grow without bound', async () => {
     const files = new TraceFiles(path.join(dir, 'trace'));
-    const rec = new TraceRecorder({ files, logger: new LogCapture().logger, retentionMs: () => 30 * DAY, now: () => NOW, flushMs: 60_000, maxPendingBytes: 1_000 });
+    const rec = new TraceRecorder({ files, logger: new LogCapture().logger, retentionMs: () => 30 * DAY, clock: new TestClock(NOW), flushMs: 60_000, maxPendingBytes: 1_000 });
     for (let i = 0; i < 20; i++) rec.accepted(meta(`Q${i}`), { listener: 'lan' });
     await rec.close();
     const n = readFileSync(path.join(dir, 'trace', `${dayOf(NOW)}.jsonl`), 'utf8').trim().split('\n').length;

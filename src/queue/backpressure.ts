@@ -55,18 +55,19 @@ export class Backpressure {
     }
   }
 
+  /** Why new mail must wait now ('disk', 'queue'), or null; changes nothing (/readyz asks this). */
+  reason(): 'disk' | 'queue' | null {
+    const q = this.deps.config().queue;
+    if (this.free < q.minFreeSpace) return 'disk';
+    if (this.deps.queued() >= q.maxQueued) return 'queue';
+    return null;
+  }
+
   /** The reply for MAIL FROM when new mail must wait (spoolDiskFull, spoolQueueFull), or null. */
   check(): NamedReply | null {
     const q = this.deps.config().queue;
-    let next: typeof this.state = 'ok';
-    let reply: NamedReply | null = null;
-    if (this.free < q.minFreeSpace) {
-      next = 'disk';
-      reply = namedReply('spoolDiskFull');
-    } else if (this.deps.queued() >= q.maxQueued) {
-      next = 'queue';
-      reply = namedReply('spoolQueueFull');
-    }
+    const next: typeof this.state = this.reason() ?? 'ok';
+    const reply = next === 'disk' ? namedReply('spoolDiskFull') : next === 'queue' ? namedReply('spoolQueueFull') : null;
     if (next !== this.state) {
       if (next === 'ok') this.deps.logger.info({ event: 'spool.backpressure_off' }, 'accepting mail again');
       else {

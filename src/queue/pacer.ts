@@ -227,6 +227,17 @@ export class Pacer {
     s.dailyUntil = Math.max(s.dailyUntil, until);
   }
 
+  /**
+   * Users whose mail waits now (metrics): Google asked them to slow down (rate_limited), or their
+   * rolling 24 h count is at the limit (daily_limit).
+   */
+  *paused(now: number): Generator<{ user: string; reason: 'rate_limited' | 'daily_limit' }> {
+    for (const [user, s] of this.users) {
+      if (s.blockedUntil > now) yield { user, reason: 'rate_limited' };
+      else if (s.dailyUntil > now) yield { user, reason: 'daily_limit' };
+    }
+  }
+
   /** True once per stretch of being over the daily limit (to warn once, not per message). */
   firstDailyWarning(user: string): boolean {
     const s = this.users.get(user);

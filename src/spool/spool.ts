@@ -5,11 +5,12 @@
  * place, atomically, then renames it), so at every crash point a message is in exactly one state.
  * Knows nothing of SMTP or Google. See layout.ts for the files, recover.ts for start-up.
  */
+import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DirSyncer } from './dir-syncer.js';
 import { replaceFile } from './durable-file.js';
-import { DIR_MODE, SPOOL_STATES, SpoolLayout, checkId } from './layout.js';
+import { DIR_MODE, FILE_MODE, SPOOL_STATES, SpoolLayout, checkId } from './layout.js';
 import { parseMeta, serializeMeta } from './meta-codec.js';
 import { isValidQueueId } from './queue-id.js';
 import { recoverSpool, type RecoveryCounts } from './recover.js';
@@ -30,6 +31,8 @@ export interface SpoolOptions {
    */
   recover?: boolean;
 }
+
+const PROBE_BYTES = Buffer.from('ok\n');
 
 export class Spool {
   /** What start-up recovery found and did (null when opened with recover: false). */
@@ -63,6 +66,21 @@ export class Spool {
   async recover(): Promise<RecoveryCounts> {
     this.recovery = await recoverSpool(this.fs, this.layout, this.syncer, this.logger);
     return this.recovery;
+  }
+
+  /**
+   * Can the spool be written now? Creates, writes and removes tmp/health-probe (no fsync: a
+   * health check, not a commit); rejects with the file-system error (EROFS, ENOSPC, EACCES, EIO).
+   */
+  async probeWritable(): Promise<void> {
+    const file = join(this.layout.tmp, 'health-probe');
+    const handle = await this.fs.open(file, 'w', FILE_MODE);
+    try {
+      await handle.write(PROBE_BYTES, 0, PROBE_BYTES.length);
+    } finally {
+      await handle.close();
+    }
+    await this.fs.unlink(file);
   }
 
   /** Directory fsyncs started so far (group commit makes this lower than the number of commits). */
@@ -275,7 +293,8 @@ export class Spool {
     }
   }
 
-  private async ids(state: SpoolState): Promise<string[]> {
+  /** The ids in `state` (file names only: nothing is parsed). */
+  async ids(state: SpoolState): Promise<string[]> {
     let names: string[];
     try {
       names = await this.fs.readdir(this.layout.stateDir(state));

@@ -5,6 +5,7 @@
  * mail waits for no trace I/O before its 250. If the disk cannot keep up or refuses, records
  * beyond `maxPendingBytes` are dropped (logged once): the trace never holds mail back.
  */
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { DeliveryError } from '../errors.js';
 import { errorText } from '../errors.js';
 import type { FailedOutcome, Rejection, RelayEvents } from '../events.js';
@@ -18,7 +19,7 @@ export interface TraceRecorderOptions {
   logger: Logger;
   /** queue.traceRetention, read at each prune (a reload may change it). */
   retentionMs: () => number;
-  now?: () => number;
+  clock?: Clock;
   flushMs?: number;
   maxPendingBytes?: number;
   pruneEveryMs?: number;
@@ -27,24 +28,27 @@ export interface TraceRecorderOptions {
 export class TraceRecorder implements RelayEvents {
   private pending: { day: string; text: string }[] = [];
   private pendingBytes = 0;
-  private flushTimer: NodeJS.Timeout | undefined;
-  private pruneTimer: NodeJS.Timeout | undefined;
+  private flushTimer: Timer | undefined;
+  private pruneTimer: Timer | undefined;
   /** The write in progress: writes run one at a time, in order. */
   private writing: Promise<void> = Promise.resolve();
   private dropped = 0;
   private failing = false;
   private closed = false;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: TraceRecorderOptions) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   /** Prune now and every pruneEveryMs (default hourly). */
   start(): void {
     void this.prune();
-    this.pruneTimer = setInterval(() => void this.prune(), this.options.pruneEveryMs ?? 3_600_000);
-    this.pruneTimer.unref();
+    this.pruneTimer = this.clock.setInterval(() => void this.prune(), this.options.pruneEveryMs ?? 3_600_000).unref();
   }
 
   sessionRefused(): void {}
@@ -68,7 +72,7 @@ export class TraceRecorder implements RelayEvents {
 
   /** Write what is pending now; resolves when it is written (or dropped). */
   flush(): Promise<void> {
-    clearTimeout(this.flushTimer);
+    this.flushTimer?.cancel();
     this.flushTimer = undefined;
     const batch = this.pending;
     this.pending = [];
@@ -80,7 +84,7 @@ export class TraceRecorder implements RelayEvents {
   /** Flush and close the file (stop). */
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.pruneTimer);
+    this.pruneTimer?.cancel();
     await this.flush();
     await this.options.files.close().catch(() => undefined);
   }
@@ -98,8 +102,7 @@ export class TraceRecorder implements RelayEvents {
     else this.pending.push({ day, text });
     this.pendingBytes += text.length;
     if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => void this.flush(), this.options.flushMs ?? 200);
-      this.flushTimer.unref();
+      this.flushTimer = this.clock.setTimeout(() => void this.flush(), this.options.flushMs ?? 200).unref();
     }
   }
 

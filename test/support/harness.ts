@@ -106,6 +106,12 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * The operations listener of a test relay: loopback, an ephemeral port (tests run side by side;
+ * the default 9325 would collide). Find it in relay.http.addresses.
+ */
+export const TEST_HTTP = { listen: [{ host: '127.0.0.1', port: 0 }] };
+
 /** A config document for one gmail-api workspace "clinic" on an ephemeral port. */
 export function gmailConfig(dir: string, google: GoogleEnv, extra: Partial<ConfigInput> = {}): ConfigInput {
   return {
@@ -122,6 +128,7 @@ export function gmailConfig(dir: string, google: GoogleEnv, extra: Partial<Confi
     ],
     queue: { dir: path.join(dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms', userRate: 100 },
     google: { tokenUrl: google.fake.tokenUrl, apiRootUrl: google.fake.apiRootUrl },
+    http: TEST_HTTP,
     ...extra,
   };
 }
@@ -132,7 +139,7 @@ export async function startTestRelay(
   logs = new LogCapture(),
   options: Omit<Partial<RelayOptions>, 'config' | 'logger'> = {},
 ): Promise<{ relay: Relay; config: Config; logs: LogCapture; port: number }> {
-  const config = parseConfig(doc);
+  const config = parseConfig({ http: TEST_HTTP, ...doc });
   const relay = await startRelay({ ...options, config, logger: logs.logger });
   return { relay, config, logs, port: relay.listeners[0]!.address.port };
 }

@@ -1,0 +1,183 @@
+/**
+ * The relay's Prometheus metrics (prom-client), on a registry of their own with the Node process
+ * defaults (process_*, nodejs_*). Counters and histograms move as the relay reports its steps
+ * (RelayEvents, src/events.ts); gauges are computed at scrape time from memory (MetricsSources).
+ * Labels stay bounded: workspace, listener, transport, and the stable codes of replies and
+ * failures, never a user, subject or Message-ID. Metric names are listed in docs/observability.md.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DeliveryError } from '../errors.js';
+import type { FailedOutcome, Rejection, RelayEvents } from '../events.js';
+import type { MessageMeta } from '../spool/types.js';
+import type { MetricsSources } from './sources.js';
+
+const P = 'workspace_relay_';
+/** Accept to delivered: seconds to days (retries wait hours). */
+const DELIVERY_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600];
+/** Message sizes up to Gmail's 35 MB. */
+const SIZE_BUCKETS = [1e3, 1e4, 1e5, 5e5, 1e6, 5e6, 1e7, 2.5e7, 3.5e7];
+const RATE_CODES = new Set(['delivery.rate_limited', 'delivery.daily_limit']);
+
+export interface RelayMetricsOptions {
+  sources: MetricsSources;
+  now?: () => number;
+  /** Called when a message moved to dead/ (the census looks again). */
+  onDead?: () => void;
+}
+
+export class RelayMetrics implements RelayEvents {
+  readonly registry = new Registry();
+  private readonly now: () => number;
+  private readonly c;
+
+  constructor(private readonly options: RelayMetricsOptions) {
+    this.now = options.now ?? Date.now;
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new Counter<L>({ name: P + name, help, labelNames, registers });
+    this.c = {
+      accepted: counter('messages_accepted_total', 'Messages accepted into the spool (250 after fsync).', ['workspace', 'listener']),
+      rejected: counter('messages_rejected_total', "Transactions refused at MAIL, RCPT or DATA; reason is the reply's stable code.", ['reason', 'workspace', 'listener']),
+      refused: counter('smtp_connections_refused_total', "Connections refused at connect; reason is the reply's stable code.", ['reason', 'listener']),
+      authFailures: counter('auth_failures_total', 'Device logins refused (bad credentials or throttled).', ['listener']),
+      delivered: counter('messages_delivered_total', 'Messages Google took.', ['workspace', 'transport']),
+      suppressed: counter('duplicates_suppressed_total', 'Transactions not sent again: an earlier transaction of the same message reached every recipient.', ['workspace']),
+      failures: counter('delivery_failures_total', 'Failed delivery attempts by kind (temporary, held, permanent) and failure code.', ['workspace', 'kind', 'code']),
+      dead: counter('messages_dead_total', 'Messages moved to dead/ (permanent failure, or the maximum age passed).', ['workspace', 'code']),
+      rateLimited: counter('google_rate_limited_total', "Google's answers asking a sending user to slow down (429, rate or daily limit).", ['workspace']),
+      deliverySeconds: new Histogram({ name: `${P}delivery_seconds`, help: 'Accept to delivered, seconds.', labelNames: ['workspace', 'transport'], buckets: DELIVERY_BUCKETS, registers }),
+      messageBytes: new Histogram({ name: `${P}message_bytes`, help: 'Size of accepted messages, bytes.', labelNames: ['workspace'], buckets: SIZE_BUCKETS, registers }),
+    };
+    this.gauges(registers);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  sessionRefused(listener: string, reason: string): void {
+    this.c.refused.inc({ listener, reason });
+  }
+
+  authFailed(listener: string): void {
+    this.c.authFailures.inc({ listener });
+  }
+
+  accepted(meta: MessageMeta, from: { listener: string }): void {
+    this.c.accepted.inc({ workspace: meta.workspace, listener: from.listener });
+    this.c.messageBytes.observe({ workspace: meta.workspace }, meta.size);
+  }
+
+  rejected(r: Rejection): void {
+    this.c.rejected.inc({ reason: r.reason, workspace: r.workspace ?? '', listener: r.listener });
+  }
+
+  delivered(meta: MessageMeta, result: { transport: string; suppressed: boolean }): void {
+    if (result.suppressed) {
+      this.c.suppressed.inc({ workspace: meta.workspace });
+      return;
+    }
+    const labels = { workspace: meta.workspace, transport: result.transport };
+    this.c.delivered.inc(labels);
+    const received = Date.parse(meta.receivedAt);
+    if (Number.isFinite(received)) this.c.deliverySeconds.observe(labels, Math.max(0, this.now() - received) / 1000);
+  }
+
+  attemptFailed(meta: MessageMeta, error: DeliveryError, outcome: FailedOutcome): void {
+    this.c.failures.inc({ workspace: meta.workspace, kind: error.kind, code: error.code });
+    if (RATE_CODES.has(error.code)) this.c.rateLimited.inc({ workspace: meta.workspace });
+    if (outcome === 'failed') {
+      this.c.dead.inc({ workspace: meta.workspace, code: meta.lastError?.code ?? error.code });
+      this.options.onDead?.();
+    }
+  }
+
+  /** Gauges computed at scrape time. */
+  private gauges(registers: Registry[]): void {
+    const src = this.options.sources;
+    const now = () => this.now();
+    new Gauge({
+      name: `${P}queue_messages`,
+      help: 'Messages in the spool by state: queue (waiting), active (being delivered), hold (held by an admin), dead.',
+      labelNames: ['workspace', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const ws of src.workspaces()) for (const state of ['queue', 'active', 'hold', 'dead']) counts.set(`${ws}\0${state}`, 0);
+        const add = (ws: string, state: string, n: number) => counts.set(`${ws}\0${state}`, (counts.get(`${ws}\0${state}`) ?? 0) + n);
+        for (const { entry, state } of src.queued()) add(entry.workspace, state, 1);
+        for (const state of ['hold', 'dead'] as const) for (const [ws, n] of src.stored(state)) add(ws, state, n);
+        for (const [key, n] of counts) {
+          const [workspace, state] = key.split('\0') as [string, string];
+          this.set({ workspace, state }, n);
+        }
+      },
+    });
+    new Gauge({
+      name: `${P}queue_oldest_seconds`,
+      help: 'Age of the oldest message waiting or being delivered (since accepted or requeued), seconds; 0 when none.',
+      labelNames: ['workspace'],
+      registers,
+      collect() {
+        this.reset();
+        const oldest = new Map<string, number>(src.workspaces().map((ws) => [ws, Infinity]));
+        for (const { entry } of src.queued()) oldest.set(entry.workspace, Math.min(oldest.get(entry.workspace) ?? Infinity, entry.since));
+        const t = now();
+        for (const [workspace, since] of oldest) this.set({ workspace }, since === Infinity ? 0 : Math.max(0, t - since) / 1000);
+      },
+    });
+    new Gauge({
+      name: `${P}messages_held`,
+      help: 'Messages waiting whose last attempt was held: an admin must fix something (delegation, key, Gmail turned off); code says what.',
+      labelNames: ['workspace', 'code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { entry } of src.queued()) if (entry.held) this.inc({ workspace: entry.workspace, code: entry.held });
+      },
+    });
+    new Gauge({
+      name: `${P}users_paused`,
+      help: "Sending users whose mail waits: Google asked them to slow down (rate_limited), or their rolling 24 h count is at the limit (daily_limit).",
+      labelNames: ['workspace', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const ws of src.workspaces()) for (const reason of ['rate_limited', 'daily_limit']) this.set({ workspace: ws, reason }, 0);
+        for (const { user, reason } of src.pausedUsers(now())) this.inc({ workspace: src.workspaceOf(user) ?? '', reason });
+      },
+    });
+    new Gauge({
+      name: `${P}smtp_sessions`,
+      help: 'SMTP sessions open.',
+      labelNames: ['listener'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of src.listeners()) this.set({ listener: l.name }, l.sessions);
+      },
+    });
+    new Gauge({
+      name: `${P}healthy`,
+      help: '1 when /healthz answers 200 (spool writable, every listener bound).',
+      registers,
+      async collect() {
+        this.set((await src.health()).healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${P}ready`,
+      help: '1 when /readyz answers 200 (healthy, not shutting down, not in backpressure).',
+      registers,
+      async collect() {
+        this.set((await src.health()).ready ? 1 : 0);
+      },
+    });
+  }
+}
