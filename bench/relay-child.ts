@@ -17,7 +17,7 @@ const config = parseConfig(JSON.parse(readFileSync(configFile, 'utf8')), configF
 const logger = createLogger({ level }, pino.destination({ dest: logFile, sync: false, mkdir: true }));
 const relay = await startRelay({ config, logger });
 serveParent(
-  { port: relay.listeners[0]!.address.port },
+  { port: relay.listeners[0]!.address.port, httpPort: relay.http?.addresses[0]?.port ?? null },
   {
     stats: () => ({ queued: relay.scheduler.queued, inFlight: relay.scheduler.inFlight, dirSyncs: relay.spool.dirSyncs }),
     reload: async (req) => {

@@ -31,6 +31,7 @@ const HELP = `npm run bench -- [flags]
   --per-user-concurrency N queue.perUserConcurrency (default: the relay's default)
   --greeting-delay MS      listen[].greetingDelay (default: the relay's default)
   --no-delivery-thread     queue.deliveryThread: false (accept and deliver on one thread)
+  --no-metrics             http: null (no /metrics); default: /metrics on, scraped every second
   --gmail-latency MS       the fake Gmail answers each send after MS (default 0)
   --gmail-quota            the fake Gmail enforces Google's per-user (15,000 units/min) and
                            per-project (1,200,000 units/min) quotas as sliding minutes, 429 above
@@ -89,6 +90,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
       'per-user-concurrency': { type: 'string' },
       'greeting-delay': { type: 'string' },
       'no-delivery-thread': { type: 'boolean' },
+      'no-metrics': { type: 'boolean' },
       'gmail-latency': { type: 'string' },
       'gmail-quota': { type: 'boolean' },
       preload: { type: 'boolean' },
@@ -145,6 +147,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     perUserConcurrency: int('per-user-concurrency', v['per-user-concurrency']),
     greetingDelay: int('greeting-delay', v['greeting-delay']),
     ...(v['no-delivery-thread'] ? { deliveryThread: false } : {}),
+    ...(v['no-metrics'] ? { metrics: false } : {}),
     gmailLatency: int('gmail-latency', v['gmail-latency']) ?? base.gmailLatency,
     fromDist: v['from-dist'],
     nodeFlags: v['node-flags']?.split(/\s+/).filter(Boolean) ?? [],
@@ -171,6 +174,7 @@ function label(o: RunOptions): string {
     `${o.users} user${o.users === 1 ? '' : 's'} at ${o.userRate !== undefined ? `${o.userRate}/s` : `${defaultUserRate()} (the default)`}`,
     o.greetingDelay !== undefined ? `greetingDelay ${o.greetingDelay} ms` : '',
     o.deliveryThread === false ? 'no delivery thread' : '',
+    o.metrics === false ? 'metrics off (http: null)' : 'metrics on, scraped every second',
     o.gmailLatency ? `Gmail latency ${o.gmailLatency} ms` : '',
     o.fromDist ? 'relay from dist/' : 'relay from src/ under tsx',
     o.nodeFlags?.length ? `node ${o.nodeFlags.join(' ')}` : '',

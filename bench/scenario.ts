@@ -44,6 +44,11 @@ export interface RelaySettings {
   fromDist?: boolean;
   /** Node/V8 flags for the relay's process (e.g. --max-semi-space-size=1). */
   nodeFlags?: string[];
+  /**
+   * The operations listener (/metrics) on, scraped every second during the load (default); false:
+   * `http: null`, to compare the accept path with metrics off.
+   */
+  metrics?: boolean;
 }
 
 export interface RunOptions extends RelaySettings {
@@ -85,6 +90,8 @@ export interface RunResult {
   drained: boolean;
   /** Wall-clock ms when held mail was released (preload), else undefined. */
   releasedAt?: number;
+  /** /metrics scrapes made during the load (0 with metrics off). */
+  scrapes: number;
   dir: string;
 }
 
@@ -93,6 +100,8 @@ export interface Bench {
   relay: Child;
   gmail: Child;
   port: number;
+  /** The relay's /metrics URL, or null with metrics off. */
+  metricsUrl: string | null;
   dir: string;
   /** Give the running relay new settings (a reload, as SIGHUP). */
   reconfigure(s: RelaySettings): Promise<void>;
@@ -121,6 +130,7 @@ export async function startBench(s: RelaySettings, gmailLatency: number, gmailQu
     relay,
     gmail,
     port: Number(relay.ready.port),
+    metricsUrl: relay.ready.httpPort ? `http://127.0.0.1:${Number(relay.ready.httpPort)}/metrics` : null,
     dir,
     async reconfigure(next) {
       // (the listener entry unchanged, port 0 included: the reload keeps the one bound)
@@ -152,6 +162,7 @@ export function relayConfig(s: RelaySettings, dir: string, keyFile: string, gmai
     : { host: '127.0.0.1', port: 0, maxConnections: Math.max(100, s.connections * 2), maxConnectionsPerClient: Math.max(20, s.connections * 2) };
   if (s.greetingDelay !== undefined) listener.greetingDelay = s.greetingDelay;
   return {
+    http: s.metrics === false ? null : { listen: [{ host: '127.0.0.1', port: 0 }] },
     hostname: 'relay.bench.example',
     listen: [listener],
     workspaces: [{ name: 'bench', domains: [DOMAIN], transport: 'gmail-api', gmailApi: { serviceAccountKeyFile: keyFile } }],
@@ -202,6 +213,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     const sampler = sampleMemory(bench.relay.pid);
     const dirSyncsBefore = await relayDirSyncs(bench);
     const senders = Array.from({ length: o.users }, (_, u) => `user${u}@${DOMAIN}`);
+    const scraper = scrapeEverySecond(bench.metricsUrl);
     const load = await runLoad({
       host: '127.0.0.1',
       port: bench.port,
@@ -213,6 +225,7 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
       recipient: (i) => `rcpt${i % 50}@${DOMAIN}`,
       runId: path.basename(bench.dir),
     });
+    const scrapes = await scraper.stop();
     const dirSyncs = (await relayDirSyncs(bench)) - dirSyncsBefore;
     let releasedAt: number | undefined;
     if (o.preload) {
@@ -227,8 +240,30 @@ export async function runScenario(o: RunOptions): Promise<RunResult> {
     const used = process.cpuUsage(loadCpuBefore);
     const gmail = await gmailStats(bench, true);
     const loadCpu = (used.user + used.system) / 1e6;
-    return { load, gmail, idleRss, peakRss, rssSamples, relayCpu, loadCpu, gmailCpu, dirSyncs, drained, releasedAt, dir: bench.dir };
+    return { load, gmail, idleRss, peakRss, rssSamples, relayCpu, loadCpu, gmailCpu, dirSyncs, drained, releasedAt, scrapes, dir: bench.dir };
   } finally {
     await bench.close(o.keep);
   }
+}
+
+/** What a Prometheus would do, harder (every second, not every 15 s): scrape /metrics during the load. */
+function scrapeEverySecond(url: string | null): { stop(): Promise<number> } {
+  if (!url) return { stop: async () => 0 };
+  let n = 0;
+  let inFlight: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    inFlight = fetch(url)
+      .then(async (r) => {
+        await r.text();
+        if (r.ok) n++;
+      })
+      .catch(() => undefined);
+  }, 1_000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+      return n;
+    },
+  };
 }
