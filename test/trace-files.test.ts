@@ -104,3 +104,17 @@ describe('trace recorder', () => {
     expect(n).toBeLessThan(20);
   });
 });
+
+describe('trace --since / --until', () => {
+  it('reads a duration ago, a local date (its end for --until) and a date-time (local unless zoned)', async () => {
+    const { parseWhen } = await import('../src/cli/trace.js');
+    expect(parseWhen('2h', NOW)).toBe(NOW - 2 * 3_600_000);
+    expect(parseWhen('2026-05-01', NOW)).toBe(new Date(2026, 4, 1).getTime());
+    expect(parseWhen('2026-05-01', NOW, true)).toBe(new Date(2026, 4, 2).getTime());
+    expect(parseWhen('2026-05-01 09:14', NOW)).toBe(new Date(2026, 4, 1, 9, 14).getTime());
+    expect(parseWhen('2026-05-01T09:14:00Z', NOW)).toBe(Date.parse('2026-05-01T09:14:00Z'));
+    expect(parseWhen('2026-05-01T09:14+02:00', NOW)).toBe(Date.parse('2026-05-01T07:14:00Z'));
+    expect(parseWhen('last tuesday', NOW)).toBeNull();
+    expect(parseWhen('15', NOW)).toBeNull();
+  });
+});

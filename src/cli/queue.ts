@@ -261,7 +261,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
   withJson(
     queue
       .command('find')
-      .description("messages in any state (dead too) matching all given criteria, as in Google's Email Log Search")
+      .description("messages in the spool (dead too) matching all given criteria, as in Google's Email Log Search; delivered ones: `trace`")
       .option('--message-id <id>', 'Message-ID header (with or without <>)')
       .option('--sender <address>', 'envelope sender, From header, or the user Google sends as')
       .option('--recipient <address>', 'envelope, To/Cc/Bcc recipient'),
@@ -282,7 +282,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
         note(backend.via, opts);
         if (items.length) out(queueTable(items, now()));
       }
-      if (!items.length) throw new CliExit(EXIT_FAILURE, 'no message matches');
+      if (!items.length) throw new CliExit(EXIT_FAILURE, 'no message matches in the spool (delivered mail has left it: see `workspace-relay trace`)');
     });
   });
 
