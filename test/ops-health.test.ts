@@ -9,10 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { startRelay } from '../src/app.js';
 import { parseConfig } from '../src/config/load.js';
 import { ConfigError } from '../src/errors.js';
+import { Health, type HealthDeps } from '../src/ops/index.js';
 import type { SpoolFs } from '../src/spool/index.js';
 import { LogCapture, gmailConfig, relayEnv, waitUntil } from './support/harness.js';
 import { opsUrl } from './support/prom.js';
 import { SmtpClient, message } from './support/smtp-client.js';
+import { TestClock } from './support/test-clock.js';
 
 const erofs = () => Object.assign(new Error('EROFS: read-only file system, open'), { code: 'EROFS' });
 
@@ -134,5 +136,48 @@ describe('/healthz and /readyz', () => {
     // the failed start left nothing behind: the same spool starts now
     env.relay = await startRelay({ config: parseConfig(gmailConfig(env.dir, env.google, { http: null })), logger: new LogCapture().logger });
     expect(env.relay.http).toBeNull();
+  });
+});
+
+describe('health checks alone', () => {
+  const deps = (over: Partial<HealthDeps> = {}): HealthDeps => ({
+    starting: () => false,
+    probeSpool: async () => undefined,
+    unboundListeners: () => [],
+    stopping: () => false,
+    backpressure: () => null,
+    ...over,
+  });
+
+  it('while starting: 503 relay.starting, and the spool is not probed (recovery owns tmp/)', async () => {
+    let probes = 0;
+    const h = new Health(deps({ starting: () => true, probeSpool: async () => void probes++ }));
+    expect(await h.health()).toEqual({ ok: false, reasons: [expect.objectContaining({ code: 'relay.starting' })] });
+    expect((await h.readiness()).ok).toBe(false);
+    expect(await h.summary()).toEqual({ healthy: false, ready: false });
+    expect(probes).toBe(0);
+  });
+
+  it('a lost listener fails /healthz by name', async () => {
+    const h = new Health(deps({ unboundListeners: () => ['0.0.0.0:587'] }));
+    const r = await h.health();
+    expect(r.reasons).toEqual([{ code: 'listener.unbound', message: expect.stringContaining('0.0.0.0:587') }]);
+  });
+
+  it('a probe that hangs fails after probeTimeoutMs, and no second probe starts beside it', async () => {
+    const clock = new TestClock();
+    let probes = 0;
+    let finish!: () => void;
+    const h = new Health(deps({ clock, cacheMs: 1_000, probeTimeoutMs: 2_000, probeSpool: () => (++probes === 1 ? new Promise<void>((r) => (finish = r)) : Promise.resolve()) }));
+    const first = h.health();
+    await clock.advance(2_000);
+    expect((await first).reasons.map((r) => r.code)).toEqual(['spool.unwritable']);
+    await clock.advance(5_000); // past the cache: still the hung probe's answer
+    expect((await h.health()).reasons[0]!.message).toMatch(/longer than 2000 ms/);
+    expect(probes).toBe(1);
+    finish();
+    await clock.tick();
+    expect((await h.health()).ok).toBe(true);
+    expect(probes).toBe(2);
   });
 });
