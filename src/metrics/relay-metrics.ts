@@ -97,87 +97,43 @@ export class RelayMetrics implements RelayEvents {
     }
   }
 
-  /** Gauges computed at scrape time. */
+  /** Gauges computed at scrape time: each starts empty (a label gone is gone) and is set from memory. */
   private gauges(registers: Registry[]): void {
     const src = this.options.sources;
     const now = () => this.now();
-    new Gauge({
-      name: `${P}queue_messages`,
-      help: 'Messages in the spool by state: queue (waiting), active (being delivered), hold (held by an admin), dead.',
-      labelNames: ['workspace', 'state'],
-      registers,
-      collect() {
-        this.reset();
-        const counts = new Map<string, number>();
-        for (const ws of src.workspaces()) for (const state of ['queue', 'active', 'hold', 'dead']) counts.set(`${ws}\0${state}`, 0);
-        const add = (ws: string, state: string, n: number) => counts.set(`${ws}\0${state}`, (counts.get(`${ws}\0${state}`) ?? 0) + n);
-        for (const { entry, state } of src.queued()) add(entry.workspace, state, 1);
-        for (const state of ['hold', 'dead'] as const) for (const [ws, n] of src.stored(state)) add(ws, state, n);
-        for (const [key, n] of counts) {
-          const [workspace, state] = key.split('\0') as [string, string];
-          this.set({ workspace, state }, n);
-        }
-      },
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: (g: Gauge<L>) => void | Promise<void>) =>
+      new Gauge<L>({
+        name: P + name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          return fill(this);
+        },
+      });
+    gauge('queue_messages', 'Messages in the spool by state: queue (waiting), active (being delivered), hold (held by an admin), dead.', ['workspace', 'state'], (g) => {
+      for (const workspace of src.workspaces()) for (const state of ['queue', 'active', 'hold', 'dead']) g.set({ workspace, state }, 0);
+      for (const { entry, state } of src.queued()) g.inc({ workspace: entry.workspace, state });
+      for (const state of ['hold', 'dead'] as const) for (const [workspace, n] of src.stored(state)) g.inc({ workspace, state }, n);
     });
-    new Gauge({
-      name: `${P}queue_oldest_seconds`,
-      help: 'Age of the oldest message waiting or being delivered (since accepted or requeued), seconds; 0 when none.',
-      labelNames: ['workspace'],
-      registers,
-      collect() {
-        this.reset();
-        const oldest = new Map<string, number>(src.workspaces().map((ws) => [ws, Infinity]));
-        for (const { entry } of src.queued()) oldest.set(entry.workspace, Math.min(oldest.get(entry.workspace) ?? Infinity, entry.since));
-        const t = now();
-        for (const [workspace, since] of oldest) this.set({ workspace }, since === Infinity ? 0 : Math.max(0, t - since) / 1000);
-      },
+    gauge('queue_oldest_seconds', 'Age of the oldest message waiting or being delivered (since accepted or requeued), seconds; 0 when none.', ['workspace'], (g) => {
+      const oldest = new Map<string, number>(src.workspaces().map((ws) => [ws, Infinity]));
+      for (const { entry } of src.queued()) oldest.set(entry.workspace, Math.min(oldest.get(entry.workspace) ?? Infinity, entry.since));
+      const t = now();
+      for (const [workspace, since] of oldest) g.set({ workspace }, since === Infinity ? 0 : Math.max(0, t - since) / 1000);
     });
-    new Gauge({
-      name: `${P}messages_held`,
-      help: 'Messages waiting whose last attempt was held: an admin must fix something (delegation, key, Gmail turned off); code says what.',
-      labelNames: ['workspace', 'code'],
-      registers,
-      collect() {
-        this.reset();
-        for (const { entry } of src.queued()) if (entry.held) this.inc({ workspace: entry.workspace, code: entry.held });
-      },
+    gauge('messages_held', 'Messages waiting whose last attempt was held: an admin must fix something (delegation, key, Gmail turned off); code says what.', ['workspace', 'code'], (g) => {
+      for (const { entry } of src.queued()) if (entry.held) g.inc({ workspace: entry.workspace, code: entry.held });
     });
-    new Gauge({
-      name: `${P}users_paused`,
-      help: "Sending users whose mail waits: Google asked them to slow down (rate_limited), or their rolling 24 h count is at the limit (daily_limit).",
-      labelNames: ['workspace', 'reason'],
-      registers,
-      collect() {
-        this.reset();
-        for (const ws of src.workspaces()) for (const reason of ['rate_limited', 'daily_limit']) this.set({ workspace: ws, reason }, 0);
-        for (const { user, reason } of src.pausedUsers(now())) this.inc({ workspace: src.workspaceOf(user) ?? '', reason });
-      },
+    gauge('users_paused', 'Sending users whose mail waits: Google asked them to slow down (rate_limited), or their rolling 24 h count is at the limit (daily_limit).', ['workspace', 'reason'], (g) => {
+      for (const workspace of src.workspaces()) for (const reason of ['rate_limited', 'daily_limit']) g.set({ workspace, reason }, 0);
+      for (const { user, reason } of src.pausedUsers(now())) g.inc({ workspace: src.workspaceOf(user) ?? '', reason });
     });
-    new Gauge({
-      name: `${P}smtp_sessions`,
-      help: 'SMTP sessions open.',
-      labelNames: ['listener'],
-      registers,
-      collect() {
-        this.reset();
-        for (const l of src.listeners()) this.set({ listener: l.name }, l.sessions);
-      },
+    gauge('smtp_sessions', 'SMTP sessions open.', ['listener'], (g) => {
+      for (const l of src.listeners()) g.set({ listener: l.name }, l.sessions);
     });
-    new Gauge({
-      name: `${P}healthy`,
-      help: '1 when /healthz answers 200 (spool writable, every listener bound).',
-      registers,
-      async collect() {
-        this.set((await src.health()).healthy ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: `${P}ready`,
-      help: '1 when /readyz answers 200 (healthy, not shutting down, not in backpressure).',
-      registers,
-      async collect() {
-        this.set((await src.health()).ready ? 1 : 0);
-      },
-    });
+    gauge('healthy', '1 when /healthz answers 200 (spool writable, every listener bound).', [], async (g) => g.set((await src.health()).healthy ? 1 : 0));
+    gauge('ready', '1 when /readyz answers 200 (healthy, not shutting down, not in backpressure).', [], async (g) => g.set((await src.health()).ready ? 1 : 0));
   }
 }

@@ -120,21 +120,8 @@ export function rejectedRecord(r: Rejection, at: Date): RejectedRecord {
   };
 }
 
-export function deliveredRecord(meta: MessageMeta, result: { transport: string; providerId: string | undefined; suppressed: boolean }, at: Date): AttemptRecord {
-  return {
-    v: 1,
-    type: 'attempt',
-    at: at.toISOString(),
-    queueId: meta.id,
-    workspace: meta.workspace,
-    outcome: result.suppressed ? 'suppressed' : 'delivered',
-    transport: result.transport,
-    ...(result.providerId ? { providerId: result.providerId } : {}),
-    ...(meta.notification ? { notification: meta.notification } : {}),
-  };
-}
-
-export function failedRecord(meta: MessageMeta, error: DeliveryError, outcome: FailedOutcome, at: Date): AttemptRecord {
+/** What every attempt record has: the message, its workspace, when, and whose notice it is. */
+function attemptBase(meta: MessageMeta, outcome: AttemptOutcome, at: Date): AttemptRecord {
   return {
     v: 1,
     type: 'attempt',
@@ -142,10 +129,25 @@ export function failedRecord(meta: MessageMeta, error: DeliveryError, outcome: F
     queueId: meta.id,
     workspace: meta.workspace,
     outcome,
-    code: outcome === 'failed' ? (meta.lastError?.code ?? error.code) : error.code,
-    kind: error.kind,
-    reason: outcome === 'failed' ? (meta.lastError?.message ?? error.message) : error.message,
-    ...(outcome !== 'failed' ? { nextAttemptAt: meta.nextAttemptAt } : {}),
     ...(meta.notification ? { notification: meta.notification } : {}),
+  };
+}
+
+export function deliveredRecord(meta: MessageMeta, result: { transport: string; providerId: string | undefined; suppressed: boolean }, at: Date): AttemptRecord {
+  return {
+    ...attemptBase(meta, result.suppressed ? 'suppressed' : 'delivered', at),
+    transport: result.transport,
+    ...(result.providerId ? { providerId: result.providerId } : {}),
+  };
+}
+
+export function failedRecord(meta: MessageMeta, error: DeliveryError, outcome: FailedOutcome, at: Date): AttemptRecord {
+  const dead = outcome === 'failed';
+  return {
+    ...attemptBase(meta, outcome, at),
+    code: dead ? (meta.lastError?.code ?? error.code) : error.code,
+    kind: error.kind,
+    reason: dead ? (meta.lastError?.message ?? error.message) : error.message,
+    ...(dead ? {} : { nextAttemptAt: meta.nextAttemptAt }),
   };
 }
