@@ -121,6 +121,7 @@ describe('install from the release tarball (README "Install")', () => {
     chmodSync(key, 0o600);
     doc.workspaces.push({ name: 'lab', domains: ['lab.example'], transport: 'gmail-api', gmailApi: { serviceAccountKeyFile: key } });
     doc.google = { tokenUrl: google.fake.tokenUrl, apiRootUrl: google.fake.apiRootUrl };
+    (doc as { http?: unknown }).http = { listen: [{ host: '127.0.0.1', port: 0 }] }; // not 9325: tests run side by side
     const configFile = path.join(etc, 'config.yaml');
     writeFileSync(configFile, YAML.stringify(doc), { mode: 0o640 });
     env.WORKSPACE_RELAY_CONFIG = configFile; // as the unit sets it
@@ -143,6 +144,9 @@ describe('install from the release tarball (README "Install")', () => {
     const exited = new Promise<number | null>((resolve) => daemon!.on('exit', resolve));
     await waitUntil(() => lines.some((l) => l.event === 'listener.started'), 30_000, 'the installed relay listening');
     const port = Number(lines.find((l) => l.event === 'listener.started')!.port);
+    // what the image's HEALTHCHECK asks
+    const health = await fetch(`http://127.0.0.1:${Number(lines.find((l) => l.event === 'http.started')!.port)}/healthz`);
+    expect(health.status).toBe(200);
 
     const dry = await relay(['send-test', '--from', 'alice@clinic.example', '--to', 'bob@clinic.example', '--server', `127.0.0.1:${port}`, '--json']);
     expect(dry.code).toBe(0);
