@@ -24,8 +24,7 @@ import { Notifier } from './notify/index.js';
 import { SentLog, Spool, type SpoolFs } from './spool/index.js';
 import { startListener, type Listener } from './smtp/index.js';
 import { VERSION } from './version.js';
-import { createObservability } from './observability.js';
-import type { OpsListener } from './ops/index.js';
+import { createObservability, type OpsListener, type RelayPhase } from './observability.js';
 
 export interface RelayOptions {
   config: Config;
@@ -115,24 +114,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   let letIn!: () => void;
   let keepOut!: (err: Error) => void;
   const ready = new Promise<void>((resolve, reject) => ((letIn = resolve), (keepOut = reject)));
-  let started = false;
-  let stopping = false;
-  // Metrics, message trace, /healthz and /readyz: the listeners and the scheduler report to `observed.events`.
+  let phase: RelayPhase = 'starting'; // (for /healthz and /readyz; the listeners and scheduler report to observed.events)
   const observed = createObservability({
     config: () => gen.config,
-    spoolDir,
     logger,
     clock,
-    parts: {
-      spool: () => spool,
-      scheduler: () => scheduler, // (undefined until built)
-      pacer: () => pacer,
-      listeners: () => running.map((r) => r.listener),
-      unboundListeners: () => gen.config.listen.map((l) => `${l.host}:${l.port}`).filter((k) => !running.some((r) => `${r.cfg.host}:${r.cfg.port}` === k)),
-      starting: () => !started,
-      stopping: () => stopping,
-      backpressure: () => backpressure.reason(),
-    },
+    parts: { spool, scheduler: () => scheduler, pacer: () => pacer, listeners: () => running, backpressure: () => backpressure.reason() },
+    phase: () => phase,
   });
   // One failed-login count per client address and user name and one hourly count per device,
   // whichever listener; the throttle's limits (auth.throttle) are read at each login.
@@ -184,8 +172,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     parts.defer(() => keepOut(new Error('the relay did not start')));
     parts.defer(() => Promise.allSettled(running.map((r) => r.listener.close({ graceMs: 0 }))));
     for (const [i, cfg] of options.config.listen.entries()) running.push(await open(cfg, `listen[${i}]`));
-    // The operations listener too (/healthz answers 503 relay.starting until step 5); closed last at stop.
-    await observed.listen();
+    await observed.listen(); // the operations listener: /healthz is 503 relay.starting until step 5; closed last
     parts.defer(() => observed.close());
     // 4. The spool recovered, then what delivers from it.
     await spool.recover();
@@ -250,7 +237,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   }
   // 5. Ready: the listeners greet.
   letIn();
-  started = true;
+  phase = 'running';
   const announce = (l: Listener) =>
     logger.info({ event: 'listener.started', host: l.address.host, port: l.address.port }, `listening on ${l.address.host}:${l.address.port}`);
   running.forEach((r) => announce(r.listener));
@@ -290,14 +277,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       // One reload at a time (two quick SIGHUPs), and none once stopping has begun: a listener
       // opened then would be one stop() never closes.
       const run = reloads.then(() => {
-        if (stopping) throw new Error('the relay is stopping');
+        if (phase === 'stopping') throw new Error('the relay is stopping');
         return applyReload(target, next).then(() => observed.reload(next));
       });
       reloads = run.catch(() => undefined);
       return run;
     },
     async stop() {
-      stopping = true;
+      phase = 'stopping';
       await reloads; // a reload in progress finishes first, so stop() sees every listener
       // No queue CLI changes while stopping: they are answered "busy" (exit 75). The socket, and
       // so the spool lock, stays until everything else is closed (the bottom of the stack).

@@ -21,18 +21,19 @@ import type { Listener } from './smtp/index.js';
 import type { Spool } from './spool/index.js';
 import { TraceFiles, TraceRecorder } from './trace/index.js';
 
+export type { OpsListener } from './ops/index.js';
+
 export interface ObservedParts {
-  spool: () => Spool;
+  spool: Spool;
   /** Undefined until the relay has built them (start-up). */
   scheduler: () => Scheduler | undefined;
   pacer: () => Pacer | undefined;
-  listeners: () => readonly Listener[];
-  /** The configured SMTP listeners (host:port) not bound now. */
-  unboundListeners: () => string[];
-  starting: () => boolean;
-  stopping: () => boolean;
+  /** The SMTP listeners bound now, each with its config entry. */
+  listeners: () => readonly { cfg: { host: string; port: number }; listener: Listener }[];
   backpressure: () => 'disk' | 'queue' | null;
 }
+
+export type RelayPhase = 'starting' | 'running' | 'stopping';
 
 export interface Observability {
   readonly events: RelayEvents;
@@ -50,15 +51,18 @@ export interface Observability {
   close(): Promise<void>;
 }
 
-export function createObservability(options: { config: () => Config; spoolDir: string; logger: Logger; clock?: Clock; parts: ObservedParts }): Observability {
-  const { config, logger, parts } = options;
+export function createObservability(options: { config: () => Config; logger: Logger; clock?: Clock; parts: ObservedParts; phase: () => RelayPhase }): Observability {
+  const { config, logger, parts, phase } = options;
   const clock = options.clock ?? systemClock;
-  const census = new SpoolCensus({ ids: (s) => parts.spool().ids(s), get: (s, id) => parts.spool().get(s, id) }, logger, clock);
+  const { spool } = parts;
+  const census = new SpoolCensus(spool, logger, clock);
+  const bound = (l: { host: string; port: number }) => parts.listeners().some(({ cfg }) => cfg.host === l.host && cfg.port === l.port);
   const health = new Health({
-    starting: parts.starting,
-    probeSpool: () => parts.spool().probeWritable(),
-    unboundListeners: parts.unboundListeners,
-    stopping: parts.stopping,
+    starting: () => phase() === 'starting',
+    probeSpool: () => spool.probeWritable(),
+    // the configured SMTP listeners (host:port) not bound now
+    unboundListeners: () => config().listen.filter((l) => !bound(l)).map((l) => `${l.host}:${l.port}`),
+    stopping: () => phase() === 'stopping',
     backpressure: parts.backpressure,
     clock,
   });
@@ -74,11 +78,11 @@ export function createObservability(options: { config: () => Config; spoolDir: s
     stored: (state) => census.counts(state),
     pausedUsers: (t) => parts.pacer()?.paused(t) ?? [],
     workspaceOf,
-    listeners: () => parts.listeners().map((l) => ({ name: l.name, sessions: l.sessions })),
+    listeners: () => parts.listeners().map(({ listener: l }) => ({ name: l.name, sessions: l.sessions })),
     health: () => health.summary(),
   };
   const metrics = new RelayMetrics({ sources, now: () => clock.now(), onDead: () => census.soon() });
-  const trace = new TraceRecorder({ files: TraceFiles.inSpool(options.spoolDir), logger, retentionMs: () => config().queue.traceRetention, clock });
+  const trace = new TraceRecorder({ files: TraceFiles.inSpool(spool.dir), logger, retentionMs: () => config().queue.traceRetention, clock });
   const events = fanOut([metrics, trace], (err) => logger.error({ event: 'metrics.error', err: errorText(err) }, 'reporting a step failed'));
   let http: OpsListener | null = null;
   let httpConfig = config().http;

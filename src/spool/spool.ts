@@ -5,16 +5,15 @@
  * place, atomically, then renames it), so at every crash point a message is in exactly one state.
  * Knows nothing of SMTP or Google. See layout.ts for the files, recover.ts for start-up.
  */
-import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DirSyncer } from './dir-syncer.js';
 import { replaceFile } from './durable-file.js';
-import { DIR_MODE, FILE_MODE, SPOOL_STATES, SpoolLayout, checkId } from './layout.js';
+import { DIR_MODE, SPOOL_STATES, SpoolLayout, checkId } from './layout.js';
 import { parseMeta, serializeMeta } from './meta-codec.js';
-import { isValidQueueId } from './queue-id.js';
 import { recoverSpool, type RecoveryCounts } from './recover.js';
 import { SpoolError } from './spool-error.js';
+import { probeWritable, stateIds } from './state-files.js';
 import { isErrno, streamStoredMessage, unlinkIfExists, withFs, type SpoolFs } from './spool-fs.js';
 import type { MessageMeta, SpoolState } from './types.js';
 import { SpoolWriter } from './writer.js';
@@ -31,8 +30,6 @@ export interface SpoolOptions {
    */
   recover?: boolean;
 }
-
-const PROBE_BYTES = Buffer.from('ok\n');
 
 export class Spool {
   /** What start-up recovery found and did (null when opened with recover: false). */
@@ -68,19 +65,9 @@ export class Spool {
     return this.recovery;
   }
 
-  /**
-   * Can the spool be written now? Creates, writes and removes tmp/health-probe (no fsync: a
-   * health check, not a commit); rejects with the file-system error (EROFS, ENOSPC, EACCES, EIO).
-   */
-  async probeWritable(): Promise<void> {
-    const file = join(this.layout.tmp, 'health-probe');
-    const handle = await this.fs.open(file, 'w', FILE_MODE);
-    try {
-      await handle.write(PROBE_BYTES, 0, PROBE_BYTES.length);
-    } finally {
-      await handle.close();
-    }
-    await this.fs.unlink(file);
+  /** Can the spool be written now? Rejects with the file-system error (state-files.ts). */
+  probeWritable(): Promise<void> {
+    return probeWritable(this.fs, this.layout);
   }
 
   /** Directory fsyncs started so far (group commit makes this lower than the number of commits). */
@@ -294,19 +281,8 @@ export class Spool {
   }
 
   /** The ids in `state` (file names only: nothing is parsed). */
-  async ids(state: SpoolState): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await this.fs.readdir(this.layout.stateDir(state));
-    } catch (err) {
-      // hold/ of a spool made by an older version (recovery creates it at the next start)
-      if (state === 'hold' && isErrno(err, 'ENOENT')) return [];
-      throw err;
-    }
-    return names
-      .filter((n) => n.endsWith('.json'))
-      .map((n) => n.slice(0, -'.json'.length))
-      .filter(isValidQueueId);
+  ids(state: SpoolState): Promise<string[]> {
+    return stateIds(this.fs, this.layout, state);
   }
 }
 
