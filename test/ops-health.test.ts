@@ -34,8 +34,7 @@ describe('/healthz and /readyz', () => {
     const spoolFs: Partial<SpoolFs> = {
       async open(file, flags, mode) {
         if (readOnly) throw erofs();
-        const h = await fsp.open(file, flags, mode);
-        return { write: (b: Buffer, o: number, l: number) => h.write(b, o, l), sync: () => h.sync(), close: () => h.close() };
+        return fsp.open(file, flags, mode);
       },
     };
     env.relay = await startRelay({ config: parseConfig(gmailConfig(env.dir, env.google)), logger: new LogCapture().logger, spoolFs });

@@ -37,7 +37,8 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
  */
 export function parseWhen(text: string, now: number, end = false): number | null {
   const t = text.trim();
-  const ago = parseDuration(t); // a string needs its unit: 30m, 2h, 3d
+  // a duration needs its unit here (30m, 2h, 3d): parseDuration reads a bare number as ms
+  const ago = /^\d+(?:\.\d+)?\s*[a-z]+$/i.test(t) ? parseDuration(t) : null;
   if (ago !== null) return now - ago;
   if (DATE_ONLY.test(t)) {
     const [y, m, d] = t.split('-').map(Number) as [number, number, number];
