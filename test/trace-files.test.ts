@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MessageMeta } from '../src/spool/types.js';
-import { TraceFiles, TraceRecorder, dayOf, decodeLine, encodeRecord, type TraceRecord } from '../src/trace/index.js';
+import { TraceFiles, TraceRecorder, dayOf, decodeLine, encodeRecord, findTraces, formatTraces, type TraceRecord } from '../src/trace/index.js';
 import { LogCapture, removeDir, tempDir } from './support/harness.js';
 import { TestClock } from './support/test-clock.js';
 
@@ -103,7 +103,24 @@ describe('trace recorder', () => {
     expect(n).toBeGreaterThan(0);
     expect(n).toBeLessThan(20);
   });
+  it('keeps an odd Message-ID only as the log shows it (hashed), and finds it by the id as Google shows it', async () => {
+    const files = new TraceFiles(path.join(dir, 'trace'));
+    const rec = new TraceRecorder({ files, logger: new LogCapture().logger, retentionMs: () => 30 * DAY, clock: new TestClock(NOW), flushMs: 10 });
+    const odd = '<"John Smith DOB 1970-01-01"@scanner.local>';
+    rec.accepted({ ...meta('Q1'), messageId: odd }, { listener: 'lan' });
+    rec.accepted(meta('Q2'), { listener: 'lan' });
+    await rec.close();
+    expect(readFileSync(path.join(dir, 'trace', `${dayOf(NOW)}.jsonl`), 'utf8')).not.toContain('John Smith');
+    const found = await findTraces(files, { messageId: odd });
+    expect(found.traces.map((t) => t.queueId)).toEqual(['Q1']);
+    expect(found.traces[0]!.accepted!.messageId).toMatch(/^sha256:[0-9a-f]{16}$/);
+    expect(formatTraces(found)).toContain(`Message-ID ${found.traces[0]!.accepted!.messageId} (hashed, as in the log)`);
+    // the hash as logged finds it too; a plain id as it is
+    expect((await findTraces(files, { messageId: found.traces[0]!.accepted!.messageId! })).traces).toHaveLength(1);
+    expect((await findTraces(files, { messageId: '<m@x>' })).traces.map((t) => t.queueId)).toEqual(['Q2']);
+  });
 });
+
 
 describe('trace --since / --until', () => {
   it('reads a duration ago, a local date (its end for --until) and a date-time (local unless zoned)', async () => {

@@ -14,6 +14,9 @@ const OUTCOME_TEXT: Record<string, string> = {
   rejected: 'refused: never accepted',
 };
 
+/** A plain id in <>; an odd one is kept as its hash (safeMessageId), shown as it is logged. */
+const shownId = (id: string) => (id.startsWith('sha256:') ? `${id} (hashed, as in the log)` : `<${id}>`);
+
 function attemptLine(a: AttemptRecord): string[] {
   const when = shortTime(a.at);
   if (a.outcome === 'delivered' || a.outcome === 'suppressed') {
@@ -36,7 +39,7 @@ export function formatTrace(t: MessageTrace): string {
     lines.push(`${pad}to ${a.recipients.join(', ')}`);
     const others = [...a.headerRecipients, ...a.bcc].filter((r, i, all) => !a.recipients.includes(r) && all.indexOf(r) === i);
     if (others.length) lines.push(`${pad}header recipients also ${others.join(', ')}`);
-    lines.push(`${pad}Message-ID ${a.messageId ? `<${a.messageId}>${a.messageIdAdded ? ' (added by the relay)' : ''}` : '-'}`);
+    lines.push(`${pad}Message-ID ${a.messageId ? `${shownId(a.messageId)}${a.messageIdAdded ? ' (added by the relay)' : ''}` : '-'}`);
   } else if (t.rejected) {
     const r = t.rejected;
     lines.push(`  ${'refused'.padEnd(12)}${shortTime(r.at)}  at ${r.stage.toUpperCase()} from ${r.client.address}${r.device ? `, device ${r.device}` : ''} on listener ${r.listener}: ${r.reply} ${r.reason}`);
