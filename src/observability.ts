@@ -16,6 +16,7 @@ import { fanOut, type RelayEvents } from './events.js';
 import type { Logger } from './log.js';
 import { RelayMetrics, SpoolCensus, type MetricsSources } from './metrics/index.js';
 import { Health, startOpsListener, type OpsListener } from './ops/index.js';
+import { workspaceOfDomain } from './policy/index.js';
 import type { Pacer, Scheduler } from './queue/index.js';
 import type { Listener } from './smtp/index.js';
 import type { Spool } from './spool/index.js';
@@ -66,10 +67,7 @@ export function createObservability(options: { config: () => Config; logger: Log
     backpressure: parts.backpressure,
     clock,
   });
-  const workspaceOf = (address: string) => {
-    const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
-    return config().workspaces.find((w) => w.domains.includes(domain))?.name;
-  };
+  const workspaceOf = (address: string) => workspaceOfDomain(config(), address.slice(address.lastIndexOf('@') + 1))?.name;
   const sources: MetricsSources = {
     workspaces: () => config().workspaces.map((w) => w.name),
     queued: function* () {
