@@ -7,7 +7,7 @@
  * its records and writes them later) and never throws into the caller's path.
  */
 import type { DeliveryError } from './errors.js';
-import type { MessageMeta } from './spool/types.js';
+import type { MessageMeta } from './spool/index.js';
 
 /** Where a transaction was refused: the SMTP stage. */
 export type RejectStage = 'mail' | 'rcpt' | 'data';

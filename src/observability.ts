@@ -10,7 +10,7 @@
  * pruning once the spool is recovered, `close()` is last at stop (503 while the rest drains).
  */
 import { systemClock, type Clock } from './clock.js';
-import type { Config } from './config/schema.js';
+import type { Config } from './config/index.js';
 import { errorText } from './errors.js';
 import { fanOut, type RelayEvents } from './events.js';
 import type { Logger } from './log.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { appendAudit, auditActor } from '../audit/index.js';
 import { systemClock } from '../clock.js';
-import { parseDuration } from '../config/units.js';
+import { parseDuration } from '../config/index.js';
 import { errorText } from '../errors.js';
 import { isValidQueueId } from '../spool/index.js';
 import { TraceFiles, findTraces, formatTraces, type TraceQuery } from '../trace/index.js';

@@ -8,7 +8,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DeliveryError } from '../errors.js';
 import type { FailedOutcome, Rejection, RelayEvents } from '../events.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { MessageMeta } from '../spool/index.js';
 import type { MetricsSources } from './sources.js';
 
 const P = 'workspace_relay_';

@@ -6,10 +6,10 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpConfig, HttpListenConfig } from '../config/http-schema.js';
+import type { HttpConfig, HttpListenConfig } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
-import { clientFilter, type ClientFilter } from '../smtp/client-networks.js';
+import { clientFilter, type ClientFilter } from '../smtp/index.js';
 import type { HealthReport } from './health.js';
 
 export interface OpsRoutes {

@@ -168,16 +168,11 @@ export class Pacer {
     s.rate = faster(s.rate, this.ceiling());
   }
 
-  /** How many users wait now, and how many go slower than their ceiling (metrics, status). */
+  /** How many users wait now (see paused), and how many go slower than their ceiling (metrics, status). */
   stats(now: number): PacerStats {
     const ceiling = this.ceiling();
-    let paused = 0;
-    let slowed = 0;
-    for (const s of this.users.values()) {
-      if (s.blockedUntil > now || s.dailyUntil > now) paused++;
-      if (s.rate < ceiling) slowed++;
-    }
-    return { users: this.users.size, paused, slowed };
+    const slowed = [...this.users.values()].filter((s) => s.rate < ceiling).length;
+    return { users: this.users.size, paused: [...this.paused(now)].length, slowed };
   }
 
   /** Count and succeed at once (tests, and sends counted after the fact). */

@@ -1,5 +1,5 @@
 /** `workspace-relay trace` for people: one block per message, its steps in order. Scripts use --json. */
-import { shortTime } from '../control/format.js';
+import { shortTime } from '../control/index.js';
 import type { AttemptRecord } from './records.js';
 import type { MessageTrace, TraceResult } from './trace-query.js';
 

@@ -7,7 +7,7 @@
 import type { DeliveryError } from '../errors.js';
 import type { FailedOutcome, Rejection, RejectStage } from '../events.js';
 import { loggedMessageId } from '../safe-text.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { MessageMeta } from '../spool/index.js';
 
 export const TRACE_VERSION = 1;
 

@@ -4,7 +4,7 @@
  * accept time); its attempts are then gathered from that day on. Transactions refused before
  * acceptance match by their envelope too. Two passes over the files, keeping only what matched.
  */
-import { matchesQuery, type QueueQuery, type Searchable } from '../control/queue-search.js';
+import { matchesQuery, type QueueQuery, type Searchable } from '../control/index.js';
 import { safeMessageId } from '../safe-text.js';
 import type { AcceptedRecord, AttemptOutcome, AttemptRecord, RejectedRecord, TraceRecord } from './records.js';
 import { dayOf, type TraceFiles } from './trace-files.js';

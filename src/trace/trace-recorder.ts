@@ -10,7 +10,7 @@ import type { DeliveryError } from '../errors.js';
 import { errorText } from '../errors.js';
 import type { FailedOutcome, Rejection, RelayEvents } from '../events.js';
 import type { Logger } from '../log.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { MessageMeta } from '../spool/index.js';
 import { acceptedRecord, deliveredRecord, failedRecord, rejectedRecord, type TraceRecord } from './records.js';
 import { dayOf, encodeRecord, type TraceFiles } from './trace-files.js';
 

@@ -47,7 +47,7 @@ export const PARTS: Readonly<Record<string, Part>> = {
   // ── the parts, in the order of the message path ────────────────────────────────────────────
   auth: { layer: 'part', what: 'src/auth, device accounts and login throttling', uses: [] },
   // google (send-as aliases) for the From decision at DATA; never delivery.
-  smtp: { layer: 'part', what: 'src/smtp, the listener', uses: ['policy', 'spool', 'auth', 'google'] },
+  smtp: { layer: 'part', what: 'src/smtp, the listener', uses: ['policy', 'spool', 'auth', 'google', 'events'] },
   // Pure: no I/O, no randomness, no clock of its own. Only the spool's record types
   // (MessageRewrite, the header changes policy decides and the spool stores).
   policy: {
@@ -58,7 +58,7 @@ export const PARTS: Readonly<Record<string, Part>> = {
     packages: ['nodemailer/lib/addressparser'],
   },
   spool: { layer: 'part', what: 'src/spool, durable storage of accepted mail', uses: [] },
-  queue: { layer: 'part', what: 'src/queue, the scheduler', uses: ['spool', 'delivery'] },
+  queue: { layer: 'part', what: 'src/queue, the scheduler', uses: ['spool', 'delivery', 'events'] },
   // Address parsing from policy for the headers it rewrites on the way out.
   delivery: { layer: 'part', what: 'src/delivery, the transports', uses: ['spool', 'google', 'policy'] },
   google: { layer: 'part', what: 'src/google, service-account credentials and send-as', uses: [] },
@@ -70,8 +70,17 @@ export const PARTS: Readonly<Record<string, Part>> = {
   // Start-up checks and reload: the listeners', control socket's and scheduler's faces.
   lifecycle: { layer: 'part', what: 'src/lifecycle, start-up checks and reload', uses: ['smtp', 'control', 'queue', 'google'] },
 
+  // What the listener and the scheduler report (RelayEvents); metrics and trace listen to it.
+  events: { layer: 'part', what: 'src/events.ts, the one interface the listener and scheduler report through', uses: [], typesFrom: ['spool'] },
+  metrics: { layer: 'part', what: 'src/metrics, the Prometheus registry', uses: [], typesFrom: ['events', 'spool'] },
+  // The listeners' client filter (allow lists) from smtp, so /metrics is allowed as SMTP is.
+  ops: { layer: 'part', what: 'src/ops, the operations HTTP listener and health checks', uses: ['smtp'] },
+  // The queue CLI's search and time format from control, so trace and queue find agree.
+  trace: { layer: 'part', what: 'src/trace, the per-message trace on disk', uses: ['control'], typesFrom: ['events', 'spool'] },
+
   // ── the top ────────────────────────────────────────────────────────────────────────────────
-  app: { layer: 'top', what: 'src/app.ts, the composition root', uses: [] },
+  app: { layer: 'top', what: 'src/app.ts, the composition root', uses: ['observability'] },
+  observability: { layer: 'top', what: 'src/observability.ts, the composition root of metrics, trace and the ops listener', uses: [] },
   cli: { layer: 'top', what: 'src/cli, the command line', uses: ['app'] },
 };
 
