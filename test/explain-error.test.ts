@@ -33,6 +33,8 @@ const TABLE: Array<[answer: string, options: ExplainOptions, expected: Expected]
   ['disabled_client: The OAuth client was disabled.', { status: 401 }, { code: 'delivery.token.disabled_client', kind: 'held', fix: /enable the service account/ }],
   ['invalid_client: The OAuth client was not found.', { status: 401 }, { code: 'delivery.token.invalid_client', kind: 'held', fix: /create a new JSON key/ }],
   ['invalid_scope: Invalid OAuth scope', {}, { code: 'delivery.token.invalid_scope', kind: 'held', fix: /gmailApi\.scopes/ }],
+  // No gmailApi.scopes: the relay asked for gmail.send, then https://mail.google.com/, and Google refused both
+  ['unauthorized_client: Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.', { status: 401, automaticScopes: true }, { code: 'delivery.token.no_send_scope', kind: 'held', notice: ['5.7.0', '4.7.0'], fix: /^authorise client ID 112233 for scope https:\/\/www\.googleapis\.com\/auth\/gmail\.send in Admin console.*https:\/\/mail\.google\.com\/, which many set-up guides name, also works/ }],
   ['invalid_grant: Invalid email or User ID', {}, { code: 'delivery.no_such_user', kind: 'permanent', notice: ['5.1.8', '4.1.8'], fix: /alice@clinic\.example must be a real user/ }],
   ['invalid_grant: Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.', {}, { code: 'delivery.clock_skew', kind: 'held', notice: ['5.3.5', '4.3.5'], fix: /NTP/ }],
   ['invalid_grant: Invalid JWT Signature.', {}, { code: 'delivery.token.bad_signature', kind: 'held', fix: /new JSON key/ }],
@@ -70,6 +72,17 @@ const TABLE: Array<[answer: string, options: ExplainOptions, expected: Expected]
   ['550 5.1.1 The email account that you tried to reach does not exist.', {}, { code: 'delivery.smtp.rejected', kind: 'permanent', notice: ['5.0.0', '4.4.0'] }],
   ['552 5.3.4 Message size exceeds fixed limit', {}, { code: 'delivery.message_too_large', kind: 'permanent' }],
   ['EAUTH', {}, { code: 'delivery.smtp.auth', kind: 'held' }],
+  // Gmail SMTP with XOAUTH2: the login refused even with a new token
+  ['535-5.7.8 Username and Password not accepted. For more information, go to https://support.google.com/mail/?p=BadCredentials', { as: 'gmail-xoauth2' }, { code: 'delivery.xoauth2.refused', kind: 'held', notice: ['5.7.0', '4.7.0'], fix: /^authorise client ID 112233 for scope https:\/\/mail\.google\.com\/ .*Gmail is on for alice@clinic\.example/ }],
+  ['EAUTH', { as: 'gmail-xoauth2' }, { code: 'delivery.xoauth2.refused', kind: 'held' }],
+  ['421 4.7.0 Try again later, closing connection.', { as: 'gmail-xoauth2' }, { code: 'delivery.rate_limited', kind: 'temporary' }],
+  // Google's SMTP relay service
+  ['550 5.4.5 Daily SMTP relay limit exceeded for user. For more information on SMTP relay sending limits please visit https://support.google.com/a/answer/166852', { as: 'smtp-relay' }, { code: 'delivery.relay.daily_limit', kind: 'temporary', notice: ['5.7.0', '4.7.0'], retryAfter: '2026-11-23T00:00:00.000Z' }],
+  ['450 4.2.1 Peak SMTP relay limit exceeded for customer. For more information on SMTP relay sending limits please visit https://support.google.com/a/answer/166852', { as: 'smtp-relay' }, { code: 'delivery.relay.peak_limit', kind: 'temporary' }],
+  ["550 5.7.0 Mail relay denied [203.0.113.9]. Invalid credentials for relay for one of the domains in: clinic.example (as obtained from HELO and MAIL FROM).", { as: 'smtp-relay' }, { code: 'delivery.relay.denied', kind: 'held', fix: /Admin console → Apps → Google Workspace → Gmail → Routing → SMTP relay service, allow this relay's public IP address/ }],
+  ["550 5.7.1 Invalid credentials for relay [203.0.113.9]. The IP address you've registered in your G Suite SMTP Relay service doesn't match domain of the account this email is being sent from.", { as: 'smtp-relay' }, { code: 'delivery.relay.denied', kind: 'held' }],
+  ['550 5.1.1 The email account that you tried to reach does not exist.', { as: 'smtp-relay' }, { code: 'delivery.smtp.rejected', kind: 'permanent' }],
+  ['535 5.7.8 Username and Password not accepted.', { as: 'smtp-relay' }, { code: 'delivery.smtp.auth', kind: 'held' }],
   // The network: did the request carry the message?
   ['ECONNREFUSED', {}, { code: 'delivery.network.refused', kind: 'temporary', outcomeUnknown: false, fix: /^allow outgoing TCP to .* in the firewall/ }],
   ['ENOTFOUND', {}, { code: 'delivery.network.dns', kind: 'temporary', outcomeUnknown: false, fix: /cannot resolve .*DNS servers/ }],
@@ -93,6 +106,15 @@ const TABLE: Array<[answer: string, options: ExplainOptions, expected: Expected]
   // a "slow down" to an S/MIME call keeps Google's time: the command waits for it and tries again
   [gmail(429, 'rateLimitExceeded', 'User-rate limit exceeded.  Retry after 2026-11-22T10:00:00.000Z', 'RESOURCE_EXHAUSTED'), { purpose: 'smime' }, { code: 'smime.rate_limited', kind: 'temporary', retryAfter: '2026-11-22T10:00:00.000Z' }],
   [gmail(403, 'userRateLimitExceeded', 'User Rate Limit Exceeded'), { purpose: 'smime', retryAfterHeader: '120' }, { code: 'smime.rate_limited', kind: 'temporary', retryAfter: '2026-11-22T09:02:00.000Z' }],
+  // The Directory API (recipientCheck: directory, smime report --workspace) and its key's tokens
+  ['unauthorized_client: Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.', { purpose: 'directory', scopes: ['d1', 'd2'] }, { code: 'directory.delegation', kind: 'held', fix: /^authorise client ID 112233 for d1,d2 in Admin console/ }],
+  ['invalid_grant: Invalid email or User ID', { purpose: 'directory', user: 'admin@clinic.example' }, { code: 'directory.admin_user', kind: 'held', fix: /admin@clinic\.example must be an active admin/ }],
+  ['invalid_grant: Invalid JWT Signature.', { purpose: 'directory' }, { code: 'directory.key', kind: 'held', fix: /directory\.serviceAccountKeyFile/ }],
+  ['503 {"error":"backend_error","error_description":"try later"}', { purpose: 'directory' }, { code: 'directory.unavailable', kind: 'temporary' }],
+  [gmail(403, 'forbidden', 'Not Authorized to access this resource/api'), { purpose: 'directory', user: 'admin@clinic.example' }, { code: 'directory.not_authorized', kind: 'held', fix: /give admin@clinic\.example an admin role with the Admin API privileges Users → Read and Groups → Read/ }],
+  [gmail(403, 'insufficientPermissions', 'Request had insufficient authentication scopes.'), { purpose: 'directory' }, { code: 'directory.scope', kind: 'held' }],
+  [gmail(403, 'accessNotConfigured', 'Admin SDK API has not been used in project 123 before or it is disabled.'), { purpose: 'directory' }, { code: 'directory.api_disabled', kind: 'held', fix: /Admin SDK API → Enable/ }],
+  [gmail(500, 'backendError', 'Backend Error'), { purpose: 'directory' }, { code: 'directory.unavailable', kind: 'temporary' }],
 ];
 
 /** The free text Google wrote (after the error name, in the JSON message, after the SMTP codes). */

@@ -4,7 +4,7 @@
  * and without asking Google anything. `--codes` prints the whole code table.
  */
 import { Command, Option } from 'commander';
-import { AnswerFormatError, explainAnswer, formatExplanation, renderCodeTable, type Purpose } from '../failures/index.js';
+import { AnswerFormatError, explainAnswer, formatExplanation, renderCodeTable, type Purpose, type SmtpSource } from '../failures/index.js';
 import { CliExit, EXIT_USAGE } from './context.js';
 
 export interface ExplainIo {
@@ -12,13 +12,14 @@ export interface ExplainIo {
 }
 
 interface ExplainFlags {
-  as?: 'token' | 'gmail' | 'smtp';
+  as?: 'token' | 'gmail' | SmtpSource;
   status?: string;
   retryAfter?: string;
   for: Purpose;
   user?: string;
   clientId?: string;
   scopes?: string;
+  automaticScopes?: boolean;
   json?: boolean;
   codes?: boolean;
 }
@@ -42,6 +43,7 @@ export function explainError(words: string[], flags: ExplainFlags, io: ExplainIo
       user: flags.user,
       clientId: flags.clientId,
       scopes: flags.scopes?.split(',').map((s) => s.trim()).filter(Boolean),
+      automaticScopes: flags.automaticScopes,
     });
   } catch (err) {
     if (err instanceof AnswerFormatError) throw new CliExit(EXIT_USAGE, `explain-error: ${err.message}`);
@@ -56,13 +58,16 @@ export function registerExplainError(program: Command, io: ExplainIo): Command {
     .command('explain-error')
     .description("show how the relay classifies a Google answer: kind, code, notice status, fix (asks Google nothing)")
     .argument('[answer...]', 'HTTP status and JSON body, a token error "error: description", an SMTP reply line, or an error code')
-    .addOption(new Option('--as <source>', 'read the answer as this instead of guessing').choices(['token', 'gmail', 'smtp']))
+    .addOption(
+      new Option('--as <source>', 'read the answer as this instead of guessing (an SMTP reply: smtp, gmail-xoauth2 or smtp-relay)').choices(['token', 'gmail', 'smtp', 'gmail-xoauth2', 'smtp-relay']),
+    )
     .option('--status <code>', 'HTTP status of a token error or of a body given alone')
     .option('--retry-after <value>', 'the Retry-After header that came with the answer (seconds or an HTTP date)')
-    .addOption(new Option('--for <purpose>', 'what the call was for').choices(['send', 'send-as', 'smime']).default('send'))
+    .addOption(new Option('--for <purpose>', 'what the call was for').choices(['send', 'send-as', 'smime', 'directory']).default('send'))
     .option('--user <address>', 'the user the call was made as (named in the fix)')
     .option('--client-id <id>', "the service account's client ID (named in the fix)")
     .option('--scopes <list>', 'the scopes asked for, comma-separated (named in the fix)')
+    .option('--automatic-scopes', 'the relay chose the sending scope itself (no gmailApi.scopes): gmail.send, then https://mail.google.com/')
     .option('--json', 'print JSON')
     .option('--codes', 'print every failure code with its kind, notice statuses and fix (Markdown)')
     .action((words: string[], flags: ExplainFlags) => explainError(words, flags, io));

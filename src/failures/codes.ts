@@ -10,7 +10,7 @@
  * this table rendered (`workspace-relay explain-error --codes`), and a test keeps the two equal.
  */
 import type { FailureKind } from '../errors.js';
-import { GMAIL_SEND_SCOPE, GMAIL_SETTINGS_BASIC_SCOPE } from '../config/index.js';
+import { FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE, GMAIL_SETTINGS_BASIC_SCOPE } from '../config/index.js';
 import { DELEGATION_PAGE, type FixFacts } from './context.js';
 
 /** RFC 3463 statuses for a failure notice (5.x.x) and a delay notice (4.x.x). */
@@ -20,7 +20,7 @@ export interface NoticeStatus {
 }
 
 /** Where the answer comes from: the docs' "from" column. */
-export type Source = 'token' | 'gmail-api' | 'gmail-smtp' | 'network' | 'send-as' | 'smime' | 'relay';
+export type Source = 'token' | 'gmail-api' | 'gmail-smtp' | 'smtp-relay' | 'directory' | 'network' | 'send-as' | 'smime' | 'relay';
 
 export interface CodeRow {
   kind: FailureKind;
@@ -32,6 +32,12 @@ export interface CodeRow {
   fix?: (f: FixFacts) => string;
   /** A temporary failure that waits long ("will retry later"). */
   retryLater?: true;
+  /**
+   * Google asks the sending user (not this message) to wait: the scheduler pauses the user until
+   * the failure's retryAfter (or a backoff), keeps the message's attempt count, and other users'
+   * mail keeps flowing.
+   */
+  pausesUser?: true;
 }
 
 /** Same subject and detail for both notices. */
@@ -49,6 +55,8 @@ const delegationFix = (f: FixFacts) =>
 /** The host of a network failure, for its fix (check and the classifier name it; else where to look). */
 const hostPort = (f: FixFacts) => f.host ?? "Google's hosts (port 443; Gmail SMTP 465/587)";
 const hostName = (f: FixFacts) => (f.host ? f.host.replace(/:\d+$/, '') : "Google's hosts");
+const directoryScopes = (f: FixFacts) => (f.scopes ?? []).join(',') || 'the admin.directory.user.readonly and admin.directory.group.readonly scopes';
+const RELAY_PAGE = 'Admin console → Apps → Google Workspace → Gmail → Routing → SMTP relay service';
 const smimeClient = (f: FixFacts) => (f.clientId ? `client ID ${f.clientId}` : 'the S/MIME service account');
 
 export const FAILURE_CODES = {
@@ -57,6 +65,12 @@ export const FAILURE_CODES = {
     kind: 'held', from: ['token'], notice: POLICY,
     means: "the client ID is not authorised (domain-wide delegation) for the scopes the relay asks for",
     fix: delegationFix,
+  },
+  'delivery.token.no_send_scope': {
+    kind: 'held', from: ['token'], notice: POLICY,
+    means: `neither scope the relay asks for on its own is authorised (it tried ${GMAIL_SEND_SCOPE}, then ${FULL_MAIL_SCOPE}): unauthorized_client for both`,
+    fix: (f) =>
+      `authorise client ID ${clientIdOf(f)} for scope ${GMAIL_SEND_SCOPE} in ${DELEGATION_PAGE} (least privilege; ${FULL_MAIL_SCOPE}, which many set-up guides name, also works but lets the key read every mailbox); changes can take up to 24 h to propagate`,
   },
   'delivery.token.access_denied': {
     kind: 'held', from: ['token'], notice: POLICY,
@@ -115,11 +129,11 @@ export const FAILURE_CODES = {
 
   // The Gmail API (users.messages.send) and the SMTP upstream.
   'delivery.rate_limited': {
-    kind: 'temporary', from: ['gmail-api', 'gmail-smtp'], notice: POLICY,
+    kind: 'temporary', from: ['gmail-api', 'gmail-smtp'], notice: POLICY, pausesUser: true,
     means: 'Google asks the user to slow down (429, 403 rate reasons, SMTP 4.7.x): the user is paused',
   },
   'delivery.daily_limit': {
-    kind: 'temporary', from: ['gmail-api', 'gmail-smtp'], notice: POLICY, retryLater: true,
+    kind: 'temporary', from: ['gmail-api', 'gmail-smtp'], notice: POLICY, retryLater: true, pausesUser: true,
     means: "the user's daily sending limit is reached: retried at Google's time, or in an hour",
   },
   'delivery.gmail_unauthenticated': { kind: 'temporary', from: ['gmail-api'], notice: OTHER, means: 'Gmail refused the access token, even a new one (401)' },
@@ -158,10 +172,66 @@ export const FAILURE_CODES = {
     means: 'the SMTP upstream refused the login: the app password is wrong or revoked',
     fix: (f) => `create a new app password for ${f.user ?? 'the sending user'} (Google Account → Security → 2-Step Verification → App passwords; it needs 2-Step Verification and stops working when the password changes) and put it in ${f.passwordFile ?? "the workspace's SMTP password file"}`,
   },
+  'delivery.xoauth2.refused': {
+    kind: 'held', from: ['gmail-smtp'], notice: POLICY,
+    means: 'Gmail SMTP refused the XOAUTH2 login (535 5.7.8, or a 334 challenge), even with a new token',
+    fix: (f) =>
+      `authorise client ID ${clientIdOf(f)} for scope ${FULL_MAIL_SCOPE} in ${DELEGATION_PAGE} (Gmail SMTP takes no narrower scope), and check that Gmail is on for ${f.user ?? 'the sending user'} (Admin console → Apps → Google Workspace → Gmail → Service status)`,
+  },
   'delivery.smtp.temporary': { kind: 'temporary', from: ['gmail-smtp'], notice: OTHER, means: 'the SMTP upstream answered 4xx (or 503)' },
   'delivery.smtp.rejected': { kind: 'permanent', from: ['gmail-smtp'], notice: OTHER, means: 'the SMTP upstream answered 5xx' },
   'delivery.smtp.recipient_deferred': { kind: 'temporary', from: ['gmail-smtp'], notice: OTHER, means: 'the SMTP upstream deferred some recipients (4xx); a copy retries them' },
   'delivery.smtp.recipient_rejected': { kind: 'permanent', from: ['gmail-smtp'], notice: OTHER, means: 'the SMTP upstream refused some recipients (5xx); it reached the others' },
+
+  // Google's SMTP relay service (smtp-relay.gmail.com).
+  'delivery.relay.daily_limit': {
+    kind: 'temporary', from: ['smtp-relay'], notice: POLICY, retryLater: true, pausesUser: true,
+    means: "the user's daily SMTP relay limit is reached (550 5.4.5): the user's mail waits until the day rolls over (midnight UTC)",
+  },
+  'delivery.relay.peak_limit': {
+    kind: 'temporary', from: ['smtp-relay'], notice: POLICY, pausesUser: true,
+    means: "the workspace is over the SMTP relay service's peak rate (450 4.2.1): the user backs off (queue.rateLimitBackoff, doubling)",
+  },
+  'delivery.relay.denied': {
+    kind: 'held', from: ['smtp-relay'], notice: POLICY,
+    means: 'the SMTP relay service does not take mail from this relay (550 5.7.0 Mail relay denied, or 550 5.7.1 invalid credentials for relay)',
+    fix: (f) =>
+      `in ${RELAY_PAGE}, allow this relay's public IP address (or require SMTP authentication and set smtpRelay.user and smtpRelay.passwordFile), allow only addresses in your domains, and check that ${f.user ?? 'the sender'} is an address of the workspace`,
+  },
+
+  // The Admin SDK Directory API (recipientCheck: directory; smime report --workspace).
+  'directory.delegation': {
+    kind: 'held', from: ['directory'], notice: OTHER,
+    means: 'the directory client ID is not authorised for the directory scopes (unauthorized_client, access_denied)',
+    fix: (f) => `authorise client ID ${clientIdOf(f)} for ${directoryScopes(f)} in ${DELEGATION_PAGE} (changes can take up to 24 h to propagate)`,
+  },
+  'directory.admin_user': {
+    kind: 'held', from: ['directory'], notice: OTHER,
+    means: 'the admin user the directory key acts as does not exist or is suspended (invalid_grant)',
+    fix: (f) => `${f.user ?? 'directory.adminUser'} must be an active admin of the workspace: set directory.adminUser to one`,
+  },
+  'directory.key': {
+    kind: 'held', from: ['directory'], notice: OTHER,
+    means: "Google refused the directory service account's signed token request (invalid_grant, invalid_client, disabled_client)",
+    fix: () => 'check directory.serviceAccountKeyFile (create a new JSON key if it was deleted or disabled) and the system clock (NTP)',
+  },
+  'directory.not_authorized': {
+    kind: 'held', from: ['directory'], notice: OTHER,
+    means: 'the admin user may not read the directory (403 Not Authorized to access this resource/api), or the domain is not this customer\'s',
+    fix: (f) =>
+      `give ${f.user ?? 'directory.adminUser'} an admin role with the Admin API privileges Users → Read and Groups → Read (Admin console → Account → Admin roles), and check that the workspace's domains belong to that Google customer`,
+  },
+  'directory.scope': {
+    kind: 'held', from: ['directory'], notice: OTHER,
+    means: 'the token lacks a directory scope (403 insufficient scopes)',
+    fix: (f) => `ask for and authorise ${directoryScopes(f)} for client ID ${clientIdOf(f)} in ${DELEGATION_PAGE}`,
+  },
+  'directory.api_disabled': {
+    kind: 'held', from: ['directory'], notice: OTHER,
+    means: "the Admin SDK API is not enabled in the directory service account's Cloud project",
+    fix: () => 'enable it: Google Cloud console → APIs & Services → Library → Admin SDK API → Enable',
+  },
+  'directory.unavailable': { kind: 'temporary', from: ['directory'], notice: OTHER, means: 'the Directory API (or its token endpoint) answered 5xx, 429 or something unrecognised' },
 
   // The network, and anything else. The fixes name the host (the error's, or check's).
   'delivery.network.dns': {

@@ -4,8 +4,17 @@ export interface ClassifyContext {
   clientId?: string;
   /** Scopes the relay asks for (names the delegation to fix). */
   scopes?: readonly string[];
-  /** Which way out failed: with 'smtp', errors are read as nodemailer's even without a reply code. */
-  transport?: 'gmail-api' | 'smtp' | 'outbox';
+  /**
+   * The relay chose the sending scope itself (no gmailApi.scopes): it asked for gmail.send, then
+   * https://mail.google.com/, so an unauthorized_client means neither is authorised.
+   */
+  automaticScopes?: boolean;
+  /**
+   * Which way out failed: with an SMTP one ('smtp', 'gmail-xoauth2', 'smtp-relay'), errors are
+   * read as nodemailer's even without a reply code, and the upstream's own answers (XOAUTH2,
+   * the SMTP relay service's limits) get their own codes.
+   */
+  transport?: TransportName;
   /**
    * What the call was for (default: sending mail). Google's answers to the settings calls mean
    * something else: an S/MIME upload refused, a send-as list the token may not read.
@@ -28,8 +37,17 @@ export interface ClassifyContext {
   now?: () => number;
 }
 
-/** send: users.messages.send, Gmail SMTP, a token to send; send-as: sendAs.list; smime: settings.sendAs.smimeInfo. */
-export type Purpose = 'send' | 'send-as' | 'smime';
+/** The ways out (Transport['name']). */
+export type TransportName = 'gmail-api' | 'smtp' | 'gmail-xoauth2' | 'smtp-relay' | 'outbox';
+
+/** The ways out that speak SMTP to Google (nodemailer). */
+export const SMTP_TRANSPORTS: ReadonlySet<TransportName> = new Set(['smtp', 'gmail-xoauth2', 'smtp-relay']);
+
+/**
+ * send: users.messages.send, Gmail SMTP, a token to send; send-as: sendAs.list; smime:
+ * settings.sendAs.smimeInfo; directory: the Admin SDK Directory API (users, groups).
+ */
+export type Purpose = 'send' | 'send-as' | 'smime' | 'directory';
 
 /** What a fix template may name. */
 export type FixFacts = Pick<ClassifyContext, 'clientId' | 'scopes' | 'user' | 'passwordFile' | 'host' | 'proxy'>;

@@ -8,6 +8,8 @@ const FROM: Record<Source, string> = {
   token: 'token endpoint',
   'gmail-api': 'Gmail API',
   'gmail-smtp': 'SMTP upstream',
+  'smtp-relay': 'SMTP relay service',
+  directory: 'Directory API',
   network: 'network',
   'send-as': 'sendAs.list',
   smime: 'S/MIME calls',

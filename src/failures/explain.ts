@@ -13,13 +13,18 @@ import type { DeliveryError, FailureKind } from '../errors.js';
 import { GoogleAnswerError, type Endpoint } from './answer.js';
 import { classify } from './classify.js';
 import { codeRow, type FailureCode, type NoticeStatus } from './codes.js';
-import type { ClassifyContext, Purpose } from './context.js';
+import type { ClassifyContext, Purpose, TransportName } from './context.js';
 
 export type AnswerSource = 'token endpoint' | 'Gmail API' | 'SMTP reply' | 'error code';
 
+/** SMTP upstreams an answer can be read as: Gmail SMTP (app password or XOAUTH2) or the SMTP relay service. */
+export type SmtpSource = 'smtp' | 'gmail-xoauth2' | 'smtp-relay';
+const SMTP_SOURCES: readonly string[] = ['smtp', 'gmail-xoauth2', 'smtp-relay'];
+const isSmtpSource = (as: ExplainOptions['as']): as is SmtpSource => as !== undefined && SMTP_SOURCES.includes(as);
+
 export interface ExplainOptions {
-  /** Read the answer as this, instead of guessing. */
-  as?: Endpoint | 'smtp';
+  /** Read the answer as this, instead of guessing (an SMTP reply line is read as Gmail SMTP's). */
+  as?: Endpoint | SmtpSource;
   /** HTTP status for a token error or a body given without one (default: the body's code, else 400). */
   status?: number;
   /** A Retry-After header that came with the answer (seconds or an HTTP date). */
@@ -28,6 +33,8 @@ export interface ExplainOptions {
   user?: string;
   clientId?: string;
   scopes?: readonly string[];
+  /** The relay chose the scope itself (no gmailApi.scopes): gmail.send, then https://mail.google.com/. */
+  automaticScopes?: boolean;
   now?: () => number;
 }
 
@@ -58,6 +65,7 @@ export function explainAnswer(text: string, options: ExplainOptions = {}): Expla
     user: options.user,
     clientId: options.clientId,
     scopes: options.scopes,
+    automaticScopes: options.automaticScopes,
     purpose: options.purpose,
     now: options.now,
     transport,
@@ -82,7 +90,7 @@ export function explainAnswer(text: string, options: ExplainOptions = {}): Expla
 interface ReadAnswer {
   source: AnswerSource;
   error: unknown;
-  transport?: 'smtp';
+  transport?: TransportName;
 }
 
 function readAnswer(text: string, options: ExplainOptions): ReadAnswer {
@@ -97,18 +105,19 @@ function readAnswer(text: string, options: ExplainOptions): ReadAnswer {
       error: new GoogleAnswerError({ endpoint: token ? 'token' : 'gmail', status: s, data, headers }),
     };
   };
-  const forced = options.as === 'smtp' ? undefined : options.as;
+  const smtp = isSmtpSource(options.as) ? options.as : undefined;
+  const forced = isSmtpSource(options.as) ? undefined : options.as;
   const withBody = /^(\d{3})(?:\s+([\s\S]*))?$/.exec(text);
-  if (withBody && options.as !== 'smtp' && (withBody[2] === undefined || withBody[2].startsWith('{') || forced)) {
+  if (withBody && !smtp && (withBody[2] === undefined || withBody[2].startsWith('{') || forced)) {
     return http(forced, Number(withBody[1]), withBody[2] === undefined ? '' : parseBody(withBody[2]));
   }
   if (text.startsWith('{')) return http(forced, undefined, parseBody(text));
   if (/^\d{3}(?:[ -]|$)/.test(text)) {
     const responseCode = Number(text.slice(0, 3));
-    return { source: 'SMTP reply', error: { responseCode, response: text }, transport: 'smtp' };
+    return { source: 'SMTP reply', error: { responseCode, response: text }, transport: smtp ?? 'smtp' };
   }
   if (/^E[A-Z0-9_]+$/.test(text)) {
-    return { source: 'error code', error: Object.assign(new Error(text), { code: text }), ...(options.as === 'smtp' ? { transport: 'smtp' as const } : {}) };
+    return { source: 'error code', error: Object.assign(new Error(text), { code: text }), ...(smtp ? { transport: smtp } : {}) };
   }
   const token = /^([a-z][a-z_]*)(?::\s*([\s\S]*))?$/.exec(text);
   if (token) return http('token', options.status ?? 400, { error: token[1], error_description: token[2] ?? '' });

@@ -11,6 +11,7 @@ import type { DeliveryError } from '../errors.js';
 import { DAILY_LIMIT_WAIT_MS, type ClassifyContext } from './context.js';
 import { failure } from './failure.js';
 import { classifyNetwork } from './network.js';
+import { classifyRelayAnswer } from './smtp-relay.js';
 
 const NODEMAILER_CODES = new Set([
   'EAUTH',
@@ -53,9 +54,17 @@ export function classifySmtp(err: SmtpErrorLike, ctx: ClassifyContext): Delivery
   const facts = { status, detail: reply || code || undefined };
   const said = reply ? ` (${reply})` : '';
 
+  if (ctx.transport === 'smtp-relay') {
+    const relay = classifyRelayAnswer({ status, enhanced, response, reply }, ctx);
+    if (relay) return relay;
+  }
   const authFailure =
     ['EAUTH', 'ENOAUTH', 'EOAUTH2'].includes(code) || status === 535 || status === 534 || status === 530;
   if (authFailure && !(status !== undefined && status >= 400 && status < 500)) {
+    // XOAUTH2: nodemailer already asked for a new token once and Gmail refused that one too.
+    if (ctx.transport === 'gmail-xoauth2') {
+      return failure('delivery.xoauth2.refused', `Gmail SMTP refused the XOAUTH2 login of ${user}${said}`, ctx, facts);
+    }
     return failure('delivery.smtp.auth', `the SMTP upstream refused the login of ${user}${said}`, ctx, facts);
   }
   if (status !== undefined && status >= 400 && status < 600) {

@@ -6,10 +6,11 @@
  */
 export { classify } from './classify.js';
 export { FAILURE_CODES, codeRow, isFailureCode, type CodeRow, type FailureCode, type NoticeStatus, type Source } from './codes.js';
-export { DAILY_LIMIT_WAIT_MS, DELEGATION_PAGE, type ClassifyContext, type FixFacts, type Purpose } from './context.js';
+export { DAILY_LIMIT_WAIT_MS, DELEGATION_PAGE, SMTP_TRANSPORTS, type ClassifyContext, type FixFacts, type Purpose, type TransportName } from './context.js';
+export { nextUtcMidnight } from './smtp-relay.js';
 export { failure, type FailureFacts } from './failure.js';
 export { GoogleAnswerError, googleText, type Endpoint, type HttpAnswer } from './answer.js';
-export { AnswerFormatError, explainAnswer, formatExplanation, type ExplainOptions, type Explanation } from './explain.js';
+export { AnswerFormatError, explainAnswer, formatExplanation, type ExplainOptions, type Explanation, type SmtpSource } from './explain.js';
 export { renderCodeTable } from './doc.js';
 export { delayStatus, failureStatus } from './notice-status.js';
 export { headerValue, retryAfterFromHeader, retryAfterFromText } from './retry-after.js';

@@ -22,6 +22,9 @@ export function classifyToken(h: HttpAnswer, ctx: ClassifyContext): DeliveryErro
   }
   switch (error) {
     case 'unauthorized_client':
+      if (ctx.automaticScopes) {
+        return held('delivery.token.no_send_scope', `${base} (unauthorized_client): client ID ${ctx.clientId ?? '<client ID>'} is authorised neither for gmail.send nor for https://mail.google.com/`);
+      }
       return held(
         'delivery.token.unauthorized_client',
         `${base} (unauthorized_client): client ID ${ctx.clientId ?? '<client ID>'} is not authorised for ${(ctx.scopes ?? []).join(',') || '<scopes>'} by domain-wide delegation`,

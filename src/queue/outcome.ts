@@ -24,7 +24,7 @@
  */
 import type { Config } from '../config/index.js';
 import { DeliveryError, errorText } from '../errors.js';
-import type { FailureCode } from '../failures/index.js';
+import { codeRow, isFailureCode } from '../failures/index.js';
 import type { Transport } from '../delivery/index.js';
 import type { MessageMeta } from '../spool/index.js';
 import type { AttemptOutcome } from './attempt.js';
@@ -61,9 +61,6 @@ export interface Attempt {
 }
 
 export type QueuePolicy = Pick<Config['queue'], 'retrySchedule' | 'maxAge' | 'heldRetry'>;
-
-/** Codes that mean "this user is sending too fast": defer the user, not fail the message. */
-export const RATE_CODES: ReadonlySet<FailureCode> = new Set(['delivery.rate_limited', 'delivery.daily_limit']);
 
 /** A claim that failed, or a run lost with the thread, is tried again this much later. */
 export const PUT_BACK_DELAY_MS = 1_000;
@@ -109,7 +106,8 @@ export function decideOutcome(attempt: Attempt, queue: QueuePolicy, now: number,
 function failure(original: MessageMeta, e: DeliveryError, pace: PaceChange, queue: QueuePolicy, now: number, random: () => number): Outcome {
   const receivedAt = Date.parse(original.requeuedAt ?? original.receivedAt);
   const lastError = { code: e.code, kind: e.kind, message: e.message, at: new Date(now).toISOString() };
-  if (RATE_CODES.has(e.code) && e.kind === 'temporary' && now < receivedAt + queue.maxAge) {
+  // "This user is sending too fast" (the code table's pausesUser): defer the user, not fail the message.
+  if (isFailureCode(e.code) && codeRow(e.code).pausesUser && e.kind === 'temporary' && now < receivedAt + queue.maxAge) {
     // nextAttemptAt: when the pacer lets the user send again (decided where the pacer is).
     return { kind: 'pause_user', pace, meta: { ...original, lastError }, error: e };
   }
