@@ -16,7 +16,15 @@ import { lockSpool, serveQueue } from './control/index.js';
 import type { Config, ListenerConfig, WorkspaceConfig } from './config/index.js';
 import { buildTransports, sendSize, type Transport } from './delivery/index.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
-import { GMAIL_SETTINGS_BASIC_SCOPE, GoogleCredentials, createSendAsVerifier, loadServiceAccountKey, type SendAsVerifier } from './google/index.js';
+import {
+  GMAIL_SETTINGS_BASIC_SCOPE,
+  GoogleCredentials,
+  buildRecipientDirectories,
+  createSendAsVerifier,
+  loadServiceAccountKey,
+  type RecipientCheckStats,
+  type SendAsVerifier,
+} from './google/index.js';
 import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
 import type { Logger } from './log.js';
 import { Backpressure, DeliveryThread, DeliveryTracker, LocalExecutor, Pacer, Scheduler } from './queue/index.js';
@@ -57,6 +65,8 @@ export interface Relay {
   reload(next: Config): Promise<void>;
   /** Close listeners, abort deliveries (they stay queued), close transports. */
   stop(): Promise<void>;
+  /** recipientCheck: directory counters per workspace (since the last reload). */
+  recipientCheckStats(): Map<string, RecipientCheckStats>;
 }
 
 /**
@@ -100,7 +110,13 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   if (threaded) await closeAll(firstLocal);
   /** firstLocal is still ours to close (not yet handed to the first generation's deliveries). */
   let firstOwned = !threaded;
-  let gen: Generation = { config: options.config, verifiers: buildSendAsVerifiers(options.config, logger, clock), deliveries: undefined as unknown as Deliveries };
+  let gen: Generation = {
+    config: options.config,
+    verifiers: buildSendAsVerifiers(options.config, logger, clock),
+    // recipientCheck: directory (asked at RCPT; a reload builds them again, caches empty).
+    recipients: buildRecipientDirectories(options.config, logger),
+    deliveries: undefined as unknown as Deliveries,
+  };
   let running: ListenerEntry[] = [];
   // Opened, not yet recovered (no disk work): the listeners are given it, and receive nothing
   // before they greet.
@@ -138,6 +154,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       sendAs: (workspace) => gen.verifiers.get(workspace),
       sendSize,
       events: observed.events,
+      recipients: (workspace) => gen.recipients.get(workspace),
       ...edge,
     }).catch((err: unknown) => {
       throw bindError(err, cfg, label);
@@ -251,7 +268,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     current: () => gen,
     prepare: async (next: Config) => {
       const verifiers = buildSendAsVerifiers(next, logger, clock);
-      return { config: next, verifiers, deliveries: await makeDeliveries(next) };
+      const recipients = buildRecipientDirectories(next, logger);
+      return { config: next, verifiers, recipients, deliveries: await makeDeliveries(next) };
     },
     use: (next: Generation) => {
       gen = next;
@@ -273,6 +291,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       return observed.http;
     },
     config: () => gen.config,
+    recipientCheckStats: () => new Map([...gen.recipients].map(([w, d]) => [w, d.stats()])),
     reload(next) {
       // One reload at a time (two quick SIGHUPs), and none once stopping has begun: a listener
       // opened then would be one stop() never closes.

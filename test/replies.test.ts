@@ -37,6 +37,7 @@ const SAMPLES: { [N in ReplyName]: ReplyArgs<N> } = {
   senderInvalid: { sender: 'a b@clinic.example', reason: 'the address has more than one @' },
   recipientInvalid: { rcpt: '"a"@clinic.example', reason: 'quoted local parts are not accepted' },
   recipientOutside: { workspace: 'clinic', rcpt: 'bob@evil.example' },
+  recipientUnknown: { rcpt: 'bbo@clinic.example' },
   tooManyRecipients: { max: 100 },
   deviceRecipient: { device: 'scanner', rcpt: 'bob@clinic.example' },
   messageTooLarge: { max: 26_214_400 },

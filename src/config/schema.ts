@@ -6,16 +6,22 @@ import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, GMAIL_SEND_SCOPE, checkDistinctWorkspaces, domainSchema as domain, duration, emailSchema as email, rate, size } from './atoms.js';
 import { httpSchema } from './http-schema.js';
+import { DEFAULT_DIRECTORY_ROOT_URL, directorySchema } from './directory-schema.js';
 import { deviceSchema, listenerSchema } from './listener-schema.js';
 import { defaultAuditFile } from './paths.js';
 import { smimeConfigSchema } from './smime-schema.js';
 import { parseSchedule } from './units.js';
 
 export { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE } from './atoms.js';
+export * from './directory-schema.js';
 
 const gmailApiSchema = z.strictObject({
   serviceAccountKeyFile: z.string().min(1),
-  scopes: z.array(z.url()).min(1).default([GMAIL_SEND_SCOPE]),
+  /**
+   * Used as written. Without it the relay asks for gmail.send, else https://mail.google.com/
+   * (what many set-up guides authorise), and remembers which (src/google/scope-ladder.ts).
+   */
+  scopes: z.array(z.url()).min(1).optional(),
   /** Messages larger than this (as sent) go up in a resumable upload; 0 = every message. */
   resumableAbove: size('5MB'),
 });
@@ -33,15 +39,62 @@ const smtpSchema = z
   })
   .transform((s) => ({ ...s, secure: s.secure ?? s.port === 465 }));
 
+const port = (def: number) => z.number().int().min(1).max(65535).default(def);
+
+/** Gmail SMTP with XOAUTH2: a token from the service account for each sending user (scope https://mail.google.com/). */
+const gmailXoauth2Schema = z
+  .strictObject({
+    serviceAccountKeyFile: z.string().min(1),
+    host: z.string().default('smtp.gmail.com'),
+    port: port(465),
+    /** Implicit TLS; defaults to true on port 465. Otherwise STARTTLS is required. */
+    secure: z.boolean().optional(),
+    caFile: z.string().optional(),
+  })
+  .transform((s) => ({ ...s, secure: s.secure ?? s.port === 465 }));
+
+/** Google's SMTP relay service: the relay's IP address (no AUTH), or SMTP AUTH as one user. */
+const smtpRelaySchema = z
+  .strictObject({
+    host: z.string().default('smtp-relay.gmail.com'),
+    port: port(587),
+    /** Implicit TLS; defaults to true on port 465. Otherwise STARTTLS is required. */
+    secure: z.boolean().optional(),
+    /** SMTP AUTH (with passwordFile), when the relay setting requires it; default: none (by IP address). */
+    user: email.optional(),
+    passwordFile: z.string().min(1).optional(),
+    /** The EHLO name: a name of the practice's domain (Google checks it); default the machine's host name. */
+    heloName: z.string().regex(/^[A-Za-z0-9.-]+$/, 'a host name such as relay.clinic.example').optional(),
+    caFile: z.string().optional(),
+  })
+  .superRefine((s, ctx) => {
+    if ((s.user === undefined) !== (s.passwordFile === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [s.user === undefined ? 'user' : 'passwordFile'],
+        message: 'set both user and passwordFile for SMTP AUTH, or neither (the relay service then knows the relay by its IP address)',
+      });
+    }
+  })
+  .transform((s) => ({ ...s, secure: s.secure ?? s.port === 465 }));
+
+/** Which section each transport reads. */
+const TRANSPORT_SECTION = { 'gmail-api': 'gmailApi', smtp: 'smtp', 'gmail-xoauth2': 'gmailXoauth2', 'smtp-relay': 'smtpRelay', outbox: 'outbox' } as const;
+
 const workspaceSchema = z
   .strictObject({
     name: z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - and _ (it names the workspace in logs and replies)'),
     domains: z.array(domain).min(1),
-    transport: z.enum(['gmail-api', 'smtp', 'outbox']),
+    transport: z.enum(['gmail-api', 'smtp', 'gmail-xoauth2', 'smtp-relay', 'outbox']),
     gmailApi: gmailApiSchema.optional(),
     smtp: smtpSchema.optional(),
+    gmailXoauth2: gmailXoauth2Schema.optional(),
+    smtpRelay: smtpRelaySchema.optional(),
+    /** directory: refuse RCPT TO an address that is no user, alias or group of the workspace (550 5.1.1). */
+    recipientCheck: z.enum(['none', 'directory']).default('none'),
+    directory: directorySchema.optional(),
     outbox: z.strictObject({ dir: z.string().min(1) }).optional(),
     senders: z
       .strictObject({
@@ -55,15 +108,20 @@ const workspaceSchema = z
     notify: email.nullable().default(null),
   })
   .superRefine((w, ctx) => {
-    const section = { 'gmail-api': 'gmailApi', smtp: 'smtp', outbox: 'outbox' }[w.transport] as
-      | 'gmailApi'
-      | 'smtp'
-      | 'outbox';
+    const section = TRANSPORT_SECTION[w.transport];
     if (!w[section]) {
       ctx.addIssue({
         code: 'custom',
         path: [section],
         message: `transport is "${w.transport}", so this workspace needs a "${section}" section`,
+      });
+    }
+    if (w.recipientCheck === 'directory' && !w.directory) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['directory'],
+        message:
+          'recipientCheck is "directory", so this workspace needs a "directory" section: serviceAccountKeyFile (a key authorised for admin.directory.user.readonly and admin.directory.group.readonly) and adminUser',
       });
     }
     const inside = (addr: string) => w.domains.includes(addr.slice(addr.lastIndexOf('@') + 1));
@@ -83,12 +141,10 @@ const workspaceSchema = z
         message: `${w.senders.default} is not in this workspace's domains (${w.domains.join(', ')})`,
       });
     }
-    if (w.smtp && w.transport === 'smtp' && !inside(w.smtp.user)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['smtp', 'user'],
-        message: `${w.smtp.user} is not in this workspace's domains (${w.domains.join(', ')})`,
-      });
+    for (const [key, user] of [['smtp', w.transport === 'smtp' ? w.smtp?.user : undefined], ['smtpRelay', w.transport === 'smtp-relay' ? w.smtpRelay?.user : undefined]] as const) {
+      if (user !== undefined && !inside(user)) {
+        ctx.addIssue({ code: 'custom', path: [key, 'user'], message: `${user} is not in this workspace's domains (${w.domains.join(', ')})` });
+      }
     }
     for (const key of ['postmaster', 'notify'] as const) {
       const a = w[key];
@@ -202,7 +258,11 @@ export const configSchema = z
     /** S/MIME commands' own credentials (the daemon never loads them): src/config/smime-schema.ts. */
     smime: smimeConfigSchema.optional(),
     google: z
-      .strictObject({ tokenUrl: z.url().default(DEFAULT_TOKEN_URL), apiRootUrl: z.url().default(DEFAULT_API_ROOT_URL) })
+      .strictObject({
+        tokenUrl: z.url().default(DEFAULT_TOKEN_URL),
+        apiRootUrl: z.url().default(DEFAULT_API_ROOT_URL),
+        directoryRootUrl: z.url().default(DEFAULT_DIRECTORY_ROOT_URL),
+      })
       .prefault({}),
   })
   .superRefine((c, ctx) => {

@@ -6,10 +6,10 @@
 /** Gmail API `users.messages.send`: the media upload's maximum ("35 MB", 35 MiB). */
 export const GMAIL_API_MAX_MESSAGE = 36_700_160;
 
-/** Gmail SMTP: the SIZE smtp.gmail.com advertises. */
+/** Gmail SMTP: the SIZE smtp.gmail.com (and smtp-relay.gmail.com) advertises. */
 export const GMAIL_SMTP_MAX_MESSAGE = 35_882_577;
 
-/** The largest message a workspace's transport sends (the outbox mirrors the Gmail API). */
-export function sendLimit(transport: 'gmail-api' | 'smtp' | 'outbox'): number {
-  return transport === 'smtp' ? GMAIL_SMTP_MAX_MESSAGE : GMAIL_API_MAX_MESSAGE;
+/** The largest message a workspace's transport sends (the outbox mirrors the Gmail API; the rest are SMTP). */
+export function sendLimit(transport: 'gmail-api' | 'smtp' | 'gmail-xoauth2' | 'smtp-relay' | 'outbox'): number {
+  return transport === 'gmail-api' || transport === 'outbox' ? GMAIL_API_MAX_MESSAGE : GMAIL_SMTP_MAX_MESSAGE;
 }

@@ -1,46 +1,74 @@
 /**
  * The transports of a config, one per workspace (the daemon's, and the delivery thread's: see
- * thread.ts), and the credentials of its gmail-api workspaces (also used by `check`).
+ * src/queue/delivery-thread.ts), and the credentials of its workspaces that send with a
+ * service account (gmail-api, gmail-xoauth2; also used by `check`).
  */
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { GoogleCredentials, loadServiceAccountKey } from '../google/index.js';
 import type { Logger } from '../log.js';
 import { createGmailApiTransport } from './gmail-api.js';
+import { XOAUTH2_SCOPES, createGmailXoauth2Transport } from './gmail-xoauth2.js';
 import { createOutboxTransport } from './outbox.js';
+import { createSmtpRelayTransport } from './smtp-relay.js';
 import { createSmtpTransport } from './smtp.js';
 import type { Transport } from './types.js';
 
-/** Credentials of every gmail-api workspace, keyed by workspace name. */
-export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>): Map<string, GoogleCredentials> {
+/**
+ * Credentials of every gmail-api and gmail-xoauth2 workspace, keyed by workspace name. A
+ * gmail-api workspace without `scopes:` gets automatic scopes (gmail.send, else
+ * https://mail.google.com/: src/google/scope-ladder.ts), its fallback logged to `logger`.
+ */
+export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>, logger?: Logger): Map<string, GoogleCredentials> {
   const out = new Map<string, GoogleCredentials>();
   config.workspaces.forEach((w, i) => {
-    const credentials = workspaceCredentials(config, i);
+    const credentials = workspaceCredentials(config, i, logger);
     if (credentials) out.set(w.name, credentials);
   });
   return out;
 }
 
-/** The credentials of workspace `i` (its key read and checked: a ConfigError names the key), if it is a gmail-api one. */
-export function workspaceCredentials(config: Pick<Config, 'workspaces' | 'google'>, i: number): GoogleCredentials | undefined {
+/**
+ * The credentials of workspace `i` (its key read and checked: a ConfigError names the key), if it
+ * is a gmail-api or gmail-xoauth2 one. A scope fallback is logged to `logger`.
+ */
+export function workspaceCredentials(config: Pick<Config, 'workspaces' | 'google'>, i: number, logger?: Logger): GoogleCredentials | undefined {
   const w = config.workspaces[i]!;
-  if (w.transport !== 'gmail-api' || !w.gmailApi) return undefined;
-  const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`);
-  return new GoogleCredentials({ key, scopes: w.gmailApi.scopes, tokenUrl: config.google.tokenUrl });
+  if (w.transport === 'gmail-api' && w.gmailApi) {
+    const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`);
+    const log = logger?.child({ workspace: w.name });
+    return new GoogleCredentials({ key, scopes: w.gmailApi.scopes, tokenUrl: config.google.tokenUrl, ...(log ? { logger: log } : {}) });
+  }
+  if (w.transport === 'gmail-xoauth2' && w.gmailXoauth2) {
+    const key = loadServiceAccountKey(w.gmailXoauth2.serviceAccountKeyFile, `workspaces[${i}].gmailXoauth2.serviceAccountKeyFile`);
+    return new GoogleCredentials({ key, scopes: XOAUTH2_SCOPES, tokenUrl: config.google.tokenUrl });
+  }
+  return undefined;
 }
 
 /** `clock`: the time errors are read against (a "Retry after" in seconds); the delivery thread's is the system clock. */
 export function buildTransports(config: Pick<Config, 'workspaces' | 'google'>, logger: Logger, clock: Clock = systemClock): Map<string, Transport> {
-  const credentials = buildCredentials(config);
+  const credentials = buildCredentials(config, logger);
+  const now = () => clock.now();
   const out = new Map<string, Transport>();
   config.workspaces.forEach((w, i) => {
     const log = logger.child({ workspace: w.name });
-    if (w.transport === 'gmail-api') {
-      out.set(w.name, createGmailApiTransport({ credentials: credentials.get(w.name)!, apiRootUrl: config.google.apiRootUrl, resumableAbove: w.gmailApi!.resumableAbove, logger: log, now: () => clock.now() }));
-    } else if (w.transport === 'smtp') {
-      out.set(w.name, createSmtpTransport({ smtp: w.smtp!, keyPath: `workspaces[${i}].smtp`, logger: log, now: () => clock.now() }));
-    } else {
-      out.set(w.name, createOutboxTransport({ dir: w.outbox!.dir, logger: log }));
+    switch (w.transport) {
+      case 'gmail-api':
+        out.set(w.name, createGmailApiTransport({ credentials: credentials.get(w.name)!, apiRootUrl: config.google.apiRootUrl, resumableAbove: w.gmailApi!.resumableAbove, logger: log, now }));
+        return;
+      case 'smtp':
+        out.set(w.name, createSmtpTransport({ smtp: w.smtp!, keyPath: `workspaces[${i}].smtp`, logger: log, now }));
+        return;
+      case 'gmail-xoauth2':
+        out.set(w.name, createGmailXoauth2Transport({ settings: w.gmailXoauth2!, keyPath: `workspaces[${i}].gmailXoauth2`, credentials: credentials.get(w.name)!, logger: log, now }));
+        return;
+      case 'smtp-relay':
+        out.set(w.name, createSmtpRelayTransport({ settings: w.smtpRelay!, keyPath: `workspaces[${i}].smtpRelay`, logger: log, now }));
+        return;
+      case 'outbox':
+        out.set(w.name, createOutboxTransport({ dir: w.outbox!.dir, logger: log }));
+        return;
     }
   });
   return out;

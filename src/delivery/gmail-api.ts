@@ -79,7 +79,7 @@ export function createGmailApiTransport(options: GmailApiTransportOptions): Tran
     close: async () => direct.close(),
     async deliver({ meta, path }: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult> {
       const user = meta.sender;
-      const context = { clientId: credentials.clientId, scopes: credentials.scopes, user, signal, now: options.now, transport: 'gmail-api' as const };
+      const context = { clientId: credentials.clientId, scopes: credentials.scopes, automaticScopes: credentials.automaticScopes, user, signal, now: options.now, transport: 'gmail-api' as const };
       if (signal.aborted) throw stoppedBeforeSending();
       const message = await OutgoingMessage.open(path, transportChanges('gmail-api', meta), meta.size);
       const client = credentials.clientFor(user);

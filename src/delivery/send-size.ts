@@ -1,7 +1,8 @@
 /**
  * What each way out sends of a message, decided in one place: the Gmail API (and the outbox, its
- * dry run) adds the envelope-only recipients in a Bcc header, Gmail SMTP strips every Bcc (its
- * envelope carries them), and both apply the header changes decided at accept time.
+ * dry run) adds the envelope-only recipients in a Bcc header, the SMTP ways (Gmail SMTP with an
+ * app password or XOAUTH2, the SMTP relay service) strip every Bcc (their envelope carries them),
+ * and all apply the header changes decided at accept time.
  * `sendSize` is the exact size of what will go out, computed at DATA from the header section, so
  * the listener can refuse (552) what the transport could never send (config/send-limits.ts).
  */
@@ -10,7 +11,7 @@ import type { MessageMeta } from '../spool/index.js';
 import { outgoingHead, rewriteChanges, type OutgoingChanges } from './outgoing.js';
 
 export function transportChanges(transport: WorkspaceConfig['transport'], meta: Pick<MessageMeta, 'bcc' | 'rewrite'>): OutgoingChanges {
-  const own: OutgoingChanges = transport === 'smtp' ? { stripBcc: true } : { addBcc: meta.bcc };
+  const own: OutgoingChanges = transport === 'gmail-api' || transport === 'outbox' ? { addBcc: meta.bcc } : { stripBcc: true };
   return { ...own, ...rewriteChanges(meta.rewrite) };
 }
 

@@ -1,3 +1,4 @@
+import type { TransportName } from '../failures/index.js';
 import type { MessageMeta } from '../spool/index.js';
 
 /**
@@ -26,7 +27,7 @@ export interface DeliveryResult {
  * Transports never import each other.
  */
 export interface Transport {
-  readonly name: 'gmail-api' | 'smtp' | 'outbox';
+  readonly name: TransportName;
   deliver(message: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult>;
   close?(): Promise<void>;
 }

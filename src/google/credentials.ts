@@ -10,26 +10,58 @@
  * google-auth-library hard-codes https://oauth2.googleapis.com/token (as URL and as the JWT's
  * `aud`); `tokenUrl` redirects the request (tests, proxies) with a transporter interceptor.
  */
-import { JWT } from 'google-auth-library';
+import { JWT, type JWTOptions } from 'google-auth-library';
 import type { ServiceAccountKey } from './service-account.js';
 import { DEFAULT_TOKEN_URL } from '../config/index.js';
+import type { Logger } from '../log.js';
+import { SEND_SCOPE_LADDER, ScopeLadder, type ScopeState } from './scope-ladder.js';
 
 export interface CredentialsOptions {
   key: ServiceAccountKey;
-  scopes: readonly string[];
+  /**
+   * The scopes to ask for, as written. Undefined: the relay chooses the sending scope itself,
+   * gmail.send else https://mail.google.com/ (see scope-ladder.ts).
+   */
+  scopes: readonly string[] | undefined;
   tokenUrl?: string;
+  /** Where the scope fallback is logged (scope.fallback). */
+  logger?: Logger;
+  now?: () => number;
+  /** How long a fallback scope is used before the narrowest is asked for again (default 1 h). */
+  scopeRecheckMs?: number;
 }
 
 export class GoogleCredentials {
   readonly key: ServiceAccountKey;
-  readonly scopes: readonly string[];
   private readonly tokenUrl: string;
   private readonly clients = new Map<string, JWT>();
+  private readonly ladder: ScopeLadder;
 
   constructor(options: CredentialsOptions) {
     this.key = options.key;
-    this.scopes = options.scopes;
     this.tokenUrl = options.tokenUrl ?? DEFAULT_TOKEN_URL;
+    const automatic = options.scopes === undefined;
+    this.ladder = new ScopeLadder(automatic ? SEND_SCOPE_LADDER : [options.scopes!], automatic, {
+      clientId: options.key.client_id,
+      logger: options.logger,
+      now: options.now,
+      recheckMs: options.scopeRecheckMs,
+    });
+  }
+
+  /** The scopes asked for now (with automatic scopes: the one that worked, else gmail.send). */
+  get scopes(): readonly string[] {
+    return this.ladder.current();
+  }
+
+  /** The relay chooses the sending scope itself (no scopes in the config). */
+  get automaticScopes(): boolean {
+    return this.ladder.automatic;
+  }
+
+  /** Which scope is in use and whether the relay fell back to the broader one (check prints it). */
+  scopeState(): ScopeState {
+    return this.ladder.state();
   }
 
   /** The numeric client ID an admin authorises for domain-wide delegation. */
@@ -42,14 +74,17 @@ export class GoogleCredentials {
     const subject = user.toLowerCase();
     let client = this.clients.get(subject);
     if (!client) {
-      client = new DelegatedJwt({
-        email: this.key.client_email,
-        key: this.key.private_key,
-        keyId: this.key.private_key_id,
-        scopes: [...this.scopes],
-        subject,
-        forceRefreshOnFailure: true,
-      });
+      client = new DelegatedJwt(
+        {
+          email: this.key.client_email,
+          key: this.key.private_key,
+          keyId: this.key.private_key_id,
+          scopes: [...this.scopes],
+          subject,
+          forceRefreshOnFailure: true,
+        },
+        this.ladder,
+      );
       redirectTokenRequests(client, this.tokenUrl);
       this.clients.set(subject, client);
     }
@@ -76,11 +111,24 @@ export class GoogleCredentials {
  * old token is near expiry, and gets the refused token back. Dropping the GoogleToken first makes
  * the refresh real; tokens are still cached between refreshes, and concurrent refreshes are
  * still shared (OAuth2Client dedupes them).
+ *
+ * The scopes of each request come from the workspace's scope ladder (shared by every user's
+ * client): the GoogleToken is made with the client's `scopes`, so they are set before it.
  */
 class DelegatedJwt extends JWT {
+  constructor(
+    options: JWTOptions,
+    private readonly ladder: ScopeLadder,
+  ) {
+    super(options);
+  }
+
   protected override async refreshTokenNoCache(): ReturnType<JWT['refreshTokenNoCache']> {
-    this.gtoken = undefined;
-    return super.refreshTokenNoCache();
+    return this.ladder.acquire((scopes) => {
+      this.scopes = [...scopes];
+      this.gtoken = undefined;
+      return super.refreshTokenNoCache();
+    });
   }
 }
 

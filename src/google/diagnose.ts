@@ -14,8 +14,10 @@
  *    go out: a message without recipients has nowhere to go.
  */
 import type { DeliveryError } from '../errors.js';
+import { FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE } from '../config/atoms.js';
 import { classify, codeRow, type FailureCode } from '../failures/index.js';
 import type { GoogleCredentials } from './credentials.js';
+import { SEND_SCOPE_LADDER, narrowingAdvice } from './scope-ladder.js';
 
 export interface DelegationCheck {
   user: string;
@@ -44,7 +46,7 @@ export async function diagnoseDelegation(credentials: GoogleCredentials, users: 
 }
 
 export async function diagnoseUser(credentials: GoogleCredentials, user: string, options: DiagnoseOptions = {}): Promise<DelegationCheck> {
-  const context = { clientId: credentials.clientId, scopes: credentials.scopes, user, now: options.now };
+  const context = { clientId: credentials.clientId, scopes: credentials.scopes, automaticScopes: credentials.automaticScopes, user, now: options.now };
   credentials.forget(user);
   try {
     try {
@@ -86,6 +88,8 @@ function checkLine(f: DeliveryError, user: string, credentials: GoogleCredential
   switch (f.code) {
     case 'delivery.token.unauthorized_client':
       return `client ID ${credentials.clientId} is not authorised for ${credentials.scopes.join(',')} (unauthorized_client)`;
+    case 'delivery.token.no_send_scope':
+      return `client ID ${credentials.clientId} is authorised neither for ${SEND_SCOPE_LADDER.map((r) => r.join(',')).join(' nor for ')} (unauthorized_client)`;
     case 'delivery.no_such_user':
       return `no such user ${user} in the Workspace`;
     case 'delivery.clock_skew': {
@@ -97,4 +101,25 @@ function checkLine(f: DeliveryError, user: string, credentials: GoogleCredential
       if (codeRow(f.code).from.includes('network')) return `cannot reach Google's token endpoint${f.detail ? ` (${f.detail})` : ''}`;
       return f.summary;
   }
+}
+
+/**
+ * What `check` says about the scope after the token requests: the scope in use, why, and how to
+ * narrow it when it is https://mail.google.com/. Empty when no token was issued.
+ */
+export function scopeReport(credentials: GoogleCredentials): string[] {
+  const s = credentials.scopeState();
+  if (!s.known) return [];
+  const inUse = s.inUse.join(' ');
+  const full = s.inUse.includes(FULL_MAIL_SCOPE);
+  const lines: string[] = [];
+  if (s.automatic) {
+    lines.push(
+      s.fellBack
+        ? `scope in use: ${inUse} (the client ID is not authorised for ${GMAIL_SEND_SCOPE}; this scope also lets the key read and delete every mailbox)`
+        : `scope in use: ${inUse} (sending only: the narrowest)`,
+    );
+  } else lines.push(`scope in use: ${inUse} (gmailApi.scopes)`);
+  if (full) lines.push(`${narrowingAdvice(credentials.clientId)}${s.automatic ? ' (the relay asks for it again at each reload and every hour)' : ', and remove gmailApi.scopes (or set it to gmail.send)'}`);
+  return lines;
 }

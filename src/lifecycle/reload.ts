@@ -9,7 +9,7 @@
 import type { Clock } from '../clock.js';
 import type { Config, ListenerConfig } from '../config/index.js';
 import { errorText } from '../errors.js';
-import type { SendAsVerifier } from '../google/index.js';
+import type { RecipientDirectory, SendAsVerifier } from '../google/index.js';
 import type { Logger } from '../log.js';
 import type { DeliveryExecutor } from '../queue/index.js';
 import type { Listener } from '../smtp/index.js';
@@ -30,6 +30,8 @@ export interface Generation {
   config: Config;
   deliveries: Deliveries;
   verifiers: Map<string, SendAsVerifier>;
+  /** recipientCheck: directory, per workspace. */
+  recipients: Map<string, RecipientDirectory>;
 }
 
 export interface ListenerEntry {

@@ -15,6 +15,7 @@ export { ACTION_HEADERS, checkActionHeaders, type ActionHeader, type ActionHeade
 export { checkSenderHeader, type SenderHeaderInput } from './sender-header.js';
 export { readUriList } from './mailto.js';
 export { checkRecipient, recipientLimitReply, type RecipientDecision } from './recipients.js';
+export { decideRecipientExistence, type DirectoryAnswer } from './recipient-existence.js';
 export { resolveSender, type ResolveSenderOptions, type SenderDecision } from './sender.js';
 export * from './from-policy.js';
 export { planRewrite, rfc5322Date, type MessageRewrite, type PlanRewriteInput } from './rewrite-plan.js';

@@ -13,6 +13,7 @@ export const POLICY_CODES = {
   senderInvalid: 'policy.sender_invalid',
   recipientRefused: 'policy.recipient_refused',
   recipientInvalid: 'policy.recipient_invalid',
+  recipientUnknown: 'policy.recipient_unknown',
   tooManyRecipients: 'policy.too_many_recipients',
   headerRecipientRefused: 'policy.header_recipient_refused',
   headerTooManyRecipients: 'policy.header_too_many_recipients',
@@ -123,6 +124,9 @@ export const REPLIES = {
     `recipient <${show(a.rcpt)}> is not a valid address: ${a.reason}`),
   /** The recipient's domain is not one of the workspace's domains. */
   recipientOutside: entry(P.recipientRefused, 550, '5.7.1', (a: { workspace: string; rcpt: string }) => outside(a.workspace, a.rcpt)),
+  /** recipientCheck: directory, and the Directory API knows no user, alias or group of this address. */
+  recipientUnknown: entry(P.recipientUnknown, 550, '5.1.1', (a: { rcpt: string }) =>
+    `recipient <${show(a.rcpt)}> does not exist in this organisation: check the address`),
   /** The RCPT beyond limits.maxRecipients (Gmail takes at most 100 per message). */
   tooManyRecipients: entry(P.tooManyRecipients, 452, '4.5.3', (a: { max: number }) =>
     `too many recipients: at most ${a.max} per message, send the rest in another transaction`),

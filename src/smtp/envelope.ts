@@ -9,7 +9,7 @@
  */
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { SmtpReply } from '../errors.js';
-import { checkRecipient, recipientLimitReply, resolveSender, withoutSourceRoute } from '../policy/index.js';
+import { checkRecipient, decideRecipientExistence, recipientLimitReply, resolveSender, withoutSourceRoute } from '../policy/index.js';
 import { namedReply, show, smtpReply, type NamedReply } from '../replies/index.js';
 import { deviceOf, type Runtime } from './runtime.js';
 import { writtenAddressOf } from './smtp-server-internals.js';
@@ -57,7 +57,12 @@ export function onMailFrom(rt: Runtime, address: SMTPServerAddress, session: SMT
   return null;
 }
 
-export function onRcptTo(rt: Runtime, address: SMTPServerAddress, session: SMTPServerSession): SmtpReply | null {
+/**
+ * Decide RCPT TO: the workspace boundary and the device's recipients (policy), then, with
+ * `recipientCheck: directory`, whether the address exists (asked of the Directory API without
+ * blocking other sessions; the answer is policy's to judge).
+ */
+export async function onRcptTo(rt: Runtime, address: SMTPServerAddress, session: SMTPServerSession): Promise<SmtpReply | null> {
   if (rt.closing()) return smtpReply('shuttingDown');
   const state = rt.state(session);
   const tx = state.tx;
@@ -71,6 +76,12 @@ export function onRcptTo(rt: Runtime, address: SMTPServerAddress, session: SMTPS
   const allowed = tx.device?.allowedRecipients;
   if (tx.device && allowed && !allowed.includes(decision.address)) {
     return refuse(namedReply('deviceRecipient', { device: tx.device.username, rcpt: decision.address }), { device: tx.device.username });
+  }
+  if (tx.workspace.recipientCheck === 'directory') {
+    const directory = rt.deps.recipients?.(tx.workspace.name);
+    const answer = directory ? await directory.check(decision.address) : 'unknown';
+    const exists = decideRecipientExistence(decision.address, answer);
+    if (!exists.ok) return refuse(exists.reply);
   }
   if (!tx.recipients.includes(decision.address)) tx.recipients.push(decision.address);
   if (route) state.log.info({ event: 'envelope.source_route_ignored', stage: 'rcpt', address: decision.address }, 'source route ignored (RFC 5321)');

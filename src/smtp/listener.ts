@@ -182,7 +182,10 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
       callback(onMailFrom(rt, address, session));
     },
     onRcptTo(address, session, callback) {
-      callback(onRcptTo(rt, address, session));
+      onRcptTo(rt, address, session).then(
+        (reply) => callback(reply),
+        () => callback(smtpReply('localError')),
+      );
     },
     onData(stream, session, callback) {
       acceptData(rt, stream, session).then(

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Config, DeviceConfig, ListenerConfig, WorkspaceConfig } from '../config/index.js';
 import type { SendAsVerifier } from '../google/index.js';
 import type { RelayEvents } from '../events.js';
+import type { RecipientDirectory } from '../google/index.js';
 import type { Logger } from '../log.js';
 import type { NamedReply } from '../replies/index.js';
 import type { Spool, MessageMeta } from '../spool/index.js';
@@ -41,6 +42,8 @@ export interface ListenerDeps {
   ready?: Promise<unknown>;
   /** Told of each acceptance and refusal (metrics, trace). Default: no one. */
   events?: RelayEvents;
+  /** The recipient directory of a workspace with recipientCheck: directory (asked at RCPT). */
+  recipients?: (workspace: string) => RecipientDirectory | undefined;
   /** Names the listener in errors about its config, e.g. "listen[0]". */
   label?: string;
   /** receivedAt, the Date header added, queue ids (default: the system clock). */

@@ -1,0 +1,33 @@
+/**
+ * Google's SMTP relay service (`transport: smtp-relay`): smtp-relay.gmail.com:587, STARTTLS
+ * required, the relay known by its IP address (no AUTH) or logged in with SMTP AUTH as one
+ * user. Each message goes out with its sending user as the envelope sender, and the envelope is
+ * honoured (every Bcc header is stripped). The service's own answers (daily and peak limits,
+ * relay denied) are classified in src/failures/smtp-relay.ts; the SMTP work is smtp-upstream.ts.
+ */
+import { readSecretFile } from '../config/secrets.js';
+import type { WorkspaceConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { createSmtpUpstream, type SmtpLogin } from './smtp-upstream.js';
+import type { Transport } from './types.js';
+
+type RelaySettings = NonNullable<WorkspaceConfig['smtpRelay']>;
+
+export function createSmtpRelayTransport(options: { settings: RelaySettings; keyPath: string; logger: Logger; now?: () => number }): Transport {
+  const { settings } = options;
+  const login: SmtpLogin =
+    settings.user && settings.passwordFile
+      ? { kind: 'password', user: settings.user, pass: readSecretFile(settings.passwordFile, `${options.keyPath}.passwordFile`).trim() }
+      : { kind: 'none' };
+  return createSmtpUpstream({
+    name: 'smtp-relay',
+    server: settings,
+    keyPath: options.keyPath,
+    now: options.now,
+    heloName: settings.heloName,
+    login,
+    envelopeFrom: (meta) => meta.sender,
+    context: (meta) => ({ user: meta.sender, ...(settings.passwordFile ? { passwordFile: settings.passwordFile } : {}) }),
+    logger: options.logger,
+  });
+}
