@@ -19,7 +19,7 @@ import type { Config } from '../config/schema.js';
 import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { GoogleCredentials } from './credentials.js';
-import { createDirectoryClient, type DirectoryClient } from './directory.js';
+import { DEFAULT_DIRECTORY_TIMEOUT_MS, createDirectoryClient, type DirectoryClient } from './directory.js';
 import { loadServiceAccountKey } from './service-account.js';
 
 export type RecipientAnswer = 'exists' | 'missing' | 'unknown';
@@ -145,7 +145,8 @@ export function buildRecipientDirectories(config: Pick<Config, 'workspaces' | 'g
     const d = w.directory;
     const key = loadServiceAccountKey(d.serviceAccountKeyFile, `workspaces[${i}].directory.serviceAccountKeyFile`);
     const credentials = new GoogleCredentials({ key, scopes: d.scopes, tokenUrl: config.google.tokenUrl });
-    const client = createDirectoryClient({ credentials, adminUser: d.adminUser, rootUrl: config.google.directoryRootUrl, customer: d.customer, timeoutMs: d.timeout });
+    // The request itself may take longer than the wait at RCPT: its answer is cached for the next one.
+    const client = createDirectoryClient({ credentials, adminUser: d.adminUser, rootUrl: config.google.directoryRootUrl, customer: d.customer, timeoutMs: Math.max(d.timeout, DEFAULT_DIRECTORY_TIMEOUT_MS) });
     out.set(w.name, createRecipientDirectory({ client, foundTtlMs: d.foundTtl, missingTtlMs: d.missingTtl, timeoutMs: d.timeout, logger: logger.child({ workspace: w.name }) }));
   });
   return out;
