@@ -6,7 +6,6 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Relay } from '../src/app.js';
-import type { ConfigInput } from '../src/config/schema.js';
 import { GoogleCredentials, createDirectoryClient, createRecipientDirectory } from '../src/google/index.js';
 import { createTestServiceAccount, gmailError, type TestServiceAccount } from './support/fake-google.js';
 import { DIRECTORY_GROUP_READONLY, DIRECTORY_USER_READONLY, FakeDirectory } from './support/fake-directory.js';
@@ -49,10 +48,10 @@ describe('recipientCheck: directory', () => {
   async function start(directoryExtra: Record<string, unknown> = {}): Promise<number> {
     const doc = gmailConfig(dir, google);
     const ws = doc.workspaces[0]!;
-    doc.workspaces[0] = { ...ws, recipientCheck: 'directory', directory: { serviceAccountKeyFile: dirKey, adminUser: ADMIN, ...directoryExtra } } as typeof ws;
+    doc.workspaces[0] = { ...ws, recipientCheck: 'directory', directory: { serviceAccountKeyFile: dirKey, adminUser: ADMIN, ...directoryExtra } };
     doc.google = { ...doc.google, directoryRootUrl: google.fake.url };
     let port: number;
-    ({ relay, logs, port } = await startTestRelay(doc as ConfigInput));
+    ({ relay, logs, port } = await startTestRelay(doc));
     return port;
   }
 

@@ -142,7 +142,7 @@ describe('the sending scope, chosen by the relay', () => {
     await sendTwo(port);
     await waitUntil(() => google.fake.sent.length === 2, 10_000, 'delivered');
     google.fake.authorize(google.sa.clientId, [SEND]);
-    await relay!.reload(parseConfig(doc));
+    await relay.reload(parseConfig(doc));
     await sendTwo(port);
     await waitUntil(() => google.fake.sent.length === 4, 10_000, 'delivered after reload');
     expect(google.fake.grants.slice(-2).map((g) => g.scopes)).toEqual([[SEND], [SEND]]);

@@ -106,7 +106,7 @@ export class FakeGmailSmtp extends FakeSmtpBase {
         }
         if (!why) return cb(null, { user });
         f.refusedLogins.push({ user, why });
-        cb(null, { data: { status: '400', schemes: 'Bearer', scope: FULL } } as never);
+        cb(null, { data: { status: '400', schemes: 'Bearer', scope: FULL } });
       },
       onMailFrom(address, session, cb) {
         if (!session.user) return cb(smtpError({ code: 530, text: '5.7.0 Authentication Required.' }));
