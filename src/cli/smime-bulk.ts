@@ -12,6 +12,7 @@ import {
   MAX_CONCURRENCY,
   buildReport,
   collectUsers,
+  directoryWorkspaceUsers,
   isWarning,
   reportJson,
   reportTable,
@@ -30,9 +31,14 @@ export interface Interrupt {
   dispose(): void;
 }
 
+export interface SetupOptions {
+  /** --workspace names a relay workspace the smime section may not list: then each user's key is chosen by domain. */
+  keyByDomainUnlessListed?: boolean;
+}
+
 /** What the bulk commands need from the `smime` command group (cli/smime.ts). */
 export interface SmimeCliContext {
-  setup: (workspace?: string) => { config: SmimeConfig; service: SmimeService };
+  setup: (workspace?: string, options?: SetupOptions) => { doc: unknown; config: SmimeConfig; service: SmimeService };
   run: <A extends unknown[]>(fn: (...args: A) => Promise<number | void>) => (...args: A) => Promise<void>;
   out: (text: string) => void;
   err: (text: string) => void;
@@ -40,7 +46,7 @@ export interface SmimeCliContext {
   now: () => Date;
   /** Watch for Ctrl-C while a bulk command runs (default: SIGINT and SIGTERM). */
   interrupt?: (() => Interrupt) | undefined;
-  /** A workspace's users (default: its smime.workspaces[].users list). */
+  /** A workspace's users (default: its smime.workspaces[].users list, and the Directory's with a directory entry). */
   workspaceUsers?: WorkspaceUsers | undefined;
 }
 
@@ -137,19 +143,28 @@ export function registerBulkReport(smime: Command, ctx: SmimeCliContext): void {
     .argument('[users...]', 'users whose send-as addresses to check')
     .description('default-certificate expiry of every send-as address; exit code 1 when any warns')
     .option('--users-file <file>', 'file of user addresses, one per line (# comments)')
-    .option('--workspace <name>', "also check that workspace's users (smime.workspaces[name].users), with its key")
+    .option(
+      '--workspace <name>',
+      "also check that workspace's users: smime.workspaces[name].users and, with a directory entry, every active user the Directory API lists (and use its key)",
+    )
+    .option('--org-unit <path>', "with --workspace: only the Directory's users in this organisational unit and those below it (e.g. /Clinicians)")
     .option('--warn-days <days>', 'warn when the default certificate expires within this many days', '30')
     .option('--concurrency <n>', CONCURRENCY_HELP)
     .option('--json', 'JSON output')
     .action(
-      ctx.run(async (named: string[], o: { usersFile?: string; workspace?: string; warnDays: string; concurrency?: string; json?: boolean }) => {
+      ctx.run(async (named: string[], o: { usersFile?: string; workspace?: string; orgUnit?: string; warnDays: string; concurrency?: string; json?: boolean }) => {
         const warnDays = Number(o.warnDays);
         if (!Number.isInteger(warnDays) || warnDays < 0) throw usage(`--warn-days ${o.warnDays}: give a whole number of days, e.g. 30`);
+        if (o.orgUnit !== undefined && !o.orgUnit.startsWith('/')) throw usage(`--org-unit ${o.orgUnit}: give the unit's full path, e.g. /Clinicians`);
+        if (o.orgUnit !== undefined && o.workspace === undefined) throw usage('--org-unit goes with --workspace NAME (the workspace whose Directory to list)');
         const concurrency = parseConcurrency(o.concurrency);
-        const { config, service } = ctx.setup(o.workspace);
-        const users = await collectUsers({ named, usersFile: o.usersFile, workspace: o.workspace }, config, ctx.workspaceUsers);
+        const { doc, config, service } = ctx.setup(o.workspace, { keyByDomainUnlessListed: true });
+        const workspaceUsers = ctx.workspaceUsers ?? directoryWorkspaceUsers(doc, { orgUnit: o.orgUnit });
+        const users = await collectUsers({ named, usersFile: o.usersFile, workspace: o.workspace }, config, workspaceUsers);
         if (!users.length) {
-          throw usage('name the users to check: smime report USER…, --users-file FILE, or --workspace NAME with smime.workspaces[].users');
+          throw usage(
+            'name the users to check: smime report USER…, --users-file FILE, or --workspace NAME (with smime.workspaces[].users, or a directory entry to list them from the Directory API)',
+          );
         }
         const report = await interruptible(ctx, (signal) => buildReport(service.api, users, { now: ctx.now(), warnDays, concurrency, signal }));
         const rows = report.rows;

@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { configErrorReport, readSecretFile } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { CliExit, EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, usageExits } from './exit-codes.js';
-import { CONCURRENCY_HELP, registerBulkImport, registerBulkReport, rotateMany, usage, type BulkRotateOptions, type Interrupt, type SmimeCliContext } from './smime-bulk.js';
+import { CONCURRENCY_HELP, registerBulkImport, registerBulkReport, rotateMany, usage, type BulkRotateOptions, type Interrupt, type SetupOptions, type SmimeCliContext } from './smime-bulk.js';
 import {
   SlowDownGate,
   SmimeService,
@@ -68,14 +68,16 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
   const out = (s: string) => deps.stdout(s.endsWith('\n') ? s : `${s}\n`);
   const warn = (s: string) => deps.stderr(`warning: ${s}\n`);
 
-  function setup(workspace?: string): { config: SmimeConfig; service: SmimeService } {
+  function setup(workspace?: string, options: SetupOptions = {}): { doc: unknown; config: SmimeConfig; service: SmimeService } {
     const doc = deps.loadDoc();
     const config = parseSmimeConfig(doc);
     smimeConfigWarnings(doc, config).forEach(warn);
     const credentialsFor = smimeCredentials(config);
+    // (a relay workspace the smime section does not list: each user's key by domain)
+    const keyOf = options.keyByDomainUnlessListed && !config.workspaces.some((w) => w.name === workspace) ? undefined : workspace;
     const slowDown = new SlowDownGate({ clock });
-    const api = createGmailSmimeApi({ credentialsFor: (u) => credentialsFor(u, workspace), apiRootUrl: config.apiRootUrl, slowDown });
-    return { config, service: new SmimeService({ api, auditLog: config.auditLog, actor: auditActor(env), clock }) };
+    const api = createGmailSmimeApi({ credentialsFor: (u) => credentialsFor(u, keyOf), apiRootUrl: config.apiRootUrl, slowDown });
+    return { doc, config, service: new SmimeService({ api, auditLog: config.auditLog, actor: auditActor(env), clock }) };
   }
 
   const run =

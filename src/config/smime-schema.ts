@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, checkDistinctWorkspaces, domainSchema, emailSchema } from './atoms.js';
+import { DEFAULT_DIRECTORY_ROOT_URL, directorySchema } from './directory-schema.js';
 
 export const GMAIL_SETTINGS_BASIC_SCOPE = 'https://www.googleapis.com/auth/gmail.settings.basic';
 export const GMAIL_SETTINGS_SHARING_SCOPE = 'https://www.googleapis.com/auth/gmail.settings.sharing';
@@ -16,8 +17,13 @@ const smimeWorkspaceSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - and _'),
   /** Users of these domains are managed with this workspace's key. */
   domains: z.array(domainSchema).default([]),
-  /** The users `report --workspace NAME` covers. */
+  /** The users `report --workspace NAME` covers (beside those the directory lists). */
   users: z.array(emailSchema).default([]),
+  /**
+   * Read-only directory credentials: `report --workspace NAME` lists the workspace's users itself
+   * (users.list). Default: the relay workspace of the same name's `directory` entry, if any.
+   */
+  directory: directorySchema.optional(),
   /** This workspace's own service-account key (another Google tenant); default: the top-level one. */
   serviceAccountKeyFile: z.string().min(1).optional(),
   scopes: z.array(z.url()).min(1).optional(),
@@ -32,6 +38,7 @@ export const smimeConfigSchema = z
     auditLog: z.string().min(1).default(DEFAULT_AUDIT_LOG),
     tokenUrl: z.url().default(DEFAULT_TOKEN_URL),
     apiRootUrl: z.url().default(DEFAULT_API_ROOT_URL),
+    directoryRootUrl: z.url().default(DEFAULT_DIRECTORY_ROOT_URL),
   })
   .superRefine((c, ctx) => {
     if (!c.serviceAccountKeyFile && !c.workspaces.length) {

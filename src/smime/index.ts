@@ -12,5 +12,6 @@ export * from './p12.js';
 export * from './report.js';
 export * from './rotation.js';
 export * from './service.js';
+export * from './directory-users.js';
 export * from './slow-down.js';
 export * from './users.js';
