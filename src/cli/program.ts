@@ -17,6 +17,7 @@ import { DEFAULT_WAIT, sendTest } from './send-test.js';
 import { serve } from './serve.js';
 import { registerSmimeCommands } from './smime.js';
 import { ttyPrompt } from './tty-prompt.js';
+import { runSendmail } from './sendmail.js';
 import { statusCommand } from './status.js';
 import { registerTraceCommand } from './trace.js';
 
@@ -118,6 +119,16 @@ export function buildProgram(out: ProgramIo = processIo): Command {
   registerTraceCommand(program, { ...processQueueDeps(configChoice), stdout: out.stdout, stderr: out.stderr });
 
   registerExplainError(program, io);
+
+  // index.ts runs sendmail before commander (its options are not commander's); listed for --help.
+  program
+    .command('sendmail')
+    .description('sendmail for local programs and cron: -t, -i, -f, -F, recipients as arguments, the message on stdin (also as /usr/sbin/sendmail)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]', 'sendmail options and recipients')
+    .action((args: string[]) => runSendmail(args));
 
   return program;
 }

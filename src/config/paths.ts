@@ -16,9 +16,15 @@ export const PATH_KEYS: readonly (readonly string[])[] = [
   ['workspaces', '*', 'smtp', 'appPasswordFile'],
   ['workspaces', '*', 'smtp', 'caFile'],
   ['workspaces', '*', 'outbox', 'dir'],
+  ['workspaces', '*', 'gmailXoauth2', 'serviceAccountKeyFile'],
+  ['workspaces', '*', 'gmailXoauth2', 'caFile'],
+  ['workspaces', '*', 'smtpRelay', 'passwordFile'],
+  ['workspaces', '*', 'smtpRelay', 'caFile'],
+  ['workspaces', '*', 'directory', 'serviceAccountKeyFile'],
   ['smime', 'serviceAccountKeyFile'],
   ['smime', 'auditLog'],
   ['smime', 'workspaces', '*', 'serviceAccountKeyFile'],
+  ['smime', 'workspaces', '*', 'directory', 'serviceAccountKeyFile'],
 ];
 
 /** The audit log when `audit.file` is not set: beside the spool, which the relay's user owns. */
