@@ -25,7 +25,9 @@ describe('config', () => {
     expect(c.listen[0]).toMatchObject({ host: '127.0.0.1', port: 2525, tls: { mode: 'none', minVersion: 'TLSv1.2' }, fromPolicy: 'rewrite' });
     expect(c.listen[0]!.allow.map((n) => n.text)).toEqual(['127.0.0.0/8', '::1/128']);
     expect(c.workspaces[0]!.transport).toBe('outbox');
-    expect(c.workspaces[0]!.gmailApi!.scopes).toEqual(['https://www.googleapis.com/auth/gmail.send']);
+    // no scopes: the relay asks for gmail.send, else https://mail.google.com/
+    expect(c.workspaces[0]!.gmailApi!.scopes).toBeUndefined();
+    expect(c.workspaces[0]!.recipientCheck).toBe('none');
     expect(c.limits).toMatchObject({ maxMessageSize: 25 * 1024 * 1024, maxRecipients: 100 });
     expect(c.queue.maxAge).toBe(5 * 86_400_000);
     expect(Object.isFrozen(c.workspaces[0]!.domains)).toBe(true);

@@ -103,6 +103,7 @@ describe('recipientCheck: directory', () => {
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({ code: 'directory.unavailable', kind: 'temporary', rcpt: 'bbo@clinic.example', workspace: 'clinic' });
     expect(directory.calls.filter((x) => x.key === 'nobody@clinic.example')).toHaveLength(0);
+    expect(relay!.recipientCheckStats().get('clinic')).toMatchObject({ lookups: 1, unavailable: 2, exists: 0, missing: 0 });
   });
 
   it('Google slow: answers RCPT after the timeout without blocking other sessions, and uses the late answer next time', async () => {
