@@ -13,7 +13,7 @@ import { GoogleCredentials } from '../src/google/index.js';
 import { createTestServiceAccount } from './support/fake-google.js';
 import { FakeGmailSmtp } from './support/fake-google-smtp.js';
 import { writeConfigFile } from './support/daemon.js';
-import { type GoogleEnv, LogCapture, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
+import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
 import { SmtpClient, message } from './support/smtp-client.js';
 
 const FULL = 'https://mail.google.com/';
@@ -39,21 +39,13 @@ describe('relay through Gmail SMTP with XOAUTH2', () => {
     removeDir(dir);
   });
 
+  /** The harness's one-workspace config, sending through the fake smtp.gmail.com. */
   function config(secure: boolean): ConfigInput {
-    return {
-      hostname: 'relay.test',
-      listen: [{ host: '127.0.0.1', port: 0 }],
-      workspaces: [
-        {
-          name: 'clinic',
-          domains: ['clinic.example'],
-          transport: 'gmail-xoauth2',
-          gmailXoauth2: { serviceAccountKeyFile: google.keyFile, host: '127.0.0.1', port: gmail.port, secure, caFile: gmail.ca },
-        },
-      ],
-      queue: { dir: `${dir}/spool`, retrySchedule: '200ms', heldRetry: '300ms', userRate: 100, rateLimitBackoff: '200ms' },
-      google: { tokenUrl: google.fake.tokenUrl, apiRootUrl: google.fake.apiRootUrl },
-    };
+    const doc = gmailConfig(dir, google);
+    const { gmailApi: _, ...ws } = doc.workspaces[0]!;
+    doc.workspaces[0] = { ...ws, transport: 'gmail-xoauth2', gmailXoauth2: { serviceAccountKeyFile: google.keyFile, host: '127.0.0.1', port: gmail.port, secure, caFile: gmail.ca } };
+    doc.queue = { ...doc.queue, rateLimitBackoff: '200ms' };
+    return doc;
   }
 
   async function start(secure = true): Promise<number> {

@@ -36,12 +36,23 @@ describe('the sending scope, chosen by the relay', () => {
     removeDir(dir);
   });
 
+  /** Authorise these scopes for the client ID and start the relay with the default config (no scopes:). */
+  async function start(authorised: string[], doc = gmailConfig(dir, google)): Promise<{ doc: ConfigInput; port: number }> {
+    google.fake.authorize(google.sa.clientId, authorised);
+    let port: number;
+    ({ relay, logs, port } = await startTestRelay(doc));
+    return { doc, port };
+  }
+
+  /** One message from alice and one from bob; resolves once Gmail has both. */
   async function sendTwo(port: number): Promise<void> {
+    const before = google.fake.sent.length;
     for (const [from, to] of [['alice@clinic.example', 'bob@clinic.example'], ['bob@clinic.example', 'alice@clinic.example']] as const) {
       const c = await SmtpClient.open(port);
       expect((await c.send(from, [to], message({ From: from, To: to, Subject: 'x' }))).code).toBe(250);
       await c.quit();
     }
+    await waitUntil(() => google.fake.sent.length === before + 2, 10_000, 'both delivered');
   }
 
   async function runCheck(doc: ConfigInput): Promise<{ lines: string[]; exit?: number }> {
@@ -58,12 +69,8 @@ describe('the sending scope, chosen by the relay', () => {
   }
 
   it('delegation lists only https://mail.google.com/: mail (accepted before any token) is delivered with it; one warning; check names it and how to narrow it', async () => {
-    google.fake.authorize(google.sa.clientId, [FULL]);
-    const doc = gmailConfig(dir, google);
-    let port: number;
-    ({ relay, logs, port } = await startTestRelay(doc));
+    const { doc, port } = await start([FULL]);
     await sendTwo(port);
-    await waitUntil(() => google.fake.sent.length === 2, 10_000, 'both delivered');
     expect(google.fake.grants.map((g) => g.scopes)).toEqual([[FULL], [FULL]]);
     // gmail.send was asked for first, and refused
     expect(google.fake.tokenRequests[0]).toMatchObject({ ok: false, error: expect.stringMatching(/^unauthorized_client/) });
@@ -86,12 +93,8 @@ describe('the sending scope, chosen by the relay', () => {
   });
 
   it('delegation lists both: gmail.send, no fallback, check says it is the narrowest', async () => {
-    google.fake.authorize(google.sa.clientId, [SEND, FULL]);
-    const doc = gmailConfig(dir, google);
-    let port: number;
-    ({ relay, logs, port } = await startTestRelay(doc));
+    const { doc, port } = await start([SEND, FULL]);
     await sendTwo(port);
-    await waitUntil(() => google.fake.sent.length === 2, 10_000, 'both delivered');
     expect(google.fake.grants.map((g) => g.scopes)).toEqual([[SEND], [SEND]]);
     expect(google.fake.tokenRequests.every((t) => t.ok)).toBe(true);
     expect(logs.events('scope.fallback')).toHaveLength(0);
@@ -101,11 +104,9 @@ describe('the sending scope, chosen by the relay', () => {
   });
 
   it('explicit scopes are used as written: gmail.send with only https://mail.google.com/ authorised is held, naming gmail.send', async () => {
-    google.fake.authorize(google.sa.clientId, [FULL]);
-    const doc = gmailConfig(dir, google, {});
+    const doc = gmailConfig(dir, google);
     doc.workspaces[0] = { ...doc.workspaces[0]!, gmailApi: { serviceAccountKeyFile: google.keyFile, scopes: [SEND] } };
-    let port: number;
-    ({ relay, logs, port } = await startTestRelay(doc));
+    const { port } = await start([FULL], doc);
     const c = await SmtpClient.open(port);
     expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
     await c.quit();
@@ -118,10 +119,7 @@ describe('the sending scope, chosen by the relay', () => {
   });
 
   it('neither scope authorised: held with a fix that names gmail.send and mentions the other; once authorised, delivered', async () => {
-    google.fake.revoke(google.sa.clientId);
-    const doc = gmailConfig(dir, google);
-    let port: number;
-    ({ relay, logs, port } = await startTestRelay(doc));
+    const { port } = await start([]);
     const c = await SmtpClient.open(port);
     expect((await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example' }))).code).toBe(250);
     await c.quit();
