@@ -6,7 +6,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Relay } from '../src/app.js';
+import { check } from '../src/cli/check.js';
+import { CliExit } from '../src/cli/exit-codes.js';
 import { GoogleCredentials, createDirectoryClient, createRecipientDirectory } from '../src/google/index.js';
+import { writeConfigFile } from './support/daemon.js';
 import { createTestServiceAccount, gmailError, type TestServiceAccount } from './support/fake-google.js';
 import { DIRECTORY_GROUP_READONLY, DIRECTORY_USER_READONLY, FakeDirectory } from './support/fake-directory.js';
 import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
@@ -134,6 +137,23 @@ describe('recipientCheck: directory', () => {
     expect(again.replies.map((r) => r.code)).toEqual([550, 250]);
     await again.c.quit();
     expect(directory.calls.length).toBe(calls);
+  });
+
+  it('check: reads the admin and a group with the directory key; an admin who may not read fails with the fix', async () => {
+    const doc = gmailConfig(dir, google);
+    doc.workspaces[0] = { ...doc.workspaces[0]!, recipientCheck: 'directory', directory: { serviceAccountKeyFile: dirKey, adminUser: ADMIN } };
+    doc.google = { ...doc.google, directoryRootUrl: google.fake.url };
+    const file = writeConfigFile(dir, doc);
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    await check({ path: file, source: 'flag', isExample: false }, ['alice@clinic.example'], io);
+    expect(lines).toContain(`  ok    ${ADMIN}: recipient check (Directory API, client ID ${dirSa.clientId}): users and groups readable`);
+    expect(directory.calls.map((c) => c.method)).toEqual(['users.get', 'users.get', 'groups.get']);
+    directory.admins.clear();
+    lines.length = 0;
+    await expect(check({ path: file, source: 'flag', isExample: false }, ['alice@clinic.example'], io)).rejects.toThrow(CliExit);
+    expect(lines).toContain(`  FAIL  ${ADMIN}: recipient check (Directory API, client ID ${dirSa.clientId}): ${ADMIN} may not read the directory (Directory API: 403 forbidden)`);
+    expect(lines.find((l) => l.startsWith('        fix:'))).toMatch(/give admin@clinic\.example an admin role/);
   });
 
   it("a directory key that is not authorised, or an admin who may not read: accepted, with the fix in an alert", async () => {

@@ -8,7 +8,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Relay } from '../src/app.js';
+import { check } from '../src/cli/check.js';
+import { CliExit } from '../src/cli/exit-codes.js';
 import type { ConfigInput } from '../src/config/schema.js';
+import { writeConfigFile } from './support/daemon.js';
 import { FakeSmtpRelay } from './support/fake-google-smtp.js';
 import { LogCapture, removeDir, startTestRelay, tempDir, waitUntil } from './support/harness.js';
 import { SmtpClient, message } from './support/smtp-client.js';
@@ -114,6 +117,26 @@ describe("relay through Google's SMTP relay service", () => {
     expect(String(held!.fix)).toMatch(/^in Admin console → Apps → Google Workspace → Gmail → Routing → SMTP relay service, allow this relay's public IP address/);
     service.allowedIps.add('127.0.0.1');
     await waitUntil(() => service.received.length === 1, 10_000, 'delivered once allowed');
+  });
+
+  it('check: connects with STARTTLS (by IP address), or logs in with SMTP AUTH and names a refused password\'s fix', async () => {
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    const doc = (smtpRelay: Record<string, unknown>): ConfigInput => ({
+      listen: [{ host: '127.0.0.1', port: 0 }],
+      workspaces: [{ name: 'clinic', domains: ['clinic.example'], transport: 'smtp-relay', smtpRelay: { host: '127.0.0.1', port: service.port, caFile: service.ca, ...smtpRelay } }],
+      queue: { dir: path.join(dir, 'spool') },
+    });
+    await check({ path: writeConfigFile(dir, doc({})), source: 'flag', isExample: false }, [], io);
+    expect(lines).toContain(`workspace clinic: smtp-relay 127.0.0.1:${service.port}, known by this IP address (no AUTH)`);
+    expect(lines).toContain(`  ok    connected to 127.0.0.1:${service.port} with TLS (whether the service relays for this IP address shows when mail is sent)`);
+    service.login = { user: 'relay@clinic.example', pass: 'right' };
+    const passwordFile = path.join(dir, 'relay-password');
+    writeFileSync(passwordFile, 'wrong\n', { mode: 0o600 });
+    lines.length = 0;
+    await expect(check({ path: writeConfigFile(dir, doc({ user: 'relay@clinic.example', passwordFile })), source: 'flag', isExample: false }, [], io)).rejects.toThrow(CliExit);
+    expect(lines).toContain('  FAIL  relay@clinic.example: the SMTP upstream refused the login of relay@clinic.example (535 5.7.8)');
+    expect(lines.find((l) => l.startsWith('        fix:'))).toContain(passwordFile);
   });
 
   it('config: user without passwordFile names the key and the fix', async () => {

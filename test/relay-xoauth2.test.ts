@@ -139,7 +139,8 @@ describe('relay through Gmail SMTP with XOAUTH2', () => {
     await check({ path: file, source: 'flag', isExample: false }, ['alice@clinic.example'], { out: (l) => lines.push(l), err: (l) => lines.push(l) });
     expect(lines).toContain(`workspace clinic: gmail-xoauth2 → 127.0.0.1:${gmail.port}, client ID ${google.sa.clientId} (${google.sa.clientEmail}), scopes ${FULL}`);
     expect(lines).toContain(`  ok    alice@clinic.example: Google issues tokens as alice@clinic.example for ${FULL}`);
-    expect(lines).toContain(`  ok    XOAUTH2 login to 127.0.0.1:${gmail.port} as alice@clinic.example accepted`);
+    expect(lines).toContain(`  ok    alice@clinic.example: XOAUTH2 login to 127.0.0.1:${gmail.port} accepted`);
+    expect(lines.at(-1)).toBe('all checks passed');
   });
 });
 
