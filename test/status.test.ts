@@ -62,7 +62,8 @@ describe('workspace-relay status', () => {
           name: 'clinic',
           transport: 'gmail-api',
           waiting: 1,
-          held: { count: 1, code: 'delivery.token.unauthorized_client' },
+          // no gmailApi.scopes: the relay asked for gmail.send, then https://mail.google.com/
+          held: { count: 1, code: 'delivery.token.no_send_scope' },
           lastDelivery: null,
         },
       ],
@@ -75,7 +76,7 @@ describe('workspace-relay status', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`^workspace-relay \\S+ is running: pid ${daemon.child.pid}, up \\d+s`, 'm'));
     expect(text.stdout).toContain(`127.0.0.1:${daemon.port} (none)`);
-    expect(text.stdout).toMatch(/^clinic +gmail-api +1 +none since start +1: delivery\.token\.unauthorized_client$/m);
+    expect(text.stdout).toMatch(/^clinic +gmail-api +1 +none since start +1: delivery\.token\.no_send_scope$/m);
     expect(text.stdout).toMatch(/^ {2}fix: authorise client ID/m);
   });
 
