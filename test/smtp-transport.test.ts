@@ -1,5 +1,6 @@
 /**
- * The Gmail SMTP transport streams the message from the spool file into DATA: byte-exact, Bcc
+ * The SMTP transports (Gmail SMTP here, and the SMTP relay service through the same upstream
+ * code, smtp-upstream.ts) stream the message from the spool file into DATA: byte-exact, Bcc
  * stripped, its size announced in MAIL FROM, and never a message cut short.
  */
 import { createHash } from 'node:crypto';
@@ -47,8 +48,8 @@ describe('Gmail SMTP transport, streaming', () => {
   });
   afterAll(() => removeDir(dir));
 
-  it('sends a 2 MB message byte-exact from the spool file, without its Bcc field, to the envelope recipients', async () => {
-    const upstream = await startUpstream(dir);
+  it.each(['smtp', 'smtp-relay'] as const)('%s: sends a 2 MB message byte-exact from the spool file, without its Bcc field, to the envelope recipients', async (via) => {
+    const upstream = await startUpstream(dir, { via });
     try {
       const m = spooled(body(2_000_000));
       await upstream.transport.deliver(m.message, new AbortController().signal);

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { createSmtpTransport } from '../../src/delivery/smtp.js';
+import { createSmtpRelayTransport } from '../../src/delivery/smtp-relay.js';
 import { createLogger } from '../../src/log.js';
 import type { Transport } from '../../src/delivery/types.js';
 import { makeTestCert } from './tls.js';
@@ -26,7 +27,14 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export async function startUpstream(dir: string, options: { size?: number; onBytes?: { every: number; run: (received: number) => void } } = {}): Promise<Upstream> {
+export interface UpstreamOptions {
+  size?: number;
+  onBytes?: { every: number; run: (received: number) => void };
+  /** The transport in front of it: Gmail SMTP with an app password (default), or the SMTP relay service with SMTP AUTH. */
+  via?: 'smtp' | 'smtp-relay';
+}
+
+export async function startUpstream(dir: string, options: UpstreamOptions = {}): Promise<Upstream> {
   const tls = makeTestCert(dir, 'upstream');
   const received: UpstreamMessage[] = [];
   const state = { dataStarted: 0 };
@@ -62,11 +70,12 @@ export async function startUpstream(dir: string, options: { size?: number; onByt
   const passwordFile = path.join(dir, 'app-password');
   writeFileSync(passwordFile, 'secret\n', { mode: 0o600 });
   const port = (server.server.address() as { port: number }).port;
-  const transport = createSmtpTransport({
-    smtp: { host: '127.0.0.1', port, secure: true, user: 'relay@clinic.example', appPasswordFile: passwordFile, caFile: tls.certFile },
-    keyPath: 'workspaces[0].smtp',
-    logger: createLogger({ level: 'silent' }),
-  });
+  const listening = { host: '127.0.0.1', port, secure: true, caFile: tls.certFile };
+  const logger = createLogger({ level: 'silent' });
+  const transport =
+    options.via === 'smtp-relay'
+      ? createSmtpRelayTransport({ settings: { ...listening, user: 'relay@clinic.example', passwordFile }, keyPath: 'workspaces[0].smtpRelay', logger })
+      : createSmtpTransport({ smtp: { ...listening, user: 'relay@clinic.example', appPasswordFile: passwordFile }, keyPath: 'workspaces[0].smtp', logger });
   return {
     received,
     get dataStarted() {
