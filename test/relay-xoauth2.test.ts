@@ -120,7 +120,8 @@ describe('relay through Gmail SMTP with XOAUTH2', () => {
     await waitUntil(() => gmail.received.length === 1, 10_000, 'delivered after authorising');
   });
 
-  it('4xx is temporary (retried), 5xx about the message is permanent (dead/)', async () => {
+  it('4xx is temporary (retried), 5xx about the message is permanent (dead/), and the sender gets the failure notice through Gmail SMTP as the postmaster', async () => {
+    google.fake.addUser('postmaster@clinic.example');
     const port = await start();
     gmail.dataAnswers.push({ code: 451, text: '4.3.0 Mail server temporarily rejected message.' });
     expect((await send(port, 'alice@clinic.example', ['bob@clinic.example'], { To: 'bob@clinic.example' })).code).toBe(250);
@@ -130,6 +131,13 @@ describe('relay through Gmail SMTP with XOAUTH2', () => {
     expect((await send(port, 'bob@clinic.example', ['alice@clinic.example'], { To: 'alice@clinic.example' })).code).toBe(250);
     const [failed] = await logs.waitFor('delivery.failed');
     expect(failed).toMatchObject({ code: 'delivery.message_too_large', kind: 'permanent' });
+    // the notice: XOAUTH2 as the postmaster (a token of its own), to the sender, with the 5.3.4
+    await waitUntil(() => gmail.received.some((m) => m.user === 'postmaster@clinic.example'), 10_000, 'failure notice');
+    const dsn = gmail.received.find((m) => m.user === 'postmaster@clinic.example')!;
+    expect(dsn).toMatchObject({ from: 'postmaster@clinic.example', to: ['bob@clinic.example'] });
+    expect(dsn.raw.toString('latin1')).toMatch(/^X-Workspace-Relay-Notice: failure;/m);
+    expect(dsn.raw.toString('latin1')).toMatch(/^Status: 5\.3\.4\r$/m);
+    expect(google.fake.grants.some((g) => g.sub === 'postmaster@clinic.example' && g.scopes.join(' ') === FULL)).toBe(true);
   });
 
   it('check: a token as each user, then the XOAUTH2 login', async () => {
