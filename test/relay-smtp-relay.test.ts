@@ -69,6 +69,18 @@ describe("relay through Google's SMTP relay service", () => {
     expect((await logs.waitFor('delivery.ok'))[0]).toMatchObject({ transport: 'smtp-relay' });
   });
 
+  it('a message split into two transactions (same bytes) reaches each half of the envelope: no duplicate suppression, the envelope decides', async () => {
+    const port = await start();
+    const split = message({ From: 'alice@clinic.example', To: 'bob@clinic.example, scans@clinic.example', Subject: 'x', 'Message-ID': '<split@clinic.example>' });
+    const c = await SmtpClient.open(port);
+    expect((await c.send('alice@clinic.example', ['bob@clinic.example'], split)).code).toBe(250);
+    expect((await c.send('alice@clinic.example', ['scans@clinic.example'], split)).code).toBe(250);
+    await c.quit();
+    await waitUntil(() => service.received.length === 2, 10_000, 'both transactions delivered');
+    expect(service.received.map((m) => m.to).sort()).toEqual([['bob@clinic.example'], ['scans@clinic.example']]);
+    expect(logs.events('delivery.duplicate_suppressed')).toEqual([]);
+  });
+
   it('with SMTP AUTH as one user', async () => {
     service.login = { user: 'relay@clinic.example', pass: 'app-pass' };
     const passwordFile = path.join(dir, 'relay-password');

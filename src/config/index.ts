@@ -8,3 +8,4 @@ export * from './smime-schema.js';
 export { normalizeDomain, type DomainResult } from './domain-name.js';
 export type { Cidr } from './listener-schema.js';
 export { DEFAULT_HTTP_PORT, type HttpConfig, type HttpListenConfig } from './http-schema.js';
+export * from './transports.js';

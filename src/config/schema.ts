@@ -10,6 +10,7 @@ import { DEFAULT_DIRECTORY_ROOT_URL, directorySchema } from './directory-schema.
 import { deviceSchema, listenerSchema } from './listener-schema.js';
 import { defaultAuditFile } from './paths.js';
 import { smimeConfigSchema } from './smime-schema.js';
+import { TRANSPORTS } from './transports.js';
 import { parseSchedule } from './units.js';
 
 export { DEFAULT_API_ROOT_URL, DEFAULT_TOKEN_URL, FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE } from './atoms.js';
@@ -87,7 +88,7 @@ const workspaceSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - and _ (it names the workspace in logs and replies)'),
     domains: z.array(domain).min(1),
-    transport: z.enum(['gmail-api', 'smtp', 'gmail-xoauth2', 'smtp-relay', 'outbox']),
+    transport: z.enum(TRANSPORTS),
     gmailApi: gmailApiSchema.optional(),
     smtp: smtpSchema.optional(),
     gmailXoauth2: gmailXoauth2Schema.optional(),

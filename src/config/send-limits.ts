@@ -2,6 +2,7 @@
  * The largest message each way out can send, counted on what is sent (the relay's header
  * changes included), so DATA can refuse what could never go out instead of bouncing it later.
  */
+import { SMTP_TRANSPORTS, type TransportName } from './transports.js';
 
 /** Gmail API `users.messages.send`: the media upload's maximum ("35 MB", 35 MiB). */
 export const GMAIL_API_MAX_MESSAGE = 36_700_160;
@@ -9,7 +10,7 @@ export const GMAIL_API_MAX_MESSAGE = 36_700_160;
 /** Gmail SMTP: the SIZE smtp.gmail.com (and smtp-relay.gmail.com) advertises. */
 export const GMAIL_SMTP_MAX_MESSAGE = 35_882_577;
 
-/** The largest message a workspace's transport sends (the outbox mirrors the Gmail API; the rest are SMTP). */
-export function sendLimit(transport: 'gmail-api' | 'smtp' | 'gmail-xoauth2' | 'smtp-relay' | 'outbox'): number {
-  return transport === 'gmail-api' || transport === 'outbox' ? GMAIL_API_MAX_MESSAGE : GMAIL_SMTP_MAX_MESSAGE;
+/** The largest message a workspace's transport sends (the outbox mirrors the Gmail API). */
+export function sendLimit(transport: TransportName): number {
+  return SMTP_TRANSPORTS.has(transport) ? GMAIL_SMTP_MAX_MESSAGE : GMAIL_API_MAX_MESSAGE;
 }

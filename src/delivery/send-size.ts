@@ -6,12 +6,12 @@
  * `sendSize` is the exact size of what will go out, computed at DATA from the header section, so
  * the listener can refuse (552) what the transport could never send (config/send-limits.ts).
  */
-import type { WorkspaceConfig } from '../config/index.js';
+import { honoursEnvelope, type WorkspaceConfig } from '../config/index.js';
 import type { MessageMeta } from '../spool/index.js';
 import { outgoingHead, rewriteChanges, type OutgoingChanges } from './outgoing.js';
 
 export function transportChanges(transport: WorkspaceConfig['transport'], meta: Pick<MessageMeta, 'bcc' | 'rewrite'>): OutgoingChanges {
-  const own: OutgoingChanges = transport === 'gmail-api' || transport === 'outbox' ? { addBcc: meta.bcc } : { stripBcc: true };
+  const own: OutgoingChanges = honoursEnvelope(transport) ? { stripBcc: true } : { addBcc: meta.bcc };
   return { ...own, ...rewriteChanges(meta.rewrite) };
 }
 

@@ -1,3 +1,7 @@
+import type { TransportName } from '../config/transports.js';
+
+export { SMTP_TRANSPORTS, type TransportName } from '../config/transports.js';
+
 /** What classify() needs to know beyond the error itself, to pick the code and name the fix. */
 export interface ClassifyContext {
   /** Service-account client ID (names the delegation to fix). */
@@ -36,12 +40,6 @@ export interface ClassifyContext {
   /** Clock (ms), for Retry-After seconds, the daily-limit wait and the clock offset. */
   now?: () => number;
 }
-
-/** The ways out (Transport['name']). */
-export type TransportName = 'gmail-api' | 'smtp' | 'gmail-xoauth2' | 'smtp-relay' | 'outbox';
-
-/** The ways out that speak SMTP to Google (nodemailer). */
-export const SMTP_TRANSPORTS: ReadonlySet<TransportName> = new Set(['smtp', 'gmail-xoauth2', 'smtp-relay']);
 
 /**
  * send: users.messages.send, Gmail SMTP, a token to send; send-as: sendAs.list; smime:

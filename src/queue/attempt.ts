@@ -1,9 +1,10 @@
 /**
  * One delivery attempt of one message, with duplicate suppression for transports that deliver
- * to the header recipients (the Gmail API has no envelope): when a client split one message into
+ * to the header recipients (the Gmail API has no envelope; the SMTP ones honour it): when a client split one message into
  * several transactions, each would reach every header recipient again. Keyed on the sending user
  * and the sha256 of the exact bytes; decided under a per-key lock; remembered on disk.
  */
+import { honoursEnvelope } from '../config/transports.js';
 import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DeliveryResult, Transport } from '../delivery/index.js';
@@ -22,8 +23,9 @@ export async function attemptDelivery(options: {
   const { meta, transport, sentLog, signal } = options;
   // Without its own Message-ID a message cannot be told from a second, identical one (a device
   // that sends the same text twice): the relay adds a fresh Message-ID to each, so each is sent.
-  if (transport.name === 'smtp' || meta.messageId === null) {
-    // (SMTP: the envelope is honoured upstream, each transaction reaches only its own recipients.)
+  if (honoursEnvelope(transport.name) || meta.messageId === null) {
+    // (SMTP, any of its ways: the envelope is honoured upstream, each transaction reaches only
+    // its own recipients, so an identical second transaction must go out too.)
     return { kind: 'delivered', result: await transport.deliver({ meta, path: options.path }, signal) };
   }
   const key = sentKey(meta.sender, meta.sha256);

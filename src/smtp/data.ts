@@ -5,7 +5,7 @@
  * 250 and `message.accepted`, naming everyone Gmail delivers to.
  */
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import { type WorkspaceConfig, sendLimit } from '../config/index.js';
+import { type WorkspaceConfig, honoursEnvelope, sendLimit } from '../config/index.js';
 import { SmtpReply, errorText } from '../errors.js';
 import { checkHeaders } from '../policy/index.js';
 import { namedReply, renderReply, smtpReply, type NamedReply } from '../replies/index.js';
@@ -132,11 +132,11 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
 
 /**
  * Everyone Gmail will deliver this message to: through the Gmail API (and the outbox) the To, Cc
- * and Bcc headers plus the envelope-only recipients added as Bcc; through Gmail SMTP the
- * envelope (Bcc fields are stripped on the way).
+ * and Bcc headers plus the envelope-only recipients added as Bcc; through SMTP (Gmail SMTP, the
+ * relay service) the envelope (Bcc fields are stripped on the way).
  */
 function deliveredTo(workspace: WorkspaceConfig, meta: MessageMeta): string[] {
-  if (workspace.transport === 'smtp') return meta.recipients;
+  if (honoursEnvelope(workspace.transport)) return meta.recipients;
   return [...new Set([...meta.headerRecipients, ...meta.bcc])];
 }
 
