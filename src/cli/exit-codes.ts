@@ -11,6 +11,12 @@ export const EXIT_FAILURE = 1;
 export const EXIT_NOT_RUNNING = 3;
 /** EX_USAGE: unknown command or option, a missing or malformed argument. */
 export const EXIT_USAGE = 64;
+/** EX_DATAERR (`sendmail`): the relay refused the message itself (DATA 5xx, too large). */
+export const EXIT_DATAERR = 65;
+/** EX_NOUSER (`sendmail`): the relay refused an address (MAIL FROM or RCPT 5xx). */
+export const EXIT_NOUSER = 67;
+/** EX_SOFTWARE (`sendmail`): a fault of the relay's own (a bug), not of the message or the relay's state. */
+export const EXIT_SOFTWARE = 70;
 /** EX_TEMPFAIL: the daemon is busy or did not answer; trying again later may work. */
 export const EXIT_TEMPFAIL = 75;
 /** EX_CONFIG: the config is missing or invalid. systemd's RestartPreventExitStatus stops restart loops on it. */

@@ -18,16 +18,9 @@ import { ConfigError } from '../errors.js';
 import { configErrorReport, loadConfig } from '../config/load.js';
 import { clientFilter } from '../smtp/client-networks.js';
 import { chooseConfig } from './context.js';
-import { CliExit } from './exit-codes.js';
+import { CliExit, EXIT_CONFIG, EXIT_DATAERR, EXIT_NOUSER, EXIT_OK, EXIT_SOFTWARE, EXIT_TEMPFAIL, EXIT_USAGE } from './exit-codes.js';
 import { SendmailUsageError, parseSendmailArgs } from './sendmail-args.js';
 import { prepareMessage, readMessage } from './sendmail-message.js';
-
-export const EX_OK = 0;
-export const EX_USAGE = 64;
-export const EX_DATAERR = 65;
-export const EX_NOUSER = 67;
-export const EX_TEMPFAIL = 75;
-export const EX_CONFIG = 78;
 
 export interface SendmailDeps {
   stdin: AsyncIterable<Buffer | string>;
@@ -53,7 +46,7 @@ export async function sendmail(argv: readonly string[], deps: SendmailDeps): Pro
   } catch (err) {
     if (!(err instanceof SendmailUsageError)) throw err;
     say(`${err.message}; usage: sendmail [-t] [-i] [-f sender] [-F "full name"] [--config FILE] [--server HOST:PORT] [recipient…] < message`);
-    return EX_USAGE;
+    return EXIT_USAGE;
   }
   let config: Config;
   try {
@@ -65,31 +58,31 @@ export async function sendmail(argv: readonly string[], deps: SendmailDeps): Pro
     }
     if (!(err instanceof ConfigError)) throw err;
     say(`config error: ${configErrorReport(err)}`);
-    return EX_CONFIG;
+    return EXIT_CONFIG;
   }
   const target = args.server ? parseServer(args.server) : localListener(config);
   if (!target) {
     say('no listener a local program can use (one that allows 127.0.0.1 and does not require AUTH): add one to listen, or give --server HOST:PORT');
-    return EX_CONFIG;
+    return EXIT_CONFIG;
   }
   if (target === 'bad') {
     say(`--server ${args.server}: use host:port, e.g. 127.0.0.1:2525`);
-    return EX_USAGE;
+    return EXIT_USAGE;
   }
   const { bytes, tooLarge } = await readMessage(deps.stdin, config.limits.maxMessageSize);
   if (tooLarge) {
     say(`the message is larger than the relay takes (limits.maxMessageSize, ${config.limits.maxMessageSize} bytes)`);
-    return EX_DATAERR;
+    return EXIT_DATAERR;
   }
   const from = args.from ?? `${(deps.user ?? (() => os.userInfo().username))()}@${config.hostname}`;
   const message = prepareMessage(bytes, { readHeaders: args.readHeaders, ignoreDots: args.ignoreDots, from, fullName: args.fullName });
   const recipients = unique([...args.recipients.flatMap(addresses), ...message.headerRecipients]);
   if (!recipients.length) {
     say('no recipients: name them after the options, or use -t to read them from To, Cc and Bcc');
-    return EX_USAGE;
+    return EXIT_USAGE;
   }
   // The relay answers the recipient beyond limits.maxRecipients with 452: send the rest in another transaction.
-  let code = EX_OK;
+  let code = EXIT_OK;
   for (let i = 0; i < recipients.length; i += config.limits.maxRecipients) {
     code = worse(code, await submit(target, config, from, recipients.slice(i, i + config.limits.maxRecipients), message.raw, say));
   }
@@ -113,10 +106,10 @@ async function submit(t: Target, config: Config, from: string, to: string[], raw
   try {
     const info = await transport.sendMail({ envelope: { from, to }, raw });
     const refused = (info as { rejectedErrors?: SmtpFailure[] }).rejectedErrors ?? [];
-    return refused.reduce((code, e) => worse(code, refusal(e, say)), EX_OK);
+    return refused.reduce((code, e) => worse(code, refusal(e, say)), EXIT_OK);
   } catch (err) {
     const e = err as SmtpFailure & { rejectedErrors?: SmtpFailure[] };
-    if (e.rejectedErrors?.length) return e.rejectedErrors.reduce((code, r) => worse(code, refusal(r, say)), EX_OK);
+    if (e.rejectedErrors?.length) return e.rejectedErrors.reduce((code, r) => worse(code, refusal(r, say)), EXIT_OK);
     return refusal(e, say, `${t.host}:${t.port}`);
   } finally {
     transport.close();
@@ -138,18 +131,18 @@ function refusal(e: SmtpFailure, say: (l: string) => void, server?: string): num
   const reply = (e.response ?? '').replace(/\s+/g, ' ').trim();
   if (status === undefined) {
     say(`cannot reach the relay${server ? ` at ${server}` : ''} (${e.code ?? 'error'}): try again later`);
-    return EX_TEMPFAIL;
+    return EXIT_TEMPFAIL;
   }
   const command = (e.command ?? '').toUpperCase();
   const who = e.recipient ? `<${e.recipient}>` : command.startsWith('MAIL') ? 'sender' : 'message';
   say(`${who}: ${reply || status}`);
-  if (status < 500) return EX_TEMPFAIL;
-  return e.recipient || command.startsWith('MAIL') || command.startsWith('RCPT') ? EX_NOUSER : EX_DATAERR;
+  if (status < 500) return EXIT_TEMPFAIL;
+  return e.recipient || command.startsWith('MAIL') || command.startsWith('RCPT') ? EXIT_NOUSER : EXIT_DATAERR;
 }
 
 /** Of two exit codes, the one a caller must act on: try again later wins over refused. */
 function worse(a: number, b: number): number {
-  const rank = (c: number) => (c === EX_TEMPFAIL ? 3 : c === EX_OK ? 0 : c === EX_NOUSER ? 1 : 2);
+  const rank = (c: number) => (c === EXIT_TEMPFAIL ? 3 : c === EXIT_OK ? 0 : c === EXIT_NOUSER ? 1 : 2);
   return rank(b) > rank(a) ? b : a;
 }
 
@@ -213,6 +206,6 @@ export async function runSendmail(args: readonly string[]): Promise<void> {
   const stderr = (line: string) => void process.stderr.write(`${line}\n`);
   process.exitCode = await sendmail(args, { stdin: process.stdin, stderr, env: process.env }).catch((err: unknown) => {
     stderr(`sendmail: ${err instanceof Error ? err.message : String(err)}`);
-    return 70; // EX_SOFTWARE
+    return EXIT_SOFTWARE;
   });
 }
