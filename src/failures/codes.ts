@@ -9,45 +9,11 @@
  * own codes (the last section) are raised where the relay decides them. docs/google-errors.md is
  * this table rendered (`workspace-relay explain-error --codes`), and a test keeps the two equal.
  */
-import type { FailureKind } from '../errors.js';
 import { FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE, GMAIL_SETTINGS_BASIC_SCOPE } from '../config/index.js';
+import { MISCONFIGURED, OTHER, POLICY, both, type CodeRow } from './code-row.js';
 import { DELEGATION_PAGE, type FixFacts } from './context.js';
 
-/** RFC 3463 statuses for a failure notice (5.x.x) and a delay notice (4.x.x). */
-export interface NoticeStatus {
-  failure: string;
-  delay: string;
-}
-
-/** Where the answer comes from: the docs' "from" column. */
-export type Source = 'token' | 'gmail-api' | 'gmail-smtp' | 'smtp-relay' | 'directory' | 'network' | 'send-as' | 'smime' | 'relay';
-
-export interface CodeRow {
-  kind: FailureKind;
-  from: readonly Source[];
-  notice: NoticeStatus;
-  /** One line: what happened. */
-  means: string;
-  /** The fix, for what an admin must fix (held) or can fix (permanent). */
-  fix?: (f: FixFacts) => string;
-  /** A temporary failure that waits long ("will retry later"). */
-  retryLater?: true;
-  /**
-   * Google asks the sending user (not this message) to wait: the scheduler pauses the user until
-   * the failure's retryAfter (or a backoff), keeps the message's attempt count, and other users'
-   * mail keeps flowing.
-   */
-  pausesUser?: true;
-}
-
-/** Same subject and detail for both notices. */
-const both = (detail: string): NoticeStatus => ({ failure: `5.${detail}`, delay: `4.${detail}` });
-/** No better status: "other undefined status" for a failure, "other network or routing" while retrying. */
-const OTHER: NoticeStatus = { failure: '5.0.0', delay: '4.4.0' };
-/** X.7.0: security or policy status: an admin must allow or enable something. */
-const POLICY = both('7.0');
-/** X.3.5: system incorrectly configured. */
-const MISCONFIGURED = both('3.5');
+export type { CodeRow, NoticeStatus, Source } from './code-row.js';
 
 const clientIdOf = (f: FixFacts) => f.clientId ?? '<client ID>';
 const delegationFix = (f: FixFacts) =>
