@@ -39,3 +39,6 @@ export const OTHER: NoticeStatus = { failure: '5.0.0', delay: '4.4.0' };
 export const POLICY = both('7.0');
 /** X.3.5: system incorrectly configured. */
 export const MISCONFIGURED = both('3.5');
+
+/** The client ID a delegation fix names. */
+export const clientIdOf = (f: FixFacts) => f.clientId ?? '<client ID>';

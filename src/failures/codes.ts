@@ -10,18 +10,17 @@
  * this table rendered (`workspace-relay explain-error --codes`), and a test keeps the two equal.
  */
 import { FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE, GMAIL_SETTINGS_BASIC_SCOPE } from '../config/index.js';
-import { MISCONFIGURED, OTHER, POLICY, both, type CodeRow } from './code-row.js';
+import { MISCONFIGURED, OTHER, POLICY, both, clientIdOf, type CodeRow } from './code-row.js';
+import { DIRECTORY_CODES } from './codes-directory.js';
 import { DELEGATION_PAGE, type FixFacts } from './context.js';
 
 export type { CodeRow, NoticeStatus, Source } from './code-row.js';
 
-const clientIdOf = (f: FixFacts) => f.clientId ?? '<client ID>';
 const delegationFix = (f: FixFacts) =>
   `authorise client ID ${clientIdOf(f)} for scope ${(f.scopes ?? []).join(',') || '<scopes>'} in ${DELEGATION_PAGE} (changes can take up to 24 h to propagate)`;
 /** The host of a network failure, for its fix (check and the classifier name it; else where to look). */
 const hostPort = (f: FixFacts) => f.host ?? "Google's hosts (port 443; Gmail SMTP 465/587)";
 const hostName = (f: FixFacts) => (f.host ? f.host.replace(/:\d+$/, '') : "Google's hosts");
-const directoryScopes = (f: FixFacts) => (f.scopes ?? []).join(',') || 'the admin.directory.user.readonly and admin.directory.group.readonly scopes';
 const RELAY_PAGE = 'Admin console → Apps → Google Workspace → Gmail → Routing → SMTP relay service';
 const smimeClient = (f: FixFacts) => (f.clientId ? `client ID ${f.clientId}` : 'the S/MIME service account');
 
@@ -165,39 +164,7 @@ export const FAILURE_CODES = {
       `in ${RELAY_PAGE}, allow this relay's public IP address (or require SMTP authentication and set smtpRelay.user and smtpRelay.passwordFile), allow only addresses in your domains, and check that ${f.user ?? 'the sender'} is an address of the workspace`,
   },
 
-  // The Admin SDK Directory API (recipientCheck: directory; smime report --workspace).
-  'directory.delegation': {
-    kind: 'held', from: ['directory'], notice: OTHER,
-    means: 'the directory client ID is not authorised for the directory scopes (unauthorized_client, access_denied)',
-    fix: (f) => `authorise client ID ${clientIdOf(f)} for ${directoryScopes(f)} in ${DELEGATION_PAGE} (changes can take up to 24 h to propagate)`,
-  },
-  'directory.admin_user': {
-    kind: 'held', from: ['directory'], notice: OTHER,
-    means: 'the admin user the directory key acts as does not exist or is suspended (invalid_grant)',
-    fix: (f) => `${f.user ?? 'directory.adminUser'} must be an active admin of the workspace: set directory.adminUser to one`,
-  },
-  'directory.key': {
-    kind: 'held', from: ['directory'], notice: OTHER,
-    means: "Google refused the directory service account's signed token request (invalid_grant, invalid_client, disabled_client)",
-    fix: () => 'check directory.serviceAccountKeyFile (create a new JSON key if it was deleted or disabled) and the system clock (NTP)',
-  },
-  'directory.not_authorized': {
-    kind: 'held', from: ['directory'], notice: OTHER,
-    means: 'the admin user may not read the directory (403 Not Authorized to access this resource/api), or the domain is not this customer\'s',
-    fix: (f) =>
-      `give ${f.user ?? 'directory.adminUser'} an admin role with the Admin API privileges Users → Read and Groups → Read (Admin console → Account → Admin roles), and check that the workspace's domains belong to that Google customer`,
-  },
-  'directory.scope': {
-    kind: 'held', from: ['directory'], notice: OTHER,
-    means: 'the token lacks a directory scope (403 insufficient scopes)',
-    fix: (f) => `ask for and authorise ${directoryScopes(f)} for client ID ${clientIdOf(f)} in ${DELEGATION_PAGE}`,
-  },
-  'directory.api_disabled': {
-    kind: 'held', from: ['directory'], notice: OTHER,
-    means: "the Admin SDK API is not enabled in the directory service account's Cloud project",
-    fix: () => 'enable it: Google Cloud console → APIs & Services → Library → Admin SDK API → Enable',
-  },
-  'directory.unavailable': { kind: 'temporary', from: ['directory'], notice: OTHER, means: 'the Directory API (or its token endpoint) answered 5xx, 429 or something unrecognised' },
+  ...DIRECTORY_CODES,
 
   // The network, and anything else. The fixes name the host (the error's, or check's).
   'delivery.network.dns': {
