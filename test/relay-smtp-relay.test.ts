@@ -141,7 +141,7 @@ describe("relay through Google's SMTP relay service", () => {
     });
     await check({ path: writeConfigFile(dir, doc({})), source: 'flag', isExample: false }, [], io);
     expect(lines).toContain(`workspace clinic: smtp-relay 127.0.0.1:${service.port}, known by this IP address (no AUTH)`);
-    expect(lines).toContain(`  ok    connected to 127.0.0.1:${service.port} with TLS (whether the service relays for this IP address shows when mail is sent)`);
+    expect(lines).toContain(`  ok    127.0.0.1: connected to 127.0.0.1:${service.port} with TLS (whether the service relays for this IP address shows when mail is sent)`);
     service.login = { user: 'relay@clinic.example', pass: 'right' };
     const passwordFile = path.join(dir, 'relay-password');
     writeFileSync(passwordFile, 'wrong\n', { mode: 0o600 });

@@ -83,12 +83,11 @@ describe('the sending scope, chosen by the relay', () => {
     const r = await runCheck(doc);
     expect(r.exit).toBeUndefined();
     expect(r.lines).toContain(`workspace clinic: gmail-api, client ID ${google.sa.clientId} (${google.sa.clientEmail}), scopes automatic (${SEND}, else ${FULL})`);
-    expect(r.lines).toContain(`  ok    alice@clinic.example: Google issues tokens as alice@clinic.example for ${FULL}`);
-    expect(r.lines.find((l) => l.startsWith('  scope in use:'))).toBe(
-      `  scope in use: ${FULL} (the client ID is not authorised for ${SEND}; this scope also lets the key read and delete every mailbox)`,
-    );
-    expect(r.lines).toContain(
-      `  to narrow it, in Admin console → Security → Access and data control → API controls → Domain-wide delegation authorise ${SEND} for client ID ${google.sa.clientId}, then remove ${FULL} (the relay asks for it again at each reload and every hour)`,
+    expect(r.lines.some((l) => l.startsWith('  ok    alice@clinic.example') && l.includes(`Google issues tokens as alice@clinic.example for ${FULL}`))).toBe(true);
+    const scope = r.lines.findIndex((l) => l.includes('scope in use:'));
+    expect(r.lines[scope]).toBe(`  warn  scope in use: ${FULL} (the client ID is not authorised for ${SEND}; this scope also lets the key read and delete every mailbox)`);
+    expect(r.lines[scope + 1]).toBe(
+      `        fix: to narrow it, in Admin console → Security → Access and data control → API controls → Domain-wide delegation authorise ${SEND} for client ID ${google.sa.clientId}, then remove ${FULL} (the relay asks for it again at each reload and every hour)`,
     );
   });
 
@@ -99,7 +98,7 @@ describe('the sending scope, chosen by the relay', () => {
     expect(google.fake.tokenRequests.every((t) => t.ok)).toBe(true);
     expect(logs.events('scope.fallback')).toHaveLength(0);
     const r = await runCheck(doc);
-    expect(r.lines).toContain(`  scope in use: ${SEND} (sending only: the narrowest)`);
+    expect(r.lines).toContain(`  ok    scope in use: ${SEND} (sending only: the narrowest)`);
     expect(r.lines.some((l) => l.includes('to narrow it'))).toBe(false);
   });
 
