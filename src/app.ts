@@ -16,15 +16,7 @@ import { lockSpool, serveQueue } from './control/index.js';
 import type { Config, ListenerConfig, WorkspaceConfig } from './config/index.js';
 import { buildTransports, sendSize, type Transport } from './delivery/index.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
-import {
-  GMAIL_SETTINGS_BASIC_SCOPE,
-  GoogleCredentials,
-  buildRecipientDirectories,
-  createSendAsVerifier,
-  loadServiceAccountKey,
-  type RecipientCheckStats,
-  type SendAsVerifier,
-} from './google/index.js';
+import { buildRecipientDirectories, buildSendAsVerifiers, type RecipientCheckStats } from './google/index.js';
 import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
 import type { Logger } from './log.js';
 import { Backpressure, DeliveryThread, DeliveryTracker, LocalExecutor, Pacer, Scheduler } from './queue/index.js';
@@ -67,23 +59,6 @@ export interface Relay {
   stop(): Promise<void>;
   /** recipientCheck: directory counters per workspace (since the last reload). */
   recipientCheckStats(): Map<string, RecipientCheckStats>;
-}
-
-/**
- * Send-as verifiers of the gmail-api workspaces, when a listener checks From against the sender's
- * verified aliases (verifySendAs). Same service account, its own token with only the
- * gmail.settings.basic scope, so the sending token stays gmail.send alone.
- */
-export function buildSendAsVerifiers(config: Config, logger: Logger, clock: Clock = systemClock): Map<string, SendAsVerifier> {
-  const out = new Map<string, SendAsVerifier>();
-  if (!config.listen.some((l) => l.verifySendAs)) return out;
-  config.workspaces.forEach((w, i) => {
-    if (w.transport !== 'gmail-api' || !w.gmailApi) return;
-    const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`);
-    const credentials = new GoogleCredentials({ key, scopes: [GMAIL_SETTINGS_BASIC_SCOPE], tokenUrl: config.google.tokenUrl });
-    out.set(w.name, createSendAsVerifier({ credentials, apiRootUrl: config.google.apiRootUrl, now: () => clock.now(), logger: logger.child({ workspace: w.name }) }));
-  });
-  return out;
 }
 
 const closeAll = (m: Map<string, Transport>) => Promise.allSettled([...m.values()].map(async (t) => t.close?.()));

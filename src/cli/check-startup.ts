@@ -4,7 +4,7 @@
  * one named check each. The binds: a port the running relay holds is its own (`status` over the
  * control socket says which), so only the others are bound and let go.
  */
-import { buildSendAsVerifiers } from '../app.js';
+import { buildSendAsVerifiers } from '../google/index.js';
 import type { Config } from '../config/index.js';
 import { ControlError, controlRequest, controlSocketPath, formatDuration, type RelayStatus } from '../control/index.js';
 import { buildTransports } from '../delivery/index.js';

@@ -10,11 +10,9 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import type { Config, WorkspaceConfig } from '../config/schema.js';
-import { readSecretFile } from '../config/secrets.js';
+import { readSecretFile, type Config, type WorkspaceConfig } from '../config/index.js';
 import { classify, type ClassifyContext } from '../failures/index.js';
-import { GoogleCredentials, createDirectoryClient, loadServiceAccountKey } from '../google/index.js';
-import type { DelegationCheck } from '../google/diagnose.js';
+import { GoogleCredentials, createDirectoryClient, loadServiceAccountKey, type DelegationCheck } from '../google/index.js';
 
 interface Upstream {
   host: string;

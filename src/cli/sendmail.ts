@@ -13,10 +13,9 @@
 import os from 'node:os';
 import nodemailer from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
-import type { Config } from '../config/schema.js';
+import { configErrorReport, loadConfig, type Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
-import { configErrorReport, loadConfig } from '../config/load.js';
-import { clientFilter } from '../smtp/client-networks.js';
+import { clientFilter } from '../smtp/index.js';
 import { chooseConfig } from './context.js';
 import { CliExit, EXIT_CONFIG, EXIT_DATAERR, EXIT_NOUSER, EXIT_OK, EXIT_SOFTWARE, EXIT_TEMPFAIL, EXIT_USAGE } from './exit-codes.js';
 import { SendmailUsageError, parseSendmailArgs } from './sendmail-args.js';

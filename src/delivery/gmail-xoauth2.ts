@@ -7,9 +7,8 @@
  * such (a revoked delegation holds the mail); a login Gmail refuses even with a new token is
  * `delivery.xoauth2.refused`. The SMTP work is smtp-upstream.ts.
  */
-import type { WorkspaceConfig } from '../config/schema.js';
-import { FULL_MAIL_SCOPE } from '../config/atoms.js';
-import type { GoogleCredentials } from '../google/credentials.js';
+import { FULL_MAIL_SCOPE, type WorkspaceConfig } from '../config/index.js';
+import type { GoogleCredentials } from '../google/index.js';
 import type { Logger } from '../log.js';
 import { createSmtpUpstream } from './smtp-upstream.js';
 import type { Transport } from './types.js';

@@ -5,8 +5,7 @@
  * honoured (every Bcc header is stripped). The service's own answers (daily and peak limits,
  * relay denied) are classified in src/failures/smtp-relay.ts; the SMTP work is smtp-upstream.ts.
  */
-import { readSecretFile } from '../config/secrets.js';
-import type { WorkspaceConfig } from '../config/schema.js';
+import { readSecretFile, type WorkspaceConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { createSmtpUpstream, type SmtpLogin } from './smtp-upstream.js';
 import type { Transport } from './types.js';

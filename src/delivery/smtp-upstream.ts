@@ -25,7 +25,7 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { ConfigError, DeliveryError, errorText } from '../errors.js';
 import { classify, type ClassifyContext } from '../failures/index.js';
 import type { Logger } from '../log.js';
-import type { MessageMeta } from '../spool/types.js';
+import type { MessageMeta } from '../spool/index.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import { transportChanges } from './send-size.js';
 import type { DeliveryResult, OutboundMessage, Transport } from './types.js';

@@ -6,8 +6,7 @@
  * XOAUTH2 and relay-service transports.
  */
 import type { Logger } from '../log.js';
-import { readSecretFile } from '../config/secrets.js';
-import type { WorkspaceConfig } from '../config/schema.js';
+import { readSecretFile, type WorkspaceConfig } from '../config/index.js';
 import type { Transport } from './types.js';
 import { createSmtpUpstream } from './smtp-upstream.js';
 

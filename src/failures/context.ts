@@ -1,6 +1,6 @@
-import type { TransportName } from '../config/transports.js';
+import type { TransportName } from '../config/index.js';
 
-export { SMTP_TRANSPORTS, type TransportName } from '../config/transports.js';
+export { SMTP_TRANSPORTS, type TransportName } from '../config/index.js';
 
 /** What classify() needs to know beyond the error itself, to pick the code and name the fix. */
 export interface ClassifyContext {

@@ -14,7 +14,7 @@
  *    go out: a message without recipients has nowhere to go.
  */
 import type { DeliveryError } from '../errors.js';
-import { FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE } from '../config/atoms.js';
+import { FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE } from '../config/index.js';
 import { classify, codeRow, type FailureCode } from '../failures/index.js';
 import type { GoogleCredentials } from './credentials.js';
 import { SEND_SCOPE_LADDER, narrowingAdvice } from './scope-ladder.js';

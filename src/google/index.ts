@@ -5,3 +5,4 @@ export * from './diagnose.js';
 export * from './scope-ladder.js';
 export * from './directory.js';
 export * from './recipient-directory.js';
+export * from './send-as-verifiers.js';

@@ -15,7 +15,7 @@
  * Subaddresses are looked up without their tag (bob+scans@ is bob@'s mail); case does not matter.
  * It never rejects: what to reply is policy's decision (src/policy/recipient-existence.ts).
  */
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { GoogleCredentials } from './credentials.js';

@@ -19,7 +19,7 @@
  * gmail.send. Explicit scopes (one rung, `automatic: false`) are used as written.
  */
 import { classify } from '../failures/index.js';
-import { FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE } from '../config/atoms.js';
+import { FULL_MAIL_SCOPE, GMAIL_SEND_SCOPE } from '../config/index.js';
 import type { Logger } from '../log.js';
 
 /** What the relay asks for to send through the Gmail API, narrowest first. */

@@ -4,7 +4,7 @@
  * several transactions, each would reach every header recipient again. Keyed on the sending user
  * and the sha256 of the exact bytes; decided under a per-key lock; remembered on disk.
  */
-import { honoursEnvelope } from '../config/transports.js';
+import { honoursEnvelope } from '../config/index.js';
 import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DeliveryResult, Transport } from '../delivery/index.js';

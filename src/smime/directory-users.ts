@@ -7,8 +7,7 @@
  * name's `directory` (the recipient check's: the same two read-only scopes). The users listed
  * are the active ones (not suspended or archived) of the workspace's domains, when it names any.
  */
-import { describeIssue, formatKeyPath } from '../config/load.js';
-import { directorySchema, type DirectoryConfig } from '../config/directory-schema.js';
+import { describeIssue, formatKeyPath, directorySchema, type DirectoryConfig } from '../config/index.js';
 import { ConfigError, DeliveryError } from '../errors.js';
 import { GoogleCredentials, createDirectoryClient, listWorkspaceUsers, loadServiceAccountKey, type ServiceAccountKey } from '../google/index.js';
 import { smimeWorkspaceFor, type SmimeConfig } from './config.js';
