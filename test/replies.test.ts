@@ -12,6 +12,8 @@ const SAMPLES: { [N in ReplyName]: ReplyArgs<N> } = {
   tooManyConnections: {},
   tooManyFromClient: { address: '192.0.2.7' },
   shuttingDown: {},
+  proxyOnly: {},
+  proxyHeaderMissing: {},
   badSequence: {},
   localError: {},
   commandTimeout: { seconds: 60 },

@@ -92,6 +92,13 @@ export const listenerSchema = z
      * outside). Read-receipt and error headers are held to the workspace regardless. docs/edge.md.
      */
     allowOutsideReplyAddresses: z.boolean().default(false),
+    /**
+     * Behind a TCP load balancer (HAProxy send-proxy / send-proxy-v2): connections from these
+     * networks must open with a PROXY protocol header (v1 or v2), whose client address allow,
+     * the connection limits, the login throttle and the logs then use; any other peer is refused.
+     * docs/proxy-protocol.md.
+     */
+    proxyProtocol: z.strictObject({ trusted: z.array(cidrSchema).min(1) }).optional(),
     maxConnections: z.number().int().min(1).default(100),
     maxConnectionsPerClient: z.number().int().min(1).default(20),
     /**

@@ -49,6 +49,10 @@ export const REPLIES = {
   tooManyFromClient: entry('session.too_many_from_client', 421, '4.7.0', (a: { address: string }) => `too many connections from ${a.address}, try again later`),
   /** The listener is closing (shutdown): at connect or at any later command but DATA in progress. */
   shuttingDown: entry('session.shutting_down', 421, '4.3.2', () => 'shutting down, try again later'),
+  /** listen[].proxyProtocol: a peer not in proxyProtocol.trusted (a device connecting around the balancer): then closed. */
+  proxyOnly: entry('proxy.untrusted_peer', 554, '5.7.1', () => 'this listener takes connections only through its load balancer'),
+  /** listen[].proxyProtocol: a trusted balancer sent no PROXY header in time (send-proxy missing on its side): then closed. */
+  proxyHeaderMissing: entry('proxy.header_missing', 421, '4.7.0', () => 'no PROXY protocol header from the load balancer, closing connection'),
   /** No transaction (should not happen: smtp-server checks the order itself). */
   badSequence: entry('session.bad_sequence', 503, '5.5.1', () => 'need MAIL command first'),
   /** A command line not complete limits.commandTimeout after its first byte (slowloris): then closed. */

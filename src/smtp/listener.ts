@@ -23,7 +23,8 @@ import { onMailFrom, onRcptTo } from './envelope.js';
 import { checkListenerConfig, disabledCommands, needsRestart, tunables } from './listener-settings.js';
 import { deviceOf, type Runtime } from './runtime.js';
 import { drainAndClose } from './shutdown.js';
-import { ConnectionRegistry, boundAddress, installSmtpServerInternals, sendReply, updateServerOptions } from './smtp-server-internals.js';
+import { proxyStep } from './proxy-protocol.js';
+import { ConnectionRegistry, boundAddress, installSmtpServerInternals, sendReply, takeOverProxyHeaders, updateServerOptions } from './smtp-server-internals.js';
 import { isLegacyVersion, loadTlsOptions } from './tls-settings.js';
 import type { Listener, ListenerDeps, SessionState } from './types.js';
 
@@ -196,6 +197,8 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
   };
   const server = new SMTPServer(options);
   const registry = new ConnectionRegistry(server);
+  // listen[].proxyProtocol: the client address from the balancer's PROXY header (proxy-protocol.ts)
+  takeOverProxyHeaders(server, proxyStep({ listener: () => current, config: deps.config, clock, logger, name }));
   // limits.commandTimeout and limits.minDataRate (slowloris): 421 4.4.2, logged, closed
   const deadlines = new Deadlines({
     connections: () => registry.served(),

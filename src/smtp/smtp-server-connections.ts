@@ -2,7 +2,8 @@
  * smtp-server's private connection and server fields, read in one place (listed, with the
  * patches, in smtp-server-internals.ts, whose guard checks they are still there): what a
  * connection's input is doing (for the deadlines), every connection until its socket has closed,
- * and the listening socket. Imported through smtp-server-internals.ts.
+ * the listening socket, and the PROXY step put in smtp-server's place (listen[].proxyProtocol).
+ * Imported through smtp-server-internals.ts.
  */
 import type { Socket } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
@@ -101,4 +102,38 @@ export function boundAddress(server: SMTPServer) {
 /** Change options of a running server (reload): smtp-server reads them at each use. */
 export function updateServerOptions(server: SMTPServer, options: object): void {
   Object.assign(server.options, options);
+}
+
+/** What a PROXY step gives smtp-server for a connection it accepts (empty: the socket's own address). */
+export interface ProxiedSocketOptions {
+  remoteAddress?: string;
+  remotePort?: number;
+}
+
+interface ProxyInternals {
+  _expectsProxyHeader(socket: Socket): boolean;
+  _handleProxy(socket: Socket, callback: (err: Error | null, socketOptions?: object) => void): void;
+}
+
+/**
+ * Put our PROXY step in smtp-server's place on this server: while `active()` (asked per accepted
+ * connection), `accept` reads the header (or refuses) and resolves the client, or null once it
+ * has dropped the socket; otherwise smtp-server's own step runs (which, without useProxy, only
+ * names the session).
+ */
+export function takeOverProxyHeaders(server: SMTPServer, step: { active(): boolean; accept(socket: Socket): Promise<ProxiedSocketOptions | null> }): void {
+  const s = server as unknown as ProxyInternals;
+  const expects = s._expectsProxyHeader.bind(server);
+  const original = s._handleProxy.bind(server);
+  s._expectsProxyHeader = (socket) => step.active() || expects(socket);
+  s._handleProxy = (socket, callback) => {
+    if (!step.active()) return original(socket, callback);
+    step.accept(socket).then(
+      (client) => (client ? callback(null, client) : callback(new Error('PROXY step dropped the connection'))),
+      (err: unknown) => {
+        socket.destroy();
+        callback(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  };
 }

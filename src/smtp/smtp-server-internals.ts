@@ -21,10 +21,17 @@
  *   `_upgrading`, `_parser`; SMTPStream (the command parser) `_remainder` (a command line not yet
  *   complete), `_dataMode`, `dataBytes` (for limits.commandTimeout and limits.minDataRate);
  *   SMTPServer `_pendingSockets`; and `server.server` (the net.Server);
- * - `server.options` changed on reload (smtp-server reads them at each use).
+ * - `server.options` changed on reload (smtp-server reads them at each use);
+ * - SMTPServer `_expectsProxyHeader` and `_handleProxy` replaced per server (takeOverProxyHeaders):
+ *   smtp-server reads only PROXY v1, and trusts a list of single addresses; our step
+ *   (proxy-protocol.ts) reads v1 and v2, trusts networks, and refuses other peers. It runs where
+ *   smtp-server's own does: after accept, under its pre-session guard (`_pendingSockets`, so a
+ *   shutdown destroys a socket still in the header), and before an implicit TLS handshake; the
+ *   client address goes to SMTPConnection as `socketOptions.remoteAddress` / `remotePort`.
  *
- * The reads of connection and server fields (the last three items) are in
- * smtp-server-connections.ts, re-exported here, so this file stays the one door to them.
+ * The reads of connection and server fields (`server.connect` to the end but the PROXY step's
+ * requirements) are in smtp-server-connections.ts, re-exported here, so this file stays the one
+ * door to them.
  *
  * The guard (installSmtpServerInternals, run by every startListener) checks that the installed
  * smtp-server's code still has each piece this relies on, and refuses to start, naming what
@@ -37,7 +44,17 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { RelayError } from '../errors.js';
 
-export { ConnectionRegistry, boundAddress, closePort, connectionInput, sendReply, updateServerOptions, type ConnectionInput } from './smtp-server-connections.js';
+export {
+  ConnectionRegistry,
+  boundAddress,
+  closePort,
+  connectionInput,
+  sendReply,
+  takeOverProxyHeaders,
+  updateServerOptions,
+  type ConnectionInput,
+  type ProxiedSocketOptions,
+} from './smtp-server-connections.js';
 
 type Method = ((...args: unknown[]) => unknown) & { [ORIGINAL_OF]?: Method };
 /** On a patched method: the original it replaced (a symbol of the registry, so a second copy of
@@ -61,6 +78,7 @@ export function readSmtpServerSources(): SmtpServerSources {
     SMTPStream: String(SMTPStream),
     SMTPServer: String(SMTPServer),
     'SMTPServer.connect': String((SMTPServer.prototype as unknown as Record<'connect', Method>).connect),
+    'SMTPServer._acceptSocket': String((SMTPServer.prototype as unknown as Record<'_acceptSocket', Method>)._acceptSocket),
   };
 }
 
@@ -102,6 +120,17 @@ export const REQUIREMENTS: readonly { source: string; use: string; needs: readon
   { source: 'SMTPConnection', use: 'limits.commandTimeout and limits.minDataRate', needs: ['this._parser = this._createParser();', 'this._parser = false;', 'this._dataStream = parser.startDataMode('] },
   { source: 'SMTPServer.connect', use: 'shutdown (every connection until its socket closes)', needs: ['new SMTPConnection(this, socket', 'this.connections.add(connection)'] },
   { source: 'SMTPServer', use: 'shutdown (handshakes in progress, the listening socket)', needs: ['this._pendingSockets = new Map()', 'this.server = net.createServer('] },
+  {
+    source: 'SMTPServer',
+    use: 'listen[].proxyProtocol (the PROXY step before the session and before implicit TLS)',
+    needs: ['let release = this._acceptSocket(socket, handshake);', 'this._handleProxy(socket, (err, socketOptions) => {', 'this.connect(socket, socketOptions);', 'this._upgrade(socket, (err, tlsSocket) => {', 'this.connect(tlsSocket, socketOptions);'],
+  },
+  { source: 'SMTPServer._acceptSocket', use: 'listen[].proxyProtocol (guarded until the session starts)', needs: ['!this._expectsProxyHeader(socket)', 'this._pendingSockets.set(socket, socket);'] },
+  {
+    source: 'SMTPConnection',
+    use: 'listen[].proxyProtocol (the client address carried)',
+    needs: ['options.id ||', 'this.remoteAddress = normalizeAddress(options.remoteAddress || this._socket.remoteAddress);', 'this.remotePort = Number(options.remotePort || this._socket.remotePort) || 0;'],
+  },
 ];
 
 /** Each requirement the given sources no longer meet, as "source: missing `code` (used for …)". */
