@@ -56,12 +56,25 @@ export class EdgeClient {
   /** Connect (plain, or implicit TLS with `tls`) and read the greeting. */
   static async connect(
     port: number,
-    options: { tls?: TlsClientOptions; host?: string; localAddress?: string; early?: string } = {},
+    options: { tls?: TlsClientOptions; host?: string; localAddress?: string; early?: string; proxy?: Buffer } = {},
   ): Promise<{ client: EdgeClient; greeting: Reply }> {
     const host = options.host ?? '127.0.0.1';
     const local = options.localAddress ? { localAddress: options.localAddress } : {};
-    const socket: net.Socket = options.tls ? tls.connect({ port, host, ...local, ...tlsOptions(options.tls) }) : net.connect({ port, host, ...local });
+    let socket: net.Socket;
+    if (options.proxy) {
+      // as a balancer does: the PROXY header first, then (implicit TLS) the handshake
+      const tcp = net.connect({ port, host, ...local });
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('connect', () => resolve());
+        tcp.once('error', reject);
+      });
+      tcp.write(options.proxy);
+      socket = options.tls ? tls.connect({ socket: tcp, ...tlsOptions(options.tls) }) : tcp;
+    } else {
+      socket = options.tls ? tls.connect({ port, host, ...local, ...tlsOptions(options.tls) }) : net.connect({ port, host, ...local });
+    }
     await new Promise<void>((resolve, reject) => {
+      if (options.proxy && !options.tls) return resolve();
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
     });
