@@ -17,7 +17,7 @@ import { waitUntil } from './support/harness.js';
 
 const PASSWORD = 'Ehr-Device-Pw-7';
 const IN_CI = Boolean(process.env.CI) && process.env.CI !== 'false';
-const INSTALL_TOOLS = 'sudo apt-get install swaks libnet-ssleay-perl libio-socket-ssl-perl curl python3 openssl';
+const INSTALL_TOOLS = 'sudo apt-get install swaks libnet-ssleay-perl libio-socket-ssl-perl curl python3 openssl haproxy';
 
 /** Null when the tool runs and can do what these tests need; otherwise what is wrong with it. */
 function probe(command: string, args: string[], check: (out: string) => boolean, cannot: string): string | null {
