@@ -118,6 +118,13 @@ export class FakeGoogle {
   readonly sent: SentMessage[] = [];
   /** Sends refused by a per-user rate limit (rateLimitUser), with when they arrived. */
   readonly rateLimited: { user: string; at: number }[] = [];
+  /**
+   * Gmail's rolling 24 h per-user message limit, made tight for a test (Google's is 2,000): a send
+   * beyond this many by one user is answered 429 "Daily user sending limit exceeded" and recorded
+   * in `quotaRefused`. Undefined: no limit.
+   */
+  dailyQuota: number | undefined;
+  readonly quotaRefused: { user: string; at: number }[] = [];
   /** user → until when Gmail answers 429 to that user's sends, and the "Retry after" text it states. */
   private readonly userLimits = new Map<string, { until: number; stated: string }>();
   /** Every Gmail API request, answered or not. */
@@ -466,6 +473,10 @@ export class FakeGoogle {
     }
     if (this.disabledUsers.has(grant.sub)) {
       return gmailError(400, 'Mail service not enabled', 'FAILED_PRECONDITION', 'failedPrecondition');
+    }
+    if (this.dailyQuota !== undefined && this.sent.filter((m) => m.user === grant.sub).length >= this.dailyQuota) {
+      this.quotaRefused.push({ user: grant.sub, at: Date.now() });
+      return gmailError(429, 'Daily user sending limit exceeded.', 'RESOURCE_EXHAUSTED', 'rateLimitExceeded');
     }
     return null;
   }
