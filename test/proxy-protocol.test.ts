@@ -154,4 +154,18 @@ describe('PROXY protocol on a listener', () => {
     }
   });
 
+
+  it('a reload turns proxyProtocol on or off for the next connection', async () => {
+    const listen = env.config.listen.map((l) => ({ ...l }));
+    const plain = { ...listen[2]!, proxyProtocol: undefined };
+    await env.relay.reload({ ...env.config, listen: [listen[0]!, listen[1]!, plain] });
+    const direct = await EdgeClient.connect(env.ports[2]!);
+    expect(direct.greeting.code).toBe(220);
+    await direct.client.quit();
+    await env.relay.reload({ ...env.config, listen });
+    const proxied = await EdgeClient.connect(env.ports[2]!, { proxy: proxyV1('127.0.0.1') });
+    expect(proxied.greeting.code).toBe(220);
+    await proxied.client.quit();
+    expect(env.logs.events('proxy.client').at(-1)).toMatchObject({ listener: 'lbself', client: '127.0.0.1' });
+  });
 });
