@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
 import { EdgeClient, mail } from './support/edge-client.js';
 import { startEdge, type EdgeEnv } from './support/edge.js';
 import { waitUntil } from './support/harness.js';
@@ -167,5 +168,22 @@ describe('PROXY protocol on a listener', () => {
     expect(proxied.greeting.code).toBe(220);
     await proxied.client.quit();
     expect(env.logs.events('proxy.client').at(-1)).toMatchObject({ listener: 'lbself', client: '127.0.0.1' });
+  });
+});
+
+describe('proxyProtocol in the config', () => {
+  const base = { workspaces: [{ name: 'c', domains: ['c.example'], transport: 'gmail-api' as const, gmailApi: { serviceAccountKeyFile: '/k.json' } }], queue: { dir: '/tmp/spool' } };
+  it.each([
+    [{ trusted: [] }, 'listen[0].proxyProtocol.trusted: list the load balancers\' addresses, e.g. ["10.0.0.2/32"]; or remove proxyProtocol'],
+    [{ trusted: ['0.0.0.0/0'] }, 'listen[0].proxyProtocol.trusted[0]: trusting every address lets any client choose the address the relay sees: list the balancers only'],
+    [{ trusted: ['10.0.0.0/33'] }, 'listen[0].proxyProtocol.trusted[0]: "10.0.0.0/33" is not a network'],
+    [{ trusted: ['10.0.0.2'], send: 'v2' }, 'listen[0].proxyProtocol: unknown key send'],
+  ])('%j is refused, naming the key and the fix', (proxyProtocol, message) => {
+    expect(() => parseConfig({ ...base, listen: [{ port: 25, proxyProtocol }] })).toThrow(message);
+  });
+
+  it('the balancers as networks, IPv4 and IPv6', () => {
+    const config = parseConfig({ ...base, listen: [{ port: 25, proxyProtocol: { trusted: ['10.0.0.2', 'fd00::/64'] } }] });
+    expect(config.listen[0]!.proxyProtocol!.trusted.map((n) => n.text)).toEqual(['10.0.0.2/32', 'fd00::/64']);
   });
 });

@@ -98,7 +98,13 @@ export const listenerSchema = z
      * the connection limits, the login throttle and the logs then use; any other peer is refused.
      * docs/proxy-protocol.md.
      */
-    proxyProtocol: z.strictObject({ trusted: z.array(cidrSchema).min(1) }).optional(),
+    proxyProtocol: z
+      .strictObject({
+        trusted: z
+          .array(cidrSchema.refine((n) => n.prefix > 0, 'trusting every address lets any client choose the address the relay sees: list the balancers only'))
+          .min(1, 'list the load balancers\' addresses, e.g. ["10.0.0.2/32"]; or remove proxyProtocol'),
+      })
+      .optional(),
     maxConnections: z.number().int().min(1).default(100),
     maxConnectionsPerClient: z.number().int().min(1).default(20),
     /**
