@@ -65,6 +65,8 @@ describe('PROXY header: malformed ones are refused', () => {
     ['v1 extra field', b('PROXY TCP4 192.0.2.7 127.0.0.1 1 2 3\r\n'), 'v1 line is not PROXY <proto> <src> <dst> <sport> <dport>'],
     ['v1 double space', b('PROXY TCP4  192.0.2.7 127.0.0.1 1 2\r\n'), 'v1 line is not PROXY <proto> <src> <dst> <sport> <dport>'],
     ['v1 TCP4 with IPv6', b('PROXY TCP4 ::1 ::1 1 2\r\n'), 'v1 addresses are not IPv4'],
+    ['v1 IPv6 with a zone', b('PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n'), 'v1 addresses are not IPv6'],
+    ['v1 IPv6 zone only (found by the fuzz test)', b('PROXY TCP6 00::%00.10.10.0 ::1 0 25\r\n'), 'v1 addresses are not IPv6'],
     ['v1 TCP6 with IPv4', b('PROXY TCP6 192.0.2.7 127.0.0.1 1 2\r\n'), 'v1 addresses are not IPv6'],
     ['v1 host name', b('PROXY TCP4 evil.example 127.0.0.1 1 2\r\n'), 'v1 addresses are not IPv4'],
     ['v1 address with a newline payload', b('PROXY TCP4 192.0.2.7\r\nMAIL FROM:<x@y> 127.0.0.1 1 2\r\n'), 'v1 line is not PROXY <proto> <src> <dst> <sport> <dport>'],

@@ -67,7 +67,8 @@ function parseV1(buf: Buffer): ProxyHeader {
   if (proto !== 'TCP4' && proto !== 'TCP6') return invalid('v1 protocol is not TCP4, TCP6 or UNKNOWN');
   if (parts.length !== 6) return invalid('v1 line is not PROXY <proto> <src> <dst> <sport> <dport>');
   const [, , src, dst, sport, dport] = parts as [string, string, string, string, string, string];
-  const isAddress = proto === 'TCP4' ? isIPv4 : isIPv6;
+  // plain addresses only: Node's isIPv6 also takes a zone (fe80::1%eth0), which names no client
+  const isAddress = proto === 'TCP4' ? isIPv4 : (a: string) => isIPv6(a) && !a.includes('%');
   if (!isAddress(src) || !isAddress(dst)) return invalid(`v1 addresses are not ${proto === 'TCP4' ? 'IPv4' : 'IPv6'}`);
   for (const p of [sport, dport]) if (!PORT.test(p) || Number(p) > 65535) return invalid('v1 port is not 0-65535');
   return { kind: 'proxied', version: 1, length, address: src.toLowerCase(), port: Number(sport) };
