@@ -1,15 +1,15 @@
 /**
  * listen[].proxyProtocol on a real relay, with the headers a balancer writes (v1, v2), sent by
- * the test from 127.0.0.1 (the trusted balancer): the carried client address decides allow and
- * the per-client limits, and is what the logs and the spool record; a peer that is not trusted,
+ * the test from 127.0.0.1 (the trusted balancer): the carried client address decides allow, the
+ * per-client limits and the login throttle, and is what the logs and the spool record; a peer that is not trusted,
  * a trusted one without a header, and a broken header are each dropped and logged; an implicit
  * TLS listener reads the header before its handshake. (Through a real HAProxy: haproxy.test.ts.)
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { EdgeClient, mail } from './support/edge-client.js';
-import { startEdge, type EdgeEnv } from './support/edge.js';
+import { EdgeClient, b64, mail } from './support/edge-client.js';
+import { deviceHash, startEdge, type EdgeEnv } from './support/edge.js';
 import { waitUntil } from './support/harness.js';
 import { proxyV1, proxyV2 } from './support/proxy-header.js';
 
@@ -185,5 +185,35 @@ describe('proxyProtocol in the config', () => {
   it('the balancers as networks, IPv4 and IPv6', () => {
     const config = parseConfig({ ...base, listen: [{ port: 25, proxyProtocol: { trusted: ['10.0.0.2', 'fd00::/64'] } }] });
     expect(config.listen[0]!.proxyProtocol!.trusted.map((n) => n.text)).toEqual(['10.0.0.2/32', 'fd00::/64']);
+  });
+});
+
+describe('the login throttle behind a balancer', () => {
+  let env: EdgeEnv;
+  beforeAll(async () => {
+    env = await startEdge({
+      listen: () => [{ port: 0, allow: ['192.0.2.0/24'], proxyProtocol: { trusted: ['127.0.0.1'] }, auth: { allowPlaintext: true }, greetingDelay: 0 }],
+      devices: [{ username: 'ehr', passwordHash: await deviceHash('right'), workspace: 'clinic' }],
+      auth: { throttle: { failures: 3, addressFailures: 10, window: '10m', block: '10m' } },
+    });
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  async function login(client: string, pass: string) {
+    const { client: c, greeting } = await EdgeClient.connect(env.ports[0]!, { proxy: proxyV2(client) });
+    expect(greeting.code).toBe(220);
+    await c.cmd('EHLO device.test');
+    const r = await c.cmd(`AUTH PLAIN ${b64(`\0ehr\0${pass}`)}`);
+    await c.quit();
+    return r;
+  }
+
+  it('counts failures per carried client: one guesser is blocked, a device at another address behind the same balancer is not', async () => {
+    for (let i = 0; i < 3; i++) expect((await login('192.0.2.50', `wrong-${i}`)).code).toBe(535);
+    expect((await login('192.0.2.50', 'right')).code).toBe(454);
+    expect((await login('192.0.2.51', 'right')).code).toBe(235);
+    expect(env.logs.events('auth.throttled').at(-1)).toMatchObject({ client: '192.0.2.50' });
   });
 });
