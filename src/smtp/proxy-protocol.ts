@@ -12,6 +12,8 @@ import { smtpReply } from '../replies/index.js';
 import { clientFilter, type ClientFilter } from './client-networks.js';
 import { readProxyHeader } from './proxy-reader.js';
 
+const REPLY_LINGER_MS = 1000;
+
 export interface ProxyStepDeps {
   listener: () => ListenerConfig;
   config: () => Config;
@@ -49,9 +51,11 @@ export function proxyStep(deps: ProxyStepDeps): ProxyStep {
   const drop = (socket: Socket, event: string, reason: string, reply: { responseCode: number; message: string } | null) => {
     deps.logger.warn({ event, listener: deps.name, peer: socket.remoteAddress ?? null, reason }, 'connection dropped before the SMTP session');
     socket.on('error', () => undefined);
-    if (reply && socket.writable) socket.end(`${reply.responseCode} ${reply.message}\r\n`);
-    // a peer that keeps its side open is cut off shortly after the reply is flushed
-    deps.clock.setTimeout(() => socket.destroy(), reply ? 1000 : 0).unref();
+    if (!reply || !socket.writable) return void socket.destroy();
+    socket.end(`${reply.responseCode} ${reply.message}\r\n`);
+    // a peer that keeps its side open is cut off once the reply has had time to leave (a socket
+    // matter, on Node's timer like smtp-server's own socket timeouts, not the relay's Clock)
+    setTimeout(() => socket.destroy(), REPLY_LINGER_MS).unref();
   };
 
   return {
