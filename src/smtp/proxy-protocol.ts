@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Clock } from '../clock.js';
-import type { Config, ListenerConfig } from '../config/schema.js';
+import type { Config, ListenerConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { smtpReply } from '../replies/index.js';
 import { clientFilter, type ClientFilter } from './client-networks.js';
