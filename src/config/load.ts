@@ -3,10 +3,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import YAML from 'yaml';
-import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { resolveConfigPaths } from './paths.js';
+import { describeIssue, formatKeyPath, issueLines } from './issues.js';
+import { withPractices } from './practices.js';
 import { configSchema, type Config } from './schema.js';
+
+export { configErrorReport, describeIssue, formatKeyPath } from './issues.js';
 
 /** The example config shipped in the repo: `npm start` with no config uses it (dry run). */
 export const EXAMPLE_CONFIG_PATH = path.resolve(
@@ -14,33 +17,11 @@ export const EXAMPLE_CONFIG_PATH = path.resolve(
   '../../config/workspace-relay.example.yaml',
 );
 
-export function formatKeyPath(keys: readonly PropertyKey[]): string {
-  let out = '';
-  for (const k of keys) {
-    if (typeof k === 'number') out += `[${k}]`;
-    else {
-      const s = String(k);
-      out += /^[A-Za-z_][\w-]*$/.test(s) ? (out ? `.${s}` : s) : `["${s}"]`;
-    }
-  }
-  return out;
-}
-
-export function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') {
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} (check the spelling against config/workspace-relay.example.yaml)`;
-  }
-  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
-    return `is required (${issue.expected})`;
-  }
-  return issue.message;
-}
-
 /** Validate an already-parsed document. `source` names the file in errors. */
 export function parseConfig(doc: unknown, source = 'config'): Config {
   const result = configSchema.safeParse(doc ?? {});
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${formatKeyPath(i.path) || '(top level)'}: ${describeIssue(i)}`);
+    const lines = issueLines(result.error.issues);
     const first = result.error.issues[0]!;
     throw new ConfigError(formatKeyPath(first.path), `${describeIssue(first)}`, {
       cause: new Error(`${source} is not valid:\n${lines.join('\n')}`),
@@ -49,9 +30,14 @@ export function parseConfig(doc: unknown, source = 'config'): Config {
   return deepFreeze(result.data);
 }
 
-/** Read and validate the YAML file at `file`; relative paths in it are relative to its directory. */
-export function loadConfig(file: string): Config {
-  return parseConfig(readConfigDocument(file), file);
+/**
+ * Read and validate the YAML file at `file` and the practice files it includes; relative paths in
+ * each are relative to its own directory. `running`: the config in force, at a reload (a broken
+ * practice file keeps that practice's running settings: src/config/practices.ts).
+ */
+export function loadConfig(file: string, running?: Config): Config {
+  const main = parseConfig(readConfigDocument(file), file);
+  return main.include.length ? deepFreeze(withPractices(main, file, running)) : main;
 }
 
 /**
@@ -70,12 +56,6 @@ export function readConfigDocument(file: string): unknown {
     throw new ConfigError('', `${file} is not valid YAML: ${doc.errors[0]!.message}`);
   }
   return resolveConfigPaths(doc.toJS(), path.dirname(path.resolve(file)));
-}
-
-/** All the problems of a config error, one per line (the first is the error's own message). */
-export function configErrorReport(err: ConfigError): string {
-  const cause = err.cause instanceof Error ? err.cause.message : '';
-  return cause || err.message;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -30,7 +30,17 @@ const gmailApiSchema = z.strictObject({
 
 const TRANSPORT_SECTION = { 'gmail-api': 'gmailApi', smtp: 'smtp', 'gmail-xoauth2': 'gmailXoauth2', 'smtp-relay': 'smtpRelay', outbox: 'outbox' } as const;
 
-const workspaceSchema = z
+/** A practice's own limits (answered for that practice only: 452 4.3.1 / 450 4.7.1 at MAIL FROM). */
+const workspaceLimitsSchema = z
+  .strictObject({
+    /** Messages of this workspace waiting for delivery (queued or being sent). */
+    queued: z.number().int().min(1).optional(),
+    /** Messages of this workspace accepted in the last hour. */
+    acceptedPerHour: z.number().int().min(1).optional(),
+  })
+  .prefault({});
+
+export const workspaceSchema = z
   .strictObject({
     name: z
       .string()
@@ -55,6 +65,7 @@ const workspaceSchema = z
     postmaster: email.optional(),
     /** Where alerts about held mail and broken delegation go (an admin inside the workspace). */
     notify: email.nullable().default(null),
+    limits: workspaceLimitsSchema,
   })
   .superRefine((w, ctx) => {
     const section = TRANSPORT_SECTION[w.transport];
@@ -103,11 +114,52 @@ const workspaceSchema = z
     }
   });
 
+type WorkspaceOut = z.output<typeof workspaceSchema>;
+
+/**
+ * Within one file (the main one, or a practice file): workspace names and domains distinct,
+ * listeners and devices naming its workspaces, device names distinct, device addresses inside.
+ */
+export function checkReferences(
+  c: { workspaces: readonly WorkspaceOut[]; listen: readonly { workspace?: string | undefined }[]; devices: readonly z.output<typeof deviceSchema>[] },
+  ctx: z.RefinementCtx,
+  hint = '',
+): void {
+  checkDistinctWorkspaces(c.workspaces, ctx, 'workspace');
+  const names = new Set(c.workspaces.map((w) => w.name));
+  const known = `one of: ${[...names].join(', ')}${hint}`;
+  c.listen.forEach((l, i) => {
+    if (l.workspace !== undefined && !names.has(l.workspace)) {
+      ctx.addIssue({ code: 'custom', path: ['listen', i, 'workspace'], message: `no workspace "${l.workspace}" (${known})` });
+    }
+  });
+  const users = new Set<string>();
+  c.devices.forEach((d, i) => {
+    if (!names.has(d.workspace)) {
+      ctx.addIssue({ code: 'custom', path: ['devices', i, 'workspace'], message: `no workspace "${d.workspace}" (${known})` });
+    }
+    if (users.has(d.username)) {
+      ctx.addIssue({ code: 'custom', path: ['devices', i, 'username'], message: `device "${d.username}" is listed twice` });
+    }
+    users.add(d.username);
+    const w = c.workspaces.find((x) => x.name === d.workspace);
+    for (const [k, list] of [['senders', d.senders], ['allowedRecipients', d.allowedRecipients]] as const) {
+      list?.forEach((a, j) => {
+        if (w && !w.domains.includes(a.slice(a.lastIndexOf('@') + 1))) {
+          ctx.addIssue({ code: 'custom', path: ['devices', i, k, j], message: `${a} is not in workspace "${w.name}"` });
+        }
+      });
+    }
+  });
+}
+
 export const configSchema = z
   .strictObject({
     hostname: z.string().default(() => os.hostname()),
-    listen: z.array(listenerSchema).min(1).prefault([{ port: 2525 }]),
-    workspaces: z.array(workspaceSchema).min(1),
+    listen: z.array(listenerSchema).prefault([{ port: 2525 }]),
+    /** Practice files (globs relative to this file; `*` and `?` in the last part): src/config/include.ts. */
+    include: z.array(z.string().min(1)).default([]),
+    workspaces: z.array(workspaceSchema).default([]),
     limits: z
       .strictObject({
         maxMessageSize: size('25MB'),
@@ -215,37 +267,36 @@ export const configSchema = z
       .prefault({}),
   })
   .superRefine((c, ctx) => {
-    checkDistinctWorkspaces(c.workspaces, ctx, 'workspace');
-    const names = new Set(c.workspaces.map((w) => w.name));
-    const known = `one of: ${[...names].join(', ')}`;
-    c.listen.forEach((l, i) => {
-      if (l.workspace !== undefined && !names.has(l.workspace)) {
-        ctx.addIssue({ code: 'custom', path: ['listen', i, 'workspace'], message: `no workspace "${l.workspace}" (${known})` });
-      }
-    });
-    const users = new Set<string>();
-    c.devices.forEach((d, i) => {
-      if (!names.has(d.workspace)) {
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'workspace'], message: `no workspace "${d.workspace}" (${known})` });
-      }
-      if (users.has(d.username)) {
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'username'], message: `device "${d.username}" is listed twice` });
-      }
-      users.add(d.username);
-      const w = c.workspaces.find((x) => x.name === d.workspace);
-      for (const [k, list] of [['senders', d.senders], ['allowedRecipients', d.allowedRecipients]] as const) {
-        list?.forEach((a, j) => {
-          if (w && !w.domains.includes(a.slice(a.lastIndexOf('@') + 1))) {
-            ctx.addIssue({ code: 'custom', path: ['devices', i, k, j], message: `${a} is not in workspace "${w.name}"` });
-          }
-        });
-      }
-    });
+    if (!c.workspaces.length && !c.include.length) {
+      ctx.addIssue({ code: 'custom', path: ['workspaces'], message: 'is required: list at least one workspace here, or include practice files (include: [conf.d/*.yaml])' });
+    }
+    if (!c.listen.length && !c.include.length) {
+      ctx.addIssue({ code: 'custom', path: ['listen'], message: 'needs at least one listener (or practice files with their own: include)' });
+    }
+    checkReferences(c, ctx, c.include.length ? "; a practice's listeners and devices go in its own file" : '');
   })
   .transform((c) => ({ ...c, audit: { file: c.audit.file ?? defaultAuditFile(c.queue.dir) } }));
 
-export type ConfigInput = z.input<typeof configSchema>;
-export type Config = z.output<typeof configSchema>;
+/** (Written by tests and tools with its workspaces listed; a file may leave them to its includes.) */
+export type ConfigInput = z.input<typeof configSchema> & { workspaces: z.input<typeof workspaceSchema>[] };
+/** A validated config; `practices` when it includes practice files (src/config/practices.ts). */
+export type Config = z.output<typeof configSchema> & { readonly practices?: readonly Practice[] };
 export type WorkspaceConfig = Config['workspaces'][number];
 export type ListenerConfig = Config['listen'][number];
 export type DeviceConfig = Config['devices'][number];
+
+/** A practice file (include:) as loaded: its entries, and whether it runs. src/config/practices.ts. */
+export interface Practice {
+  /** The file, absolute. */
+  readonly file: string;
+  /** sha256 of the file's text when read (a reload tells a changed file from one left alone); null: unreadable. */
+  readonly digest: string | null;
+  /** Its entries (the same objects as in the config's lists); empty when the file could not be read. */
+  readonly workspaces: readonly WorkspaceConfig[];
+  readonly listen: readonly ListenerConfig[];
+  readonly devices: readonly DeviceConfig[];
+  /** Why this practice is disabled (its mail held, its clients answered 4xx); null: it runs. */
+  readonly problem: string | null;
+  /** At the last reload its file was refused for this reason; the settings above are the running ones. */
+  readonly refused?: string;
+}

@@ -1,0 +1,95 @@
+/**
+ * The main file's shared settings plus its practice files (include:), as one config. Each file is
+ * read and validated on its own (practice-file.ts):
+ * - at start, a file that cannot be read or is not valid disables its practice (named in
+ *   `practices[].problem`) and the others run;
+ * - at a reload (`running` given), such a file keeps that practice's running settings
+ *   (`practices[].refused` says why) and the others apply.
+ * Workspace names, domains, device user names and listener ports stay unique across files; a
+ * clash names both files: at start it is a config error (exit 78), at a reload the changed file
+ * is refused. The relay disables practices whose keys, certificates or ports fail (src/tenancy).
+ */
+import path from 'node:path';
+import { ConfigError, errorText } from '../errors.js';
+import { expandIncludes } from './include.js';
+import { readPracticeFile, type PracticeEntries } from './practice-file.js';
+import type { Config, Practice } from './schema.js';
+
+type Entries = Pick<Practice, 'workspaces' | 'listen' | 'devices'>;
+
+/** What each entry of a file claims (names, domains, devices, ports), to find clashes across files. */
+function claims(e: Entries): string[] {
+  return [
+    ...e.workspaces.map((w) => `workspace name "${w.name}"`),
+    ...e.workspaces.flatMap((w) => w.domains.map((d) => `domain ${d}`)),
+    ...e.devices.map((d) => `device "${d.username}"`),
+    ...e.listen.filter((l) => l.port !== 0).map((l) => `listener ${l.host}:${l.port}`),
+  ];
+}
+
+class Owners {
+  private readonly owner = new Map<string, string>();
+  /** The first claim another file already holds, as a sentence naming both files; null if none. */
+  clash(file: string, e: Entries): string | null {
+    for (const c of claims(e)) {
+      const other = this.owner.get(c);
+      if (other !== undefined && other !== file) return `${c} is in both ${other} and ${file}: keep it in one of them`;
+    }
+    return null;
+  }
+  take(file: string, e: Entries): void {
+    for (const c of claims(e)) this.owner.set(c, file);
+  }
+}
+
+/** One line: the file, the first key and the fix (`check` lists every issue). */
+const problemOf = (err: unknown) => errorText(err);
+const none = (file: string, problem: string): Practice => ({ file, digest: null, workspaces: [], listen: [], devices: [], problem });
+
+/** `main` (parsed alone) with its practice files merged in; `running`: the config in force (a reload). */
+export function withPractices(main: Config, mainFile: string, running?: Config): Config {
+  const files = expandIncludes(main.include, path.dirname(path.resolve(mainFile)), mainFile);
+  const before = new Map((running?.practices ?? []).map((p) => [p.file, p]));
+  const read = files.map((file): PracticeEntries | { file: string; error: unknown } => {
+    try {
+      return readPracticeFile(file);
+    } catch (error) {
+      return { file, error };
+    }
+  });
+  // At a reload, files left alone claim first: a clash is the changed file's.
+  const unchanged = (r: (typeof read)[number]) => 'digest' in r && before.get(r.file)?.digest === r.digest;
+  if (running) read.sort((a, b) => Number(unchanged(b)) - Number(unchanged(a)));
+  const owners = new Owners();
+  owners.take(path.resolve(mainFile), main);
+  const practices: Practice[] = [];
+  /** At a reload: the running settings of a refused file, unless they clash now too. */
+  const keep = (file: string, reason: string): Practice => {
+    const old = before.get(file);
+    if (!old || old.digest === null || owners.clash(file, old)) return none(file, reason);
+    owners.take(file, old);
+    return { ...old, refused: reason };
+  };
+  for (const r of read) {
+    if ('error' in r) {
+      practices.push(running ? keep(r.file, problemOf(r.error)) : none(r.file, problemOf(r.error)));
+      continue;
+    }
+    const clash = owners.clash(r.file, r);
+    if (clash && !running) throw new ConfigError('include', clash);
+    if (clash) {
+      practices.push(keep(r.file, clash));
+      continue;
+    }
+    owners.take(r.file, r);
+    practices.push({ ...r, problem: null });
+  }
+  practices.sort((a, b) => (a.file < b.file ? -1 : 1));
+  return {
+    ...main,
+    workspaces: [...main.workspaces, ...practices.flatMap((p) => p.workspaces)],
+    listen: [...main.listen, ...practices.flatMap((p) => p.listen)],
+    devices: [...main.devices, ...practices.flatMap((p) => p.devices)],
+    practices,
+  };
+}
