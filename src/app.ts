@@ -13,11 +13,12 @@
 import path from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { lockSpool, serveQueue } from './control/index.js';
-import type { Config, ListenerConfig, WorkspaceConfig } from './config/index.js';
+import { disablePractice, type Config, type ListenerConfig, type WorkspaceConfig } from './config/index.js';
 import { buildTransports, sendSize, type Transport } from './delivery/index.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { buildRecipientDirectories, buildSendAsVerifiers, type RecipientCheckStats } from './google/index.js';
-import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
+import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, isolatePractices, logDisabled, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
+import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
 import { Backpressure, DeliveryThread, DeliveryTracker, LocalExecutor, Pacer, Scheduler } from './queue/index.js';
 import { Notifier } from './notify/index.js';
@@ -77,19 +78,25 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       ? new Map(config.workspaces.map((w, i) => [w.name, options.transportFactory!(w, i)]))
       : buildTransports(config, logger, clock);
 
-  // 1. What the config alone decides. (Threaded, the transports are built here as a check and
-  // closed: the thread builds its own.)
-  checkDirectories(options.config);
-  checkListeners(options.config);
-  const firstLocal = buildLocal(options.config);
+  const checkKeys = async (c: Config) => {
+    buildSendAsVerifiers(c, logger, clock);
+    await closeAll(buildLocal(c));
+  };
+  // 1. What the config alone decides: each practice's own entries first (one that fails is
+  // disabled, src/lifecycle/isolation.ts), then the shared ones. (Threaded, the transports are
+  // built here as a check and closed: the thread builds its own.)
+  const config = await isolatePractices(options.config, checkKeys, logger);
+  checkDirectories(config);
+  checkListeners(config);
+  const firstLocal = buildLocal(config);
   if (threaded) await closeAll(firstLocal);
   /** firstLocal is still ours to close (not yet handed to the first generation's deliveries). */
   let firstOwned = !threaded;
   let gen: Generation = {
-    config: options.config,
-    verifiers: buildSendAsVerifiers(options.config, logger, clock),
+    config: config,
+    verifiers: buildSendAsVerifiers(config, logger, clock),
     // recipientCheck: directory (asked at RCPT; a reload builds them again, caches empty).
-    recipients: buildRecipientDirectories(options.config, logger),
+    recipients: buildRecipientDirectories(config, logger),
     deliveries: undefined as unknown as Deliveries,
   };
   let running: ListenerEntry[] = [];
@@ -158,28 +165,38 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   try {
     parts.defer(() => firstOwned && closeAll(firstLocal));
     // 2. The spool lock (the control socket: no queue CLI change or second daemon under recovery).
-    control = await lockSpool(options.config, logger);
+    control = await lockSpool(config, logger);
     parts.defer(() => control.close());
     // 3. Listeners bound (a port in use fails the start here), greeting held until step 5.
     parts.defer(() => keepOut(new Error('the relay did not start')));
     parts.defer(() => Promise.allSettled(running.map((r) => r.listener.close({ graceMs: 0 }))));
-    for (const [i, cfg] of options.config.listen.entries()) running.push(await open(cfg, `listen[${i}]`));
+    for (const [i, cfg] of config.listen.entries()) {
+      const practice = config.practices?.find((p) => p.listen.includes(cfg));
+      try {
+        running.push(await open(cfg, `listen[${i}]`));
+      } catch (err) {
+        // A practice's port that cannot be bound disables that practice: nothing listens there.
+        if (!practice || !(err instanceof ConfigError)) throw err;
+        gen = { ...gen, config: disablePractice(gen.config, practice.file, `${practice.file}: ${err.message}`, true) };
+        logDisabled(logger, practice, `${practice.file}: ${err.message}`);
+      }
+    }
     await observed.listen(); // the operations listener: /healthz is 503 relay.starting until step 5; closed last
     parts.defer(() => observed.close());
     // 4. The spool recovered, then what delivers from it.
     await spool.recover();
     if (threaded) {
-      const t = (thread = await DeliveryThread.start(options.config, spoolDir, logger));
+      const t = (thread = await DeliveryThread.start(gen.config, spoolDir, logger));
       parts.defer(() => t.stop());
     } else {
-      const log = (sentLog = await SentLog.open(spoolDir, { retentionMs: options.config.queue.dedupeRetention, logger, clock }));
+      const log = (sentLog = await SentLog.open(spoolDir, { retentionMs: config.queue.dedupeRetention, logger, clock }));
       parts.defer(() => log.close().catch(() => undefined));
     }
-    gen.deliveries = await makeDeliveries(options.config, () => firstLocal);
+    gen.deliveries = await makeDeliveries(gen.config, () => firstLocal);
     firstOwned = false;
     parts.defer(() => gen.deliveries.close());
     gen.deliveries.activate();
-    pacer = new Pacer(options.config.queue, path.join(spoolDir, 'pace.json'), logger);
+    pacer = new Pacer(config.queue, path.join(spoolDir, 'pace.json'), logger);
     await pacer.load(clock.now());
     parts.defer(() => pacer.save(clock.now()).catch(() => undefined));
     await backpressure.start();
@@ -239,7 +256,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const target = {
     logger,
     clock,
-    running: () => ({ listeners: running, spoolDir, deliveryThread: threaded, dedupeRetention: options.config.queue.dedupeRetention, threadable }),
+    running: () => ({ listeners: running, spoolDir, deliveryThread: threaded, dedupeRetention: config.queue.dedupeRetention, threadable }),
     current: () => gen,
     prepare: async (next: Config) => {
       const verifiers = buildSendAsVerifiers(next, logger, clock);
@@ -270,9 +287,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     reload(next) {
       // One reload at a time (two quick SIGHUPs), and none once stopping has begun: a listener
       // opened then would be one stop() never closes.
-      const run = reloads.then(() => {
+      const run = reloads.then(async () => {
         if (phase === 'stopping') throw new Error('the relay is stopping');
-        return applyReload(target, next).then(() => observed.reload(next));
+        // Each practice on its own: one whose new keys or listener entries fail keeps its running settings.
+        const checked = await isolatePractices(next, checkKeys, logger, gen.config);
+        return applyReload(target, checked).then(() => observed.reload(checked));
       });
       reloads = run.catch(() => undefined);
       return run;

@@ -77,7 +77,7 @@ export async function serve(choice: ConfigChoice, options: ServeOptions = {}): P
     }
     let next: Config;
     try {
-      next = loadConfig(choice.path);
+      next = loadConfig(choice.path, relay.config()); // (a broken practice file keeps that practice's running settings)
     } catch (err) {
       const reason = err instanceof ConfigError ? configErrorReport(err) : errorText(err);
       logger.error({ event: 'config.reload_failed', config: choice.path, reason }, 'new config refused; the old one stays in force');

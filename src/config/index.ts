@@ -9,3 +9,4 @@ export { normalizeDomain, type DomainResult } from './domain-name.js';
 export type { Cidr } from './listener-schema.js';
 export { DEFAULT_HTTP_PORT, type HttpConfig, type HttpListenConfig } from './http-schema.js';
 export * from './transports.js';
+export * from './practice-state.js';

@@ -7,13 +7,14 @@
  */
 import path from 'node:path';
 import { systemClock, type Clock, type Timer } from '../clock.js';
-import type { Config } from '../config/index.js';
+import { pausedWorkspaces, type Config } from '../config/index.js';
 import { DeliveryError, errorText } from '../errors.js';
 import { NO_EVENTS, type RelayEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Spool, MessageMeta } from '../spool/index.js';
 import { DelaySweep } from './delay-sweep.js';
 import { DueIndex, type DueEntry } from './due-index.js';
+import { firstStartable } from './fair-pick.js';
 import type { AttemptRun, DeliveryExecutor } from './executor.js';
 import type { DeliveryObserver } from './observer.js';
 import { applyOutcome, type ApplyDeps } from './outcome-apply.js';
@@ -46,6 +47,7 @@ export class Scheduler {
   private readonly due = new DueIndex();
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void>; entry: DueEntry }>();
   private readonly perUser = new Map<string, number>();
+  private readonly inFlightBy = new Map<string, number>();
   private timer: Timer | undefined;
   private timerAt = Infinity;
   private stopped = false;
@@ -131,6 +133,11 @@ export class Scheduler {
     return this.running.size;
   }
 
+  /** Messages of this workspace waiting or being delivered (workspaces[].limits.queued). */
+  queuedOf(workspace: string): number {
+    return this.due.countOf(workspace) + (this.inFlightBy.get(workspace) ?? 0);
+  }
+
   /** Stop starting deliveries; abort those in flight (they go back to the queue). */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -142,7 +149,7 @@ export class Scheduler {
 
   /** Resolves when nothing is due now and nothing is running (tests, benchmarks; polls in real time). */
   async idle(): Promise<void> {
-    while (this.running.size || this.due.earliest() <= this.clock.now()) {
+    while (this.running.size || this.due.earliest(pausedWorkspaces(this.deps.config())) <= this.clock.now()) {
       await Promise.race([...this.running.values()].map((r) => r.done).concat(new Promise<void>((r) => setTimeout(r, 20))));
     }
   }
@@ -182,42 +189,30 @@ export class Scheduler {
     return ws?.transport === 'gmail-api' && ws.gmailApi ? `gmail-api:${path.resolve(ws.gmailApi.serviceAccountKeyFile)}` : undefined;
   }
 
-  /** Start what is due, user by user, within the concurrency limits and each user's pace. */
+  /**
+   * Start what is due within the concurrency limits and each user's pace, sharing out: each round
+   * takes at most one message per workspace, the workspace (and user) served least recently
+   * first (due-index.ts), so one practice's backlog delays another's new message by about one
+   * delivery slot, not by the backlog. A disabled practice's mail waits (its settings failed).
+   */
   private pump(): void {
     if (this.stopped) return;
-    const q = this.deps.config().queue;
+    const config = this.deps.config();
+    const q = config.queue;
     this.pacer.setLimits(q);
+    const paused = pausedWorkspaces(config);
     const now = this.clock.now();
     let nextAt = Infinity;
+    const pick = { now, pacer: this.pacer, perUser: this.perUser, perUserConcurrency: q.perUserConcurrency, logger: this.deps.logger, later: (at: number) => void (nextAt = Math.min(nextAt, at)) };
     let progress = true;
     while (progress && this.running.size < q.concurrency) {
       progress = false;
-      for (const head of [...this.due.heads()]) {
+      for (const { workspace, heads } of [...this.due.workspaces()]) {
         if (this.running.size >= q.concurrency) break;
-        if (head.at > now) {
-          nextAt = Math.min(nextAt, head.at);
-          continue;
-        }
-        if ((this.perUser.get(head.sender) ?? 0) >= q.perUserConcurrency) continue; // woken when one ends
-        // The daily limit first: a user over it is held (and warned about) whatever its pace says.
-        const daily = this.pacer.checkDaily(head.sender, head.recipients, now);
-        if (!daily.ok) {
-          this.pacer.holdUntil(head.sender, daily.until, now);
-          if (this.pacer.firstDailyWarning(head.sender)) {
-            this.deps.logger.warn(
-              { event: 'pace.daily_limit', sender: head.sender, messages: daily.messages, recipients: daily.recipients, until: new Date(daily.until).toISOString() },
-              "holding this user's mail: its rolling 24 h count is at the configured limit (queue.dailyMessages / queue.dailyRecipients)",
-            );
-          }
-          nextAt = Math.min(nextAt, daily.until);
-          continue;
-        }
-        const ready = this.pacer.readyAt(head.sender, now, head.pool);
-        if (ready > now) {
-          nextAt = Math.min(nextAt, ready);
-          continue;
-        }
+        const head = paused.has(workspace) ? null : firstStartable(heads, pick);
+        if (!head) continue;
         this.due.remove(head.id);
+        this.due.served(head.workspace, head.sender);
         this.pacer.take(head.sender, now, head.pool);
         this.pacer.count(head.sender, head.recipients, now);
         this.run(head, now);
@@ -241,9 +236,10 @@ export class Scheduler {
   }
 
   private run(entry: DueEntry, startedAt: number): void {
-    const { id, sender } = entry;
+    const { id, sender, workspace } = entry;
     const controller = new AbortController();
     this.perUser.set(sender, (this.perUser.get(sender) ?? 0) + 1);
+    this.inFlightBy.set(workspace, (this.inFlightBy.get(workspace) ?? 0) + 1);
     const done = this.deliver(entry, controller.signal, startedAt)
       .catch((err: unknown) => {
         this.deps.logger.error({ event: 'queue.error', queueId: id, err: errorText(err) }, 'scheduler error');
@@ -253,6 +249,9 @@ export class Scheduler {
         const n = (this.perUser.get(sender) ?? 1) - 1;
         if (n > 0) this.perUser.set(sender, n);
         else this.perUser.delete(sender);
+        const w = (this.inFlightBy.get(workspace) ?? 1) - 1;
+        if (w > 0) this.inFlightBy.set(workspace, w);
+        else this.inFlightBy.delete(workspace);
         this.pump();
       });
     this.running.set(id, { controller, done, entry });

@@ -61,6 +61,15 @@ export const REPLIES = {
   /** DATA slower than limits.minDataRate after its first 30 s (slowloris): then closed, nothing kept. */
   dataTooSlow: entry('session.data_too_slow', 421, '4.4.2', (a: { rate: number }) =>
     `message data arriving slower than ${a.rate} bytes per second, closing connection`),
+  /** The client's practice is disabled (its own settings failed: key, certificate, file): until fixed. */
+  practiceDisabled: entry('practice.disabled', 451, '4.3.0', (a: { workspace: string }) =>
+    `the relay is paused for ${a.workspace} until an administrator fixes its settings, try again later`),
+  /** The practice's workspaces[].limits.queued messages wait for delivery. */
+  practiceQueueFull: entry('practice.queue_full', 452, '4.3.1', (a: { workspace: string }) =>
+    `too much mail of ${a.workspace} waiting for delivery, try again later`),
+  /** The practice accepted workspaces[].limits.acceptedPerHour messages in the last hour. */
+  practiceRate: entry('practice.rate_limited', 450, '4.7.1', (a: { workspace: string; max: number }) =>
+    `${a.workspace} has sent its ${a.max} messages this hour, try again later`),
   /** A local failure outside the write path (spool, or a workspace a reload removed). */
   localError: entry('spool.error', 451, '4.3.0', () => 'local error in processing, try again later'),
 

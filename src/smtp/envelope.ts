@@ -10,6 +10,7 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { SmtpReply } from '../errors.js';
 import { checkRecipient, decideRecipientExistence, recipientLimitReply, resolveSender, withoutSourceRoute } from '../policy/index.js';
+import { disabledWorkspace } from '../config/index.js';
 import { namedReply, show, smtpReply, type NamedReply } from '../replies/index.js';
 import { deviceOf, type Runtime } from './runtime.js';
 import { writtenAddressOf } from './smtp-server-internals.js';
@@ -43,9 +44,14 @@ export function onMailFrom(rt: Runtime, address: SMTPServerAddress, session: SMT
   // Hosted isolation: a device account is bound to its workspace, a listener to its own.
   const bound = device?.workspace ?? listener.workspace;
   const workspace = bound === undefined ? undefined : config.workspaces.find((w) => w.name === bound);
+  // A disabled practice (its own settings failed): 451, so its devices keep the mail and retry.
+  const paused = workspace ? undefined : disabledWorkspace(config, bound !== undefined ? { workspace: bound } : { address: mailFrom });
+  if (paused !== undefined) return refuse(namedReply('practiceDisabled', { workspace: paused }), { workspace: paused });
   if (bound !== undefined && !workspace) return refuse(namedReply('localError'), { workspace: bound });
   const decision = resolveSender(config, mailFrom, { workspace });
   if (!decision.ok) return refuse(decision.reply, device ? { device: device.username } : {});
+  const limited = rt.deps.practiceAdmission?.(decision.workspace) ?? null;
+  if (limited) return refuse(limited, { workspace: decision.workspace.name });
   if (device?.senders && !device.senders.includes(decision.sender)) {
     return refuse(namedReply('deviceSender', { device: device.username, sender: decision.sender }), { device: device.username, sender: decision.sender });
   }

@@ -46,7 +46,8 @@ export function disabledCommands(listener: ListenerConfig, config: Config, secur
  */
 export function messageSizeLimit(listener: ListenerConfig, config: Config): number {
   const served = config.workspaces.filter((w) => listener.workspace === undefined || w.name === listener.workspace);
-  const sendable = Math.max(...served.map((w) => sendLimit(w.transport)));
+  // (None served: the listener of a disabled practice, which refuses every MAIL FROM with 451.)
+  const sendable = served.length ? Math.max(...served.map((w) => sendLimit(w.transport))) : Infinity;
   return Math.min(config.limits.maxMessageSize, sendable);
 }
 

@@ -22,6 +22,11 @@ export interface ListenerDeps {
    * transaction; null lets it go on.
    */
   admission?: () => NamedReply | null;
+  /**
+   * A practice's own limits, asked once MAIL FROM's workspace is known (workspaces[].limits:
+   * practiceQueueFull 452 4.3.1, practiceRate 450 4.7.1); null lets it go on.
+   */
+  practiceAdmission?: (workspace: WorkspaceConfig) => NamedReply | null;
   /** Failed logins per client address; share one between listeners. Default: one per listener. */
   loginThrottle?: LoginThrottle;
   /** Messages per device per hour; share one between listeners. Default: one per listener. */
