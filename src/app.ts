@@ -12,18 +12,17 @@
  */
 import path from 'node:path';
 import { systemClock, type Clock } from './clock.js';
-import { lockSpool, serveQueue } from './control/index.js';
-import { disablePractice, type Config, type ListenerConfig, type WorkspaceConfig } from './config/index.js';
+import { lockSpool, practiceStatus, serveQueue } from './control/index.js';
+import type { Config, ListenerConfig, WorkspaceConfig } from './config/index.js';
 import { buildTransports, sendSize, type Transport } from './delivery/index.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { buildRecipientDirectories, buildSendAsVerifiers, type RecipientCheckStats } from './google/index.js';
-import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, isolatePractices, logDisabled, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
-import { ConfigError } from './errors.js';
+import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, isolatePractices, openListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
 import type { Logger } from './log.js';
 import { Backpressure, DeliveryThread, DeliveryTracker, LocalExecutor, Pacer, Scheduler } from './queue/index.js';
 import { Notifier } from './notify/index.js';
 import { SentLog, Spool, type SpoolFs } from './spool/index.js';
-import { startListener, type Listener } from './smtp/index.js';
+import { PracticeLimits, startListener, type Listener } from './smtp/index.js';
 import { VERSION } from './version.js';
 import { createObservability, type OpsListener, type RelayPhase } from './observability.js';
 
@@ -122,6 +121,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   });
   // One failed-login count per client address and user name and one hourly count per device,
   // whichever listener; the throttle's limits (auth.throttle) are read at each login.
+  const practiceLimits = new PracticeLimits({ clock, queuedOf: (w) => scheduler.queuedOf(w) });
   const edge = { loginThrottle: new LoginThrottle({ clock, limits: () => gen.config.auth.throttle }), deviceRate: new DeviceRate({ clock }) };
   const open = async (cfg: ListenerConfig, label: string): Promise<ListenerEntry> => {
     const listener = await startListener({
@@ -131,8 +131,12 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       logger,
       clock,
       ready,
-      onAccepted: (meta) => scheduler.enqueue(meta),
+      onAccepted: (meta) => {
+        practiceLimits.record(gen.config.workspaces.find((w) => w.name === meta.workspace));
+        scheduler.enqueue(meta);
+      },
       admission: () => backpressure.check(),
+      practiceAdmission: (w) => practiceLimits.check(w),
       sendAs: (workspace) => gen.verifiers.get(workspace),
       sendSize,
       events: observed.events,
@@ -170,17 +174,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     // 3. Listeners bound (a port in use fails the start here), greeting held until step 5.
     parts.defer(() => keepOut(new Error('the relay did not start')));
     parts.defer(() => Promise.allSettled(running.map((r) => r.listener.close({ graceMs: 0 }))));
-    for (const [i, cfg] of config.listen.entries()) {
-      const practice = config.practices?.find((p) => p.listen.includes(cfg));
-      try {
-        running.push(await open(cfg, `listen[${i}]`));
-      } catch (err) {
-        // A practice's port that cannot be bound disables that practice: nothing listens there.
-        if (!practice || !(err instanceof ConfigError)) throw err;
-        gen = { ...gen, config: disablePractice(gen.config, practice.file, `${practice.file}: ${err.message}`, true) };
-        logDisabled(logger, practice, `${practice.file}: ${err.message}`);
-      }
-    }
+    // (A practice's port that cannot be bound disables that practice: src/lifecycle/isolation.ts.)
+    gen = { ...gen, config: await openListeners(config, open, running, logger) };
     await observed.listen(); // the operations listener: /healthz is 503 relay.starting until step 5; closed last
     parts.defer(() => observed.close());
     // 4. The spool recovered, then what delivers from it.
@@ -229,6 +224,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         listeners: running.map((r) => ({ name: r.listener.name, host: r.listener.address.host, port: r.listener.address.port, tls: r.cfg.tls.mode, sessions: r.listener.sessions })),
         workspaces: gen.config.workspaces.map((w) => ({ name: w.name, transport: w.transport })),
         activity: (w) => tracker.activity(w),
+        practices: practiceStatus(gen.config),
       }),
       remembered: (id) => tracker.remembered(id),
     });

@@ -9,7 +9,11 @@
  * an entry where it belongs.
  */
 import { CliExit, EXIT_FAILURE, loadConfigOrExit, type ConfigChoice } from './context.js';
-import { sectionLines, summarize, type CheckSection } from './check-report.js';
+import { practiceStatus } from '../control/index.js';
+import { buildCredentials } from '../delivery/index.js';
+import { isolatePractices } from '../lifecycle/index.js';
+import { silentLogger } from '../log.js';
+import { fail, pass, sectionLines, summarize, type CheckSection } from './check-report.js';
 import { GMAIL_API, TOKEN_ENDPOINT, networkSection, type NetworkCheckOptions } from './check-network.js';
 import { spoolSection, type SpoolCheckOptions } from './check-spool.js';
 import { relayState, startupSection } from './check-startup.js';
@@ -30,7 +34,9 @@ export interface CheckOptions extends NetworkCheckOptions, SpoolCheckOptions {
 }
 
 export async function check(choice: ConfigChoice, users: string[], io: Output, options: CheckOptions = {}): Promise<void> {
-  const config = loadConfigOrExit(choice);
+  // A practice whose file, listener entries or keys fail is disabled as serve would (and named
+  // below); the other sections check the config serve would run with.
+  const config = await isolatePractices(loadConfigOrExit(choice), async (c) => void buildCredentials(c), silentLogger);
   const human = !options.json;
   if (human) io.out(`config ${choice.path}: valid (${config.workspaces.length} workspace(s), ${config.listen.length} listener(s))`);
   const sections: CheckSection[] = [];
@@ -38,6 +44,16 @@ export async function check(choice: ConfigChoice, users: string[], io: Output, o
     sections.push(s);
     if (human) for (const line of sectionLines(s)) io.out(line);
   };
+  const practices = practiceStatus(config);
+  if (practices.length) {
+    add({
+      title: 'practices',
+      items: practices.map((p) => {
+        const name = `practice ${p.workspaces.join(', ') || p.file}`;
+        return p.state === 'disabled' ? fail(name, `DISABLED: serve answers its clients 451 and holds its mail: ${p.reason}`, `fix ${p.file}, then reload`) : pass(name, p.file);
+      }),
+    });
+  }
   add(await startupSection(config, await relayState(config)));
   add(await spoolSection(config, options));
   const network = await networkSection(config, options);

@@ -4,6 +4,7 @@
  * mail is held. Nothing here carries message content: ids, codes, times and the relay's own
  * wording only.
  */
+import type { Config } from '../config/schema.js';
 import type { SpoolState } from '../spool/index.js';
 import type { QueueItem } from './protocol.js';
 
@@ -35,6 +36,15 @@ export interface WorkspaceStatus {
   lastFailure: { at: string; code: string; queueId: string } | null;
 }
 
+/** A practice file (include:): disabled (`problem`), or running on its previous settings (`refused`). */
+export interface PracticeStatus {
+  file: string;
+  workspaces: string[];
+  state: 'running' | 'disabled' | 'kept';
+  /** Why it is disabled, or why its new settings were refused at the last reload; null when fine. */
+  reason: string | null;
+}
+
 export interface RelayStatus {
   running: true;
   pid: number;
@@ -45,6 +55,8 @@ export interface RelayStatus {
   listeners: ListenerStatus[];
   queue: Record<SpoolState, StateStatus>;
   workspaces: WorkspaceStatus[];
+  /** Practice files, when the config includes some. */
+  practices: PracticeStatus[];
 }
 
 export interface StatusSources {
@@ -55,6 +67,7 @@ export interface StatusSources {
   config: string | null;
   listeners: ListenerStatus[];
   workspaces: { name: string; transport: string }[];
+  practices?: PracticeStatus[];
   /** Every message in the spool, in every state. */
   items: QueueItem[];
   activity(workspace: string): {
@@ -103,6 +116,7 @@ export function buildStatus(s: StatusSources): RelayStatus {
     listeners: s.listeners,
     queue,
     workspaces,
+    practices: s.practices ?? [],
   };
 }
 
@@ -113,4 +127,14 @@ function summarize(items: QueueItem[]): StateStatus {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The practices of the config in force, as `status` shows them. */
+export function practiceStatus(config: Config): PracticeStatus[] {
+  return (config.practices ?? []).map((p) => ({
+    file: p.file,
+    workspaces: p.workspaces.map((w) => w.name),
+    state: p.problem !== null ? 'disabled' : p.refused !== undefined ? 'kept' : 'running',
+    reason: p.problem ?? p.refused ?? null,
+  }));
 }

@@ -6,9 +6,9 @@
  * shared: they are checked afterwards on the config in force, and a failure there still stops
  * the relay (exit 78). A port that cannot be bound is app.ts's to report (`disablePractice`).
  */
-import type { Config, Practice } from '../config/schema.js';
+import type { Config, ListenerConfig, Practice } from '../config/schema.js';
 import { disablePractice, keepRunningPractice } from '../config/practice-state.js';
-import { errorText } from '../errors.js';
+import { ConfigError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkListeners } from './preflight.js';
 
@@ -66,4 +66,24 @@ export function logDisabled(logger: Logger, p: Practice, problem: string): void 
     { event: 'practice.disabled', alert: true, file: p.file, workspaces: p.workspaces.map((w) => w.name), reason: problem },
     "practice disabled: its clients get 451 4.3.0 and its mail stays queued until its settings are fixed and the relay reloaded; the other practices run",
   );
+}
+
+/**
+ * Bind each listen[] entry in order, pushing each onto `opened` as it opens (the caller closes
+ * them if the start fails); a practice's listener that cannot be bound disables that practice
+ * (nothing listens there) instead of failing the start. Returns the config in force.
+ */
+export async function openListeners<E>(config: Config, open: (cfg: ListenerConfig, label: string) => Promise<E>, opened: E[], logger: Logger): Promise<Config> {
+  let out = config;
+  for (const [i, cfg] of config.listen.entries()) {
+    try {
+      opened.push(await open(cfg, `listen[${i}]`));
+    } catch (err) {
+      const practice = config.practices?.find((p) => p.listen.includes(cfg));
+      if (!practice || !(err instanceof ConfigError)) throw err;
+      out = disablePractice(out, practice.file, `${practice.file}: ${err.message}`, true);
+      logDisabled(logger, practice, `${practice.file}: ${err.message}`);
+    }
+  }
+  return out;
 }
