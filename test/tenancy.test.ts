@@ -1,0 +1,189 @@
+/**
+ * A practice per file (issue 18): one practice's broken file, key or port disables that practice
+ * (451 to its clients, its mail kept) and the others deliver; a reload applies each file on its
+ * own; workspaces[].limits answer for that practice only.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { startRelay, type Relay } from '../src/app.js';
+import { loadConfig } from '../src/config/index.js';
+import { practiceStatus } from '../src/control/index.js';
+import { SmtpClient, message, queueIdOf } from './support/smtp-client.js';
+import { LogCapture, removeDir, startGoogle, tempDir, waitUntil, type GoogleEnv } from './support/harness.js';
+
+let dir: string;
+let google: GoogleEnv;
+let relay: Relay | undefined;
+let logs: LogCapture;
+
+const USERS = ['alice@alpha.example', 'bob@alpha.example', 'carol@beta.example', 'dan@beta.example', 'erin@gamma.example'];
+
+function writeYaml(rel: string, doc: unknown): string {
+  const file = path.join(dir, rel);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, typeof doc === 'string' ? doc : YAML.stringify(doc));
+  return file;
+}
+
+/** A practice file: one gmail-api workspace with its own loopback listener. */
+function practice(name: string, extra: { keyFile?: string; domains?: string[]; limits?: object } = {}) {
+  return {
+    workspaces: [
+      {
+        name,
+        domains: extra.domains ?? [`${name}.example`],
+        transport: 'gmail-api',
+        gmailApi: { serviceAccountKeyFile: extra.keyFile ?? google.keyFile },
+        ...(extra.limits ? { limits: extra.limits } : {}),
+      },
+    ],
+    listen: [{ name, host: '127.0.0.1', port: 0 }],
+  };
+}
+
+function mainFile(): string {
+  return writeYaml('config.yaml', {
+    hostname: 'relay.test',
+    include: ['conf.d/*.yaml'],
+    listen: [],
+    queue: { dir: path.join(dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms', userRate: 100 },
+    google: { tokenUrl: google.fake.tokenUrl, apiRootUrl: google.fake.apiRootUrl },
+  });
+}
+
+/** The port of the listener serving `workspace` (each practice's listener is named after it). */
+const portOf = (r: Relay, workspace: string) => r.listeners.find((l) => l.name === workspace)!.address.port;
+
+async function send(port: number, from: string, to: string): Promise<number> {
+  const c = await SmtpClient.open(port);
+  try {
+    return (await c.send(from, [to], message({ From: from, To: to, Subject: 'x' }))).code;
+  } finally {
+    c.destroy();
+  }
+}
+
+const sentTo = (user: string) => google.fake.sent.filter((s) => s.user === user).length;
+
+beforeEach(async () => {
+  dir = tempDir('wr-tenancy-');
+  google = await startGoogle(dir, USERS);
+  logs = new LogCapture();
+});
+afterEach(async () => {
+  await relay?.stop();
+  relay = undefined;
+  await google.fake.close();
+  removeDir(dir);
+});
+
+describe('a practice per file', () => {
+  it('at start, a broken file or a missing key disables that practice only: 451 to its clients, the others deliver', async () => {
+    writeYaml('conf.d/alpha.yaml', practice('alpha'));
+    const missing = path.join(dir, 'no-such-key.json');
+    writeYaml('conf.d/beta.yaml', practice('beta', { keyFile: missing }));
+    writeYaml('conf.d/gamma.yaml', 'workspaces: [ { name: gamma');
+    relay = await startRelay({ config: loadConfig(mainFile()), logger: logs.logger });
+
+    const disabled = logs.events('practice.disabled');
+    expect(disabled.map((l) => path.basename(l.file as string)).sort()).toEqual(['beta.yaml', 'gamma.yaml']);
+    expect(disabled.find((l) => (l.file as string).endsWith('beta.yaml'))!.reason).toContain('serviceAccountKeyFile');
+    expect(practiceStatus(relay.config()).map((p) => [path.basename(p.file), p.state])).toEqual([
+      ['alpha.yaml', 'running'],
+      ['beta.yaml', 'disabled'],
+      ['gamma.yaml', 'disabled'],
+    ]);
+    // alpha delivers
+    expect(await send(portOf(relay, 'alpha'), 'alice@alpha.example', 'bob@alpha.example')).toBe(250);
+    await waitUntil(() => sentTo('alice@alpha.example') === 1, 10_000, 'alpha delivered');
+    // beta's own listener is open and answers a temporary error (its devices retry)
+    const c = await SmtpClient.open(portOf(relay, 'beta'));
+    const reply = await c.cmd('MAIL FROM:<carol@beta.example>');
+    c.destroy();
+    expect(reply.code).toBe(451);
+    expect(reply.text).toMatch(/4\.3\.0 .*beta/);
+  });
+
+  it('at a reload, a broken file keeps its practice running on its old settings; the changed one applies; no session is dropped', async () => {
+    writeYaml('conf.d/alpha.yaml', practice('alpha'));
+    writeYaml('conf.d/beta.yaml', practice('beta'));
+    const file = mainFile();
+    relay = await startRelay({ config: loadConfig(file), logger: logs.logger });
+    const betaPort = portOf(relay, 'beta');
+    // a beta session open across the reload
+    const open = await SmtpClient.open(betaPort);
+
+    writeYaml('conf.d/alpha.yaml', practice('alpha', { domains: ['alpha.example', 'alpha2.example'] }));
+    writeYaml('conf.d/beta.yaml', { workspaces: [{ name: 'beta', domains: ['beta.example'], transport: 'gmail-api' }] });
+    await relay.reload(loadConfig(file, relay.config()));
+
+    const refused = logs.events('practice.reload_refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.file).toMatch(/beta\.yaml$/);
+    expect(refused[0]!.reason).toMatch(/workspaces\[0\]\.gmailApi/);
+    expect(relay.config().workspaces.find((w) => w.name === 'alpha')!.domains).toEqual(['alpha.example', 'alpha2.example']);
+    // beta still delivers, through the session opened before the reload
+    expect((await open.send('carol@beta.example', ['dan@beta.example'], message({ From: 'carol@beta.example', To: 'dan@beta.example' }))).code).toBe(250);
+    open.destroy();
+    await waitUntil(() => sentTo('carol@beta.example') === 1, 10_000, 'beta delivered');
+    expect(portOf(relay, 'beta')).toBe(betaPort);
+
+    // a key that goes missing at a reload: the same, the practice keeps its running settings
+    writeYaml('conf.d/beta.yaml', practice('beta', { keyFile: path.join(dir, 'gone.json') }));
+    await relay.reload(loadConfig(file, relay.config()));
+    expect(logs.events('practice.reload_refused').at(-1)!.reason).toContain('gone.json');
+    expect(await send(betaPort, 'carol@beta.example', 'dan@beta.example')).toBe(250);
+    await waitUntil(() => sentTo('carol@beta.example') === 2, 10_000, 'beta delivered again');
+  });
+
+  it('a disabled practice\'s queued mail is kept, and delivered once its file is fixed and reloaded', async () => {
+    writeYaml('conf.d/alpha.yaml', practice('alpha'));
+    const file = mainFile();
+    relay = await startRelay({ config: loadConfig(file), logger: logs.logger });
+    google.fake.revoke(google.sa.clientId); // alpha's mail waits in the queue (held)
+    const c = await SmtpClient.open(portOf(relay, 'alpha'));
+    const accepted = await c.send('alice@alpha.example', ['bob@alpha.example'], message({ From: 'alice@alpha.example', To: 'bob@alpha.example' }));
+    c.destroy();
+    expect(accepted.code).toBe(250);
+    await relay.stop();
+    relay = undefined;
+    // restarted with alpha's file broken: the message is neither sent nor bounced
+    google.fake.authorize(google.sa.clientId, ['https://www.googleapis.com/auth/gmail.send']);
+    writeYaml('conf.d/alpha.yaml', 'workspaces: [ broken');
+    writeYaml('conf.d/beta.yaml', practice('beta'));
+    relay = await startRelay({ config: loadConfig(file), logger: logs.logger });
+    expect(await send(portOf(relay, 'beta'), 'carol@beta.example', 'dan@beta.example')).toBe(250);
+    await waitUntil(() => sentTo('carol@beta.example') === 1, 10_000, 'beta delivered');
+    expect(sentTo('alice@alpha.example')).toBe(0);
+    expect((await relay.spool.find(queueIdOf(accepted)))?.state).toMatch(/^(queue|active)$/);
+    expect(logs.events('notify.sent').length + logs.events('delivery.failed').length).toBe(0);
+    // fixed: the kept message goes out
+    writeYaml('conf.d/alpha.yaml', practice('alpha'));
+    await relay.reload(loadConfig(file, relay.config()));
+    await waitUntil(() => sentTo('alice@alpha.example') === 1, 10_000, 'alpha delivered after the fix');
+  });
+
+  it('workspaces[].limits refuse that practice\'s new mail only (452 4.3.1, 450 4.7.1)', async () => {
+    writeYaml('conf.d/alpha.yaml', practice('alpha', { limits: { queued: 1 } }));
+    writeYaml('conf.d/beta.yaml', practice('beta', { limits: { acceptedPerHour: 1 } }));
+    writeYaml('conf.d/gamma.yaml', practice('gamma'));
+    relay = await startRelay({ config: loadConfig(mainFile()), logger: logs.logger });
+    google.fake.revoke(google.sa.clientId); // nothing leaves: alpha's first message stays queued
+    expect(await send(portOf(relay, 'alpha'), 'alice@alpha.example', 'bob@alpha.example')).toBe(250);
+    const a = await SmtpClient.open(portOf(relay, 'alpha'));
+    const full = await a.cmd('MAIL FROM:<alice@alpha.example>');
+    a.destroy();
+    expect([full.code, full.text]).toEqual([452, expect.stringMatching(/^4\.3\.1 .*alpha/)]);
+
+    expect(await send(portOf(relay, 'beta'), 'carol@beta.example', 'dan@beta.example')).toBe(250);
+    const b = await SmtpClient.open(portOf(relay, 'beta'));
+    const rate = await b.cmd('MAIL FROM:<carol@beta.example>');
+    b.destroy();
+    expect([rate.code, rate.text]).toEqual([450, expect.stringMatching(/^4\.7\.1 .*beta has sent its 1 messages this hour/)]);
+    // a practice without limits is not affected
+    expect(await send(portOf(relay, 'gamma'), 'erin@gamma.example', 'erin@gamma.example')).toBe(250);
+    expect(await send(portOf(relay, 'gamma'), 'erin@gamma.example', 'erin@gamma.example')).toBe(250);
+  });
+});
