@@ -13,10 +13,11 @@ import { comparePostfix } from './postfix.js';
 import { TABLE_HEAD, describe, medianMetrics, metrics, tableRow, type Metrics } from './report.js';
 import { runScenario, type RunOptions } from './scenario.js';
 import { runSmimeBench } from './smime.js';
+import { runTenants } from './tenants.js';
 
 const HELP = `npm run bench -- [flags]
   --scenario NAME          throughput (default) | clinic | large | scans | pace | pace50 |
-                           smime-report | smime-import | postfix | devices
+                           smime-report | smime-import | postfix | devices | tenants
                            pace: 1,000 messages from one user against Google's quotas (about 7 min);
                            pace50: 1,000 from each of 50 users at once (about 7 min); add
                            --user-rate 1 for the old default pace (about 17 min each)
@@ -56,7 +57,9 @@ postfix scenario (root; installs Debian's postfix if missing):
 devices scenario: the postfix comparison with what EHR software and scanners do: one message per
   connection, 8 clients, 4 KiB (smtp-source without -d), the relay's listener exactly as in
   config/workspace-relay.example.yaml (loopback allow list: greetingDelay 0 by default)
-  npm run bench -- --scenario devices [--count 2000 --runs 3]`;
+  npm run bench -- --scenario devices [--count 2000 --runs 3]
+tenants scenario: many practices, one file each, in one process against the fake Google (bench/tenants.ts)
+  npm run bench -- --scenario tenants [--workspaces 1000 --backlog 10000 --a-users 100 --probes 40 --gmail-latency 50]`;
 
 const PRESETS: Record<string, Partial<RunOptions>> = {
   throughput: {},
@@ -185,6 +188,9 @@ function label(o: RunOptions): string {
 }
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const i = argv.findIndex((a) => a === '--scenario' || a === '--scenario=tenants');
+  if (i >= 0 && (argv[i] === '--scenario=tenants' || argv[i + 1] === 'tenants')) return runTenants(argv);
   const { scenario, runs, json, o } = options();
   if (o.fromDist) execFileSync(process.execPath, [path.join(import.meta.dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit', cwd: path.join(import.meta.dirname, '..') });
   if (scenario === 'smime-report' || scenario === 'smime-import') {
