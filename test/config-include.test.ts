@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { ConfigError } from '../src/errors.js';
-import { loadConfig } from '../src/config/index.js';
+import { EXAMPLE_CONFIG_PATH, loadConfig } from '../src/config/index.js';
 import { expandIncludes } from '../src/config/include.js';
 import { removeDir, tempDir } from './support/harness.js';
 
@@ -104,5 +104,15 @@ describe('include: practice files', () => {
     write('p/a1.yaml', {});
     write('p/a22.yaml', {});
     expect(expandIncludes(['p/a?.yaml', 'p/a1.yaml'], dir).map((f) => path.basename(f))).toEqual(['a1.yaml']);
+  });
+});
+
+describe('the shipped practice file example', () => {
+  it('loads as a practice file (config/conf.d/northside.yaml.example)', () => {
+    const example = path.join(path.dirname(EXAMPLE_CONFIG_PATH), 'conf.d', 'northside.yaml.example');
+    const c = loadConfig(main({ include: [example] }));
+    expect(c.practices![0]!.problem).toBeNull();
+    expect(c.workspaces[0]).toMatchObject({ name: 'northside', limits: { queued: 5000, acceptedPerHour: 2000 } });
+    expect(c.listen[0]!.workspace).toBe('northside');
   });
 });
