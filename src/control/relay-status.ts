@@ -4,7 +4,7 @@
  * mail is held. Nothing here carries message content: ids, codes, times and the relay's own
  * wording only.
  */
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import type { SpoolState } from '../spool/index.js';
 import type { QueueItem } from './protocol.js';
 

@@ -6,8 +6,7 @@
  * shared: they are checked afterwards on the config in force, and a failure there still stops
  * the relay (exit 78). A port that cannot be bound is app.ts's to report (`disablePractice`).
  */
-import type { Config, ListenerConfig, Practice } from '../config/schema.js';
-import { disablePractice, keepRunningPractice } from '../config/practice-state.js';
+import { disablePractice, keepRunningPractice, type Config, type ListenerConfig, type Practice } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkListeners } from './preflight.js';

@@ -6,7 +6,7 @@
  */
 import { DeviceRate } from '../auth/index.js';
 import type { Clock } from '../clock.js';
-import type { WorkspaceConfig } from '../config/schema.js';
+import type { WorkspaceConfig } from '../config/index.js';
 import { namedReply, type NamedReply } from '../replies/index.js';
 
 export class PracticeLimits {
