@@ -4,6 +4,7 @@
  * own; workspaces[].limits answer for that practice only.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
@@ -104,6 +105,25 @@ describe('a practice per file', () => {
     c.destroy();
     expect(reply.code).toBe(451);
     expect(reply.text).toMatch(/4\.3\.0 .*beta/);
+  });
+
+  it("at start, a practice's port that cannot be bound disables that practice: nothing listens there, the others run", async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      writeYaml('conf.d/alpha.yaml', practice('alpha'));
+      writeYaml('conf.d/beta.yaml', { ...practice('beta'), listen: [{ name: 'beta', host: '127.0.0.1', port }] });
+      relay = await startRelay({ config: loadConfig(mainFile()), logger: logs.logger });
+      const [disabled] = logs.events('practice.disabled');
+      expect(disabled!.file).toMatch(/beta\.yaml$/);
+      expect(disabled!.reason).toMatch(new RegExp(`listen\\[1\\]\\.port: 127\\.0\\.0\\.1:${port} is in use`));
+      expect(relay.listeners.map((l) => l.name)).toEqual(['alpha']);
+      expect(await send(portOf(relay, 'alpha'), 'alice@alpha.example', 'bob@alpha.example')).toBe(250);
+      await waitUntil(() => sentTo('alice@alpha.example') === 1, 10_000, 'alpha delivered');
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
   });
 
   it('at a reload, a broken file keeps its practice running on its old settings; the changed one applies; no session is dropped', async () => {
