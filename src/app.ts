@@ -11,55 +11,22 @@
  * unwind it.
  */
 import path from 'node:path';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock } from './clock.js';
 import { lockSpool, practiceStatus, serveQueue } from './control/index.js';
-import type { Config, ListenerConfig, WorkspaceConfig } from './config/index.js';
+import type { Config, ListenerConfig } from './config/index.js';
 import { buildTransports, sendSize, type Transport } from './delivery/index.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
-import { buildRecipientDirectories, buildSendAsVerifiers, type RecipientCheckStats } from './google/index.js';
+import { buildRecipientDirectories, buildSendAsVerifiers } from './google/index.js';
 import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, isolatePractices, openListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
-import type { Logger } from './log.js';
 import { Backpressure, DeliveryThread, DeliveryTracker, LocalExecutor, Pacer, Scheduler } from './queue/index.js';
 import { Notifier } from './notify/index.js';
-import { SentLog, Spool, type SpoolFs } from './spool/index.js';
+import { SentLog, Spool } from './spool/index.js';
 import { PracticeLimits, startListener, type Listener } from './smtp/index.js';
 import { VERSION } from './version.js';
-import { createObservability, type OpsListener, type RelayPhase } from './observability.js';
+import type { Relay, RelayOptions } from './relay.js';
+import { createObservability, type RelayPhase } from './observability.js';
 
-export interface RelayOptions {
-  config: Config;
-  logger: Logger;
-  /** Time and timers of every part (tests drive a TestClock); default: the system clock. */
-  clock?: Clock;
-  /** Replace the spool's file-system calls (tests inject ENOSPC); default: the real ones. */
-  spoolFs?: Partial<SpoolFs>;
-  /** Free bytes under the spool (tests); default: statfs. */
-  freeBytes?: (dir: string) => Promise<number>;
-  /** Replace the transport of a workspace (benchmarks); default: built from config. */
-  transportFactory?: (workspace: WorkspaceConfig, index: number) => Transport;
-  /** The config file it was loaded from, for `status`. */
-  configPath?: string;
-}
-
-export interface Relay {
-  readonly listeners: readonly Listener[];
-  readonly spool: Spool;
-  readonly scheduler: Scheduler;
-  /** The delivery thread, when attempts run in one (queue.deliveryThread). */
-  readonly deliveryThread: DeliveryThread | null;
-  /** The operations listener (/metrics, /healthz, /readyz); null with `http: null`. */
-  readonly http: OpsListener | null;
-  config(): Config;
-  /**
-   * Apply a new config (SIGHUP): policy, listeners and credentials, with no message lost. Throws
-   * (and keeps the old config) when the new one cannot be applied.
-   */
-  reload(next: Config): Promise<void>;
-  /** Close listeners, abort deliveries (they stay queued), close transports. */
-  stop(): Promise<void>;
-  /** recipientCheck: directory counters per workspace (since the last reload). */
-  recipientCheckStats(): Map<string, RecipientCheckStats>;
-}
+export type { Relay, RelayOptions } from './relay.js';
 
 const closeAll = (m: Map<string, Transport>) => Promise.allSettled([...m.values()].map(async (t) => t.close?.()));
 

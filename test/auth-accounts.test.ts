@@ -1,7 +1,7 @@
 /** Device accounts: scrypt hashes, login checks, failed-login throttling, per-device rates. */
 import { describe, expect, it } from 'vitest';
 import { DUMMY_HASH, DeviceRate, LoginThrottle, networkOf, checkDeviceLogin, hashPassword, parsePasswordHash, verifyPassword } from '../src/auth/index.js';
-import type { DeviceConfig } from '../src/config/schema.js';
+import type { DeviceConfig } from '../src/config/index.js';
 import { TEST_SCRYPT } from './support/edge.js';
 import { TestClock } from './support/test-clock.js';
 

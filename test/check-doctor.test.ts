@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay } from '../src/app.js';
 import { parseConfig } from '../src/config/load.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { silentLogger } from '../src/log.js';
 import { item, lineAndFix, runCheck } from './support/check.js';
 import { writeConfigFile } from './support/daemon.js';

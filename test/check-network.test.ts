@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { item, runCheck } from './support/check.js';
 import { type GoogleEnv, freePort, gmailConfig, removeDir, startGoogle, tempDir } from './support/harness.js';
 import { makeTestCert } from './support/tls.js';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { parseConfig } from '../src/config/index.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 
 const doc = (workspace: Record<string, unknown>): ConfigInput =>
   ({ workspaces: [{ name: 'clinic', domains: ['clinic.example'], ...workspace }], queue: { dir: './var/spool' } }) as ConfigInput;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { EXAMPLE_CONFIG_PATH, configErrorReport, loadConfig, parseConfig } from '../src/config/index.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 
 const base = (): ConfigInput => ({
   workspaces: [{ name: 'clinic', domains: ['clinic.example'], transport: 'outbox', outbox: { dir: './var/outbox' } }],

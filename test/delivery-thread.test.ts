@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import type { Config } from '../src/config/schema.js';
+import type { Config } from '../src/config/index.js';
 import { ConfigError, DeliveryError } from '../src/errors.js';
 import { DeliveryThread, type AttemptRun } from '../src/queue/index.js';
 import { Spool, createQueueId } from '../src/spool/index.js';

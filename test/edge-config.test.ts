@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import { EXAMPLE_CONFIG_PATH, loadConfig, parseConfig } from '../src/config/index.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { startListener } from '../src/smtp/index.js';
 import { Spool } from '../src/spool/index.js';
 import { EdgeClient } from './support/edge-client.js';

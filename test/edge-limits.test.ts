@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { namedReply, type NamedReply } from '../src/replies/index.js';
 import { startListener } from '../src/smtp/index.js';
 import { checkSmtpServerSources, readSmtpServerSources, smtpServerInternalsInstalled } from '../src/smtp/smtp-server-internals.js';

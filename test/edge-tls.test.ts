@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ListenerConfig } from '../src/config/schema.js';
+import type { ListenerConfig } from '../src/config/index.js';
 import { EdgeClient, b64 } from './support/edge-client.js';
 import { deviceHash, startEdge, type EdgeEnv } from './support/edge.js';
 import { makeTestCert } from './support/tls.js';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { simpleParser } from 'mailparser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import type { Config, ConfigInput } from '../src/config/schema.js';
+import type { Config, ConfigInput } from '../src/config/index.js';
 import { DeliveryError } from '../src/errors.js';
 import { Notifier } from '../src/notify/index.js';
 import { Spool, createQueueId, type MessageMeta } from '../src/spool/index.js';

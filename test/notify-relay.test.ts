@@ -6,7 +6,7 @@
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Relay } from '../src/app.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { gmailError, type SentMessage } from './support/fake-google.js';
 import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
 import { SmtpClient, message, queueIdOf } from './support/smtp-client.js';

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import type { Config } from '../src/config/schema.js';
+import type { Config } from '../src/config/index.js';
 import type { Transport } from '../src/delivery/types.js';
 import { DeliveryError } from '../src/errors.js';
 import { PROJECT_TARGET_RATE, USER_TARGET_RATE, burstFor, PROJECT_SENDS_PER_MINUTE } from '../src/queue/google-quota.js';

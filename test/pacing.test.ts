@@ -1,6 +1,6 @@
 /** Gmail's per-user limits, as the relay meets them: 429 storms and the daily count. */
 import { describe, expect, it } from 'vitest';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { SmtpClient, message } from './support/smtp-client.js';
 import { relayEnv, LogCapture, gmailConfig, startTestRelay, waitUntil } from './support/harness.js';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Relay } from '../src/app.js';
 import { parseConfig } from '../src/config/load.js';
-import type { Config, ConfigInput } from '../src/config/schema.js';
+import type { Config, ConfigInput } from '../src/config/index.js';
 import { GMAIL_SEND_SCOPE } from '../src/config/schema.js';
 import { ControlServer } from '../src/control/index.js';
 import { Spool } from '../src/spool/index.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { CliExit } from '../src/cli/context.js';
 import { registerQueueCommands } from '../src/cli/queue.js';
-import type { Config } from '../src/config/schema.js';
+import type { Config } from '../src/config/index.js';
 
 export interface CliRun {
   code: number;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Relay } from '../src/app.js';
-import type { Config } from '../src/config/schema.js';
+import type { Config } from '../src/config/index.js';
 import { GMAIL_SEND_SCOPE } from '../src/config/schema.js';
 import { type GoogleEnv, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';
 import { SmtpClient } from './support/smtp-client.js';

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Relay } from '../src/app.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { SmtpClient, message } from './support/smtp-client.js';
 import { gmailError } from './support/fake-google.js';
 import { type GoogleEnv, LogCapture, gmailConfig, removeDir, sleep, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';

@@ -1,6 +1,6 @@
 /** Who Google sends as, end to end: the listener's fromPolicy and the header changes on the way out. */
 import { describe, expect, it } from 'vitest';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { SmtpClient, message } from './support/smtp-client.js';
 import { relayEnv, LogCapture, gmailConfig, startTestRelay, waitUntil } from './support/harness.js';
 

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Relay } from '../src/app.js';
 import { check } from '../src/cli/check.js';
 import { CliExit } from '../src/cli/exit-codes.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { writeConfigFile } from './support/daemon.js';
 import { FakeSmtpRelay } from './support/fake-google-smtp.js';
 import { LogCapture, removeDir, startTestRelay, tempDir, waitUntil } from './support/harness.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Relay } from '../src/app.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { SmtpClient, message } from './support/smtp-client.js';
 import { LogCapture, removeDir, startTestRelay, tempDir, waitUntil } from './support/harness.js';
 import { makeTestCert } from './support/tls.js';

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import nodemailer from 'nodemailer';
 import type { Relay } from '../src/app.js';
 import { check } from '../src/cli/check.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { GoogleCredentials } from '../src/google/index.js';
 import { createTestServiceAccount } from './support/fake-google.js';
 import { FakeGmailSmtp } from './support/fake-google-smtp.js';

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import type { Config } from '../src/config/schema.js';
+import type { Config } from '../src/config/index.js';
 import { CleanupStack, listenerKey, planReload, type Running } from '../src/lifecycle/index.js';
 
 type L = { host?: string; port: number; tls?: { mode: 'none' | 'starttls' | 'implicit'; certFile?: string; keyFile?: string }; greetingDelay?: number };

@@ -10,7 +10,7 @@ import type { Relay } from '../src/app.js';
 import { check } from '../src/cli/check.js';
 import { CliExit } from '../src/cli/context.js';
 import { parseConfig } from '../src/config/load.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { GoogleCredentials } from '../src/google/index.js';
 import { writeConfigFile } from './support/daemon.js';
 import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir, waitUntil } from './support/harness.js';

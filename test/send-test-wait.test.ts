@@ -3,7 +3,7 @@
  * failure with its fix; exit 0 only when it was delivered.
  */
 import { describe, expect, it } from 'vitest';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { writeConfigFile } from './support/daemon.js';
 import { freePort, gmailConfig, relayEnv, startTestRelay } from './support/harness.js';
 import { runProgram } from './support/program.js';

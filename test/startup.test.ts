@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startRelay } from '../src/app.js';
 import { parseConfig } from '../src/config/load.js';
-import type { ConfigInput } from '../src/config/schema.js';
+import type { ConfigInput } from '../src/config/index.js';
 import { ConfigError } from '../src/errors.js';
 import { bindError } from '../src/lifecycle/index.js';
 import { startListener } from '../src/smtp/index.js';

@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { CliExit, EXIT_USAGE } from '../src/cli/exit-codes.js';
 import { registerTraceCommand } from '../src/cli/trace.js';
-import type { Config } from '../src/config/schema.js';
+import type { Config } from '../src/config/index.js';
 import { TraceFiles, findTraces, type TraceQuery } from '../src/trace/index.js';
 import { messageIdOf } from './support/fake-google.js';
 import { gmailConfig, relayEnv, startTestRelay, waitUntil, type LogCapture } from './support/harness.js';

@@ -1,4 +1,5 @@
 export * from './schema.js';
+export type * from './config-types.js';
 export * from './load.js';
 export * from './secrets.js';
 export * from './units.js';

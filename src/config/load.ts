@@ -7,7 +7,8 @@ import { ConfigError } from '../errors.js';
 import { resolveConfigPaths } from './paths.js';
 import { describeIssue, formatKeyPath, issueLines } from './issues.js';
 import { withPractices } from './practices.js';
-import { configSchema, type Config } from './schema.js';
+import type { Config } from './config-types.js';
+import { configSchema } from './schema.js';
 
 export { configErrorReport, describeIssue, formatKeyPath } from './issues.js';
 

@@ -13,7 +13,8 @@ import { ConfigError } from '../errors.js';
 import { deviceSchema, listenerSchema } from './listener-schema.js';
 import { describeIssue, formatKeyPath, issueLines } from './issues.js';
 import { resolveConfigPaths } from './paths.js';
-import { checkReferences, workspaceSchema, type DeviceConfig, type ListenerConfig, type WorkspaceConfig } from './schema.js';
+import type { DeviceConfig, ListenerConfig, WorkspaceConfig } from './config-types.js';
+import { checkReferences, workspaceSchema } from './schema.js';
 
 const practiceFileSchema = z
   .strictObject({

@@ -4,7 +4,7 @@
  * queued mail waits), while its listeners and devices may stay, so its clients get a temporary
  * reply (451 4.3.0) that tells them to try again rather than a refusal.
  */
-import type { Config } from './schema.js';
+import type { Config } from './config-types.js';
 
 /** Names of the workspaces of disabled practices (their mail is held, their clients answered 4xx). */
 export function pausedWorkspaces(config: Config): ReadonlySet<string> {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ConfigError, errorText } from '../errors.js';
 import { expandIncludes } from './include.js';
 import { readPracticeFile, type PracticeEntries } from './practice-file.js';
-import type { Config, Practice } from './schema.js';
+import type { Config, Practice } from './config-types.js';
 
 type Entries = Pick<Practice, 'workspaces' | 'listen' | 'devices'>;
 

@@ -79,7 +79,8 @@ export const PARTS: Readonly<Record<string, Part>> = {
   trace: { layer: 'part', what: 'src/trace, the per-message trace on disk', uses: ['control'], typesFrom: ['events', 'spool'] },
 
   // ── the top ────────────────────────────────────────────────────────────────────────────────
-  app: { layer: 'top', what: 'src/app.ts, the composition root', uses: ['observability'] },
+  app: { layer: 'top', what: 'src/app.ts, the composition root', uses: ['observability', 'relay'] },
+  relay: { layer: 'top', what: "src/relay.ts, the running relay's face (Relay, RelayOptions)", uses: ['observability'] },
   observability: { layer: 'top', what: 'src/observability.ts, the composition root of metrics, trace and the ops listener', uses: [] },
   cli: { layer: 'top', what: 'src/cli, the command line', uses: ['app'] },
 };

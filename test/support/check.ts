@@ -2,7 +2,7 @@
 import { check, type CheckItem, type CheckOptions, type CheckReport } from '../../src/cli/check.js';
 import { sectionLines } from '../../src/cli/check-report.js';
 import { CliExit } from '../../src/cli/exit-codes.js';
-import type { ConfigInput } from '../../src/config/schema.js';
+import type { ConfigInput } from '../../src/config/index.js';
 import { writeConfigFile } from './daemon.js';
 
 export interface CheckRun {

@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Relay } from '../../src/app.js';
 import { hashPassword } from '../../src/auth/index.js';
-import type { Config, ConfigInput } from '../../src/config/schema.js';
+import type { Config, ConfigInput } from '../../src/config/index.js';
 import { type GoogleEnv, LogCapture, gmailConfig, removeDir, startGoogle, startTestRelay, tempDir } from './harness.js';
 import { makeTestCert, type TestCert } from './tls.js';
 

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { afterEach, beforeEach } from 'vitest';
 import { startRelay, type Relay, type RelayOptions } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { Config, ConfigInput } from '../../src/config/schema.js';
+import type { Config, ConfigInput } from '../../src/config/index.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { GoogleCredentials, loadServiceAccountKey } from '../../src/google/index.js';
 import { GMAIL_SEND_SCOPE } from '../../src/config/schema.js';

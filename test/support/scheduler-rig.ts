@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
-import type { Config } from '../../src/config/schema.js';
+import type { Config } from '../../src/config/index.js';
 import type { Transport } from '../../src/delivery/types.js';
 import { LocalExecutor, Scheduler, type DeliveryObserver } from '../../src/queue/index.js';
 import { SentLog, Spool, createQueueId, type MessageMeta } from '../../src/spool/index.js';
