@@ -8,6 +8,7 @@ import path from 'node:path';
 /** Every key that names a file or directory. `*` is each entry of a list. */
 export const PATH_KEYS: readonly (readonly string[])[] = [
   ['queue', 'dir'],
+  ['queue', 'encryption', 'keyFiles', '*'],
   ['audit', 'file'],
   ['control', 'socket'],
   ['listen', '*', 'tls', 'certFile'],
@@ -47,7 +48,11 @@ function resolveAt(node: unknown, keys: readonly string[], baseDir: string): voi
   if (!node || typeof node !== 'object') return;
   const [key, ...rest] = keys;
   if (key === '*') {
-    if (Array.isArray(node)) for (const item of node) resolveAt(item, rest, baseDir);
+    if (!Array.isArray(node)) return;
+    node.forEach((item: unknown, i) => {
+      if (rest.length) resolveAt(item, rest, baseDir);
+      else if (typeof item === 'string' && item !== '' && !path.isAbsolute(item)) node[i] = path.resolve(baseDir, item);
+    });
     return;
   }
   const obj = node as Record<string, unknown>;

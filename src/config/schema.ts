@@ -215,6 +215,22 @@ export const configSchema = z
       dedupeRetention: duration('7d'),
       /** How long the message trace (`workspace-relay trace`) keeps what happened to each message. */
       traceRetention: duration('30d', 86_400_000),
+      /**
+       * Dead messages (dead/) and dry-run outbox files are removed this long after they died or
+       * were written; 0 keeps them until an admin deletes them.
+       */
+      deadRetention: duration('30d').refine((ms) => ms === 0 || ms >= 3_600_000, {
+        message: 'use 0 (keep until an admin deletes them) or at least 1h, e.g. 30d',
+      }),
+      /**
+       * Encryption of the spool at rest (docs/encryption.md): key files of 32 random bytes
+       * (`workspace-relay keygen FILE`), mode 0600. The first seals every new file; all open files.
+       */
+      encryption: z
+        .strictObject({
+          keyFiles: z.array(z.string().min(1)).min(1, { message: 'list at least one key file (workspace-relay keygen FILE writes one)' }),
+        })
+        .optional(),
       /** Run the sends on a thread of their own (the second core), leaving the first to accept mail. */
       deliveryThread: z.boolean().default(true),
       /**

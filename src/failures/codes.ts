@@ -264,6 +264,8 @@ export const FAILURE_CODES = {
   'delivery.no_workspace': { kind: 'held', from: ['relay'], notice: MISCONFIGURED, means: "the message's workspace is no longer in the config" },
   'delivery.outside_workspace_now': { kind: 'held', from: ['relay'], notice: OTHER, means: 'a reload removed a domain the queued message is addressed to' },
   'delivery.spool_unreadable': { kind: 'held', from: ['relay'], notice: OTHER, means: 'the spooled message cannot be read' },
+  'delivery.spool_damaged': { kind: 'held', from: ['relay'], notice: OTHER, means: 'the encrypted spool file fails authentication (changed or damaged on disk): nothing of it is sent' },
+  'delivery.spool_key_missing': { kind: 'held', from: ['relay'], notice: MISCONFIGURED, means: 'the spooled message was encrypted with a key that is not in queue.encryption.keyFiles' },
   'delivery.thread_stopped': { kind: 'temporary', from: ['relay'], notice: OTHER, means: 'the delivery thread stopped during the attempt (the send may have reached Google)' },
   'delivery.unexpected': { kind: 'temporary', from: ['relay'], notice: OTHER, means: 'an unexpected error in the relay during an attempt' },
   'queue.waiting': { kind: 'temporary', from: ['relay'], notice: OTHER, means: "not tried yet: waiting its turn (the user's pace or limits)" },
