@@ -11,8 +11,9 @@ import type { SpoolKey, SpoolKeys } from './keys.js';
 export class Sealer {
   private readonly dataKey: Buffer;
   private header: Buffer | null;
-  private held: Buffer[] = [];
-  private heldBytes = 0;
+  /** The chunk being filled (a copy: the caller may reuse what it gave), and how much of it is. */
+  private chunk: Buffer | null = null;
+  private filled = 0;
   private index = 0;
   private done = false;
 
@@ -28,24 +29,23 @@ export class Sealer {
   }
 
   /**
-   * More plaintext; returns the sealed bytes ready to append (possibly none). A full chunk is
-   * sealed only once a byte after it has arrived: until then it may still be the last one.
+   * More plaintext; returns the sealed bytes ready to append (possibly none). `plain` is copied,
+   * not kept. A full chunk is sealed only once a byte after it has arrived: until then it may
+   * still be the last one.
    */
   update(plain: Buffer): Buffer[] {
     if (this.done) throw new Error('Sealer: update after final');
     const out = this.takeHeader();
-    if (plain.length === 0) return out;
-    this.held.push(plain);
-    this.heldBytes += plain.length;
-    if (this.heldBytes <= CHUNK_BYTES) return out;
-    const all = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
-    let at = 0;
-    while (all.length - at > CHUNK_BYTES) {
-      out.push(...this.seal(all.subarray(at, at + CHUNK_BYTES), false));
-      at += CHUNK_BYTES;
+    for (let at = 0; at < plain.length; ) {
+      const chunk = (this.chunk ??= takeChunk());
+      if (this.filled === CHUNK_BYTES) {
+        out.push(...this.seal(chunk, false));
+        this.filled = 0;
+      }
+      const copied = plain.copy(chunk, this.filled, at);
+      this.filled += copied;
+      at += copied;
     }
-    this.held = [all.subarray(at)];
-    this.heldBytes = all.length - at;
     return out;
   }
 
@@ -53,13 +53,18 @@ export class Sealer {
   final(): Buffer[] {
     if (this.done) throw new Error('Sealer: final called twice');
     const out = this.takeHeader();
-    const rest = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
-    out.push(...this.seal(rest, true));
-    this.held = [];
-    this.heldBytes = 0;
+    out.push(...this.seal(this.chunk ? this.chunk.subarray(0, this.filled) : Buffer.alloc(0), true));
+    this.dispose();
+    return out;
+  }
+
+  /** Done with this sealer (final does it; call it when the file is abandoned). */
+  dispose(): void {
     this.done = true;
     this.dataKey.fill(0);
-    return out;
+    if (this.chunk) giveChunk(this.chunk);
+    this.chunk = null;
+    this.filled = 0;
   }
 
   private takeHeader(): Buffer[] {
@@ -75,6 +80,21 @@ export class Sealer {
     cipher.final();
     return [body, cipher.getAuthTag()];
   }
+}
+
+/**
+ * Chunk buffers reused from file to file (as the spool writer's write buffers are): a sealer
+ * that only ever holds a 4 KiB message must not cost a fresh 64 KiB allocation each time.
+ */
+const SPARE_CHUNKS = 64;
+const spareChunks: Buffer[] = [];
+
+function takeChunk(): Buffer {
+  return spareChunks.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+}
+
+function giveChunk(chunk: Buffer): void {
+  if (spareChunks.length < SPARE_CHUNKS) spareChunks.push(chunk);
 }
 
 /**

@@ -8,6 +8,7 @@
  *   bytes (metaTrailer). One file to create and fsync per accepted message, as in Postfix.
  * A plain JSON file always ends with "}\n", never with the footer, so the two cannot be confused.
  */
+import { isCryptError, openView, type ReadAt, type SpoolKeys } from '../crypt/index.js';
 import { SpoolError } from './spool-error.js';
 import type { MessageMeta } from './types.js';
 
@@ -60,6 +61,23 @@ export async function readMetaText(size: number, read: (position: number, length
   if (size <= WHOLE_READ_MAX) return metaTextOf(await read(0, size));
   const range = trailerRange(size, await read(size - FOOTER_BYTES, FOOTER_BYTES));
   return (await read(range ? range.start : 0, range ? range.length : size)).toString('utf8');
+}
+
+/**
+ * The metadata's JSON text out of a state-entry file of `fileSize` bytes, sealed or plain (the
+ * rules above apply to its plaintext). A small file is read whole, in one read. A sealed entry
+ * that fails authentication is corrupt metadata (spool.corrupt_meta, `cause` the CryptError);
+ * one whose key is missing rejects crypt.key_missing (the file is fine: the config is not).
+ */
+export async function metaTextOfFile(fileSize: number, readAt: ReadAt, keys: SpoolKeys, label: string): Promise<string> {
+  try {
+    const head = fileSize <= WHOLE_READ_MAX ? await readAt(0, fileSize) : undefined;
+    const view = await openView(fileSize, head ? (p, l) => head.subarray(p, p + l) : readAt, keys, label, head);
+    return await readMetaText(view.size, (p, l) => view.read(p, l));
+  } catch (err) {
+    if (isCryptError(err, 'crypt.damaged')) throw new SpoolError('spool.corrupt_meta', err.message, { cause: err });
+    throw err;
+  }
 }
 
 /** Parse a .json file's text; `id` is the id its file name says it holds. */

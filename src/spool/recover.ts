@@ -17,6 +17,7 @@
  * 7. data/<id>.eml with no .json anywhere is deleted (a crash before commit).
  */
 import { join } from 'node:path';
+import type { SpoolKeys } from '../crypt/index.js';
 import type { Logger } from '../log.js';
 import type { DirSyncer } from './dir-syncer.js';
 import { CORRUPT_SUFFIX, DIR_MODE, FILE_MODE, SPOOL_STATES, type SpoolLayout } from './layout.js';
@@ -48,6 +49,7 @@ export async function recoverSpool(
   layout: SpoolLayout,
   syncer: DirSyncer,
   logger: Logger,
+  keys: SpoolKeys,
 ): Promise<RecoveryCounts> {
   const counts: RecoveryCounts = {
     queue: 0, dead: 0, hold: 0, requeued: 0, tmpRemoved: 0,
@@ -77,7 +79,7 @@ export async function recoverSpool(
       const id = name.slice(0, -'.json'.length);
       if (!isValidQueueId(id)) continue;
       try {
-        parseMeta(await fs.readMeta(layout.meta(state, id)), id);
+        parseMeta(await fs.readMeta(layout.meta(state, id), keys), id);
       } catch (err) {
         if (isErrno(err, 'ENOENT')) continue;
         // Only metadata that does not parse is corrupt; a read error (EIO, EMFILE) fails the

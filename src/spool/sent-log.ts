@@ -17,9 +17,15 @@
  * failed write is skipped (the relay may then send that message again: the same outcome as a kill
  * between the send and its record). Per-key files of older versions (<sha256(key)>.json) are
  * read at open and folded into the journal. One process owns a sent log (the lock is in-process).
+ *
+ * With spool keys (queue.encryption) each line is sealed on its own (src/crypt): `~` and the
+ * sealed bytes in base64, so recipient addresses are not on disk in the clear. Plain lines (a
+ * journal written before) are read as before; the rewrite at open seals them all with the first
+ * key, so a restart after a key rotation leaves no line under the old key.
  */
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
+import { SpoolKeys, isCryptError, openView, sealWith } from '../crypt/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { tempPath } from './durable-file.js';
 import { KeyMutex } from './key-mutex.js';
@@ -33,6 +39,8 @@ export interface SentLogOptions {
   clock?: Clock;
   logger?: Logger;
   fs?: Partial<SpoolFs>;
+  /** queue.encryption's keys: lines are sealed with the first (default: none, lines are plain). */
+  keys?: SpoolKeys;
 }
 
 interface Entry {
@@ -47,6 +55,8 @@ interface Deferred {
 }
 
 const JOURNAL_NAME = 'journal';
+/** A sealed line starts with this (a JSON line starts with `{`). */
+export const SEALED_LINE = '~';
 /** Per-key files of the layout before the journal. */
 const LEGACY_FILE = /^[0-9a-f]{64}\.json$/;
 /** Rewrite the journal at a prune when it holds more than this many lines per live key (plus slack). */
@@ -79,6 +89,7 @@ export class SentLog {
     private readonly retentionMs: number,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly keys: SpoolKeys,
   ) {
     this.tmp = join(dir, 'tmp');
     this.journalPath = join(dir, JOURNAL_NAME);
@@ -88,7 +99,7 @@ export class SentLog {
   static async open(dir: string, options: SentLogOptions): Promise<SentLog> {
     if (!(options.retentionMs > 0)) throw new RangeError('SentLog retentionMs must be a positive number of milliseconds');
     const fs = withFs(options.fs);
-    const log = new SentLog(join(dir, 'sent'), fs, options.retentionMs, options.clock ?? systemClock, options.logger ?? silentLogger);
+    const log = new SentLog(join(dir, 'sent'), fs, options.retentionMs, options.clock ?? systemClock, options.logger ?? silentLogger, options.keys ?? SpoolKeys.none());
     for (const d of [log.dir, log.tmp]) {
       await fs.mkdir(d, DIR_MODE);
       await fs.chmod(d, DIR_MODE);
@@ -126,7 +137,7 @@ export class SentLog {
     const line: JournalLine = { v: 1, k: key, r: [...new Set(recipients)], t: at };
     this.apply(line);
     await new Promise<void>((resolve, reject) => {
-      this.pending.push({ line: `${JSON.stringify(line)}\n`, done: { resolve, reject } });
+      this.pending.push({ line: this.encode(line), done: { resolve, reject } });
       void this.drain();
     });
   }
@@ -200,7 +211,7 @@ export class SentLog {
    * journal's: no moment where appends would go to the replaced file.
    */
   private async rewrite(): Promise<void> {
-    const text = [...this.entries].map(([k, e]) => `${JSON.stringify({ v: 1, k, r: [...e.recipients], t: e.updatedAt, f: e.firstAt } satisfies JournalLine)}\n`).join('');
+    const text = [...this.entries].map(([k, e]) => this.encode({ v: 1, k, r: [...e.recipients], t: e.updatedAt, f: e.firstAt })).join('');
     const tmp = tempPath(this.tmp, JOURNAL_NAME);
     const handle = await this.fs.open(tmp, 'ax', FILE_MODE);
     try {
@@ -254,12 +265,31 @@ export class SentLog {
     let skipped = 0;
     for (const raw of text.split('\n')) {
       if (!raw) continue;
-      const line = parseLine(raw);
+      const line = parseLine(await this.decode(raw));
       if (line) this.apply(line);
       else skipped++;
     }
     if (skipped) {
       this.logger.warn({ event: 'sent_log.torn', lines: skipped }, 'skipped unreadable sent-log lines (a crash or a failed write; those messages may be sent again)');
+    }
+  }
+
+  /** One journal line, sealed when there are keys. */
+  private encode(line: JournalLine): string {
+    const json = JSON.stringify(line);
+    return this.keys.current ? `${SEALED_LINE}${sealWith(this.keys, Buffer.from(json)).toString('base64')}\n` : `${json}\n`;
+  }
+
+  /** A line's JSON text ('' for a sealed line that fails authentication: skipped as torn). */
+  private async decode(raw: string): Promise<string> {
+    if (!raw.startsWith(SEALED_LINE)) return raw;
+    const sealed = Buffer.from(raw.slice(SEALED_LINE.length), 'base64');
+    try {
+      const view = await openView(sealed.length, (p, l) => sealed.subarray(p, p + l), this.keys, this.journalPath, sealed);
+      return (await view.read(0, view.size)).toString('utf8');
+    } catch (err) {
+      if (isCryptError(err, 'crypt.damaged')) return '';
+      throw err; // a key missing: the start fails, naming it
     }
   }
 

@@ -2,9 +2,11 @@
  * The few file-system calls the spool makes, behind one interface so tests can inject failures
  * (ENOSPC, EIO) and count directory fsyncs. `nodeSpoolFs` is the real thing.
  */
-import { closeSync, createReadStream, fstatSync, fsync, linkSync, open, openSync, promises as fsp, readSync, write, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsync, linkSync, open, openSync, promises as fsp, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { readMetaText } from './meta-codec.js';
+import { SpoolKeys } from '../crypt/index.js';
+import { readAt, readAtSync } from './message-source.js';
+import { metaTextOfFile } from './meta-codec.js';
 
 /** What the spool does with an open file (nodeSpoolFs: fdHandle below). */
 export interface SpoolFileHandle {
@@ -21,8 +23,12 @@ export interface SpoolFs {
   link(existing: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
   readFile(path: string): Promise<string>;
-  /** The metadata JSON of a state entry (<state>/<id>.json, either form: meta-codec.ts). */
-  readMeta(path: string): Promise<string>;
+  /**
+   * The metadata JSON of a state entry (<state>/<id>.json, either form: meta-codec.ts), sealed or
+   * plain. A sealed entry that fails authentication rejects spool.corrupt_meta; one sealed with a
+   * key not in `keys` rejects crypt.key_missing.
+   */
+  readMeta(path: string, keys?: SpoolKeys): Promise<string>;
   /** File names in a directory (not paths). */
   readdir(path: string): Promise<string[]>;
   /** Does a file exist (ENOENT → false; other errors reject). */
@@ -83,11 +89,11 @@ export const nodeSpoolFs: SpoolFs = {
   unlink: (path) => fsp.unlink(path),
   link: async (existing, to) => linkSync(existing, to), // a directory entry: see fdHandle
   readFile: (path) => fsp.readFile(path, 'utf8'),
-  async readMeta(path) {
+  async readMeta(path, keys = SpoolKeys.none()) {
     const handle = await fsp.open(path, 'r');
     try {
       const { size } = await handle.stat();
-      return await readMetaText(size, (position, length) => readAt(handle, position, length));
+      return await metaTextOfFile(size, (position, length) => readAt(handle, position, length), keys, path);
     } finally {
       await handle.close();
     }
@@ -149,112 +155,13 @@ async function syncDirCached(path: string): Promise<void> {
 }
 
 /** readMeta with synchronous calls (the delivery thread, where a short blocking read is cheaper). */
-export async function readMetaSync(path: string): Promise<string> {
+export async function readMetaSync(path: string, keys: SpoolKeys = SpoolKeys.none()): Promise<string> {
   const fd = openSync(path, 'r');
   try {
-    return await readMetaText(fstatSync(fd).size, (position, length) => readAtSync(fd, position, length));
+    return await metaTextOfFile(fstatSync(fd).size, (position, length) => readAtSync(fd, position, length), keys, path);
   } finally {
     closeSync(fd);
   }
-}
-
-/**
- * A stored message's bytes: the first `size` (meta.size) bytes of data/<id>.eml, the rest of the
- * file being its metadata trailer. A file shorter than `size` rejects with code EIO (the disk
- * lost data): a truncated message is never sent as if it were whole.
- */
-export async function readStoredMessage(path: string, size: number): Promise<Buffer> {
-  const handle = await fsp.open(path, 'r');
-  try {
-    return wholeOrThrow(path, await readAt(handle, 0, size), size);
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * readStoredMessage in chunks (a message of any size, without holding it whole): the first
- * `size` bytes of the file; a file cut short fails with EIO at its end.
- */
-export async function* streamStoredMessage(path: string, size: number): AsyncGenerator<Buffer> {
-  if (size === 0) return;
-  let read = 0;
-  for await (const chunk of createReadStream(path, { start: 0, end: size - 1 })) {
-    read += (chunk as Buffer).length;
-    yield chunk as Buffer;
-  }
-  if (read < size) throw cutShort(path, read, size);
-}
-
-/**
- * Bytes [start, end) of a stored message (`size`: meta.size, so `end` never reaches into the
- * metadata after it), read from the file opened for this call only: delivery reads a message
- * again (a resend after a 401, the rest of an interrupted upload) rather than keeping it.
- * With `into`, every piece is a view of that buffer, valid until the next one is asked for (the
- * caller must be done with it, e.g. its socket write completed); without, each piece is a new
- * Buffer of at most 64 KiB. A file cut short fails with EIO where it ends.
- */
-export async function* readStoredRange(path: string, size: number, start: number, end: number, into?: Buffer): AsyncGenerator<Buffer> {
-  if (start < 0 || end > size || start > end) throw new RangeError(`bytes ${start}-${end} are not within a ${size}-byte message`);
-  if (start === end) return;
-  const handle = await fsp.open(path, 'r');
-  try {
-    let position = start;
-    while (position < end) {
-      const buf = into ?? Buffer.allocUnsafe(Math.min(RANGE_PIECE, end - position));
-      const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, end - position), position);
-      if (bytesRead === 0) throw cutShort(path, position, size);
-      position += bytesRead;
-      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-const RANGE_PIECE = 64 * 1024;
-
-/** readStoredMessage with synchronous calls (the delivery thread, small messages). */
-export function readStoredMessageSync(path: string, size: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    return wholeOrThrow(path, readAtSync(fd, 0, size), size);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function wholeOrThrow(path: string, buf: Buffer, size: number): Buffer {
-  if (buf.length < size) throw cutShort(path, buf.length, size);
-  return buf;
-}
-
-/** The error for a message file holding fewer bytes than its metadata records (code EIO). */
-function cutShort(path: string, found: number, size: number): Error {
-  return Object.assign(new Error(`${path} holds ${found} bytes of a ${size}-byte message`), { code: 'EIO' });
-}
-
-/** Up to `length` bytes from `position` (fewer only at the end of the file). */
-async function readAt(handle: fsp.FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(buf, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return buf.subarray(0, filled);
-}
-
-function readAtSync(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  let filled = 0;
-  while (filled < length) {
-    const bytesRead = readSync(fd, buf, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return buf.subarray(0, filled);
 }
 
 /** The real file system with some calls replaced (tests). */

@@ -5,16 +5,20 @@
  * place, atomically, then renames it), so at every crash point a message is in exactly one state.
  * Knows nothing of SMTP or Google. See layout.ts for the files, recover.ts for start-up.
  */
+import { stat } from 'node:fs/promises';
 import { systemClock, type Clock } from '../clock.js';
+import { SpoolKeys, sealWith } from '../crypt/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DirSyncer } from './dir-syncer.js';
 import { replaceFile } from './durable-file.js';
 import { DIR_MODE, SPOOL_STATES, SpoolLayout, checkId } from './layout.js';
 import { parseMeta, serializeMeta } from './meta-codec.js';
 import { recoverSpool, type RecoveryCounts } from './recover.js';
+import { findExpiredDead, type ExpiredDead } from './retention.js';
 import { SpoolError } from './spool-error.js';
 import { probeWritable, stateIds } from './state-files.js';
-import { isErrno, streamStoredMessage, unlinkIfExists, withFs, type SpoolFs } from './spool-fs.js';
+import { messageSource, type MessageSource } from './message-source.js';
+import { isErrno, unlinkIfExists, withFs, type SpoolFs } from './spool-fs.js';
 import type { MessageMeta, SpoolState } from './types.js';
 import { SpoolWriter } from './writer.js';
 
@@ -29,6 +33,11 @@ export interface SpoolOptions {
    * while the server runs): recovery would pull messages out of active/ under the server's feet.
    */
   recover?: boolean;
+  /**
+   * queue.encryption's keys (src/crypt): the first seals every file written, all open files.
+   * Default none: files are written plain, and a sealed one cannot be read.
+   */
+  keys?: SpoolKeys;
 }
 
 export class Spool {
@@ -44,6 +53,7 @@ export class Spool {
     private readonly fs: SpoolFs,
     private readonly logger: Logger,
     private readonly clock: Clock,
+    readonly keys: SpoolKeys,
   ) {
     this.layout = new SpoolLayout(dir);
     this.syncer = new DirSyncer((path) => fs.syncDir(path));
@@ -51,7 +61,7 @@ export class Spool {
 
   /** Create or recover the spool under `dir` (see recover.ts). Idempotent. */
   static async open(dir: string, options: SpoolOptions = {}): Promise<Spool> {
-    const spool = new Spool(dir, withFs(options.fs), options.logger ?? silentLogger, options.clock ?? systemClock);
+    const spool = new Spool(dir, withFs(options.fs), options.logger ?? silentLogger, options.clock ?? systemClock, options.keys ?? SpoolKeys.none());
     if (options.recover ?? true) await spool.recover();
     return spool;
   }
@@ -61,13 +71,18 @@ export class Spool {
    * owns it: the daemon opens the spool, binds its listeners (greeting held), then recovers.
    */
   async recover(): Promise<RecoveryCounts> {
-    this.recovery = await recoverSpool(this.fs, this.layout, this.syncer, this.logger);
+    this.recovery = await recoverSpool(this.fs, this.layout, this.syncer, this.logger, this.keys);
     return this.recovery;
   }
 
   /** Can the spool be written now? Rejects with the file-system error (state-files.ts). */
   probeWritable(): Promise<void> {
     return probeWritable(this.fs, this.layout);
+  }
+
+  /** The spool's own parts, for the helpers beside it (rekey.ts, retention.ts); not for use outside src/spool. */
+  get parts(): { fs: SpoolFs; layout: SpoolLayout; syncer: DirSyncer; keys: SpoolKeys } {
+    return { fs: this.fs, layout: this.layout, syncer: this.syncer, keys: this.keys };
   }
 
   /** Directory fsyncs started so far (group commit makes this lower than the number of commits). */
@@ -78,7 +93,7 @@ export class Spool {
   /** Start receiving message `id` (data/<id>.eml is created on the first write or commit). */
   createWriter(id: string): SpoolWriter {
     checkId(id);
-    return new SpoolWriter(id, { fs: this.fs, layout: this.layout, syncer: this.syncer, logger: this.logger });
+    return new SpoolWriter(id, { fs: this.fs, layout: this.layout, syncer: this.syncer, logger: this.logger, keys: this.keys });
   }
 
   emlPath(id: string): string {
@@ -86,12 +101,12 @@ export class Spool {
   }
 
   /**
-   * The exact bytes received: the first meta.size bytes of data/<id>.eml (the metadata follows),
-   * in chunks. A file cut short (the disk lost data) fails with EIO at its end, so a copy of it is
-   * never taken for the message.
+   * The exact bytes received (decrypted when sealed): the first meta.size bytes of data/<id>.eml,
+   * the metadata following them (message-source.ts). A file cut short or damaged fails, so a
+   * copy of it is never taken for the message.
    */
-  openEml(meta: Pick<MessageMeta, 'id' | 'size'>): AsyncGenerator<Buffer> {
-    return streamStoredMessage(this.layout.eml(meta.id), meta.size);
+  message(meta: Pick<MessageMeta, 'id' | 'size'>): MessageSource {
+    return messageSource(this.layout.eml(meta.id), meta.size, this.keys);
   }
 
   /** Every message in `state`, oldest receivedAt first. Unreadable .json files are logged and skipped. */
@@ -117,7 +132,7 @@ export class Spool {
   async get(state: SpoolState, id: string): Promise<MessageMeta | null> {
     let text: string;
     try {
-      text = await this.fs.readMeta(this.layout.meta(state, id));
+      text = await this.fs.readMeta(this.layout.meta(state, id), this.keys);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return null;
       throw err;
@@ -147,7 +162,7 @@ export class Spool {
       throw err;
     }
     try {
-      return parseMeta(await this.fs.readMeta(this.layout.meta('active', id)), id);
+      return parseMeta(await this.fs.readMeta(this.layout.meta('active', id), this.keys), id);
     } catch (err) {
       if (err instanceof SpoolError) {
         await this.fs.rename(this.layout.meta('active', id), this.layout.corrupt(id));
@@ -161,7 +176,7 @@ export class Spool {
   async update(state: SpoolState, meta: MessageMeta): Promise<void> {
     const target = this.layout.meta(state, meta.id);
     await this.mustExist(state, meta.id);
-    await replaceFile(this.fs, this.layout.tmp, meta.id, target, serializeMeta(meta));
+    await replaceFile(this.fs, this.layout.tmp, meta.id, target, sealWith(this.keys, serializeMeta(meta)));
     await this.syncer.sync(this.layout.stateDir(state));
   }
 
@@ -223,6 +238,22 @@ export class Spool {
   async reschedule(id: string, at: Date = new Date(this.clock.now())): Promise<MessageMeta> {
     await this.hold(id);
     return this.unhold(id, at);
+  }
+
+  /**
+   * active → queue unchanged (what start-up recovery does): for an admin change that claimed a
+   * message and could not release it with its new meta (the disk). Not fsynced, like claim.
+   */
+  async putBack(id: string): Promise<void> {
+    await this.fs.rename(this.layout.meta('active', id), this.layout.meta('queue', id));
+  }
+
+  /** Dead messages that died before `cutoffMs` removed (retention.ts); resolves those removed. */
+  async expireDead(cutoffMs: number): Promise<ExpiredDead[]> {
+    const expired = await findExpiredDead(await this.list('dead'), this.fs, this.layout, cutoffMs, async (p) => (await stat(p)).mtimeMs);
+    const removed: ExpiredDead[] = [];
+    for (const e of expired) if (await this.remove('dead', e.id)) removed.push(e);
+    return removed;
   }
 
   /**

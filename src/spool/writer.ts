@@ -7,8 +7,12 @@
  * commits) before resolving.
  * Only after commit resolves may the client be told 250. File-system errors reject with the
  * original error (errno `code` such as ENOSPC kept); `abort` then removes every trace.
+ * With spool keys (queue.encryption) the file is sealed as it is written (src/crypt: the header
+ * with the first write, 64 KiB chunks as they fill, the last with the metadata at commit): the
+ * same writes and fsyncs, so the commit point is where it was.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { Sealer, type SpoolKeys } from '../crypt/index.js';
 import type { Logger } from '../log.js';
 import type { DirSyncer } from './dir-syncer.js';
 import { FILE_MODE, type SpoolLayout } from './layout.js';
@@ -44,6 +48,7 @@ export interface WriterDeps {
   layout: SpoolLayout;
   syncer: DirSyncer;
   logger: Logger;
+  keys: SpoolKeys;
 }
 
 export class SpoolWriter {
@@ -63,12 +68,15 @@ export class SpoolWriter {
   private readonly hash: Hash = createHash('sha256');
   private bytes = 0;
   private readonly emlPath: string;
+  /** Seals what is written (null: written plain). */
+  private readonly sealer: Sealer | null;
 
   constructor(
     readonly id: string,
     private readonly deps: WriterDeps,
   ) {
     this.emlPath = deps.layout.eml(id);
+    this.sealer = deps.keys.current ? new Sealer(deps.keys.current) : null;
   }
 
   /** Bytes received so far (up to WRITE_BUFFER of them may still be held in memory). */
@@ -96,16 +104,27 @@ export class SpoolWriter {
     return flushed ?? Promise.resolve();
   }
 
-  /** Write the held bytes (and `tail`) to the file, in order after any earlier write. */
-  private flush(tail?: Buffer): Promise<void> {
-    const buffer = this.fill;
+  /**
+   * Write the held bytes (and `tail`) to the file, in order after any earlier write. `last`: the
+   * end of the file (commit), where the sealer seals its last chunk. Sealing is done here, before
+   * the write is queued: the sealer copies what it keeps, so the buffer goes back at once.
+   */
+  private flush(tail?: Buffer, last = false): Promise<void> {
+    let buffer = this.fill;
     const held = this.filled;
     this.fill = null;
     this.filled = 0;
-    // A tail that fits goes in the same write (a small message with its metadata: one write).
-    const together = buffer !== null && tail !== undefined && held + tail.length <= buffer.length;
-    if (together) tail.copy(buffer, held);
-    const parts = [buffer?.subarray(0, together ? held + tail.length : held), together ? undefined : tail];
+    let parts: (Buffer | undefined)[];
+    if (this.sealer) {
+      parts = [this.seal(buffer?.subarray(0, held), tail, last)];
+      if (buffer) giveBack(buffer);
+      buffer = null;
+    } else {
+      // A tail that fits goes in the same write (a small message with its metadata: one write).
+      const together = buffer !== null && tail !== undefined && held + tail.length <= buffer.length;
+      if (together) tail.copy(buffer!, held);
+      parts = [buffer?.subarray(0, together ? held + tail!.length : held), together ? undefined : tail];
+    }
     const run = this.chain.then(async () => {
       try {
         if (this.failure) throw this.failure;
@@ -118,6 +137,16 @@ export class SpoolWriter {
     });
     this.chain = run.catch((err: unknown) => this.fail(err));
     return run;
+  }
+
+  /** The sealed bytes of `held` then `tail` (and the last chunk, `last`), as one buffer to write. */
+  private seal(held: Buffer | undefined, tail: Buffer | undefined, last: boolean): Buffer {
+    const sealer = this.sealer!;
+    const out: Buffer[] = [];
+    if (held?.length) out.push(...sealer.update(held));
+    if (tail?.length) out.push(...sealer.update(tail));
+    if (last) out.push(...sealer.final());
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
   }
 
   /**
@@ -163,7 +192,7 @@ export class SpoolWriter {
     // before that file is linked into queue/ (the commit point): its contents, and its entry in
     // data/. Neither waits for the other (the client's wait is the slower of them, not their sum);
     // both settle before an error is thrown, so abort() finds no step still running.
-    await this.flush(metaTrailer(stored));
+    await this.flush(metaTrailer(stored), true);
     const handle = await this.ensureOpen();
     const durable = await Promise.allSettled([handle.sync(), syncer.sync(layout.data)]);
     const failed = durable.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -184,6 +213,7 @@ export class SpoolWriter {
     if (this.fill) giveBack(this.fill);
     this.fill = null;
     if (this.state === 'committed') return;
+    this.sealer?.dispose();
     this.state = 'aborted';
     const { fs, layout, logger } = this.deps;
     try {
