@@ -8,21 +8,22 @@
  * Access: the socket is chmod 0600 (and sits in the 0700 spool directory by default), so only the
  * relay's OS user and root can connect; that is the whole authorisation.
  */
-import { open as openFile, lstat, mkdir, chmod, unlink } from 'node:fs/promises';
+import { lstat, mkdir, chmod, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { ConfigError, errorText } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import type { MessageSource } from '../spool/index.js';
 import { controlRequest } from './control-client.js';
 import { ControlError, MAX_REQUEST_BYTES, encodeLine, parseRequest, type ControlOwner, type ControlRequest, type PingResult } from './protocol.js';
 
 /**
- * What a handler answers: a result, and optionally bytes that follow the reply: the first `size`
- * bytes of the file at `path` (a spool file goes on with its metadata after the message).
+ * What a handler answers: a result, and optionally bytes that follow the reply: a spooled
+ * message's, read through the spool (decrypted when sealed: src/spool/message-source.ts).
  */
 export interface HandlerResult {
   result: unknown;
-  body?: { path: string; size: number };
+  body?: MessageSource;
 }
 /** `signal` is aborted when the client goes away (a change still waiting its turn is then dropped). */
 export type ControlHandler = (request: ControlRequest, signal?: AbortSignal) => Promise<HandlerResult>;
@@ -187,28 +188,20 @@ export class ControlServer {
       socket.end(encodeLine({ ok: true, result: out.result }));
       return;
     }
-    let fh;
+    let stream;
     try {
-      fh = await openFile(out.body.path, 'r'); // open first: the bytes stay readable if it is delivered meanwhile
+      stream = await out.body.open(); // open first: the bytes stay readable if it is delivered meanwhile
     } catch (err) {
       const gone = (err as NodeJS.ErrnoException).code === 'ENOENT';
       return this.fail(socket, gone ? new ControlError('queue.not_found', 'the message was delivered or deleted just now') : err);
     }
-    let size: number;
-    try {
-      size = Math.min((await fh.stat()).size, out.body.size);
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      return this.fail(socket, err);
-    }
+    const size = out.body.size;
     socket.write(encodeLine({ ok: true, result: out.result, body: size }));
-    if (size === 0) {
-      await fh.close().catch(() => undefined);
-      socket.end();
-      return;
-    }
-    const stream = fh.createReadStream({ start: 0, end: size - 1 }); // closes the handle when it ends or is destroyed
-    stream.on('error', () => socket.destroy());
+    stream.on('error', (err) => {
+      // (A damaged sealed file: the client sees the bytes cut short; the reason is logged here.)
+      this.logger.error({ event: 'control.body_failed', err: errorText(err) }, 'could not read the message for show --body');
+      socket.destroy();
+    });
     socket.once('close', () => stream.destroy()); // a client that goes away early
     stream.pipe(socket);
   }

@@ -65,7 +65,7 @@ async function run(admin: QueueAdmin, r: ControlRequest): Promise<HandlerResult>
       return { result: await admin.list(r.states ?? LIVE_STATES) };
     case 'show': {
       const item = await admin.show(r.id);
-      return r.body ? { result: item, body: { path: admin.emlPath(r.id), size: item.size } } : { result: item };
+      return r.body ? { result: item, body: admin.message(item) } : { result: item };
     }
     case 'retry':
       if (r.all) return { result: await admin.retryAll() };
@@ -81,6 +81,8 @@ async function run(admin: QueueAdmin, r: ControlRequest): Promise<HandlerResult>
       return { result: await admin.requeue(r.id) };
     case 'find':
       return { result: await admin.find(r) };
+    case 'rekey':
+      return { result: await admin.rekey(r.limit) };
   }
 }
 

@@ -24,6 +24,7 @@ export const controlRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('release'), id }),
   z.strictObject({ op: z.literal('delete'), id }),
   z.strictObject({ op: z.literal('requeue'), id }),
+  z.strictObject({ op: z.literal('rekey'), limit: z.number().int().min(1).max(10_000).optional() }),
   z.strictObject({
     op: z.literal('find'),
     messageId: z.string().min(1).optional(),
@@ -77,6 +78,18 @@ export interface PingResult {
 export interface RetryAllResult {
   retried: string[];
   skipped: { id: string; reason: string }[];
+}
+
+/** One round of `queue rekey` (the CLI asks again while `more`). */
+export interface RekeyResult {
+  /** Messages whose files were rewritten with the first key. */
+  rekeyed: string[];
+  /** Messages left as they were this round (being delivered, unreadable), with why. */
+  skipped: { id: string; reason: string }[];
+  /** Outbox files rewritten (once no message is left to do). */
+  outbox: number;
+  /** The round stopped at its limit: ask again. */
+  more: boolean;
 }
 
 /**

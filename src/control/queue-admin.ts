@@ -9,8 +9,8 @@
  */
 import { systemClock, type Clock } from '../clock.js';
 import { errorText } from '../errors.js';
-import { KeyMutex, SpoolError, isValidQueueId, type MessageMeta, type Spool, type SpoolState } from '../spool/index.js';
-import { ControlError, type QueueItem, type RetryAllResult } from './protocol.js';
+import { KeyMutex, SpoolError, isValidQueueId, needsRekey, rewriteMessageFile, type MessageMeta, type MessageSource, type Spool, type SpoolState } from '../spool/index.js';
+import { ControlError, type QueueItem, type RekeyResult, type RetryAllResult } from './protocol.js';
 import { matchesQuery, type QueueQuery } from './queue-search.js';
 
 /** The part of the daemon's Scheduler the admin needs. */
@@ -28,6 +28,8 @@ export interface QueueAdminOptions {
   /** The daemon's scheduler; absent when the CLI works on the spool with no daemon running. */
   scheduler?: SchedulerLink;
   clock?: Clock;
+  /** Rewrite the dry-run outbox files with the first key (rekey does it last); resolves how many. */
+  resealOutbox?: () => Promise<number>;
 }
 
 /** States `queue list` shows (dead messages have their own command). */
@@ -38,6 +40,7 @@ export class QueueAdmin {
   private readonly spool: Spool;
   private readonly scheduler: SchedulerLink | undefined;
   private readonly clock: Clock;
+  private readonly resealOutbox: () => Promise<number>;
   /**
    * Changes to one message run one at a time: two CLI commands arrive on their own connections,
    * and a delete between a release's check and its rename would bring the .json back without
@@ -49,6 +52,7 @@ export class QueueAdmin {
     this.spool = options.spool;
     this.scheduler = options.scheduler;
     this.clock = options.clock ?? systemClock;
+    this.resealOutbox = options.resealOutbox ?? (async () => 0);
   }
 
   /** Messages in these states, oldest first. */
@@ -66,9 +70,9 @@ export class QueueAdmin {
     return this.locate(id);
   }
 
-  /** Path of the message bytes (show --body). */
-  emlPath(id: string): string {
-    return this.spool.emlPath(checkedId(id));
+  /** The message's bytes (show --body), decrypted when the spool is encrypted. */
+  message(item: Pick<QueueItem, 'id' | 'size'>): MessageSource {
+    return this.spool.message({ id: checkedId(item.id), size: item.size });
   }
 
   /** A queued message: next attempt now. */
@@ -184,6 +188,56 @@ export class QueueAdmin {
       if (!(await this.spool.remove('queue', id))) throw new SpoolError('spool.not_queued', `message ${id} is not in the queue`);
     });
     return { id, state: 'queue' };
+  }
+
+  /**
+   * `queue rekey`, one round: up to `limit` messages whose files are not all sealed with the first
+   * key are rewritten with it (spool/rekey.ts); then, when none is left, the outbox files. A
+   * queued message is claimed for it (out of the scheduler's reach, as a delivery would be) and
+   * released with its meta rewritten; a held or dead one is rewritten in place, under its lock.
+   * One being delivered is skipped (the next round gets it).
+   */
+  async rekey(limit = 200): Promise<RekeyResult> {
+    const out: RekeyResult = { rekeyed: [], skipped: [], outbox: 0, more: false };
+    for (const state of ['queue', 'hold', 'dead'] as const) {
+      for (const meta of await this.spool.list(state)) {
+        if (out.rekeyed.length >= limit) return { ...out, more: true };
+        try {
+          if (await this.locks.run(meta.id, () => this.rekeyOne(state, meta.id))) out.rekeyed.push(meta.id);
+        } catch (err) {
+          out.skipped.push({ id: meta.id, reason: errorText(err) });
+        }
+      }
+    }
+    out.outbox = await this.resealOutbox();
+    return out;
+  }
+
+  /** Rekey one message if it needs it (false: nothing to do, or it moved meanwhile). */
+  private async rekeyOne(state: 'queue' | 'hold' | 'dead', id: string): Promise<boolean> {
+    if (state !== 'queue') {
+      const meta = await this.spool.get(state, id);
+      if (!meta || !needsRekey(this.spool, state, id)) return false;
+      await rewriteMessageFile(this.spool, meta);
+      await this.spool.update(state, meta);
+      return true;
+    }
+    if (!needsRekey(this.spool, 'queue', id)) return false;
+    if (this.scheduler?.isActive(id)) throw busy(id);
+    const meta = await this.changeQueued(id, async () => {
+      const claimed = await this.spool.claim(id);
+      try {
+        await rewriteMessageFile(this.spool, claimed);
+        await this.spool.release(claimed);
+      } catch (err) {
+        // Back as it was (its files are whole under keys still in the config).
+        await this.spool.putBack(id).catch(() => undefined);
+        throw err;
+      }
+      return claimed;
+    });
+    this.scheduler?.enqueue(meta);
+    return true;
   }
 
   /** Messages in any state (dead too) matching every given criterion. */

@@ -8,7 +8,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../clock.js';
-import { Spool, streamStoredMessage } from '../spool/index.js';
+import type { SpoolKeys } from '../crypt/index.js';
+import { Spool, type MessageSource } from '../spool/index.js';
 import { controlRequest, type ControlRequestOptions } from './control-client.js';
 import { ControlInUse, ControlServer, checkSocketPath, type HandlerResult } from './control-server.js';
 import { createControlHandler } from './dispatch.js';
@@ -32,6 +33,8 @@ export interface OpenBackendOptions {
   /** This process's uid (default process.getuid()); a direct change needs the spool's owner. */
   uid?: number;
   clock?: Clock;
+  /** queue.encryption's keys: a direct session reads (and writes) sealed files with them. */
+  keys?: SpoolKeys;
 }
 
 export async function openQueueBackend(options: OpenBackendOptions): Promise<QueueBackend> {
@@ -92,7 +95,7 @@ async function directBackend(options: OpenBackendOptions): Promise<QueueBackend>
     }
   }
   try {
-    const spool = await Spool.open(options.spoolDir, { recover: false });
+    const spool = await Spool.open(options.spoolDir, { recover: false, ...(options.keys ? { keys: options.keys } : {}) });
     const handler = createControlHandler(new QueueAdmin({ spool, ...(options.clock ? { clock: options.clock } : {}) }));
     return {
       via: 'direct',
@@ -110,9 +113,9 @@ async function directBackend(options: OpenBackendOptions): Promise<QueueBackend>
 }
 
 /** The message's bytes (not the spool metadata after them: HandlerResult). */
-async function streamFile(body: { path: string; size: number }, onBody: ((chunk: Buffer) => void) | undefined): Promise<void> {
+async function streamFile(body: MessageSource, onBody: ((chunk: Buffer) => void) | undefined): Promise<void> {
   try {
-    for await (const chunk of streamStoredMessage(body.path, body.size)) onBody?.(chunk);
+    for await (const chunk of await body.open()) onBody?.(chunk as Buffer);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ControlError('queue.not_found', 'the message was deleted just now');
     throw err;

@@ -5,6 +5,7 @@
  */
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
+import { SpoolKeys } from '../crypt/index.js';
 import { GoogleCredentials, loadServiceAccountKey } from '../google/index.js';
 import type { Logger } from '../log.js';
 import { createGmailApiTransport } from './gmail-api.js';
@@ -46,8 +47,16 @@ export function workspaceCredentials(config: Pick<Config, 'workspaces' | 'google
   return undefined;
 }
 
-/** `clock`: the time errors are read against (a "Retry after" in seconds); the delivery thread's is the system clock. */
-export function buildTransports(config: Pick<Config, 'workspaces' | 'google'>, logger: Logger, clock: Clock = systemClock): Map<string, Transport> {
+/**
+ * `clock`: the time errors are read against (a "Retry after" in seconds); the delivery thread's
+ * is the system clock. `keys`: the spool's (queue.encryption), which the outbox seals its files with.
+ */
+export function buildTransports(
+  config: Pick<Config, 'workspaces' | 'google'>,
+  logger: Logger,
+  clock: Clock = systemClock,
+  keys: SpoolKeys = SpoolKeys.none(),
+): Map<string, Transport> {
   const credentials = buildCredentials(config, logger);
   const now = () => clock.now();
   const out = new Map<string, Transport>();
@@ -67,7 +76,7 @@ export function buildTransports(config: Pick<Config, 'workspaces' | 'google'>, l
         out.set(w.name, createSmtpRelayTransport({ settings: w.smtpRelay!, keyPath: `workspaces[${i}].smtpRelay`, logger: log, now }));
         return;
       case 'outbox':
-        out.set(w.name, createOutboxTransport({ dir: w.outbox!.dir, logger: log }));
+        out.set(w.name, createOutboxTransport({ dir: w.outbox!.dir, logger: log, keys }));
         return;
     }
   });

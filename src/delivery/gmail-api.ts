@@ -6,7 +6,7 @@
  * continues after a network failure or a 5xx instead of starting again.
  *
  * Gmail has no envelope: it delivers to the To, Cc and Bcc headers, so envelope-only recipients
- * (meta.bcc) go out in an added Bcc header. The message is streamed from the spool file
+ * (meta.bcc) go out in an added Bcc header. The message is streamed from the spool (decrypted when sealed)
  * (outgoing-message.ts), never held whole: after a 401 the JWT client fetches a new token and the
  * request is made again, reading the file again.
  *
@@ -77,11 +77,11 @@ export function createGmailApiTransport(options: GmailApiTransportOptions): Tran
   return {
     name: 'gmail-api',
     close: async () => direct.close(),
-    async deliver({ meta, path }: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult> {
+    async deliver({ meta, message: stored }: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult> {
       const user = meta.sender;
       const context = { clientId: credentials.clientId, scopes: credentials.scopes, automaticScopes: credentials.automaticScopes, user, signal, now: options.now, transport: 'gmail-api' as const };
       if (signal.aborted) throw stoppedBeforeSending();
-      const message = await OutgoingMessage.open(path, transportChanges('gmail-api', meta), meta.size);
+      const message = await OutgoingMessage.open(stored, transportChanges('gmail-api', meta));
       const client = credentials.clientFor(user);
       const uploader = viaProxy ? createGaxiosUploader(() => client.transporter) : direct;
       const bearer: Bearer = {

@@ -7,11 +7,15 @@
  *
  * Small messages (up to 64 KiB as stored) are read whole instead: one read, one buffer, one
  * write to the socket; that is the common case and the fast path.
+ *
+ * The stored bytes come through the spool's MessageSource, decrypted when the spool is encrypted
+ * (each 64 KiB chunk authenticated before any of it goes out); a file that cannot be read, is
+ * damaged or needs a key the config lacks is a held DeliveryError saying which (read-error.ts).
  */
-import { isMainThread } from 'node:worker_threads';
 import { DeliveryError } from '../errors.js';
-import { readStoredMessage, readStoredMessageSync, readStoredRange } from '../spool/index.js';
+import type { MessageSource } from '../spool/index.js';
 import { outgoingHead, type OutgoingChanges } from './outgoing.js';
+import { spoolReadError } from './read-error.js';
 
 /** Up to this size (as stored) a message is read whole (see the file comment). */
 export const SMALL_MESSAGE = 64 * 1024;
@@ -38,10 +42,8 @@ export class OutgoingMessage {
   readonly size: number;
 
   private constructor(
-    /** The spool file (the stored bytes, then the spool's metadata). */
-    readonly path: string,
-    /** Size of the stored message (meta.size). */
-    readonly storedSize: number,
+    /** The stored message. */
+    private readonly stored: MessageSource,
     /** The header block as it goes out. */
     readonly head: Buffer,
     /** Where the body starts in the stored bytes. */
@@ -49,44 +51,49 @@ export class OutgoingMessage {
     /** The whole outgoing message, when it was small enough to read whole. */
     readonly inMemory: Buffer | null,
   ) {
-    this.size = head.length + storedSize - bodyOffset;
+    this.size = head.length + stored.size - bodyOffset;
+  }
+
+  /** The spool file (for messages naming it). */
+  get path(): string {
+    return this.stored.path;
   }
 
   /**
-   * Read the header section of the message stored at `path` (`size`: meta.size) and build its
-   * outgoing head with `changes`. Rejects with a DeliveryError: held when the file cannot be
-   * read (as every later read of it: see spoolUnreadable), permanent for bad change values.
+   * Read the header section of the stored message and build its outgoing head with `changes`.
+   * Rejects with a DeliveryError: held when the file cannot be read (as every later read of it:
+   * read-error.ts), permanent for bad change values.
    */
-  static async open(path: string, changes: OutgoingChanges, size: number): Promise<OutgoingMessage> {
+  static async open(stored: MessageSource, changes: OutgoingChanges): Promise<OutgoingMessage> {
     try {
-      return await OutgoingMessage.read(path, changes, size);
+      return await OutgoingMessage.read(stored, changes);
     } catch (err) {
-      throw err instanceof DeliveryError ? err : spoolUnreadable(path, errnoOf(err));
+      throw spoolReadError(stored.path, err);
     }
   }
 
-  private static async read(path: string, changes: OutgoingChanges, size: number): Promise<OutgoingMessage> {
-    if (size <= SMALL_MESSAGE) {
-      // In the delivery thread one synchronous read of a page-cached file is cheaper than four
-      // threadpool hand-offs; on the listeners' thread a slow disk must not stall the sessions.
-      const stored = isMainThread ? await readStoredMessage(path, size) : readStoredMessageSync(path, size);
-      const { head, bodyOffset } = outgoingHead(stored, changes)!;
-      const unchanged = head.buffer === stored.buffer && head.byteOffset === stored.byteOffset && head.length === bodyOffset;
-      const bytes = unchanged ? stored : Buffer.concat([head, stored.subarray(bodyOffset)]);
-      return new OutgoingMessage(path, size, head, bodyOffset, bytes);
+  private static async read(stored: MessageSource, changes: OutgoingChanges): Promise<OutgoingMessage> {
+    if (stored.size <= SMALL_MESSAGE) {
+      // (In the delivery thread one synchronous read of a page-cached file: message-source.ts.)
+      const bytes = await stored.read();
+      const { head, bodyOffset } = outgoingHead(bytes, changes)!;
+      const unchanged = head.buffer === bytes.buffer && head.byteOffset === bytes.byteOffset && head.length === bodyOffset;
+      return new OutgoingMessage(stored, head, bodyOffset, unchanged ? bytes : Buffer.concat([head, bytes.subarray(bodyOffset)]));
     }
     const pieces: Buffer[] = [];
     let read = 0;
-    for await (const piece of readStoredRange(path, size, 0, Math.min(size, HEADER_SCAN_MAX))) {
+    for await (const piece of stored.range(0, Math.min(stored.size, HEADER_SCAN_MAX))) {
       pieces.push(piece);
       read += piece.length;
       const prefix = pieces.length === 1 ? piece : Buffer.concat(pieces, read);
-      const found = outgoingHead(prefix, changes, read === size);
+      const found = outgoingHead(prefix, changes, read === stored.size);
       // A copy of the head: it must not keep the 64 KiB pieces it was cut from alive.
-      if (found) return new OutgoingMessage(path, size, Buffer.from(found.head), found.bodyOffset, null);
+      if (found) return new OutgoingMessage(stored, Buffer.from(found.head), found.bodyOffset, null);
       if (pieces.length > 1) pieces.splice(0, pieces.length, prefix);
     }
-    throw spoolUnreadable(path, `no end of its header section within ${HEADER_SCAN_MAX} bytes, which DATA never accepts: the file is damaged`);
+    throw new DeliveryError('delivery.spool_unreadable', 'held', `cannot read the spooled message ${stored.path} (no end of its header section within ${HEADER_SCAN_MAX} bytes, which DATA never accepts: the file is damaged)`, {
+      fix: `check ${stored.path}; delete the message if it is damaged (workspace-relay queue delete <id>)`,
+    });
   }
 
   /** The outgoing bytes [start, end). */
@@ -105,25 +112,9 @@ export class OutgoingMessage {
     if (end <= headEnd) return;
     const from = this.bodyOffset + Math.max(0, start - headEnd);
     try {
-      yield* readStoredRange(this.path, this.storedSize, from, this.bodyOffset + (end - headEnd), into);
+      yield* this.stored.range(from, this.bodyOffset + (end - headEnd), into);
     } catch (err) {
-      throw spoolUnreadable(this.path, errnoOf(err));
+      throw spoolReadError(this.stored.path, err);
     }
   }
-}
-
-/**
- * The spool file cannot be read (gone, permissions, the disk; EIO when it holds fewer bytes than
- * its metadata says): held, so an admin looks, and the message is never sent cut short.
- */
-function spoolUnreadable(path: string, why: string | undefined): DeliveryError {
-  return new DeliveryError('delivery.spool_unreadable', 'held', `cannot read the spooled message ${path}${why ? ` (${why})` : ''}`, {
-    fix: `check ${path} exists and the relay's user can read it (permissions, disk)`,
-  });
-}
-
-/** The errno code of a file-system error (ENOENT, EIO…), if it has one. */
-function errnoOf(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

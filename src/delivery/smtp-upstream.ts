@@ -108,9 +108,9 @@ export function createSmtpUpstream(options: SmtpUpstreamOptions): Transport {
 
   return {
     name: options.name,
-    async deliver({ meta, path }: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult> {
+    async deliver({ meta, message: stored }: OutboundMessage, signal: AbortSignal): Promise<DeliveryResult> {
       signal.throwIfAborted();
-      const message = await OutgoingMessage.open(path, transportChanges(options.name, meta), meta.size);
+      const message = await OutgoingMessage.open(stored, transportChanges(options.name, meta));
       let readFailure: unknown;
       // A byte stream of at most one piece ahead (Readable.from would queue 16 pieces).
       const raw = message.inMemory ?? Readable.from(readOrRemember(message, (err) => (readFailure = err)), { objectMode: false, highWaterMark: 64 * 1024 });

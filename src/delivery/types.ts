@@ -1,13 +1,13 @@
 import type { TransportName } from '../failures/index.js';
-import type { MessageMeta } from '../spool/index.js';
+import type { MessageMeta, MessageSource } from '../spool/index.js';
 
 /**
- * A spooled message handed to a transport. The file at `path` holds the exact bytes received,
- * meta.size of them, then the spool's metadata: read it with readOutgoing, which stops there.
+ * A spooled message handed to a transport: its metadata, and its bytes as received (decrypted
+ * when the spool is encrypted): transports read them through OutgoingMessage.open.
  */
 export interface OutboundMessage {
   meta: MessageMeta;
-  path: string;
+  message: MessageSource;
 }
 
 export interface DeliveryResult {

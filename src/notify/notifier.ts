@@ -26,7 +26,7 @@ import { delayStatus, failureStatus } from '../failures/index.js';
 export const DEFAULT_ALERT_INTERVAL = 60 * 60 * 1000;
 
 export interface NotifierDeps {
-  spool: Pick<Spool, 'createWriter' | 'emlPath'>;
+  spool: Pick<Spool, 'createWriter' | 'message'>;
   config: () => Config;
   logger: Logger;
   /** Deliver a committed notice: wire `scheduler.enqueue`. */
@@ -180,7 +180,7 @@ export class Notifier implements DeliveryObserver {
     const ws = this.workspace(meta, kind);
     if (!ws) return;
     const cfg = this.deps.config();
-    const headers = safeHeadersOf(await readHeaderSection(this.deps.spool.emlPath(meta.id), meta.size), meta);
+    const headers = safeHeadersOf(await readHeaderSection(this.deps.spool.message(meta)), meta);
     const lastAttempt = meta.lastError ? new Date(meta.lastError.at) : undefined;
     await this.spoolNotice(kind, meta, ws, to, (_id, messageId, date) =>
       buildDsn({

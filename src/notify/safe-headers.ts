@@ -10,8 +10,8 @@
  * - never Subject (PHI), Bcc, Content-Type / Content-Disposition (they can name an
  *   attachment), Received, X-* or any other field; never the body.
  */
-import { open } from 'node:fs/promises';
 import { parseAddressList, splitHeaderFields } from '../policy/index.js';
+import type { MessageSource } from '../spool/index.js';
 import { CRLF, rfc5322Date } from './mime.js';
 
 export interface SafeHeaders {
@@ -29,30 +29,33 @@ export const SAFE_HEADER_FIELDS = ['Message-ID', 'Date', 'From', 'To', 'Cc'] as 
 export const HEADER_READ_LIMIT = 256 * 1024;
 
 /**
- * The header section of the stored message at `path` (up to HEADER_READ_LIMIT bytes, cut at the
- * last complete line), or null when it cannot be read. The body is not read beyond that, nor
- * anything past the message's `size` bytes (the spool's metadata follows them in the file).
+ * The header section of a stored message (up to HEADER_READ_LIMIT bytes, cut at the last
+ * complete line), or null when it cannot be read (gone, damaged, a key missing). Read through
+ * the spool (decrypted when sealed); the body is not read beyond the chunk holding the header's
+ * end, nor anything past the message's `size` bytes.
  */
-export async function readHeaderSection(path: string, size: number, limit = HEADER_READ_LIMIT): Promise<Buffer | null> {
-  let handle;
+export async function readHeaderSection(message: MessageSource, limit = HEADER_READ_LIMIT): Promise<Buffer | null> {
+  let stream;
   try {
-    handle = await open(path, 'r');
-    const max = Math.min(limit, size);
-    const buf = Buffer.alloc(max);
+    stream = await message.open();
+    const max = Math.min(limit, message.size);
+    const parts: Buffer[] = [];
     let filled = 0;
-    while (filled < max) {
-      const { bytesRead } = await handle.read(buf, filled, max - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-      const end = headerEnd(buf.subarray(0, filled));
+    for await (const chunk of stream) {
+      parts.push(chunk as Buffer);
+      filled += (chunk as Buffer).length;
+      const buf = Buffer.concat(parts).subarray(0, Math.min(filled, max));
+      const end = headerEnd(buf);
       if (end >= 0) return Buffer.from(buf.subarray(0, end));
+      if (filled >= max) break;
     }
-    const lastLf = buf.subarray(0, filled).lastIndexOf(0x0a);
-    return Buffer.from(buf.subarray(0, filled < limit ? filled : lastLf + 1));
+    const buf = Buffer.concat(parts).subarray(0, Math.min(filled, max));
+    const lastLf = buf.lastIndexOf(0x0a);
+    return Buffer.from(buf.subarray(0, buf.length < limit ? buf.length : lastLf + 1));
   } catch {
     return null;
   } finally {
-    await handle?.close().catch(() => undefined);
+    stream?.destroy();
   }
 }
 

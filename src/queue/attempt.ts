@@ -8,13 +8,14 @@ import { honoursEnvelope } from '../config/index.js';
 import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DeliveryResult, Transport } from '../delivery/index.js';
-import { type MessageMeta, sentKey, type SentLog } from '../spool/index.js';
+import { type MessageMeta, sentKey, type MessageSource, type SentLog } from '../spool/index.js';
 
 export type AttemptOutcome = { kind: 'delivered'; result: DeliveryResult } | { kind: 'suppressed' };
 
 export async function attemptDelivery(options: {
   meta: MessageMeta;
-  path: string;
+  /** Its bytes (spool.message(meta)). */
+  message: MessageSource;
   transport: Transport;
   sentLog: SentLog;
   signal: AbortSignal;
@@ -26,7 +27,7 @@ export async function attemptDelivery(options: {
   if (honoursEnvelope(transport.name) || meta.messageId === null) {
     // (SMTP, any of its ways: the envelope is honoured upstream, each transaction reaches only
     // its own recipients, so an identical second transaction must go out too.)
-    return { kind: 'delivered', result: await transport.deliver({ meta, path: options.path }, signal) };
+    return { kind: 'delivered', result: await transport.deliver({ meta, message: options.message }, signal) };
   }
   const key = sentKey(meta.sender, meta.sha256);
   return sentLog.withLock(key, async () => {
@@ -40,7 +41,7 @@ export async function attemptDelivery(options: {
         'sending again',
       );
     }
-    const result = await transport.deliver({ meta, path: options.path }, signal);
+    const result = await transport.deliver({ meta, message: options.message }, signal);
     try {
       await sentLog.record(key, [...meta.headerRecipients, ...meta.bcc, ...meta.recipients]);
     } catch (err) {

@@ -7,6 +7,8 @@ import { readlinkSync, renameSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import { Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
+import { systemClock } from '../clock.js';
+import { SpoolKeys } from '../crypt/index.js';
 import { buildTransports, type Transport } from '../delivery/index.js';
 import { createLogger } from '../log.js';
 import { SentLog, Spool, readMetaSync, type SpoolFs } from '../spool/index.js';
@@ -18,6 +20,7 @@ if (!port) throw new Error('delivery-thread-entry.ts runs as the delivery thread
 const post = (m: FromThread) => port.postMessage(m);
 
 const data = workerData as ThreadData;
+const keys = SpoolKeys.of(data.keys);
 const logger = createLogger(
   { level: data.level, name: data.name },
   new Writable({
@@ -78,8 +81,8 @@ async function main(): Promise<void> {
   let spool: Spool;
   let sentLog: SentLog;
   try {
-    spool = await Spool.open(data.spoolDir, { logger, recover: false, fs: SYNC_METADATA_OPS });
-    sentLog = await SentLog.open(data.spoolDir, { retentionMs: data.dedupeRetentionMs, logger });
+    spool = await Spool.open(data.spoolDir, { logger, recover: false, fs: SYNC_METADATA_OPS, keys });
+    sentLog = await SentLog.open(data.spoolDir, { retentionMs: data.dedupeRetentionMs, logger, keys });
   } catch (err) {
     post({ t: 'ready', error: toWire(err) });
     return;
@@ -93,7 +96,7 @@ async function main(): Promise<void> {
     switch (m.t) {
       case 'configure':
         try {
-          const transports = buildTransports(m.config, logger);
+          const transports = buildTransports(m.config, logger, systemClock, keys);
           // Checked against the current workspaces when the attempt starts, not those of the config
           // in force when it was ordered (a reload in between may have removed a domain).
           const executor = new LocalExecutor({ spool, sentLog, transportFor: (w) => (active ?? generation).transports.get(w), workspaces: () => (active ?? generation).config.workspaces, logger });

@@ -17,6 +17,8 @@ export interface ThreadData {
   name: string;
   spoolDir: string;
   dedupeRetentionMs: number;
+  /** The spool's keys (queue.encryption), first the one that seals: the thread reads and writes the spool with them. */
+  keys: Uint8Array[];
 }
 
 export type ToThread =

@@ -19,6 +19,7 @@
 import type { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { Config } from '../config/index.js';
+import { SpoolKeys } from '../crypt/index.js';
 import { DeliveryError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fromWire, runFromWire, type FromThread, type ThreadConfig, type ThreadData, type ToThread, type WireError } from './delivery-thread-wire.js';
@@ -72,13 +73,14 @@ export class DeliveryThread {
   }
 
   /** Start the thread on the spool in `config.queue.dir` (resolves once it has opened it). */
-  static async start(config: Config, spoolDir: string, logger: Logger): Promise<DeliveryThread> {
+  static async start(config: Config, spoolDir: string, logger: Logger, keys: SpoolKeys = SpoolKeys.none()): Promise<DeliveryThread> {
     const name = (logger.bindings() as { name?: unknown }).name;
     const thread = new DeliveryThread(logger, {
       level: logger.level,
       name: typeof name === 'string' ? name : 'workspace-relay',
       spoolDir,
       dedupeRetentionMs: config.queue.dedupeRetention,
+      keys: keys.secrets(),
     });
     await thread.spawn();
     return thread;

@@ -77,7 +77,7 @@ export class LocalExecutor implements DeliveryExecutor {
           fix: `restore the domain in workspace "${meta.workspace}", or delete the message: workspace-relay queue delete ${meta.id}`,
         });
       }
-      const outcome = await attemptDelivery({ meta, path: spool.emlPath(id), transport, sentLog: this.deps.sentLog, signal, logger: log });
+      const outcome = await attemptDelivery({ meta, message: spool.message(meta), transport, sentLog: this.deps.sentLog, signal, logger: log });
       // Partly refused: the scheduler makes the copy for the deferred recipients from the bytes first.
       if (outcome.kind === 'delivered' && outcome.result.refused?.length) {
         return { kind: 'sent', meta, outcome, transport: transport.name, completed: false };

@@ -29,7 +29,7 @@ export async function splitRefused(options: {
     const id = createQueueId(options.now);
     const writer = spool.createWriter(id);
     try {
-      for await (const chunk of spool.openEml(meta)) await writer.write(chunk);
+      for await (const chunk of await spool.message(meta).open()) await writer.write(chunk as Buffer);
       const copy: MessageMeta = {
         ...meta,
         id,

@@ -4,14 +4,14 @@
  * the plaintext of the first `size` bytes of data/<id>.eml (the metadata follows them in the
  * file), decrypted when the file is sealed (src/crypt), read as it is when plain.
  *
- * `open({ start })` opens the file and resolves a stream from `start` to the end of the message
- * once the file is open and its key found (so ENOENT or a missing key reject before anything is
- * read); a chunk that fails authentication ends the stream with crypt.damaged, before any of its
- * bytes. Call it again to read again (a retry, a resumed upload): nothing is held in between.
- * `read()` gives the whole message (small messages; delivery until it streams).
+ * Each read opens the file again (a resend after a 401, the rest of an interrupted resumable
+ * upload, the next attempt): nothing is held in between, and a 35 MB message is never whole in
+ * memory unless `read()` is asked for it. A sealed chunk is authenticated before any of its
+ * bytes are given out; one that fails ends the read with crypt.damaged.
  *
- * A file holding fewer bytes than `size` fails: EIO for a plain file, crypt.damaged for a sealed
- * one, so a message cut short is never sent as if it were whole.
+ * A file holding fewer bytes than `size` fails when it is opened: EIO for a plain file,
+ * crypt.damaged for a sealed one, so a message cut short is never sent as if it were whole. (A
+ * plain file cut short between the open and a later read fails with EIO there.)
  */
 import { closeSync, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -24,9 +24,17 @@ export interface MessageSource {
   readonly path: string;
   /** Bytes of the message (meta.size). */
   readonly size: number;
-  /** A stream of the message from `start` (default 0) to its end; each call opens the file again. */
+  /**
+   * Bytes [start, end) in pieces (at most 64 KiB each), from the file opened for this call. With
+   * `into` (a plain file), each piece is a view of that buffer, valid until the next is asked for.
+   */
+  range(start?: number, end?: number, into?: Buffer): AsyncGenerator<Buffer>;
+  /**
+   * The message from `start` (default 0) as a byte stream; resolves once the file is open and its
+   * key found, so ENOENT or a missing key reject before anything is read.
+   */
   open(options?: { start?: number }): Promise<Readable>;
-  /** The whole message. */
+  /** The whole message (small messages). */
   read(): Promise<Buffer>;
 }
 
@@ -39,25 +47,45 @@ export interface MessageSource {
 const SYNC_READ_MAX = 64 * 1024;
 
 export function messageSource(path: string, size: number, keys: SpoolKeys): MessageSource {
+  const openAt = async () => {
+    const handle = await fsp.open(path, 'r');
+    try {
+      return { handle, view: await viewOf(path, size, keys, (await handle.stat()).size, (p, l) => readAt(handle, p, l)) };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  };
+  async function* range(start = 0, end = size, into?: Buffer): AsyncGenerator<Buffer> {
+    if (start < 0 || end > size || start > end) throw new RangeError(`bytes ${start}-${end} are not within a ${size}-byte message`);
+    if (start === end) return;
+    const { handle, view } = await openAt();
+    try {
+      yield* piecesOf(view, handle, path, start, end, into);
+    } finally {
+      await handle.close();
+    }
+  }
   return {
     path,
     size,
+    range,
     async open(options = {}) {
       const start = Math.max(0, Math.min(options.start ?? 0, size));
-      const handle = await fsp.open(path, 'r');
-      try {
-        const view = await viewOf(path, size, keys, (await handle.stat()).size, (p, l) => readAt(handle, p, l));
-        return Readable.from(piecesThenClose(view, start, size, handle, path), { objectMode: false });
-      } catch (err) {
-        await handle.close();
-        throw err;
-      }
+      const { handle, view } = await openAt();
+      const pieces = async function* () {
+        try {
+          yield* piecesOf(view, handle, path, start, size);
+        } finally {
+          await handle.close();
+        }
+      };
+      return Readable.from(pieces(), { objectMode: false, highWaterMark: 64 * 1024 });
     },
     async read() {
       if (!isMainThread && size <= SYNC_READ_MAX) return readWholeSync(path, size, keys);
-      const handle = await fsp.open(path, 'r');
+      const { handle, view } = await openAt();
       try {
-        const view = await viewOf(path, size, keys, (await handle.stat()).size, (p, l) => readAt(handle, p, l));
         return await view.read(0, size);
       } finally {
         await handle.close();
@@ -66,17 +94,23 @@ export function messageSource(path: string, size: number, keys: SpoolKeys): Mess
   };
 }
 
-async function* piecesThenClose(view: PlainView, start: number, end: number, handle: fsp.FileHandle, path: string): AsyncGenerator<Buffer> {
-  try {
-    let read = 0;
+/** The view's plaintext [start, end); a plain file is read straight into `into` when given. */
+async function* piecesOf(view: PlainView, handle: fsp.FileHandle, path: string, start: number, end: number, into?: Buffer): AsyncGenerator<Buffer> {
+  let at = start;
+  if (view.keyId === null && into) {
+    while (at < end) {
+      const { bytesRead } = await handle.read(into, 0, Math.min(into.length, end - at), at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+      yield bytesRead === into.length ? into : into.subarray(0, bytesRead);
+    }
+  } else {
     for await (const piece of view.pieces(start, end)) {
-      read += piece.length;
+      at += piece.length;
       yield piece;
     }
-    if (read < end - start) throw cutShort(path, start + read, end); // cut short while being read
-  } finally {
-    await handle.close();
   }
+  if (at < end) throw cutShort(path, at, end); // cut short while being read
 }
 
 async function readWholeSync(path: string, size: number, keys: SpoolKeys): Promise<Buffer> {

@@ -123,7 +123,7 @@ export class SpoolWriter {
       // A tail that fits goes in the same write (a small message with its metadata: one write).
       const together = buffer !== null && tail !== undefined && held + tail.length <= buffer.length;
       if (together) tail.copy(buffer!, held);
-      parts = [buffer?.subarray(0, together ? held + tail!.length : held), together ? undefined : tail];
+      parts = [buffer?.subarray(0, together ? held + tail.length : held), together ? undefined : tail];
     }
     const run = this.chain.then(async () => {
       try {
