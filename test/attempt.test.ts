@@ -8,6 +8,8 @@ import { attemptDelivery } from '../src/queue/index.js';
 import { SentLog, nodeSpoolFs, sentKey } from '../src/spool/index.js';
 import { LogCapture } from './support/harness.js';
 import { makeMeta } from './support/spool-meta.js';
+import { SpoolKeys } from '../src/crypt/index.js';
+import { messageSource } from '../src/spool/index.js';
 
 let dir: string;
 beforeEach(() => {
@@ -35,7 +37,7 @@ describe('attemptDelivery', () => {
     const transport: Transport = { name: 'gmail-api', deliver: async () => (sends++, { providerId: 'g1' }) };
     const meta = makeMeta('ATTEMPT0000001', { messageId: 'a@x', sha256: 'ab'.repeat(32) });
     const logs = new LogCapture();
-    const outcome = await attemptDelivery({ meta, path, transport, sentLog, signal: new AbortController().signal, logger: logs.logger });
+    const outcome = await attemptDelivery({ meta, message: messageSource(path, meta.size, SpoolKeys.none()), transport, sentLog, signal: new AbortController().signal, logger: logs.logger });
     expect(outcome).toEqual({ kind: 'delivered', result: { providerId: 'g1' } });
     expect(sends).toBe(1);
     expect(logs.events('sent_log.write_failed')).toEqual([expect.objectContaining({ queueId: meta.id, alert: true })]);

@@ -8,6 +8,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ControlError, ControlInUse, ControlServer, controlRequest } from '../src/control/index.js';
+import { SpoolKeys } from '../src/crypt/index.js';
+import { messageSource } from '../src/spool/index.js';
 import { removeDir, sleep, tempDir } from './support/harness.js';
 
 let dir: string;
@@ -118,7 +120,7 @@ describe('the protocol', () => {
     const bytes = Buffer.alloc(3 * 1024 * 1024 + 7, 'a');
     bytes.write('\n{"ok":false}\n', 1000); // bytes that look like protocol must pass untouched
     writeFileSync(file, Buffer.concat([bytes, Buffer.from('{"version":1}\n')])); // the spool's metadata after the message
-    s.serve(async () => ({ result: { id: 'X' }, body: { path: file, size: bytes.length } }));
+    s.serve(async () => ({ result: { id: 'X' }, body: messageSource(file, bytes.length, SpoolKeys.none()) }));
     const chunks: Buffer[] = [];
     const result = await controlRequest(sock(), { op: 'show', id: 'X', body: true }, { onBody: (c) => chunks.push(c) });
     expect(result).toEqual({ id: 'X' });

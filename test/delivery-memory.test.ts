@@ -14,10 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGmailApiTransport } from '../src/delivery/gmail-api.js';
 import type { GoogleCredentials } from '../src/google/index.js';
 import { createLogger } from '../src/log.js';
+import type { OutboundMessage } from '../src/delivery/types.js';
 import type { MessageMeta } from '../src/spool/types.js';
 import type { FakeGoogle } from './support/fake-google.js';
 import { credentialsFor, removeDir, startGoogle, tempDir } from './support/harness.js';
-import { bccScanMeta } from './support/spool-meta.js';
+import { bccScanMeta, outbound } from './support/spool-meta.js';
 import { startUpstream } from './support/smtp-upstream.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -43,7 +44,7 @@ function buffers(): number {
 }
 
 /** A 30 MB message written to the spool in 1 MiB pieces (never whole in memory); with the sha256 of what should arrive. */
-function spool30MB(extraHeader: string): { message: { meta: MessageMeta; path: string }; expectedSha: string; expectedSize: number } {
+function spool30MB(extraHeader: string): { message: OutboundMessage; expectedSha: string; expectedSize: number } {
   const id = `M${n++}`;
   const head = `From: ${SENDER}\r\nTo: doc@clinic.example\r\nSubject: scan\r\nMessage-ID: <${id}@scanner>\r\n`;
   const file = path.join(dir, `${id}.eml`);
@@ -69,7 +70,7 @@ function spool30MB(extraHeader: string): { message: { meta: MessageMeta; path: s
   }
   closeSync(fd);
   const meta = bccScanMeta(id, SENDER, { size, sha256: stored.digest('hex') });
-  return { message: { meta, path: file }, expectedSha: expected.digest('hex'), expectedSize: size + Buffer.byteLength(extraHeader) };
+  return { message: outbound(meta, file), expectedSha: expected.digest('hex'), expectedSize: size + Buffer.byteLength(extraHeader) };
 }
 
 describe('a 30 MB message is delivered in bounded memory', () => {

@@ -14,7 +14,7 @@ import { createLogger } from '../src/log.js';
 import type { MessageMeta } from '../src/spool/types.js';
 import { sha256, type FakeGoogle, type UploadFault } from './support/fake-google.js';
 import { rejection } from './support/rejection.js';
-import { bccScanMeta } from './support/spool-meta.js';
+import { bccScanMeta, outbound } from './support/spool-meta.js';
 import { credentialsFor, removeDir, startGoogle, type GoogleEnv } from './support/harness.js';
 
 const SENDER = 'front@clinic.example';
@@ -54,7 +54,7 @@ function spooled(size: number, meta: Partial<MessageMeta> = {}, cutTo?: number) 
   const full = bccScanMeta(id, SENDER, { receivedAt: new Date().toISOString(), size: bytes.length, sha256: sha256(bytes), ...meta });
   // What Gmail must receive: the stored bytes with the Bcc header added.
   const expected = Buffer.concat([head.subarray(0, head.length - 2), Buffer.from('Bcc: billing@clinic.example\r\n\r\n'), body]);
-  return { message: { meta: full, path: file }, expected, messageId: `${id}@scanner` };
+  return { message: outbound(full, file), expected, messageId: `${id}@scanner` };
 }
 
 /** The upload requests made for the latest session(s), from `from` on. */

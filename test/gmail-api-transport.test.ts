@@ -11,9 +11,11 @@ import { createGmailApiTransport } from '../src/delivery/gmail-api.js';
 import { DELEGATION_PAGE } from '../src/failures/index.js';
 import { GoogleCredentials, loadServiceAccountKey } from '../src/google/index.js';
 import { createLogger } from '../src/log.js';
+import type { OutboundMessage } from '../src/delivery/types.js';
 import type { MessageMeta } from '../src/spool/types.js';
 import { FakeGoogle, createTestServiceAccount, gmailError, rateLimitError, sha256 } from './support/fake-google.js';
 import { rejection } from './support/rejection.js';
+import { outbound } from './support/spool-meta.js';
 
 const SENDER = 'front@clinic.example';
 const sa = createTestServiceAccount();
@@ -37,13 +39,11 @@ function transport(apiRootUrl = fake.apiRootUrl, timeoutMs?: number) {
   return createGmailApiTransport({ credentials, apiRootUrl, logger: logger(), ...(timeoutMs ? { timeoutMs } : {}) });
 }
 
-function spooled(bytes: Buffer, meta: Partial<MessageMeta> = {}): { meta: MessageMeta; path: string } {
+function spooled(bytes: Buffer, meta: Partial<MessageMeta> = {}): OutboundMessage & { path: string } {
   const id = `Q${n++}`;
   const file = path.join(dir, `${id}.eml`);
   writeFileSync(file, bytes);
-  return {
-    path: file,
-    meta: {
+  const full: MessageMeta = {
       version: 1,
       id,
       receivedAt: new Date().toISOString(),
@@ -62,8 +62,8 @@ function spooled(bytes: Buffer, meta: Partial<MessageMeta> = {}): { meta: Messag
       nextAttemptAt: new Date().toISOString(),
       lastError: null,
       ...meta,
-    },
   };
+  return { path: file, ...outbound(full, file) };
 }
 
 const MESSAGE = Buffer.from(
@@ -315,7 +315,7 @@ describe('gmail-api transport', () => {
 
   it('a missing spool file → held, naming the file', async () => {
     const m = spooled(MESSAGE);
-    const err = await rejection(transport().deliver({ ...m, path: `${m.path}.gone` }, new AbortController().signal));
+    const err = await rejection(transport().deliver(outbound(m.meta, `${m.path}.gone`), new AbortController().signal));
     expect(err).toMatchObject({ code: 'delivery.spool_unreadable', kind: 'held' });
     expect(err.message).toContain('ENOENT');
   });

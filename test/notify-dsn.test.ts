@@ -5,6 +5,8 @@ import path from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AlertLimiter, buildAlert, buildDsn, readHeaderSection, safeHeadersOf, type DsnInput } from '../src/notify/index.js';
+import { SpoolKeys } from '../src/crypt/index.js';
+import { messageSource } from '../src/spool/index.js';
 import { TestClock } from './support/test-clock.js';
 
 const ORIGINAL = Buffer.from(
@@ -170,18 +172,19 @@ describe('reading the header section of a stored message', () => {
   it('stops at the empty line and never returns body bytes', async () => {
     const file = path.join(dir, 'a.eml');
     writeFileSync(file, Buffer.concat([ORIGINAL, Buffer.alloc(300_000, 'BODYBYTES ')]));
-    const head = await readHeaderSection(file, ORIGINAL.length + 300_000);
+    const head = await readHeaderSection(messageSource(file, ORIGINAL.length + 300_000, SpoolKeys.none()));
     expect(head!.toString()).toContain('Message-ID: <m1@clinic.example>');
     expect(head!.toString()).not.toMatch(/Potassium|BODYBYTES/);
     const lf = path.join(dir, 'b.eml');
-    writeFileSync(lf, 'To: bob@clinic.example\nFrom: alice@clinic.example\n\nsecret body\n');
-    expect((await readHeaderSection(lf, 100))!.toString()).toBe('To: bob@clinic.example\nFrom: alice@clinic.example\n');
-    expect(await readHeaderSection(path.join(dir, 'missing.eml'), 100)).toBeNull();
+    const lfBytes = 'To: bob@clinic.example\nFrom: alice@clinic.example\n\nsecret body\n';
+    writeFileSync(lf, lfBytes);
+    expect((await readHeaderSection(messageSource(lf, lfBytes.length, SpoolKeys.none())))!.toString()).toBe('To: bob@clinic.example\nFrom: alice@clinic.example\n');
+    expect(await readHeaderSection(messageSource(path.join(dir, 'missing.eml'), 100, SpoolKeys.none()))).toBeNull();
     // a message that is all header: the spool's metadata after it is not read as header fields
     const headerOnly = Buffer.from('To: bob@clinic.example\r\nFrom: alice@clinic.example\r\n');
     const spooled = path.join(dir, 'c.eml');
     writeFileSync(spooled, Buffer.concat([headerOnly, Buffer.from('{"sender": "x@clinic.example"}\n')]));
-    expect((await readHeaderSection(spooled, headerOnly.length))!.equals(headerOnly)).toBe(true);
+    expect((await readHeaderSection(messageSource(spooled, headerOnly.length, SpoolKeys.none())))!.equals(headerOnly)).toBe(true);
   });
 });
 

@@ -7,20 +7,23 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SpoolKeys } from '../src/crypt/index.js';
 import { DeliveryError } from '../src/errors.js';
 import { removeDir, tempDir } from './support/harness.js';
 import { startUpstream } from './support/smtp-upstream.js';
-import { makeMeta } from './support/spool-meta.js';
+import { chunkAt, flipByte, testKeys, writeSealed } from './support/spool-crypt.js';
+import { makeMeta, outbound } from './support/spool-meta.js';
 
 let dir: string;
 let n = 0;
 
-function spooled(body: Buffer, options: { cutTo?: number } = {}) {
+function spooled(body: Buffer, options: { cutTo?: number; keys?: SpoolKeys } = {}) {
   const id = `S${n++}`;
   const head = `From: scans@clinic.example\r\nTo: doc@clinic.example\r\nSubject: scan\r\nMessage-ID: <${id}@scanner>\r\n`;
   const bytes = Buffer.concat([Buffer.from(`${head}Bcc: billing@clinic.example\r\n\r\n`), body]);
   const file = path.join(dir, `${id}.eml`);
-  writeFileSync(file, options.cutTo === undefined ? bytes : bytes.subarray(0, options.cutTo));
+  if (options.keys) writeSealed(file, bytes, options.keys);
+  else writeFileSync(file, options.cutTo === undefined ? bytes : bytes.subarray(0, options.cutTo));
   const meta = makeMeta(id, {
     mailFrom: 'scans@clinic.example',
     sender: 'relay@clinic.example',
@@ -31,7 +34,7 @@ function spooled(body: Buffer, options: { cutTo?: number } = {}) {
     size: bytes.length,
   });
   const expected = Buffer.concat([Buffer.from(`${head}\r\n`), body]); // the Bcc field stripped
-  return { message: { meta, path: file }, expected };
+  return { message: outbound(meta, file, options.keys), expected, file };
 }
 
 /** Base64-like lines, ending with CRLF (SMTP would add one). */
@@ -59,15 +62,34 @@ describe('Gmail SMTP transport, streaming', () => {
     }
   });
 
-  it('a spool file cut short mid-message: held, and the upstream never gets a message (no final dot)', async () => {
+  it('a spool file cut short: held before DATA, and the upstream never gets a message', async () => {
     const upstream = await startUpstream(dir);
     try {
       const m = spooled(body(2_000_000), { cutTo: 1_500_000 });
       const err = await upstream.transport.deliver(m.message, new AbortController().signal).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DeliveryError);
       expect(err).toMatchObject({ code: 'delivery.spool_unreadable', kind: 'held' });
-      expect(upstream.dataStarted).toBe(1);
       expect(upstream.received).toEqual([]);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('an encrypted spool file damaged mid-message: held, and the upstream never gets a message (no final dot)', async () => {
+    const upstream = await startUpstream(dir);
+    try {
+      const keys = testKeys();
+      const whole = spooled(body(2_000_000), { keys });
+      await upstream.transport.deliver(whole.message, new AbortController().signal);
+      expect(upstream.received).toEqual([expect.objectContaining({ sha256: sha(whole.expected) })]);
+      const m = spooled(body(2_000_000), { keys });
+      flipByte(m.file, chunkAt(20) + 100); // well past the header section: found while DATA is under way
+      const err = await upstream.transport.deliver(m.message, new AbortController().signal).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DeliveryError);
+      expect(err).toMatchObject({ code: 'delivery.spool_damaged', kind: 'held' });
+      expect((err as Error).message).toContain('chunk 20');
+      expect(upstream.dataStarted).toBe(2);
+      expect(upstream.received).toHaveLength(1);
     } finally {
       await upstream.close();
     }

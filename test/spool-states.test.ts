@@ -169,7 +169,7 @@ describe('reading', () => {
     expect((await spool.list('queue')).map((m) => m.id)).toEqual([early, middle, late]);
     expect(await spool.count('queue')).toBe(3);
     expect(await spool.count('active')).toBe(0);
-    expect(await text(spool.openEml((await spool.get('queue', middle))!))).toBe('middle');
+    expect(await text(spool.message((await spool.get('queue', middle))!).range())).toBe('middle');
     expect(await spool.get('active', middle)).toBeNull();
   });
 
@@ -198,7 +198,7 @@ describe('reading', () => {
     const id = await accept(spool, 'Subject: x\r\n\r\nthe whole message\r\n');
     const meta = (await spool.get('queue', id))!;
     writeFileSync(spool.emlPath(id), 'Subject: x\r\n'); // the disk lost the rest
-    await expect(text(spool.openEml(meta))).rejects.toMatchObject({ code: 'EIO' });
+    await expect(text(spool.message(meta).range())).rejects.toMatchObject({ code: 'EIO' });
     await expect(readOutgoing(spool.emlPath(id), {}, meta.size)).rejects.toMatchObject({ code: 'delivery.spool_unreadable', message: expect.stringContaining('(EIO)') });
   });
 
@@ -213,7 +213,7 @@ describe('reading', () => {
     expect(spool.recovery).toMatchObject({ queue: 1, corrupt: 0, orphanEmlRemoved: 0 });
     const claimed = await spool.claim(id);
     expect(claimed).toEqual(meta);
-    expect(await text(spool.openEml(claimed))).toBe(body);
+    expect(await text(spool.message(claimed).range())).toBe(body);
     expect((await readOutgoing(spool.emlPath(id), {}, claimed.size)).toString()).toBe(body);
     await spool.complete(id);
     expect(ls('data')).toEqual([]);

@@ -292,7 +292,7 @@ describe('abort and failures', () => {
     expect(stored.sha256).toBe(sha(Buffer.alloc(0)));
     expect(messageBytes(spool.emlPath(id)).length).toBe(0);
     expect(await spool.get('queue', id)).toEqual(stored);
-    expect(await text(spool.openEml(stored))).toBe('');
+    expect(await text(spool.message(stored).range())).toBe('');
   });
 
   it('refuses ids that could escape the spool directory', async () => {

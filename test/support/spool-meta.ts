@@ -1,6 +1,8 @@
 /** A MessageMeta for spool tests: a scanner's message to one doctor, with fields to override. */
 import { readFileSync } from 'node:fs';
-import type { MessageMeta } from '../../src/spool/index.js';
+import { SpoolKeys } from '../../src/crypt/index.js';
+import type { OutboundMessage } from '../../src/delivery/types.js';
+import { messageSource, type MessageMeta } from '../../src/spool/index.js';
 import { trailerRange } from '../../src/spool/meta-codec.js';
 
 export function makeMeta(id: string, over: Partial<MessageMeta> = {}): MessageMeta {
@@ -41,6 +43,11 @@ export function bccScanMeta(id: string, sender: string, over: Partial<MessageMet
     from: sender,
     ...over,
   });
+}
+
+/** A transport's view of the message stored (meta.size bytes, plain or sealed with `keys`) in `file`. */
+export function outbound(meta: MessageMeta, file: string, keys: SpoolKeys = SpoolKeys.none()): OutboundMessage {
+  return { meta, message: messageSource(file, meta.size, keys) };
 }
 
 /**
