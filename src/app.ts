@@ -4,8 +4,8 @@
  * the edges (Google, the clock).
  *
  * Start-up order (docs/lifecycle.md): first what the config alone decides — directories, listener
- * entries (devices, TLS files), keys (transports, send-as verifiers) — then the spool lock, then
- * the listeners bound (their greeting held), and only then the spool recovered, the delivery
+ * entries (devices, TLS files), keys (transports, send-as verifiers, the spool's) — then the spool
+ * lock and the spool's files checked against its keys (docs/encryption.md), then the listeners bound (their greeting held), and only then the spool recovered, the delivery
  * thread, the scheduler; the listeners greet last. A config that cannot run fails before any
  * message is touched. Every part opened is pushed on one CleanupStack: a failed start and stop()
  * unwind it.
@@ -14,11 +14,12 @@ import path from 'node:path';
 import { systemClock } from './clock.js';
 import { lockSpool, practiceStatus, serveQueue } from './control/index.js';
 import type { Config, ListenerConfig } from './config/index.js';
-import { buildTransports, sendSize, type Transport } from './delivery/index.js';
+import { loadSpoolKeys } from './crypt/index.js';
+import { buildTransports, resealOutbox, sendSize, type Transport } from './delivery/index.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { buildRecipientDirectories, buildSendAsVerifiers } from './google/index.js';
-import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, isolatePractices, openListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
-import { Backpressure, DeliveryThread, DeliveryTracker, LocalExecutor, Pacer, Scheduler } from './queue/index.js';
+import { CleanupStack, applyReload, refuseMissingKeys, bindError, checkDirectories, checkListeners, isolatePractices, openListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
+import { Backpressure, DeliveryThread, DeliveryTracker, LocalExecutor, Pacer, Scheduler, startRetention } from './queue/index.js';
 import { Notifier } from './notify/index.js';
 import { SentLog, Spool } from './spool/index.js';
 import { PracticeLimits, startListener, type Listener } from './smtp/index.js';
@@ -39,10 +40,12 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   // clock (functions do not cross to a thread: those runs stay in this one).
   const threadable = !options.transportFactory && !options.spoolFs && !options.clock;
   const threaded = threadable && options.config.queue.deliveryThread;
+  // The spool's keys (queue.encryption): read with the other secrets, before anything is opened.
+  const keys = loadSpoolKeys(options.config);
   const buildLocal = (config: Config): Map<string, Transport> =>
     options.transportFactory
       ? new Map(config.workspaces.map((w, i) => [w.name, options.transportFactory!(w, i)]))
-      : buildTransports(config, logger, clock);
+      : buildTransports(config, logger, clock, keys);
 
   const checkKeys = async (c: Config) => {
     buildSendAsVerifiers(c, logger, clock);
@@ -68,7 +71,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   let running: ListenerEntry[] = [];
   // Opened, not yet recovered (no disk work): the listeners are given it, and receive nothing
   // before they greet.
-  const spool = await Spool.open(spoolDir, { logger, clock, recover: false, ...(options.spoolFs ? { fs: options.spoolFs } : {}) });
+  const spool = await Spool.open(spoolDir, { logger, clock, recover: false, keys, ...(options.spoolFs ? { fs: options.spoolFs } : {}) });
   let sentLog: SentLog | null = null;
   let thread: DeliveryThread | null = null;
   let scheduler!: Scheduler;
@@ -138,6 +141,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     // 2. The spool lock (the control socket: no queue CLI change or second daemon under recovery).
     control = await lockSpool(config, logger);
     parts.defer(() => control.close());
+    // A file sealed with a key the config lacks refuses the start (exit 78), nothing touched.
+    refuseMissingKeys(options.config, keys);
     // 3. Listeners bound (a port in use fails the start here), greeting held until step 5.
     parts.defer(() => keepOut(new Error('the relay did not start')));
     parts.defer(() => Promise.allSettled(running.map((r) => r.listener.close({ graceMs: 0 }))));
@@ -148,10 +153,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     // 4. The spool recovered, then what delivers from it.
     await spool.recover();
     if (threaded) {
-      const t = (thread = await DeliveryThread.start(gen.config, spoolDir, logger));
+      const t = (thread = await DeliveryThread.start(gen.config, spoolDir, logger, keys));
       parts.defer(() => t.stop());
     } else {
-      const log = (sentLog = await SentLog.open(spoolDir, { retentionMs: config.queue.dedupeRetention, logger, clock }));
+      const log = (sentLog = await SentLog.open(spoolDir, { retentionMs: config.queue.dedupeRetention, logger, clock, keys }));
       parts.defer(() => log.close().catch(() => undefined));
     }
     gen.deliveries = await makeDeliveries(gen.config, () => firstLocal);
@@ -183,6 +188,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       scheduler,
       logger,
       clock,
+      resealOutbox: async () => {
+        let n = 0;
+        for (const w of gen.config.workspaces) if (w.outbox) n += await resealOutbox(w.outbox.dir, keys);
+        return n;
+      },
       status: () => ({
         pid: process.pid,
         version: VERSION,
@@ -196,6 +206,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       remembered: (id) => tracker.remembered(id),
     });
     parts.defer(() => control.stopServing());
+    const retention = startRetention({ spool, config: () => gen.config, logger, clock });
+    parts.defer(() => retention.cancel());
     const timers = [
       // (The delivery thread prunes its own sent log.)
       ...(sentLog ? [clock.setInterval(() => void sentLog?.prune().catch(() => undefined), 3_600_000)] : []),
@@ -219,7 +231,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const target = {
     logger,
     clock,
-    running: () => ({ listeners: running, spoolDir, deliveryThread: threaded, dedupeRetention: config.queue.dedupeRetention, threadable }),
+    running: () => ({ listeners: running, spoolDir, deliveryThread: threaded, dedupeRetention: config.queue.dedupeRetention, threadable, keyFiles: config.queue.encryption?.keyFiles ?? [] }),
     current: () => gen,
     prepare: async (next: Config) => {
       const verifiers = buildSendAsVerifiers(next, logger, clock);

@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/index.js';
 import { errorText } from '../errors.js';
+import { checkSpoolKeys } from '../lifecycle/index.js';
 import { spoolFreeBytes } from '../queue/index.js';
 import { DIR_MODE, SpoolLayout, nodeSpoolFs, probeHardLinks, type SpoolFs } from '../spool/index.js';
 import { fail, pass, warn, type CheckItem, type CheckSection } from './check-report.js';
@@ -28,8 +29,19 @@ export async function spoolSection(config: Config, options: SpoolCheckOptions = 
     await ownership(root, options.uid ?? process.getuid?.()),
     await freeSpace(config, existing, options.freeBytes ?? spoolFreeBytes),
     await hardLinks(root, existing, { ...nodeSpoolFs, ...options.spoolFs }),
+    spoolKeys(config),
   ];
   return { title: `spool ${root}`, items };
+}
+
+/** The spool's files against queue.encryption's keys (what serve refuses to start on: docs/encryption.md). */
+function spoolKeys(config: Config): CheckItem {
+  const name = 'spool.keys';
+  const state = checkSpoolKeys(config);
+  const problem = state.problems[0];
+  if (problem) return fail(name, `${problem.key}: ${problem.message}`, problem.fix);
+  const on = config.queue.encryption ? `encryption on (${config.queue.encryption.keyFiles.length} key file(s))` : 'encryption off (queue.encryption)';
+  return state.notes.some((n) => n.includes('queue rekey')) ? warn(name, `${on}; ${state.notes.join('; ')}`, 'workspace-relay queue rekey') : pass(name, [on, ...state.notes].join('; '));
 }
 
 async function ownership(root: string, uid: number | undefined): Promise<CheckItem> {

@@ -8,6 +8,7 @@ import { readConfigDocument } from '../config/index.js';
 import { LOG_FORMATS, prettyStream, type LogFormat } from '../log-pretty.js';
 import { VERSION } from '../version.js';
 import { check } from './check.js';
+import { registerCryptCommands } from './crypt.js';
 import { SYSTEM_CONFIG_PATH, chooseConfig, exampleNotice, loadConfigOrExit, type ConfigChoice } from './context.js';
 import { usageExits } from './exit-codes.js';
 import { registerExplainError } from './explain-error.js';
@@ -117,6 +118,12 @@ export function buildProgram(out: ProgramIo = processIo): Command {
   registerQueueCommands(program, { ...processQueueDeps(configChoice), stdout: out.stdout, stderr: out.stderr });
 
   registerTraceCommand(program, { ...processQueueDeps(configChoice), stdout: out.stdout, stderr: out.stderr });
+
+  registerCryptCommands(program, {
+    loadConfig: () => loadConfigOrExit(configChoice()),
+    stdout: out.stdout,
+    stdoutBytes: (chunk) => void process.stdout.write(chunk),
+  });
 
   registerExplainError(program, io);
 

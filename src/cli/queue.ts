@@ -23,6 +23,7 @@ import {
   type ControlRequest,
   type QueueBackend,
   type QueueItem,
+  type RekeyResult,
   type RetryAllResult,
 } from '../control/index.js';
 import { errorText } from '../errors.js';
@@ -30,6 +31,7 @@ import { isValidQueueId } from '../spool/index.js';
 import { CliExit, EXIT_FAILURE, EXIT_TEMPFAIL, EXIT_USAGE, loadConfigOrExit, type ConfigChoice } from './context.js';
 import { usageExits } from './exit-codes.js';
 import { asExit } from './queue-exits.js';
+import { REKEY_ROUND, directKeyOptions, rekeyAudit, rekeyLines } from './queue-rekey.js';
 
 export { EXIT_TEMPFAIL, EXIT_USAGE };
 
@@ -88,6 +90,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
         change,
         ...(deps.uid !== undefined ? { uid: deps.uid } : {}),
         clock,
+        ...directKeyOptions(config),
       });
     } catch (err) {
       throw asExit(err);
@@ -119,7 +122,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
     action: string,
     request: ControlRequest,
     print: (result: T, via: string) => void,
-    options: { mutates?: boolean; onBody?: (chunk: Buffer) => void } = {},
+    options: { mutates?: boolean; onBody?: (chunk: Buffer) => void; details?: (result: T) => Record<string, unknown>; longWait?: boolean } = {},
   ): Promise<void> {
     const config = deps.loadConfig();
     const auditFile = path.resolve(config.audit.file);
@@ -142,7 +145,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
     try {
       result = await session(options.mutates ?? true, async (backend) => {
         via = backend.via;
-        const timeout = action === 'retry-all' ? { replyTimeoutMs: 600_000 } : {};
+        const timeout = options.longWait ? { replyTimeoutMs: 600_000 } : {};
         return (await backend.call(request, { ...timeout, ...(options.onBody ? { onBody: options.onBody } : {}) })) as T;
       });
     } catch (err) {
@@ -153,8 +156,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
       await audit({ via, outcome: unknown ? 'unknown' : 'failed', error: e.message });
       throw e;
     }
-    const more = action === 'retry-all' ? { ids: (result as RetryAllResult).retried, skipped: (result as RetryAllResult).skipped.length } : {};
-    const auditErr = await audit({ ...more, via, outcome: 'ok' });
+    const auditErr = await audit({ ...options.details?.(result), via, outcome: 'ok' });
     print(result, via);
     if (via === 'direct' && (options.mutates ?? true)) {
       deps.stderr('note: no relay is running; changed the spool directly (the relay sees it when it starts)\n');
@@ -212,7 +214,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
           if (opts.json) return json({ via, ...r });
           out(`${r.retried.length} message${r.retried.length === 1 ? '' : 's'} due now`);
           for (const s of r.skipped) out(`skipped ${s.id}: ${s.reason}`);
-        });
+        }, { details: (r) => ({ ids: r.retried, skipped: r.skipped.length }), longWait: true });
       }
       const qid = id(raw!);
       return audited<QueueItem>('retry', { op: 'retry', id: qid }, (m, via) =>
@@ -285,6 +287,10 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
       if (!items.length) throw new CliExit(EXIT_FAILURE, 'no message matches in the spool (delivered mail has left it: see `workspace-relay trace`)');
     });
   });
+
+  withJson(queue.command('rekey').description('rewrite spool and outbox files not encrypted with the first key of queue.encryption.keyFiles')).action((opts: JsonOpt) =>
+    audited<RekeyResult>('rekey', { op: 'rekey', limit: REKEY_ROUND }, (r, via) => (opts.json ? json({ via, ...r }) : rekeyLines(r).forEach(out)), { details: rekeyAudit, longWait: true }),
+  );
 
   return queue;
 }

@@ -22,9 +22,22 @@ export function lockSpool(config: Pick<Config, 'queue' | 'control'>, logger: Log
 
 export function serveQueue(
   control: ControlServer,
-  deps: { spool: Spool; scheduler: SchedulerLink; logger: Logger; clock?: Clock; status?: StatusProvider; remembered?: ControlHandlerOptions['remembered'] },
+  deps: {
+    spool: Spool;
+    scheduler: SchedulerLink;
+    logger: Logger;
+    clock?: Clock;
+    status?: StatusProvider;
+    remembered?: ControlHandlerOptions['remembered'];
+    resealOutbox?: () => Promise<number>;
+  },
 ): void {
-  const admin = new QueueAdmin({ spool: deps.spool, scheduler: deps.scheduler, ...(deps.clock ? { clock: deps.clock } : {}) });
+  const admin = new QueueAdmin({
+    spool: deps.spool,
+    scheduler: deps.scheduler,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    ...(deps.resealOutbox ? { resealOutbox: deps.resealOutbox } : {}),
+  });
   const status = deps.status;
   const now = () => new Date(deps.clock ? deps.clock.now() : Date.now());
   control.serve(

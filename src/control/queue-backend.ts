@@ -33,8 +33,14 @@ export interface OpenBackendOptions {
   /** This process's uid (default process.getuid()); a direct change needs the spool's owner. */
   uid?: number;
   clock?: Clock;
-  /** queue.encryption's keys: a direct session reads (and writes) sealed files with them. */
-  keys?: SpoolKeys;
+  /**
+   * queue.encryption's keys: a direct session reads (and writes) sealed files with them. Asked for
+   * only then (through the daemon, the daemon reads them): a user who cannot read the key files
+   * can still list the queue through the running relay.
+   */
+  keys?: () => SpoolKeys;
+  /** `queue rekey` in a direct session: rewrite the outbox files with the first key. */
+  resealOutbox?: (keys: SpoolKeys) => Promise<number>;
 }
 
 export async function openQueueBackend(options: OpenBackendOptions): Promise<QueueBackend> {
@@ -95,8 +101,11 @@ async function directBackend(options: OpenBackendOptions): Promise<QueueBackend>
     }
   }
   try {
-    const spool = await Spool.open(options.spoolDir, { recover: false, ...(options.keys ? { keys: options.keys } : {}) });
-    const handler = createControlHandler(new QueueAdmin({ spool, ...(options.clock ? { clock: options.clock } : {}) }));
+    const keys = options.keys?.();
+    const spool = await Spool.open(options.spoolDir, { recover: false, ...(keys ? { keys } : {}) });
+    const reseal = options.resealOutbox;
+    const admin = new QueueAdmin({ spool, ...(options.clock ? { clock: options.clock } : {}), ...(reseal && keys ? { resealOutbox: () => reseal(keys) } : {}) });
+    const handler = createControlHandler(admin);
     return {
       via: 'direct',
       async call(request, callOptions) {

@@ -8,7 +8,7 @@
  * - host:port new: opened (before anything else changes, so a port that cannot be bound refuses
  *   the whole reload).
  * A changed queue.dir refuses the reload; a changed queue.deliveryThread or queue.dedupeRetention
- * takes effect at the next restart (named in `restartNeeded`, so it is said, not silently ignored).
+ * or queue.encryption takes effect at the next restart (named in `restartNeeded`, so it is said, not silently ignored).
  * Carried out by reload.ts; table-tested in test/reload-plan.test.ts.
  */
 import path from 'node:path';
@@ -30,6 +30,8 @@ export interface Running<L extends RunningListener> {
   dedupeRetention: number;
   /** Could attempts run on a thread at all (not when the caller replaced transports, file calls or the clock)? */
   threadable: boolean;
+  /** queue.encryption.keyFiles as started (keys are read once: a change needs a restart). */
+  keyFiles?: readonly string[];
 }
 
 export interface ReloadPlan<L extends RunningListener> {
@@ -37,7 +39,7 @@ export interface ReloadPlan<L extends RunningListener> {
   reopen: { running: L; next: ListenerConfig }[];
   close: L[];
   open: ListenerConfig[];
-  restartNeeded: ('queue.deliveryThread' | 'queue.dedupeRetention')[];
+  restartNeeded: ('queue.deliveryThread' | 'queue.dedupeRetention' | 'queue.encryption')[];
 }
 
 export const listenerKey = (l: Pick<ListenerConfig, 'host' | 'port'>) => `${l.host}:${l.port}`;
@@ -58,5 +60,6 @@ export function planReload<L extends RunningListener>(running: Running<L>, next:
   plan.open = next.listen.filter((l) => !runningKeys.has(listenerKey(l)));
   if (running.deliveryThread !== (next.queue.deliveryThread && running.threadable)) plan.restartNeeded.push('queue.deliveryThread');
   if (running.dedupeRetention !== next.queue.dedupeRetention) plan.restartNeeded.push('queue.dedupeRetention');
+  if (running.keyFiles && JSON.stringify(running.keyFiles) !== JSON.stringify(next.queue.encryption?.keyFiles ?? [])) plan.restartNeeded.push('queue.encryption');
   return plan;
 }

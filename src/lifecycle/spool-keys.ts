@@ -6,7 +6,7 @@
  * notes (files under older keys or in plain text, and what `queue rekey` does about them).
  */
 import path from 'node:path';
-import type { Config } from '../config/schema.js';
+import type { Config } from '../config/index.js';
 import { loadSpoolKeys, type SpoolKeys } from '../crypt/index.js';
 import { ConfigError } from '../errors.js';
 import { scanSpoolKeys } from '../spool/key-scan.js';

@@ -8,3 +8,4 @@ export * from './executor.js';
 export * from './outcome.js';
 export { DeliveryThread, type ThreadGeneration } from './delivery-thread.js';
 export { DeliveryTracker, type WorkspaceActivity } from './delivery-tracker.js';
+export { startRetention, sweepRetention, RETENTION_SWEEP_MS } from './retention.js';

@@ -1,0 +1,61 @@
+/**
+ * queue.deadRetention (default 30 days): dead messages (dead/, and unreadable entries set aside
+ * there) and the dry-run outbox's files are removed once they are that old, each removal logged
+ * (queue ids and workspaces, never content). Run once at start and then hourly; 0 keeps them
+ * until an admin deletes them. What deletion can and cannot promise on SSDs, copy-on-write file
+ * systems and snapshots: docs/encryption.md.
+ */
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/index.js';
+import { pruneOutbox } from '../delivery/outbox-files.js';
+import { errorText } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Spool } from '../spool/index.js';
+
+export interface RetentionDeps {
+  spool: Pick<Spool, 'expireDead'>;
+  config: () => Pick<Config, 'queue' | 'workspaces'>;
+  logger: Logger;
+  clock: Clock;
+}
+
+export const RETENTION_SWEEP_MS = 3_600_000;
+
+/** One sweep: resolves how many dead messages and outbox files it removed. */
+export async function sweepRetention(deps: RetentionDeps): Promise<{ dead: number; outbox: number }> {
+  const config = deps.config();
+  const keep = config.queue.deadRetention;
+  if (!keep) return { dead: 0, outbox: 0 };
+  const cutoff = deps.clock.now() - keep;
+  const removed = await deps.spool.expireDead(cutoff);
+  for (const e of removed) {
+    deps.logger.info({ event: 'retention.dead_removed', queueId: e.id, workspace: e.workspace, diedAt: e.diedAt }, 'dead message removed: older than queue.deadRetention');
+  }
+  let outbox = 0;
+  for (const w of config.workspaces) {
+    if (w.transport !== 'outbox' || !w.outbox) continue;
+    const names = await pruneOutbox(w.outbox.dir, cutoff);
+    outbox += names.length;
+    if (names.length) {
+      deps.logger.info(
+        { event: 'retention.outbox_removed', workspace: w.name, files: names.length, queueIds: names.map((n) => n.replace(/\.eml$/, '')) },
+        'outbox files removed: older than queue.deadRetention',
+      );
+    }
+  }
+  return { dead: removed.length, outbox };
+}
+
+/** Sweep now and every hour until cancelled; a failed sweep is logged and tried again next hour. */
+export function startRetention(deps: RetentionDeps): { cancel(): void; running(): Promise<unknown> } {
+  let current: Promise<unknown> = Promise.resolve();
+  const run = () => {
+    current = current.then(() =>
+      sweepRetention(deps).catch((err: unknown) => deps.logger.warn({ event: 'retention.failed', err: errorText(err) }, 'retention sweep failed: will try again')),
+    );
+  };
+  run();
+  const timer = deps.clock.setInterval(run, RETENTION_SWEEP_MS);
+  timer.unref();
+  return { cancel: () => timer.cancel(), running: () => current };
+}
