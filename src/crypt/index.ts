@@ -1,7 +1,7 @@
 export { SpoolKeys, keyIdOf, KEY_BYTES, type SpoolKey } from './keys.js';
 export { loadSpoolKeys, parseKeyFile } from './load-keys.js';
 export { Sealer, sealBuffer, sealWith } from './sealer.js';
-export { openView, PIECE_BYTES, type PlainView, type ReadAt } from './view.js';
+export { openView, openWhole, PIECE_BYTES, type PlainView, type ReadAt } from './view.js';
 export { CryptError, isCryptError } from './crypt-error.js';
 export { isSealed, sealedKeyId, PREFIX_BYTES, HEADER_BYTES, CHUNK_BYTES, MAGIC } from './format.js';
 export { writeKeyFile } from './keygen.js';

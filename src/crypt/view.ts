@@ -20,6 +20,7 @@ import {
   geometry,
   isSealed,
   type Geometry,
+  type Header,
 } from './format.js';
 import type { SpoolKeys } from './keys.js';
 
@@ -49,6 +50,28 @@ export async function openView(fileSize: number, readAt: ReadAt, keys: SpoolKeys
   const first = head && head.length >= Math.min(fileSize, HEADER_BYTES) ? head : await readAt(0, Math.min(fileSize, HEADER_BYTES));
   if (!isSealed(first.subarray(0, MAGIC.length))) return plainView(fileSize, readAt);
   const header = decodeHeader(first.subarray(0, HEADER_BYTES), label);
+  return new SealedView(unwrapDataKey(header, keys, label), geometry(fileSize, header.chunkBytes, label), header.keyId, readAt, label);
+}
+
+/**
+ * The plaintext of a whole file already in memory (a sealed sent-log line, a test looking at the
+ * spool from outside), synchronously; a plain one as it is. Throws as openView and the reads do.
+ */
+export function openWhole(file: Buffer, keys: SpoolKeys, label: string): Buffer {
+  if (!isSealed(file.subarray(0, MAGIC.length))) return file;
+  const header = decodeHeader(file.subarray(0, HEADER_BYTES), label);
+  const dataKey = unwrapDataKey(header, keys, label);
+  const geo = geometry(file.length, header.chunkBytes, label);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < geo.chunks; i++) {
+    const at = chunkOffset(i, geo.chunkBytes);
+    parts.push(openChunk(dataKey, geo, i, file.subarray(at, at + chunkLength(geo, i) + TAG_BYTES), label));
+  }
+  return Buffer.concat(parts, geo.plainSize);
+}
+
+/** The file's data key, unwrapped with the master key its header names. */
+function unwrapDataKey(header: Header, keys: SpoolKeys, label: string): Buffer {
   const key = keys.get(header.keyId);
   if (!key) {
     const have = keys.ids();
@@ -58,16 +81,35 @@ export async function openView(fileSize: number, readAt: ReadAt, keys: SpoolKeys
       { keyId: header.keyId },
     );
   }
-  let dataKey: Buffer;
   try {
     const unwrap = createDecipheriv('aes-256-gcm', key.secret, header.wrapNonce);
     unwrap.setAAD(header.aad);
     unwrap.setAuthTag(header.wrapTag);
-    dataKey = Buffer.concat([unwrap.update(header.wrappedKey), unwrap.final()]);
+    return Buffer.concat([unwrap.update(header.wrappedKey), unwrap.final()]);
   } catch (err) {
     throw damaged(label, `its header does not open with key ${header.keyId}`, err);
   }
-  return new SealedView(dataKey, geometry(fileSize, header.chunkBytes, label), header.keyId, readAt, label);
+}
+
+/** Plaintext bytes in chunk `index`. */
+function chunkLength(geo: Geometry, index: number): number {
+  return index === geo.chunks - 1 ? geo.plainSize - index * geo.chunkBytes : geo.chunkBytes;
+}
+
+/** Chunk `index`'s plaintext from its sealed bytes (ciphertext and tag), authenticated first. */
+function openChunk(dataKey: Buffer, geo: Geometry, index: number, sealed: Buffer, label: string): Buffer {
+  const length = chunkLength(geo, index);
+  if (sealed.length < length + TAG_BYTES) throw damaged(label, 'it was cut short while being read');
+  try {
+    const d = createDecipheriv('aes-256-gcm', dataKey, chunkNonce(index));
+    d.setAAD(index === geo.chunks - 1 ? LAST_CHUNK : INNER_CHUNK);
+    d.setAuthTag(sealed.subarray(length, length + TAG_BYTES));
+    const plain = d.update(sealed.subarray(0, length));
+    d.final();
+    return plain;
+  } catch (err) {
+    throw damaged(label, `chunk ${index} of ${geo.chunks} fails authentication`, err);
+  }
 }
 
 function plainView(size: number, readAt: ReadAt): PlainView {
@@ -127,21 +169,8 @@ class SealedView implements PlainView {
 
   private async chunk(index: number): Promise<Buffer> {
     if (this.cached?.index === index) return this.cached.plain;
-    const { chunkBytes, chunks, plainSize } = this.geo;
-    const last = index === chunks - 1;
-    const length = last ? plainSize - index * chunkBytes : chunkBytes;
-    const sealed = await this.readAt(chunkOffset(index, chunkBytes), length + TAG_BYTES);
-    if (sealed.length < length + TAG_BYTES) throw damaged(this.label, 'it was cut short while being read');
-    let plain: Buffer;
-    try {
-      const d = createDecipheriv('aes-256-gcm', this.dataKey, chunkNonce(index));
-      d.setAAD(last ? LAST_CHUNK : INNER_CHUNK);
-      d.setAuthTag(sealed.subarray(length));
-      plain = d.update(sealed.subarray(0, length));
-      d.final();
-    } catch (err) {
-      throw damaged(this.label, `chunk ${index} of ${chunks} fails authentication`, err);
-    }
+    const sealed = await this.readAt(chunkOffset(index, this.geo.chunkBytes), chunkLength(this.geo, index) + TAG_BYTES);
+    const plain = openChunk(this.dataKey, this.geo, index, sealed, this.label);
     this.cached = { index, plain };
     return plain;
   }

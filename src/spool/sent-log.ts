@@ -25,7 +25,7 @@
  */
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
-import { SpoolKeys, isCryptError, openView, sealWith } from '../crypt/index.js';
+import { SpoolKeys, isCryptError, openWhole, sealWith } from '../crypt/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { tempPath } from './durable-file.js';
 import { KeyMutex } from './key-mutex.js';
@@ -265,7 +265,7 @@ export class SentLog {
     let skipped = 0;
     for (const raw of text.split('\n')) {
       if (!raw) continue;
-      const line = parseLine(await this.decode(raw));
+      const line = parseLine(this.decode(raw));
       if (line) this.apply(line);
       else skipped++;
     }
@@ -281,12 +281,10 @@ export class SentLog {
   }
 
   /** A line's JSON text ('' for a sealed line that fails authentication: skipped as torn). */
-  private async decode(raw: string): Promise<string> {
+  private decode(raw: string): string {
     if (!raw.startsWith(SEALED_LINE)) return raw;
-    const sealed = Buffer.from(raw.slice(SEALED_LINE.length), 'base64');
     try {
-      const view = await openView(sealed.length, (p, l) => sealed.subarray(p, p + l), this.keys, this.journalPath, sealed);
-      return (await view.read(0, view.size)).toString('utf8');
+      return openWhole(Buffer.from(raw.slice(SEALED_LINE.length), 'base64'), this.keys, this.journalPath).toString('utf8');
     } catch (err) {
       if (isCryptError(err, 'crypt.damaged')) return '';
       throw err; // a key missing: the start fails, naming it
