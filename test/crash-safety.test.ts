@@ -17,6 +17,7 @@ import { CrashLoad, planMessages, seededRandom, type PlannedMessage } from './su
 import { type Daemon, startDaemon, writeConfigFile } from './support/daemon.js';
 import { messageIdOf, sha256 } from './support/fake-google.js';
 import { type GoogleEnv, gmailConfig, removeDir, startGoogle, tempDir, waitUntil } from './support/harness.js';
+import { testKeys, writeKeyFileFor } from './support/spool-crypt.js';
 
 const SEED = process.env.CRASH_SEED ? Number(process.env.CRASH_SEED) : randomInt(2 ** 31);
 const MESSAGES = 240;
@@ -39,7 +40,8 @@ interface Kill {
   recordedNotCompleted: number;
 }
 
-describe('crash safety', () => {
+// Encrypted (queue.encryption): the same proof, with every spool file sealed (issue 19).
+describe.each([{ encrypted: false }, { encrypted: true }])('crash safety (encrypted: $encrypted)', ({ encrypted }) => {
   let dir: string | undefined;
   let google: GoogleEnv | undefined;
   let daemon: Daemon | undefined;
@@ -66,9 +68,11 @@ describe('crash safety', () => {
     fake.sendLatencyMs = () => 60 + Math.floor(latency() * 340);
     const killRng = seededRandom(SEED + 1);
     const base = gmailConfig(dir, google);
+    const keys = encrypted ? testKeys() : undefined;
+    const encryption = keys ? { encryption: { keyFiles: [writeKeyFileFor(path.join(dir, 'spool.key'), keys)] } } : {};
     const configFile = writeConfigFile(dir, {
       ...base,
-      queue: { dir: spoolDir, retrySchedule: '200ms', heldRetry: '300ms', concurrency: 8, perUserConcurrency: 4, userRate: 1000, minFreeSpace: '1MB' },
+      queue: { dir: spoolDir, retrySchedule: '200ms', heldRetry: '300ms', concurrency: 8, perUserConcurrency: 4, userRate: 1000, minFreeSpace: '1MB', ...encryption },
       log: { level: 'info' },
     });
 
@@ -114,7 +118,7 @@ describe('crash safety', () => {
       await waitUntil(async () => (await fake.openConnections()) === 0, 20_000, "the killed daemon's Gmail connections to close");
       await new Promise((r) => setImmediate(r));
 
-      const crashed = inspectCrashedSpool(spoolDir);
+      const crashed = inspectCrashedSpool(spoolDir, keys);
       problems.push(...crashed.problems.map((p) => `after kill ${round + 1}: ${p}`));
       const now = copies();
       let acceptedUndelivered = 0;
@@ -133,7 +137,7 @@ describe('crash safety', () => {
         if (n <= (copiesBefore.get(id) ?? 0)) continue;
         const m = byId.get(id);
         if (!m) continue;
-        if (sentLogHas(spoolDir, m.from, m.sha256)) {
+        if (sentLogHas(spoolDir, m.from, m.sha256, keys)) {
           if ([...crashed.committed.values()].some((c) => c.state === 'active' && c.meta.messageId === id)) kill.recordedNotCompleted++;
           continue;
         }
@@ -172,10 +176,10 @@ describe('crash safety', () => {
       duplicates += n - 1;
       if (n > 1 + (allowance.get(id) ?? 0)) problems.push(`${id} reached Gmail ${n} times but was in flight at ${allowance.get(id) ?? 0} kill(s)`);
       const m = byId.get(id);
-      if (m && !sentLogHas(spoolDir, m.from, m.sha256)) problems.push(`${id} was delivered but the sent log has no record of it (the in-flight check reads the wrong file)`);
+      if (m && !sentLogHas(spoolDir, m.from, m.sha256, keys)) problems.push(`${id} was delivered but the sent log has no record of it (the in-flight check reads the wrong file)`);
     }
     // 3. Nothing half-written, nothing left over.
-    problems.push(...inspectDrainedSpool(spoolDir).map((p) => `after the clean stop: ${p}`));
+    problems.push(...inspectDrainedSpool(spoolDir, keys).map((p) => `after the clean stop: ${p}`));
     expect(problems, `seed ${SEED}`).toEqual([]);
 
     // The kills landed where the issue asks: during DATA, between 250 and delivery, during delivery.
@@ -190,7 +194,7 @@ describe('crash safety', () => {
     const sum = (f: (k: Kill) => number) => kills.reduce((a, k) => a + f(k), 0);
     console.log(
       [
-        `crash test seed ${SEED}: ${MESSAGES} messages on ${CONNECTIONS} connections, ${KILLS} SIGKILLs + 1 clean stop, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        `crash test seed ${SEED}${encrypted ? ' (encrypted spool)' : ''}: ${MESSAGES} messages on ${CONNECTIONS} connections, ${KILLS} SIGKILLs + 1 clean stop, ${((Date.now() - started) / 1000).toFixed(1)} s`,
         `  accepted (250): ${accepted.length}, all delivered; no 250: ${no250.length} (of which delivered anyway: ${no250.filter((o) => final.has(o.message.messageId)).length})`,
         `  Gmail sends: ${fake.sent.length}; duplicates: ${duplicates} (sends in flight at a kill: ${sum((k) => k.inFlight)}, of which Gmail had already answered: ${sum((k) => k.answeredNotRecorded)})`,
         `  recorded as sent but not completed at a kill (not sent again): ${sum((k) => k.recordedNotCompleted)}`,

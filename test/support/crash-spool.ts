@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { SpoolKeys, isSealed, openWhole } from '../../src/crypt/index.js';
 import { SPOOL_STATES, sentKey, type MessageMeta } from '../../src/spool/index.js';
 import { metaTextOf, parseMeta } from '../../src/spool/meta-codec.js';
 
@@ -27,8 +28,9 @@ const sha256 = (data: Buffer | string) => createHash('sha256').update(data).dige
  * After a SIGKILL: every .json in every state directory parses as the relay's metadata, and its
  * .eml is complete (the size and sha256 the metadata recorded at commit). This test's mail only
  * ever waits (queue/) or is being delivered (active/): any other state (dead/, hold/) is a problem.
+ * With `keys` (an encrypted spool) every committed file must be sealed, and is read through them.
  */
-export function inspectCrashedSpool(dir: string): CrashedSpool {
+export function inspectCrashedSpool(dir: string, keys?: SpoolKeys): CrashedSpool {
   const committed: CrashedSpool['committed'] = new Map();
   const problems: string[] = [];
   const withMeta = new Set<string>();
@@ -43,7 +45,9 @@ export function inspectCrashedSpool(dir: string): CrashedSpool {
       withMeta.add(id);
       let meta: MessageMeta;
       try {
-        meta = parseMeta(metaTextOf(readFileSync(file)), id);
+        const raw = readFileSync(file);
+        if (keys && !isSealed(raw)) problems.push(`${state}/${name}: not encrypted`);
+        meta = parseMeta(metaTextOf(openWhole(raw, keys ?? SpoolKeys.none(), file)), id);
       } catch (err) {
         problems.push(`${state}/${name}: ${err instanceof Error ? err.message : String(err)}`);
         continue;
@@ -60,7 +64,13 @@ export function inspectCrashedSpool(dir: string): CrashedSpool {
         continue;
       }
       // the message, then (when the state entry is still the accepted file) its metadata
-      const stored = readFileSync(eml);
+      let stored: Buffer;
+      try {
+        stored = openWhole(readFileSync(eml), keys ?? SpoolKeys.none(), eml);
+      } catch (err) {
+        problems.push(`data/${id}.eml: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
       const bytes = stored.subarray(0, meta.size);
       if (bytes.length !== meta.size || sha256(bytes) !== meta.sha256) {
         problems.push(`data/${id}.eml is ${bytes.length} bytes (sha256 ${sha256(bytes).slice(0, 12)}), its metadata says ${meta.size} (${meta.sha256.slice(0, 12)}): half-written`);
@@ -75,7 +85,7 @@ export function inspectCrashedSpool(dir: string): CrashedSpool {
  * After a clean stop with everything delivered: every state directory, data/ and every tmp/
  * are empty, and every .json left anywhere under the spool (the sent log) parses.
  */
-export function inspectDrainedSpool(dir: string): string[] {
+export function inspectDrainedSpool(dir: string, keys = SpoolKeys.none()): string[] {
   const problems: string[] = [];
   for (const sub of [...SPOOL_STATES, 'data']) {
     const left = list(path.join(dir, sub));
@@ -90,7 +100,7 @@ export function inspectDrainedSpool(dir: string): string[] {
         walk(p);
       } else if (st.isFile() && name.endsWith('.json')) {
         try {
-          JSON.parse(metaTextOf(readFileSync(p)));
+          JSON.parse(metaTextOf(openWhole(readFileSync(p), keys, p)));
         } catch {
           problems.push(`${path.relative(dir, p)} does not parse`);
         }
@@ -102,7 +112,7 @@ export function inspectDrainedSpool(dir: string): string[] {
 }
 
 /** Has the relay durably recorded (sent log) that this message reached Gmail? */
-export function sentLogHas(dir: string, sender: string, messageSha256: string): boolean {
+export function sentLogHas(dir: string, sender: string, messageSha256: string, keys = SpoolKeys.none()): boolean {
   const key = sentKey(sender, messageSha256);
   let text: string;
   try {
@@ -113,7 +123,9 @@ export function sentLogHas(dir: string, sender: string, messageSha256: string): 
   // One JSON line per record (src/spool/sent-log.ts); a line torn by the kill is not a record.
   return text.split('\n').some((line) => {
     try {
-      return (JSON.parse(line) as { k?: unknown }).k === key;
+      // (A sealed line: `~` and the sealed record in base64.)
+      const text = line.startsWith('~') ? openWhole(Buffer.from(line.slice(1), 'base64'), keys, 'sent/journal').toString('utf8') : line;
+      return (JSON.parse(text) as { k?: unknown }).k === key;
     } catch {
       return false;
     }
