@@ -27,6 +27,8 @@ export interface CompareOptions {
   /** Run the compiled relay (dist/). */
   fromDist?: boolean;
   nodeFlags?: string[];
+  /** The relay with spool encryption on. */
+  encrypt?: boolean;
 }
 
 interface Side {
@@ -99,6 +101,7 @@ async function relayRun(o: CompareOptions, timeoutMs: number): Promise<Side & { 
       ...(o.exampleListener ? { exampleListener: true } : {}),
       ...(o.fromDist ? { fromDist: true } : {}),
       ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
+      ...(o.encrypt ? { encrypt: true } : {}),
     },
     0,
   );
@@ -134,7 +137,7 @@ export async function comparePostfix(o: CompareOptions): Promise<void> {
     `| ${name} | ${med(p).toFixed(0)} | ${med(r).toFixed(0)} | ${(med(r) / med(p)).toFixed(2)} |`;
   console.log(
     [
-      `== smtp-source ${sourceArgs(o, 0).slice(0, -1).join(' ')} — ${o.runs > 1 ? `median of ${o.runs} runs` : 'one run'}${o.exampleListener ? ', the relay with the example config’s listener' : ''}`,
+      `== smtp-source ${sourceArgs(o, 0).slice(0, -1).join(' ')} — ${o.runs > 1 ? `median of ${o.runs} runs` : 'one run'}${o.exampleListener ? ', the relay with the example config’s listener' : ''}${o.encrypt ? ', spool encrypted' : ''}`,
       '| msgs/s | Postfix → smtp-sink | relay → fake Gmail | relay / Postfix |',
       '|---|---|---|---|',
       row('accepted', pf.map((x) => x.accept), relay.map((x) => x.accept)),

@@ -45,6 +45,7 @@ const HELP = `npm run bench -- [flags]
   --from-dist              run the compiled relay (builds dist/ first; plain node, as in production:
                            tsx adds about 40 MiB of RSS); the memory figures in docs/benchmarks.md
   --node-flags "F …"       node/V8 flags for the relay's process, e.g. "--max-semi-space-size=1"
+  --encrypt                spool encryption on (queue.encryption, one fresh key); also for postfix/devices
   --keep                   keep the temp dir (spool, logs, config)
   --profile                write a V8 CPU profile of the relay (kept in the temp dir)
   --json                   also print the metrics as one JSON line
@@ -101,6 +102,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
       'log-level': { type: 'string', default: 'info' },
       'drain-timeout': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      encrypt: { type: 'boolean', default: false },
       'from-dist': { type: 'boolean', default: false },
       'node-flags': { type: 'string' },
       profile: { type: 'boolean', default: false },
@@ -156,6 +158,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     nodeFlags: v['node-flags']?.split(/\s+/).filter(Boolean) ?? [],
     gmailQuota: v['gmail-quota'] ?? base.gmailQuota ?? false,
     preload: v.preload ?? base.preload ?? false,
+    ...(v.encrypt ? { encrypt: true } : {}),
   };
   o.maxSize = o.size;
   if (v['accept-only']) Object.assign(o, { acceptOnly: true, users: 1, userRate: 0.0001 });
@@ -183,6 +186,7 @@ function label(o: RunOptions): string {
     o.nodeFlags?.length ? `node ${o.nodeFlags.join(' ')}` : '',
     o.gmailQuota ? "Gmail enforcing Google's quotas" : '',
     o.preload ? 'accepted first, then released' : '',
+    o.encrypt ? 'spool encrypted' : '',
   ].filter(Boolean);
   return `${o.count} × ${o.connections} conns × ${size} (${extra.join(', ')})`;
 }
@@ -218,6 +222,7 @@ async function main(): Promise<void> {
       ...(o.exampleListener ? { exampleListener: true } : {}),
       ...(o.fromDist ? { fromDist: true } : {}),
       ...(o.nodeFlags?.length ? { nodeFlags: o.nodeFlags } : {}),
+      ...(o.encrypt ? { encrypt: true } : {}),
     });
     return;
   }

@@ -3,6 +3,7 @@
  * process, on loopback), a load, then waiting until the fake has every accepted message. Returns
  * the raw measurements; report.ts turns them into rates and percentiles.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,6 +50,8 @@ export interface RelaySettings {
    * `http: null`, to compare the accept path with metrics off.
    */
   metrics?: boolean;
+  /** queue.encryption with one fresh key (docs/encryption.md). */
+  encrypt?: boolean;
 }
 
 export interface RunOptions extends RelaySettings {
@@ -116,6 +119,7 @@ export async function startBench(s: RelaySettings, gmailLatency: number, gmailQu
     JSON.stringify({ clientEmail: sa.clientEmail, publicKeyPem: sa.publicKey.export({ type: 'spki', format: 'pem' }), domain: DOMAIN, latencyMs: gmailLatency, quota: gmailQuota }),
   ]);
   const url = String(gmail.ready.url);
+  if (s.encrypt) writeFileSync(path.join(dir, 'spool.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
   const configFile = path.join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(relayConfig(s, dir, keyFile, url), null, 2), { mode: 0o600 });
   let relay: Child;
@@ -153,6 +157,7 @@ export function relayConfig(s: RelaySettings, dir: string, keyFile: string, gmai
   if (s.concurrency !== undefined) queue.concurrency = s.concurrency;
   if (s.perUserConcurrency !== undefined) queue.perUserConcurrency = s.perUserConcurrency;
   if (s.deliveryThread !== undefined) queue.deliveryThread = s.deliveryThread;
+  if (s.encrypt) queue.encryption = { keyFiles: [path.join(dir, 'spool.key')] };
   if (s.dailyMessages !== undefined) {
     queue.dailyMessages = s.dailyMessages;
     queue.dailyRecipients = s.dailyMessages * 5;
