@@ -5,9 +5,10 @@
  *
  * Start-up order (docs/lifecycle.md): first what the config alone decides — directories, listener
  * entries (devices, TLS files), keys (transports, send-as verifiers, the spool's) — then the spool
- * lock and the spool's files checked against its keys (docs/encryption.md), then the listeners bound (their greeting held), and only then the spool recovered, the delivery
- * thread, the scheduler; the listeners greet last. A config that cannot run fails before any
- * message is touched. Every part opened is pushed on one CleanupStack: a failed start and stop()
+ * lock and the spool's files checked against its keys (docs/encryption.md), then the listeners
+ * bound (their greeting held), and only then the spool recovered, the delivery thread, the
+ * scheduler; the listeners greet last. A config that cannot run fails before any message is
+ * touched. Every part opened is pushed on one CleanupStack: a failed start and stop()
  * unwind it.
  */
 import path from 'node:path';
@@ -18,10 +19,10 @@ import { loadSpoolKeys } from './crypt/index.js';
 import { buildTransports, resealOutbox, sendSize, type Transport } from './delivery/index.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { buildRecipientDirectories, buildSendAsVerifiers } from './google/index.js';
-import { CleanupStack, applyReload, refuseMissingKeys, bindError, checkDirectories, checkListeners, isolatePractices, openListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
+import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, isolatePractices, openListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
 import { Backpressure, DeliveryThread, DeliveryTracker, LocalExecutor, Pacer, Scheduler, startRetention } from './queue/index.js';
 import { Notifier } from './notify/index.js';
-import { SentLog, Spool } from './spool/index.js';
+import { SentLog, Spool, refuseMissingKeys } from './spool/index.js';
 import { PracticeLimits, startListener, type Listener } from './smtp/index.js';
 import { VERSION } from './version.js';
 import type { Relay, RelayOptions } from './relay.js';

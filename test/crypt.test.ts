@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CHUNK_BYTES, HEADER_BYTES, SpoolKeys, Sealer, isSealed, loadSpoolKeys, openView, openWhole, sealBuffer, sealedKeyId, writeKeyFile } from '../src/crypt/index.js';
-import { TAG_BYTES } from '../src/crypt/format.js';
+import { TAG_BYTES } from '../src/crypt/index.js';
 import { chunkAt, testKeys } from './support/spool-crypt.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wr-crypt-'));

@@ -8,9 +8,8 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/index.js';
 import { errorText } from '../errors.js';
-import { checkSpoolKeys } from '../lifecycle/index.js';
 import { spoolFreeBytes } from '../queue/index.js';
-import { DIR_MODE, SpoolLayout, nodeSpoolFs, probeHardLinks, type SpoolFs } from '../spool/index.js';
+import { DIR_MODE, SpoolLayout, checkSpoolKeys, nodeSpoolFs, probeHardLinks, type SpoolFs } from '../spool/index.js';
 import { fail, pass, warn, type CheckItem, type CheckSection } from './check-report.js';
 
 export interface SpoolCheckOptions {

@@ -9,7 +9,7 @@
  */
 import { systemClock, type Clock } from '../clock.js';
 import { errorText } from '../errors.js';
-import { KeyMutex, SpoolError, isValidQueueId, needsRekey, rewriteMessageFile, type MessageMeta, type MessageSource, type Spool, type SpoolState } from '../spool/index.js';
+import { KeyMutex, SpoolError, isValidQueueId, needsRekey, putBack, rewriteMessageFile, type MessageMeta, type MessageSource, type Spool, type SpoolState } from '../spool/index.js';
 import { ControlError, type QueueItem, type RekeyResult, type RetryAllResult } from './protocol.js';
 import { matchesQuery, type QueueQuery } from './queue-search.js';
 
@@ -231,7 +231,7 @@ export class QueueAdmin {
         await this.spool.release(claimed);
       } catch (err) {
         // Back as it was (its files are whole under keys still in the config).
-        await this.spool.putBack(id).catch(() => undefined);
+        await putBack(this.spool, id).catch(() => undefined);
         throw err;
       }
       return claimed;

@@ -3,6 +3,6 @@ export { loadSpoolKeys, parseKeyFile } from './load-keys.js';
 export { Sealer, sealBuffer, sealWith } from './sealer.js';
 export { openView, openWhole, PIECE_BYTES, type PlainView, type ReadAt } from './view.js';
 export { CryptError, isCryptError } from './crypt-error.js';
-export { isSealed, sealedKeyId, PREFIX_BYTES, HEADER_BYTES, CHUNK_BYTES, MAGIC } from './format.js';
+export { damaged, isSealed, sealedKeyId, PREFIX_BYTES, HEADER_BYTES, CHUNK_BYTES, MAGIC, TAG_BYTES } from './format.js';
 export { writeKeyFile } from './keygen.js';
 export { writeSealedCopy, resealFile } from './copy.js';

@@ -4,7 +4,7 @@
  * secret like the others: refused when group or others can read it (config/secrets.ts).
  */
 import { ConfigError } from '../errors.js';
-import { readSecretBytes } from '../config/secrets.js';
+import { readSecretBytes } from '../config/index.js';
 import { KEY_BYTES, SpoolKeys, keyIdOf } from './keys.js';
 
 interface EncryptionConfig {

@@ -7,13 +7,13 @@
  */
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
-import { pruneOutbox } from '../delivery/outbox-files.js';
+import { pruneOutbox } from '../delivery/index.js';
 import { errorText } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Spool } from '../spool/index.js';
+import { expireDead, type Spool } from '../spool/index.js';
 
 export interface RetentionDeps {
-  spool: Pick<Spool, 'expireDead'>;
+  spool: Spool;
   config: () => Pick<Config, 'queue' | 'workspaces'>;
   logger: Logger;
   clock: Clock;
@@ -27,7 +27,7 @@ export async function sweepRetention(deps: RetentionDeps): Promise<{ dead: numbe
   const keep = config.queue.deadRetention;
   if (!keep) return { dead: 0, outbox: 0 };
   const cutoff = deps.clock.now() - keep;
-  const removed = await deps.spool.expireDead(cutoff);
+  const removed = await expireDead(deps.spool, cutoff);
   for (const e of removed) {
     deps.logger.info({ event: 'retention.dead_removed', queueId: e.id, workspace: e.workspace, diedAt: e.diedAt }, 'dead message removed: older than queue.deadRetention');
   }

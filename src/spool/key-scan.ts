@@ -9,7 +9,7 @@ import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:f
 import { join } from 'node:path';
 import { PREFIX_BYTES, sealedKeyId } from '../crypt/index.js';
 import { SPOOL_STATES } from './layout.js';
-import { SEALED_LINE } from './sent-log.js';
+import { SEALED_LINE } from './sent-journal.js';
 
 export interface SpoolKeyScan {
   /** Files sealed with each key id. */

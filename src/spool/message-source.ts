@@ -16,8 +16,7 @@
 import { closeSync, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { isMainThread } from 'node:worker_threads';
-import { openView, type PlainView, type SpoolKeys } from '../crypt/index.js';
-import { damaged } from '../crypt/format.js';
+import { damaged, openView, type PlainView, type SpoolKeys } from '../crypt/index.js';
 
 export interface MessageSource {
   /** data/<id>.eml (for messages naming the file: never read it directly). */

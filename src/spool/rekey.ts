@@ -40,3 +40,12 @@ export async function rewriteMessageFile(spool: Spool, meta: Pick<MessageMeta, '
   }
   await syncer.sync(layout.data);
 }
+
+/**
+ * active → queue unchanged (what start-up recovery does): for `rekey`, which claimed a message
+ * and could not release it with its new meta (the disk). Not fsynced, like claim.
+ */
+export async function putBack(spool: Spool, id: string): Promise<void> {
+  const { fs, layout } = spool.parts;
+  await fs.rename(layout.meta('active', id), layout.meta('queue', id));
+}

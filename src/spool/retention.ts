@@ -5,10 +5,12 @@
  * is the spool's own (`remove`: the .json, then the .eml), so it races safely with an admin's
  * requeue: whichever rename or unlink comes first wins.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CORRUPT_SUFFIX, type SpoolLayout } from './layout.js';
 import { isValidQueueId } from './queue-id.js';
 import { isErrno, type SpoolFs } from './spool-fs.js';
+import type { Spool } from './spool.js';
 import type { MessageMeta } from './types.js';
 
 export interface ExpiredDead {
@@ -48,4 +50,13 @@ export async function findExpiredDead(
     if (at < cutoffMs) out.push({ id, workspace: null, diedAt: new Date(at).toISOString() });
   }
   return out;
+}
+
+/** Dead messages that died before `cutoffMs` removed (the spool's own remove); resolves those removed. */
+export async function expireDead(spool: Spool, cutoffMs: number): Promise<ExpiredDead[]> {
+  const { fs, layout } = spool.parts;
+  const expired = await findExpiredDead(await spool.list('dead'), fs, layout, cutoffMs, async (p) => (await stat(p)).mtimeMs);
+  const removed: ExpiredDead[] = [];
+  for (const e of expired) if (await spool.remove('dead', e.id)) removed.push(e);
+  return removed;
 }

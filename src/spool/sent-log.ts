@@ -17,19 +17,16 @@
  * failed write is skipped (the relay may then send that message again: the same outcome as a kill
  * between the send and its record). Per-key files of older versions (<sha256(key)>.json) are
  * read at open and folded into the journal. One process owns a sent log (the lock is in-process).
- *
- * With spool keys (queue.encryption) each line is sealed on its own (src/crypt): `~` and the
- * sealed bytes in base64, so recipient addresses are not on disk in the clear. Plain lines (a
- * journal written before) are read as before; the rewrite at open seals them all with the first
- * key, so a restart after a key rotation leaves no line under the old key.
+
+ * With spool keys each line is sealed (sent-journal.ts).
  */
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
-import { SpoolKeys, isCryptError, openWhole, sealWith } from '../crypt/index.js';
+import { SpoolKeys } from '../crypt/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { tempPath } from './durable-file.js';
 import { KeyMutex } from './key-mutex.js';
-import { isStrings, parseLine, type JournalLine } from './sent-journal.js';
+import { decodeLine, encodeLine, isStrings, parseLine, type JournalLine } from './sent-journal.js';
 import { DIR_MODE, FILE_MODE } from './layout.js';
 import { isErrno, unlinkIfExists, withFs, writeAll, type SpoolFileHandle, type SpoolFs } from './spool-fs.js';
 
@@ -55,8 +52,6 @@ interface Deferred {
 }
 
 const JOURNAL_NAME = 'journal';
-/** A sealed line starts with this (a JSON line starts with `{`). */
-export const SEALED_LINE = '~';
 /** Per-key files of the layout before the journal. */
 const LEGACY_FILE = /^[0-9a-f]{64}\.json$/;
 /** Rewrite the journal at a prune when it holds more than this many lines per live key (plus slack). */
@@ -274,21 +269,12 @@ export class SentLog {
     }
   }
 
-  /** One journal line, sealed when there are keys. */
   private encode(line: JournalLine): string {
-    const json = JSON.stringify(line);
-    return this.keys.current ? `${SEALED_LINE}${sealWith(this.keys, Buffer.from(json)).toString('base64')}\n` : `${json}\n`;
+    return encodeLine(line, this.keys);
   }
 
-  /** A line's JSON text ('' for a sealed line that fails authentication: skipped as torn). */
   private decode(raw: string): string {
-    if (!raw.startsWith(SEALED_LINE)) return raw;
-    try {
-      return openWhole(Buffer.from(raw.slice(SEALED_LINE.length), 'base64'), this.keys, this.journalPath).toString('utf8');
-    } catch (err) {
-      if (isCryptError(err, 'crypt.damaged')) return '';
-      throw err; // a key missing: the start fails, naming it
-    }
+    return decodeLine(raw, this.keys, this.journalPath);
   }
 
   private async loadLegacy(path: string): Promise<void> {

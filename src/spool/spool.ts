@@ -5,7 +5,6 @@
  * place, atomically, then renames it), so at every crash point a message is in exactly one state.
  * Knows nothing of SMTP or Google. See layout.ts for the files, recover.ts for start-up.
  */
-import { stat } from 'node:fs/promises';
 import { systemClock, type Clock } from '../clock.js';
 import { SpoolKeys, sealWith } from '../crypt/index.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -14,7 +13,6 @@ import { replaceFile } from './durable-file.js';
 import { DIR_MODE, SPOOL_STATES, SpoolLayout, checkId } from './layout.js';
 import { parseMeta, serializeMeta } from './meta-codec.js';
 import { recoverSpool, type RecoveryCounts } from './recover.js';
-import { findExpiredDead, type ExpiredDead } from './retention.js';
 import { SpoolError } from './spool-error.js';
 import { probeWritable, stateIds } from './state-files.js';
 import { messageSource, type MessageSource } from './message-source.js';
@@ -33,10 +31,7 @@ export interface SpoolOptions {
    * while the server runs): recovery would pull messages out of active/ under the server's feet.
    */
   recover?: boolean;
-  /**
-   * queue.encryption's keys (src/crypt): the first seals every file written, all open files.
-   * Default none: files are written plain, and a sealed one cannot be read.
-   */
+  /** queue.encryption's keys (src/crypt): the first seals what is written, all open (default none: plain). */
   keys?: SpoolKeys;
 }
 
@@ -81,9 +76,7 @@ export class Spool {
   }
 
   /** The spool's own parts, for the helpers beside it (rekey.ts, retention.ts); not for use outside src/spool. */
-  get parts(): { fs: SpoolFs; layout: SpoolLayout; syncer: DirSyncer; keys: SpoolKeys } {
-    return { fs: this.fs, layout: this.layout, syncer: this.syncer, keys: this.keys };
-  }
+  get parts(): { fs: SpoolFs; layout: SpoolLayout; syncer: DirSyncer; keys: SpoolKeys } { return { fs: this.fs, layout: this.layout, syncer: this.syncer, keys: this.keys }; }
 
   /** Directory fsyncs started so far (group commit makes this lower than the number of commits). */
   get dirSyncs(): number {
@@ -100,11 +93,7 @@ export class Spool {
     return this.layout.eml(id);
   }
 
-  /**
-   * The exact bytes received (decrypted when sealed): the first meta.size bytes of data/<id>.eml,
-   * the metadata following them (message-source.ts). A file cut short or damaged fails, so a
-   * copy of it is never taken for the message.
-   */
+  /** The exact bytes received, decrypted when sealed (message-source.ts: a damaged or cut file fails). */
   message(meta: Pick<MessageMeta, 'id' | 'size'>): MessageSource {
     return messageSource(this.layout.eml(meta.id), meta.size, this.keys);
   }
@@ -238,22 +227,6 @@ export class Spool {
   async reschedule(id: string, at: Date = new Date(this.clock.now())): Promise<MessageMeta> {
     await this.hold(id);
     return this.unhold(id, at);
-  }
-
-  /**
-   * active → queue unchanged (what start-up recovery does): for an admin change that claimed a
-   * message and could not release it with its new meta (the disk). Not fsynced, like claim.
-   */
-  async putBack(id: string): Promise<void> {
-    await this.fs.rename(this.layout.meta('active', id), this.layout.meta('queue', id));
-  }
-
-  /** Dead messages that died before `cutoffMs` removed (retention.ts); resolves those removed. */
-  async expireDead(cutoffMs: number): Promise<ExpiredDead[]> {
-    const expired = await findExpiredDead(await this.list('dead'), this.fs, this.layout, cutoffMs, async (p) => (await stat(p)).mtimeMs);
-    const removed: ExpiredDead[] = [];
-    for (const e of expired) if (await this.remove('dead', e.id)) removed.push(e);
-    return removed;
   }
 
   /**

@@ -43,6 +43,8 @@ export const PARTS: Readonly<Record<string, Part>> = {
   config: { layer: 'leaf', what: 'src/config, YAML → zod → frozen config', uses: ['errors'] },
   replies: { layer: 'leaf', what: 'src/replies, the table of SMTP replies', uses: ['errors', 'safe-text'] },
   failures: { layer: 'leaf', what: 'src/failures, the code table and classifier of outbound failures', uses: ['errors', 'config'] },
+  // The spool's encryption (sealed files, keys): the spool, delivery's outbox, the CLI and app use it.
+  crypt: { layer: 'leaf', what: 'src/crypt, authenticated encryption of spool files', uses: ['errors', 'config'] },
 
   // ── the parts, in the order of the message path ────────────────────────────────────────────
   auth: { layer: 'part', what: 'src/auth, device accounts and login throttling', uses: [] },

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { HEADER_BYTES, SpoolKeys, sealBuffer } from '../../src/crypt/index.js';
-import { CHUNK_BYTES, TAG_BYTES } from '../../src/crypt/format.js';
+import { CHUNK_BYTES, TAG_BYTES } from '../../src/crypt/index.js';
 
 /** `n` fresh keys, the first sealing. */
 export function testKeys(n = 1): SpoolKeys {

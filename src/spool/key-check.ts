@@ -4,12 +4,13 @@
  * wrong key file, encryption turned off under a sealed spool), naming the key and the files,
  * before recovery or anything else touches the spool; `check` prints the same problems with the
  * notes (files under older keys or in plain text, and what `queue rekey` does about them).
+ * (In the spool: it is the spool's files that are checked against the keys.)
  */
 import path from 'node:path';
 import type { Config } from '../config/index.js';
 import { loadSpoolKeys, type SpoolKeys } from '../crypt/index.js';
 import { ConfigError } from '../errors.js';
-import { scanSpoolKeys } from '../spool/key-scan.js';
+import { scanSpoolKeys } from './key-scan.js';
 
 export interface SpoolKeyProblem {
   /** The config key to change. */
