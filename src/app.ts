@@ -16,7 +16,7 @@ import { systemClock } from './clock.js';
 import { lockSpool, practiceStatus, serveQueue } from './control/index.js';
 import type { Config, ListenerConfig } from './config/index.js';
 import { loadSpoolKeys } from './crypt/index.js';
-import { buildTransports, resealOutbox, sendSize, type Transport } from './delivery/index.js';
+import { buildTransports, resealOutboxes, sendSize, type Transport } from './delivery/index.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
 import { buildRecipientDirectories, buildSendAsVerifiers } from './google/index.js';
 import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, isolatePractices, openListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
@@ -41,8 +41,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   // clock (functions do not cross to a thread: those runs stay in this one).
   const threadable = !options.transportFactory && !options.spoolFs && !options.clock;
   const threaded = threadable && options.config.queue.deliveryThread;
-  // The spool's keys (queue.encryption): read with the other secrets, before anything is opened.
-  const keys = loadSpoolKeys(options.config);
+  const keys = loadSpoolKeys(options.config); // queue.encryption: read with the other secrets
   const buildLocal = (config: Config): Map<string, Transport> =>
     options.transportFactory
       ? new Map(config.workspaces.map((w, i) => [w.name, options.transportFactory!(w, i)]))
@@ -142,8 +141,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     // 2. The spool lock (the control socket: no queue CLI change or second daemon under recovery).
     control = await lockSpool(config, logger);
     parts.defer(() => control.close());
-    // A file sealed with a key the config lacks refuses the start (exit 78), nothing touched.
-    refuseMissingKeys(options.config, keys);
+    refuseMissingKeys(options.config, keys); // a spool file needs a key the config lacks: exit 78, nothing touched
     // 3. Listeners bound (a port in use fails the start here), greeting held until step 5.
     parts.defer(() => keepOut(new Error('the relay did not start')));
     parts.defer(() => Promise.allSettled(running.map((r) => r.listener.close({ graceMs: 0 }))));
@@ -189,11 +187,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       scheduler,
       logger,
       clock,
-      resealOutbox: async () => {
-        let n = 0;
-        for (const w of gen.config.workspaces) if (w.outbox) n += await resealOutbox(w.outbox.dir, keys);
-        return n;
-      },
+      resealOutbox: () => resealOutboxes(gen.config.workspaces, keys),
       status: () => ({
         pid: process.pid,
         version: VERSION,
@@ -207,9 +201,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       remembered: (id) => tracker.remembered(id),
     });
     parts.defer(() => control.stopServing());
-    const retention = startRetention({ spool, config: () => gen.config, logger, clock });
-    parts.defer(() => retention.cancel());
     const timers = [
+      startRetention({ spool, config: () => gen.config, logger, clock }), // queue.deadRetention, hourly
       // (The delivery thread prunes its own sent log.)
       ...(sentLog ? [clock.setInterval(() => void sentLog?.prune().catch(() => undefined), 3_600_000)] : []),
       clock.setInterval(() => void pacer.save(clock.now()).catch(() => undefined), 5_000),

@@ -5,7 +5,7 @@
 import type { Config } from '../config/index.js';
 import type { RekeyResult } from '../control/index.js';
 import { loadSpoolKeys, type SpoolKeys } from '../crypt/index.js';
-import { resealOutbox } from '../delivery/index.js';
+import { resealOutboxes } from '../delivery/index.js';
 
 /** Messages one `queue rekey` rewrites at most (the control protocol's limit). */
 export const REKEY_ROUND = 10_000;
@@ -18,11 +18,7 @@ export const REKEY_ROUND = 10_000;
 export function directKeyOptions(config: Config): { keys: () => SpoolKeys; resealOutbox: (keys: SpoolKeys) => Promise<number> } {
   return {
     keys: () => loadSpoolKeys(config),
-    resealOutbox: async (keys) => {
-      let n = 0;
-      for (const w of config.workspaces) if (w.outbox) n += await resealOutbox(w.outbox.dir, keys);
-      return n;
-    },
+    resealOutbox: (keys) => resealOutboxes(config.workspaces, keys),
   };
 }
 

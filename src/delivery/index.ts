@@ -3,7 +3,7 @@
  * dispatches to them; app.ts and `check` build them from the config.
  */
 export { buildCredentials, buildTransports, workspaceCredentials } from './build.js';
-export { pruneOutbox, resealOutbox } from './outbox-files.js';
+export { pruneOutbox, resealOutboxes } from './outbox-files.js';
 export { PROXY_VARIABLES } from './gmail-api.js';
 export { sendSize, transportChanges } from './send-size.js';
 export type { DeliveryResult, OutboundMessage, Transport } from './types.js';

@@ -41,6 +41,13 @@ export async function resealOutbox(dir: string, keys: SpoolKeys): Promise<number
   return n;
 }
 
+/** resealOutbox over the outbox directories of the dry-run workspaces; resolves how many files. */
+export async function resealOutboxes(workspaces: readonly { outbox?: { dir: string } | undefined }[], keys: SpoolKeys): Promise<number> {
+  let n = 0;
+  for (const w of workspaces) if (w.outbox) n += await resealOutbox(w.outbox.dir, keys);
+  return n;
+}
+
 async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {

@@ -5,7 +5,7 @@
  * until an admin deletes them. What deletion can and cannot promise on SSDs, copy-on-write file
  * systems and snapshots: docs/encryption.md.
  */
-import type { Clock } from '../clock.js';
+import type { Clock, Timer } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { pruneOutbox } from '../delivery/index.js';
 import { errorText } from '../errors.js';
@@ -46,8 +46,8 @@ export async function sweepRetention(deps: RetentionDeps): Promise<{ dead: numbe
   return { dead: removed.length, outbox };
 }
 
-/** Sweep now and every hour until cancelled; a failed sweep is logged and tried again next hour. */
-export function startRetention(deps: RetentionDeps): { cancel(): void; running(): Promise<unknown> } {
+/** Sweep now and every hour until the timer is cancelled; a failed sweep is logged and tried again next hour. */
+export function startRetention(deps: RetentionDeps): Timer {
   let current: Promise<unknown> = Promise.resolve();
   const run = () => {
     current = current.then(() =>
@@ -55,7 +55,5 @@ export function startRetention(deps: RetentionDeps): { cancel(): void; running()
     );
   };
   run();
-  const timer = deps.clock.setInterval(run, RETENTION_SWEEP_MS);
-  timer.unref();
-  return { cancel: () => timer.cancel(), running: () => current };
+  return deps.clock.setInterval(run, RETENTION_SWEEP_MS).unref();
 }
