@@ -80,7 +80,7 @@ export function createObservability(options: { config: () => Config; logger: Log
     health: () => health.summary(),
   };
   const metrics = new RelayMetrics({ sources, now: () => clock.now(), onDead: () => census.soon() });
-  const trace = new TraceRecorder({ files: TraceFiles.inSpool(spool.dir), logger, retentionMs: () => config().queue.traceRetention, clock });
+  const trace = new TraceRecorder({ files: TraceFiles.inSpool(spool.dir, spool.keys), logger, retentionMs: () => config().queue.traceRetention, clock });
   const events = fanOut([metrics, trace], (err) => logger.error({ event: 'metrics.error', err: errorText(err) }, 'reporting a step failed'));
   let http: OpsListener | null = null;
   let httpConfig = config().http;

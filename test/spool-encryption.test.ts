@@ -93,7 +93,7 @@ describe('spool encryption', () => {
       expect(readFileSync(f).includes('bob@clinic.example'), `${path.relative(env.dir, f)} names a recipient in the clear`).toBe(false);
     }
     expect(logs.raw.join('\n')).not.toContain(marker);
-  });
+  }, 60_000);
 
   it('the dry-run outbox is encrypted too, and `decrypt` (the key) reads it', async () => {
     const keys = testKeys();
@@ -148,7 +148,7 @@ describe('spool encryption', () => {
     expect(env.google.fake.sent).toHaveLength(1);
     expect(existsSync(path.join(spoolDir(), 'data', `${id}.eml`))).toBe(true);
     expect(logs.raw.join('\n')).not.toMatch(/Lab result|patient damaged/);
-  });
+  }, 60_000);
 
   it('rotation: a new key first encrypts new mail, the old one still reads; `queue rekey` rewrites the rest; then the old key can go', async () => {
     const a = testKeys();
@@ -193,7 +193,7 @@ describe('spool encryption', () => {
     const got = env.google.fake.sent.map((s) => s.raw.toString('latin1'));
     expect(got.some((r) => r.includes('patient first.'))).toBe(true);
     expect(got.some((r) => r.includes('patient second.'))).toBe(true);
-  });
+  }, 60_000);
 
   it('a spool written without encryption is read as before and encrypted from then on', async () => {
     stall();
@@ -212,5 +212,5 @@ describe('spool encryption', () => {
     await waitUntil(() => env.google.fake.sent.length === 2, 15_000, 'both sent');
     expect(env.google.fake.sent.some((s) => s.raw.includes('patient plain.'))).toBe(true);
     expect(env.google.fake.sent.some((s) => s.raw.includes('patient sealed.'))).toBe(true);
-  });
+  }, 60_000);
 });

@@ -75,5 +75,5 @@ describe('starting with the wrong spool key', () => {
     expect(missing.code).toBe(78);
     expect(missing.stderr).toMatch(/^config error: queue\.encryption\.keyFiles\[0\]: cannot read .*gone\.key/m);
     expect(snapshot(spoolDir)).toEqual(before);
-  }, 60_000);
+  }, 120_000);
 });

@@ -10,10 +10,12 @@ import type { Command } from 'commander';
 import { appendAudit, auditActor } from '../audit/index.js';
 import { systemClock } from '../clock.js';
 import { parseDuration } from '../config/index.js';
-import { errorText } from '../errors.js';
+import type { Config } from '../config/index.js';
+import { loadSpoolKeys, type SpoolKeys } from '../crypt/index.js';
+import { ConfigError, errorText } from '../errors.js';
 import { isValidQueueId } from '../spool/index.js';
 import { TraceFiles, findTraces, formatTraces, type TraceQuery } from '../trace/index.js';
-import { CliExit, EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
+import { CliExit, EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
 import type { QueueCliDeps } from './queue.js';
 
 export type TraceCliDeps = Pick<QueueCliDeps, 'loadConfig' | 'stdout' | 'stderr' | 'env' | 'clock'>;
@@ -86,7 +88,7 @@ export function registerTraceCommand(program: Command, deps: TraceCliDeps): Comm
         throw new CliExit(EXIT_USAGE, 'error: give --id, --message-id, --sender, --recipient and/or a time range (--since, --until)');
       }
       const config = deps.loadConfig();
-      const files = TraceFiles.inSpool(path.resolve(config.queue.dir));
+      const files = TraceFiles.inSpool(path.resolve(config.queue.dir), spoolKeysOrExit(config));
       let result;
       try {
         result = await findTraces(files, query);
@@ -110,4 +112,14 @@ export function registerTraceCommand(program: Command, deps: TraceCliDeps): Comm
 
 function withoutUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** The spool's keys, which open the trace's lines when the spool is encrypted; exit 78 when a key file cannot be read. */
+function spoolKeysOrExit(config: Config): SpoolKeys {
+  try {
+    return loadSpoolKeys(config);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliExit(EXIT_CONFIG, `config error: ${err.message}`);
+    throw err;
+  }
 }

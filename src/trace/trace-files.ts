@@ -2,8 +2,10 @@
  * Where the message trace lives, and the only code that reads or writes it: one file of JSON
  * lines per UTC day under <queue.dir>/trace/ (directory 0700, files 0600), appended to by the
  * daemon, read by `workspace-relay trace`, removed whole once older than queue.traceRetention.
- * Encoding a record into a line and back is here too (encodeRecord / decodeLine), so encrypting
- * the trace at rest later changes this file alone.
+ * Encoding a record into a line and back is here too (encodeRecord / decodeLine). With spool keys
+ * (queue.encryption) each line is sealed like the sent log's (`~` and the sealed record in base64:
+ * docs/encryption.md), so the addresses in it are not on disk in the clear; a line under a key no
+ * longer in the config is skipped like a damaged one.
  *
  * No fsync: the trace is diagnostic (the spool commit makes a message durable, and the log has
  * every step too). A crash loses the records not yet written, and at most the last line is cut
@@ -13,6 +15,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { SpoolKeys, openWhole, sealWith } from '../crypt/index.js';
 import { TRACE_VERSION, type TraceRecord } from './records.js';
 
 const DAY_MS = 86_400_000;
@@ -23,30 +26,38 @@ export function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-export function encodeRecord(record: TraceRecord): string {
-  return `${JSON.stringify(record)}\n`;
+/** A sealed line starts with this (a JSON line starts with `{`). */
+const SEALED = '~';
+
+export function encodeRecord(record: TraceRecord, keys = SpoolKeys.none()): string {
+  const json = JSON.stringify(record);
+  return keys.current ? `${SEALED}${sealWith(keys, Buffer.from(json)).toString('base64')}\n` : `${json}\n`;
 }
 
 /** A line back into a record; null for a line cut short, damaged, or of an unknown version. */
-export function decodeLine(line: string): TraceRecord | null {
+export function decodeLine(line: string, keys = SpoolKeys.none()): TraceRecord | null {
   if (!line) return null;
   try {
-    const value = JSON.parse(line) as Partial<TraceRecord> | null;
+    const text = line.startsWith(SEALED) ? openWhole(Buffer.from(line.slice(1), 'base64'), keys, 'trace').toString('utf8') : line;
+    const value = JSON.parse(text) as Partial<TraceRecord> | null;
     if (!value || typeof value !== 'object' || value.v !== TRACE_VERSION || typeof value.type !== 'string' || typeof value.at !== 'string') return null;
     return value as TraceRecord;
   } catch {
-    return null;
+    return null; // (a sealed line that fails authentication, or whose key is gone, too)
   }
 }
 
 export class TraceFiles {
   private handle: { day: string; file: FileHandle } | null = null;
 
-  /** `dir`: <queue.dir>/trace. */
-  constructor(readonly dir: string) {}
+  /** `dir`: <queue.dir>/trace; `keys`: the spool's, which seal and open its lines. */
+  constructor(
+    readonly dir: string,
+    readonly keys = SpoolKeys.none(),
+  ) {}
 
-  static inSpool(spoolDir: string): TraceFiles {
-    return new TraceFiles(path.join(spoolDir, 'trace'));
+  static inSpool(spoolDir: string, keys?: SpoolKeys): TraceFiles {
+    return new TraceFiles(path.join(spoolDir, 'trace'), keys);
   }
 
   /** Append encoded lines to the day's file (kept open until the day changes or close()). */
@@ -83,7 +94,7 @@ export class TraceFiles {
       const lines = createInterface({ input: stream, crlfDelay: Infinity });
       try {
         for await (const line of lines) {
-          const record = decodeLine(line);
+          const record = decodeLine(line, this.keys);
           if (record) yield record;
         }
       } catch (err) {

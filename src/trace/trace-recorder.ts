@@ -91,7 +91,7 @@ export class TraceRecorder implements RelayEvents {
 
   private push(record: TraceRecord): void {
     if (this.closed) return;
-    const text = encodeRecord(record);
+    const text = encodeRecord(record, this.options.files.keys);
     if (this.pendingBytes + text.length > (this.options.maxPendingBytes ?? 4 * 1024 * 1024)) {
       this.dropped += 1;
       return;
