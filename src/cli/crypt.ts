@@ -6,12 +6,12 @@
  *   (a dry-run outbox file; a spool file, metadata included) on stdout, for an admin who can read
  *   the key files. Content: written to the audit log first, like `queue show --body`.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { appendAudit, auditActor } from '../audit/index.js';
 import type { Config } from '../config/index.js';
-import { loadSpoolKeys, openView, writeKeyFile } from '../crypt/index.js';
+import { loadSpoolKeys, openView, readAtSync, writeKeyFile } from '../crypt/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { CliExit, EXIT_CONFIG, EXIT_FAILURE } from './exit-codes.js';
 
@@ -68,11 +68,7 @@ export function registerCryptCommands(program: Command, deps: CryptCliDeps): voi
         throw new CliExit(EXIT_FAILURE, `error: cannot read ${file}: ${errorText(err)}`);
       }
       try {
-        const readAt = (position: number, length: number) => {
-          const buf = Buffer.allocUnsafe(length);
-          return buf.subarray(0, readSync(fd, buf, 0, length, position));
-        };
-        const view = await openView(fstatSync(fd).size, readAt, keys, file);
+        const view = await openView(fstatSync(fd).size, (position, length) => readAtSync(fd, position, length), keys, file);
         for await (const piece of view.pieces(0, view.size)) deps.stdoutBytes(piece);
       } catch (err) {
         throw new CliExit(EXIT_FAILURE, `error: ${errorText(err)}`);

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { SpoolKey, SpoolKeys } from './keys.js';
 import { Sealer } from './sealer.js';
+import { readAt } from './read-at.js';
 import { openView } from './view.js';
 
 export async function writeSealedCopy(plain: AsyncIterable<Buffer | string>, file: string, key: SpoolKey): Promise<void> {
@@ -54,7 +55,7 @@ export async function resealFile(file: string, keys: SpoolKeys): Promise<boolean
   }
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const at = (p: number, l: number) => readFully(fh, p, l);
+    const at = (p: number, l: number) => readAt(fh, p, l);
     const view = await openView((await fh.stat()).size, at, keys, file);
     if (view.keyId === key.id) return false;
     await writeSealedCopy(view.pieces(0, view.size), tmp, key);
@@ -63,15 +64,4 @@ export async function resealFile(file: string, keys: SpoolKeys): Promise<boolean
   } finally {
     await fh.close();
   }
-}
-
-async function readFully(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await fh.read(buf, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return buf.subarray(0, filled);
 }

@@ -6,3 +6,4 @@ export { CryptError, isCryptError } from './crypt-error.js';
 export { damaged, isSealed, sealedKeyId, PREFIX_BYTES, HEADER_BYTES, CHUNK_BYTES, MAGIC, TAG_BYTES } from './format.js';
 export { writeKeyFile } from './keygen.js';
 export { writeSealedCopy, resealFile } from './copy.js';
+export { readAt, readAtSync } from './read-at.js';

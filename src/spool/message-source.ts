@@ -13,10 +13,10 @@
  * crypt.damaged for a sealed one, so a message cut short is never sent as if it were whole. (A
  * plain file cut short between the open and a later read fails with EIO there.)
  */
-import { closeSync, fstatSync, openSync, promises as fsp, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
 import { isMainThread } from 'node:worker_threads';
-import { damaged, openView, type PlainView, type SpoolKeys } from '../crypt/index.js';
+import { damaged, openView, readAt, readAtSync, type PlainView, type SpoolKeys } from '../crypt/index.js';
 
 export interface MessageSource {
   /** data/<id>.eml (for messages naming the file: never read it directly). */
@@ -138,27 +138,4 @@ async function viewOf(path: string, size: number, keys: SpoolKeys, fileSize: num
 /** The error for a plain message file holding fewer bytes than its metadata records (code EIO). */
 export function cutShort(path: string, found: number, size: number): Error {
   return Object.assign(new Error(`${path} holds ${found} bytes of a ${size}-byte message`), { code: 'EIO' });
-}
-
-/** Up to `length` bytes from `position` (fewer only at the end of the file). */
-export async function readAt(handle: fsp.FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(buf, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return buf.subarray(0, filled);
-}
-
-export function readAtSync(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.allocUnsafe(length);
-  let filled = 0;
-  while (filled < length) {
-    const bytesRead = readSync(fd, buf, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return buf.subarray(0, filled);
 }

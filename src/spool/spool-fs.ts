@@ -4,8 +4,7 @@
  */
 import { closeSync, fstatSync, fsync, linkSync, open, openSync, promises as fsp, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { SpoolKeys } from '../crypt/index.js';
-import { readAt, readAtSync } from './message-source.js';
+import { SpoolKeys, readAt, readAtSync } from '../crypt/index.js';
 import { metaTextOfFile } from './meta-codec.js';
 
 /** What the spool does with an open file (nodeSpoolFs: fdHandle below). */
