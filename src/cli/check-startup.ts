@@ -9,7 +9,7 @@ import type { Config } from '../config/index.js';
 import { ControlError, controlRequest, controlSocketPath, formatDuration, type RelayStatus } from '../control/index.js';
 import { buildTransports } from '../delivery/index.js';
 import { ConfigError, errorText } from '../errors.js';
-import { buildSendAsVerifiers, checkDirectories, checkListener, probeBind } from '../lifecycle/index.js';
+import { checkDirectories, checkListener, probeBind } from '../lifecycle/index.js';
 import { silentLogger } from '../log.js';
 import { attempt, fail, pass, warn, type CheckItem, type CheckSection } from './check-report.js';
 
