@@ -15,7 +15,6 @@ import { createGmailApiTransport } from '../src/delivery/gmail-api.js';
 import type { GoogleCredentials } from '../src/google/index.js';
 import { createLogger } from '../src/log.js';
 import type { OutboundMessage } from '../src/delivery/types.js';
-import type { MessageMeta } from '../src/spool/types.js';
 import type { FakeGoogle } from './support/fake-google.js';
 import { credentialsFor, removeDir, startGoogle, tempDir } from './support/harness.js';
 import { bccScanMeta, outbound } from './support/spool-meta.js';
