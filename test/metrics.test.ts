@@ -71,9 +71,9 @@ describe('metrics', () => {
     expect(held.code).toBe(250);
     await logs.waitFor('delivery.held');
     m = await scrape(relay);
-    expect(m.total('workspace_relay_delivery_failures_total', { ...ws, kind: 'held', code: 'delivery.token.unauthorized_client' })).toBe(1);
+    expect(m.total('workspace_relay_delivery_failures_total', { ...ws, kind: 'held', code: 'delivery.token.no_send_scope' })).toBe(1);
     expect(m.total('workspace_relay_delivery_failures_total')).toBe(2);
-    expect(m.total('workspace_relay_messages_held', { ...ws, code: 'delivery.token.unauthorized_client' })).toBe(1);
+    expect(m.total('workspace_relay_messages_held', { ...ws, code: 'delivery.token.no_send_scope' })).toBe(1);
     expect(m.total('workspace_relay_queue_messages', { ...ws, state: 'queue' })).toBe(1);
     await waitUntil(async () => (await scrape(relay)).total('workspace_relay_queue_oldest_seconds', ws) > 0, 5_000, 'the queue to age');
 

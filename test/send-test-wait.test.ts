@@ -47,9 +47,11 @@ describe('send-test --wait', () => {
     const r = await sendTest();
     expect(r.code).toBe(1);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[1]).toMatch(/^held: delivery\.token\.unauthorized_client: Google refused a token as alice@clinic\.example \(unauthorized_client\)/);
+    // The default config asks for the sending scope on its own (gmail.send, else mail.google.com):
+    // neither is authorised.
+    expect(lines[1]).toMatch(/^held: delivery\.token\.no_send_scope: Google refused a token as alice@clinic\.example \(unauthorized_client\)/);
     expect(lines[2]).toBe(
-      `  fix: authorise client ID ${env.google.sa.clientId} for scope https://www.googleapis.com/auth/gmail.send in Admin console → Security → Access and data control → API controls → Domain-wide delegation (changes can take up to 24 h to propagate)`,
+      `  fix: authorise client ID ${env.google.sa.clientId} for scope https://www.googleapis.com/auth/gmail.send in Admin console → Security → Access and data control → API controls → Domain-wide delegation (least privilege; https://mail.google.com/, which many set-up guides name, also works but lets the key read every mailbox); changes can take up to 24 h to propagate`,
     );
     expect(lines[3]).toMatch(/^ {2}the message stays queued and is retried \(queue show \S+\); fix it, then: workspace-relay queue retry \S+$/);
     expect(env.google.fake.sent).toHaveLength(0);
