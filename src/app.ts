@@ -199,6 +199,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         practices: practiceStatus(gen.config),
       }),
       remembered: (id) => tracker.remembered(id),
+      ...(options.reloadRequest ? { reload: options.reloadRequest } : {}),
     });
     parts.defer(() => control.stopServing());
     const timers = [

@@ -77,6 +77,8 @@ export function createObservability(options: { config: () => Config; logger: Log
     pausedUsers: (t) => parts.pacer()?.paused(t) ?? [],
     workspaceOf,
     listeners: () => parts.listeners().map(({ listener: l }) => ({ name: l.name, sessions: l.sessions })),
+    practices: () =>
+      (config().practices ?? []).map((p) => ({ file: p.file, workspaces: p.workspaces.map((w) => w.name), disabled: p.problem !== null, reloadRefused: p.refused !== undefined })),
     health: () => health.summary(),
   };
   const metrics = new RelayMetrics({ sources, now: () => clock.now(), onDead: () => census.soon() });

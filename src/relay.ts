@@ -1,6 +1,7 @@
 /** The running relay's face (src/app.ts builds it): what the CLI, the tests and the benchmarks hold. */
 import type { Clock } from './clock.js';
 import type { Config, WorkspaceConfig } from './config/index.js';
+import type { ReloadResult } from './control/index.js';
 import type { Transport } from './delivery/index.js';
 import type { RecipientCheckStats } from './google/index.js';
 import type { Logger } from './log.js';
@@ -22,6 +23,8 @@ export interface RelayOptions {
   transportFactory?: (workspace: WorkspaceConfig, index: number) => Transport;
   /** The config file it was loaded from, for `status`. */
   configPath?: string;
+  /** Reload the config as SIGHUP does, for `workspace-relay reload` (src/cli/serve.ts supplies it). */
+  reloadRequest?: () => Promise<ReloadResult>;
 }
 
 export interface Relay {

@@ -14,6 +14,7 @@ import { usageExits } from './exit-codes.js';
 import { registerExplainError } from './explain-error.js';
 import { registerHashPassword } from './hash-password.js';
 import { processQueueDeps, registerQueueCommands } from './queue.js';
+import { reloadCommand } from './reload.js';
 import { DEFAULT_WAIT, sendTest } from './send-test.js';
 import { serve } from './serve.js';
 import { registerSmimeCommands } from './smime.js';
@@ -77,6 +78,12 @@ export function buildProgram(out: ProgramIo = processIo): Command {
     .description('is the relay running: pid, uptime, listeners, queue by state, each workspace\'s last delivery and held mail (exit 3 when not running)')
     .option('--json', 'machine-readable output')
     .action((opts: { json?: boolean }) => statusCommand(loadConfigOrExit(configChoice()), opts, io));
+
+  program
+    .command('reload')
+    .description('reload the running relay\'s config as SIGHUP does and say what applied: exit 0 all, 1 a practice kept or the config refused, 3 not running')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => reloadCommand(configChoice(), opts, io));
 
   program
     .command('check')

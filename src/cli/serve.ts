@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { startRelay, type Relay } from '../app.js';
 import { loadConfig, configErrorReport, type Config } from '../config/index.js';
+import { reloadApplied, reloadRefused, ControlError, type ReloadResult } from '../control/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { createLogger } from '../log.js';
 import { prettyStream, wantsPretty, type LogFormat } from '../log-pretty.js';
@@ -65,38 +66,48 @@ export async function serve(choice: ConfigChoice, options: ServeOptions = {}): P
       });
   };
 
-  const reload = () => {
+  // SIGHUP and `workspace-relay reload` (the control socket) take this one path; the result is
+  // what the command prints (a signal has nobody to tell, so only the log says it).
+  const file = path.resolve(choice.path);
+  let pending: { resolve: (r: ReloadResult) => void; reject: (err: unknown) => void }[] = [];
+  const reload = (): Promise<ReloadResult> => {
     if (stopping) {
       logger.warn({ event: 'config.reload_ignored', config: choice.path }, 'reload asked for while stopping: ignored');
-      return;
+      return Promise.reject(new ControlError('control.busy', 'the relay is stopping: nothing was reloaded'));
     }
     if (!relay) {
       reloadPending = true;
       logger.info({ event: 'config.reload_deferred', config: choice.path }, 'reload asked for while starting: it follows once started');
-      return;
+      return new Promise((resolve, reject) => pending.push({ resolve, reject }));
     }
+    const r = relay;
     let next: Config;
     try {
-      next = loadConfig(choice.path, relay.config()); // (a broken practice file keeps that practice's running settings)
+      next = loadConfig(choice.path, r.config()); // (a broken practice file keeps that practice's running settings)
     } catch (err) {
       const reason = err instanceof ConfigError ? configErrorReport(err) : errorText(err);
       logger.error({ event: 'config.reload_failed', config: choice.path, reason }, 'new config refused; the old one stays in force');
-      return;
+      return Promise.resolve(reloadRefused(file, err instanceof ConfigError ? err.code : 'config.error', reason));
     }
-    relay.reload(next).then(
-      () => logger.level !== next.log.level && (logger.level = next.log.level),
+    return r.reload(next).then(
+      () => {
+        if (logger.level !== next.log.level) logger.level = next.log.level;
+        return reloadApplied(file, r.config());
+      },
       (err: unknown) => {
-        if (stopping) return; // refused because a stop began meanwhile: nothing to report
+        if (stopping) throw new ControlError('control.busy', 'the relay is stopping: nothing was reloaded');
         logger.error({ event: 'config.reload_failed', config: choice.path, reason: errorText(err) }, 'new config refused; the old one stays in force');
+        return reloadRefused(file, 'config.reload_failed', errorText(err));
       },
     );
   };
+  const onSighup = () => void reload().catch(() => undefined);
 
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  process.on('SIGHUP', reload);
+  process.on('SIGHUP', onSighup);
   try {
-    relay = await startRelay({ config, logger, configPath: path.resolve(choice.path) });
+    relay = await startRelay({ config, logger, configPath: file, reloadRequest: reload });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliExit(EXIT_CONFIG, `config error: ${err.message}`);
     logger.fatal({ event: 'relay.start_failed', err: errorText(err) }, 'could not start');
@@ -109,7 +120,12 @@ export async function serve(choice: ConfigChoice, options: ServeOptions = {}): P
     stop(stopSignal);
   } else if (reloadPending) {
     reloadPending = false;
-    reload();
+    const waiting = pending;
+    pending = [];
+    void reload().then(
+      (result) => waiting.forEach((w) => w.resolve(result)),
+      (err: unknown) => waiting.forEach((w) => w.reject(err)),
+    );
   }
   await done;
 }

@@ -30,6 +30,7 @@ export function serveQueue(
     status?: StatusProvider;
     remembered?: ControlHandlerOptions['remembered'];
     resealOutbox?: () => Promise<number>;
+    reload?: ControlHandlerOptions['reload'];
   },
 ): void {
   const admin = new QueueAdmin({
@@ -44,6 +45,7 @@ export function serveQueue(
     createControlHandler(admin, {
       logger: deps.logger,
       ...(deps.remembered ? { remembered: deps.remembered } : {}),
+      ...(deps.reload ? { reload: deps.reload } : {}),
       ...(status ? { status: async () => buildStatus({ ...status(), now: now(), items: await admin.list(['queue', 'active', 'hold', 'dead']) }) } : {}),
     }),
   );

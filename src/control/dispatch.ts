@@ -9,11 +9,14 @@ import type { ControlHandler, HandlerResult } from './control-server.js';
 import { ControlError, isChange, type ControlRequest, type DeliveredItem, type MessageOutcome } from './protocol.js';
 import { LIVE_STATES, type QueueAdmin } from './queue-admin.js';
 import type { RelayStatus } from './relay-status.js';
+import type { ReloadResult } from './reload-result.js';
 
 export interface ControlHandlerOptions {
   logger?: Logger;
   /** The relay's status (`status`); absent when a queue command holds the spool itself. */
   status?: () => Promise<RelayStatus>;
+  /** Reload the config as SIGHUP does (`reload`); absent when a queue command holds the spool itself. */
+  reload?: () => Promise<ReloadResult>;
   /** What the relay remembers of a message since it started (`outcome`): its delivery, or its last failure's fix. */
   remembered?: (id: string) => { delivered?: Omit<DeliveredItem, 'state'>; lastFailure?: { code: string; fix: string | null } } | undefined;
 }
@@ -25,6 +28,10 @@ export function createControlHandler(admin: QueueAdmin, options: ControlHandlerO
     if (request.op === 'status') {
       if (!options.status) throw new ControlError('control.not_daemon', 'no relay is running: a queue command is changing the spool directly');
       return { result: await options.status() };
+    }
+    if (request.op === 'reload') {
+      if (!options.reload) throw new ControlError('control.not_daemon', 'no relay is running: a queue command is changing the spool directly');
+      return { result: await options.reload() };
     }
     if (request.op === 'outcome') {
       const known = options.remembered?.(request.id);
@@ -59,6 +66,7 @@ async function run(admin: QueueAdmin, r: ControlRequest): Promise<HandlerResult>
   switch (r.op) {
     case 'ping':
     case 'status':
+    case 'reload':
     case 'outcome':
       return { result: {} };
     case 'list':

@@ -9,3 +9,4 @@ export { controlSocketPath } from './socket-path.js';
 export { DAEMON_LOCK_WAIT_MS, lockSpool, serveQueue, type StatusProvider } from './daemon-control.js';
 export * from './relay-status.js';
 export * from './format.js';
+export * from './reload-result.js';

@@ -16,6 +16,7 @@ const id = z.string().min(1).max(64);
 export const controlRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('ping') }),
   z.strictObject({ op: z.literal('status') }),
+  z.strictObject({ op: z.literal('reload') }),
   z.strictObject({ op: z.literal('list'), states: z.array(z.enum(['queue', 'active', 'dead', 'hold'])).optional() }),
   z.strictObject({ op: z.literal('show'), id, body: z.boolean().optional() }),
   z.strictObject({ op: z.literal('outcome'), id }),

@@ -133,6 +133,12 @@ export class RelayMetrics implements RelayEvents {
     gauge('smtp_sessions', 'SMTP sessions open.', ['listener'], (g) => {
       for (const l of src.listeners()) g.set({ listener: l.name }, l.sessions);
     });
+    gauge('practice_disabled', "1 for a practice disabled by its own settings (unreadable key, bad file, a port it cannot bind): its clients get 451 and its mail waits; 0 otherwise.", ['workspace', 'file'], (g) => {
+      for (const p of src.practices()) for (const workspace of p.workspaces.length ? p.workspaces : ['']) g.set({ workspace, file: p.file }, p.disabled ? 1 : 0);
+    });
+    gauge('practice_reload_refused', "1 for a practice whose file was refused at the last reload: it runs on its previous settings; 0 otherwise.", ['workspace', 'file'], (g) => {
+      for (const p of src.practices()) for (const workspace of p.workspaces.length ? p.workspaces : ['']) g.set({ workspace, file: p.file }, p.reloadRefused ? 1 : 0);
+    });
     gauge('healthy', '1 when /healthz answers 200 (spool writable, every listener bound).', [], async (g) => g.set((await src.health()).healthy ? 1 : 0));
     gauge('ready', '1 when /readyz answers 200 (healthy, not shutting down, not in backpressure).', [], async (g) => g.set((await src.health()).ready ? 1 : 0));
   }

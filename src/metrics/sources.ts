@@ -21,6 +21,8 @@ export interface MetricsSources {
   workspaceOf(address: string): string | undefined;
   /** SMTP sessions open per listener. */
   listeners(): Iterable<{ name: string; sessions: number }>;
+  /** The practice files (include:) and their state: running, disabled (problem), or kept at the last reload (refused). */
+  practices(): Iterable<{ file: string; workspaces: readonly string[]; disabled: boolean; reloadRefused: boolean }>;
   /** /healthz and /readyz, as gauges (cached checks: see src/ops/health.ts). */
   health(): Promise<{ healthy: boolean; ready: boolean }>;
 }
