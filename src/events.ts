@@ -43,6 +43,18 @@ export type FailedOutcome =
   /** Moved to dead/ (permanent, or the maximum age passed). */
   | 'failed';
 
+/** How an attempt reached the provider. */
+export interface DeliveredResult {
+  transport: string;
+  providerId: string | undefined;
+  suppressed: boolean;
+  /**
+   * The recipients the provider took: every envelope recipient (Bcc included) for the Gmail API;
+   * for SMTP, the RCPT TO it accepted (those it refused are retried in a copy or notified).
+   */
+  recipients: readonly string[];
+}
+
 export interface RelayEvents {
   /** A connection refused at connect (reason: the reply's stable code). */
   sessionRefused(listener: string, reason: string): void;
@@ -56,7 +68,7 @@ export interface RelayEvents {
    * An attempt reached Google (`suppressed`: an earlier transaction of the same message already
    * had); the spool no longer holds the message.
    */
-  delivered(meta: MessageMeta, result: { transport: string; providerId: string | undefined; suppressed: boolean }): void;
+  delivered(meta: MessageMeta, result: DeliveredResult): void;
   /** An attempt failed; `outcome` says what became of the message (the spool is updated already). */
   attemptFailed(meta: MessageMeta, error: DeliveryError, outcome: FailedOutcome): void;
 }

@@ -61,7 +61,7 @@ describe('trace recorder', () => {
     const clock = new TestClock(NOW);
     const rec = new TraceRecorder({ files, logger: new LogCapture().logger, retentionMs: () => 30 * DAY, clock, flushMs: 50 });
     rec.accepted(meta('Q1'), { listener: 'lan' });
-    rec.delivered(meta('Q1'), { transport: 'gmail-api', providerId: 'g1', suppressed: false });
+    rec.delivered(meta('Q1'), { transport: 'gmail-api', providerId: 'g1', suppressed: false, recipients: [] });
     await clock.advance(49);
     expect(existsSync(path.join(dir, 'trace'))).toBe(false);
     await clock.advance(1);
@@ -69,11 +69,11 @@ describe('trace recorder', () => {
     expect(existsSync(path.join(dir, 'trace', `${dayOf(NOW)}.jsonl`))).toBe(true);
     await rec.close();
     const lines = readFileSync(path.join(dir, 'trace', `${dayOf(NOW)}.jsonl`), 'utf8').trim().split('\n');
-    expect(lines.map((l) => (JSON.parse(l) as TraceRecord).type)).toEqual(['accepted', 'attempt']);
+    expect(lines.map((l) => (JSON.parse(l) as TraceRecord).type)).toEqual(['accepted', 'attempt', 'audit']);
     rec.accepted(meta('Q2'), { listener: 'lan' }); // after close: ignored
     await clock.advance(1_000);
     await rec.flush();
-    expect(readFileSync(path.join(dir, 'trace', `${dayOf(NOW)}.jsonl`), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(readFileSync(path.join(dir, 'trace', `${dayOf(NOW)}.jsonl`), 'utf8').trim().split('\n')).toHaveLength(3);
   });
 
   it('a disk that refuses costs a warning, not the caller; writing resumes when it can', async () => {

@@ -29,6 +29,7 @@ interface TraceOptions {
   until?: string;
   limit?: string;
   json?: boolean;
+  audit?: boolean;
 }
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -64,6 +65,7 @@ export function registerTraceCommand(program: Command, deps: TraceCliDeps): Comm
     .option('--until <when>', 'accepted before (a date alone: the end of that day)')
     .option('--limit <n>', 'at most this many messages, the most recent (default 50)')
     .option('--json', 'machine-readable output')
+    .option('--audit', 'only the audit records (one JSON line per message that left the queue; no limit unless --limit), for a compliance export')
     .action(async (opts: TraceOptions) => {
       const t = clock.now();
       const when = (flag: string, text: string | undefined, end = false) => {
@@ -87,6 +89,7 @@ export function registerTraceCommand(program: Command, deps: TraceCliDeps): Comm
       if (Object.values(query).every((v) => v === undefined)) {
         throw new CliExit(EXIT_USAGE, 'error: give --id, --message-id, --sender, --recipient and/or a time range (--since, --until)');
       }
+      if (opts.audit && limit === undefined) query.limit = Number.POSITIVE_INFINITY; // an export: every match
       const config = deps.loadConfig();
       const files = TraceFiles.inSpool(path.resolve(config.queue.dir), spoolKeysOrExit(config));
       let result;
@@ -102,7 +105,8 @@ export function registerTraceCommand(program: Command, deps: TraceCliDeps): Comm
       } catch (err) {
         deps.stderr(`warning: the audit log ${config.audit.file} could not be written (${errorText(err)})\n`);
       }
-      if (opts.json) deps.stdout(`${JSON.stringify({ messages: result.traces, more: result.more }, null, 2)}\n`);
+      if (opts.audit) deps.stdout(result.traces.flatMap((m) => (m.audit ? [`${JSON.stringify(m.audit)}\n`] : [])).join(''));
+      else if (opts.json) deps.stdout(`${JSON.stringify({ messages: result.traces, more: result.more }, null, 2)}\n`);
       else if (result.traces.length) deps.stdout(`${formatTraces(result)}\n`);
       if (!result.traces.length) {
         throw new CliExit(EXIT_FAILURE, `no message matches in the trace (it keeps queue.traceRetention: ${Math.round(config.queue.traceRetention / 86_400_000)} days)`);

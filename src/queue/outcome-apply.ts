@@ -152,7 +152,9 @@ async function sent(deps: ApplyDeps, outcome: Extract<Outcome, { kind: 'sent' }>
   pace(outcome.pace);
   const providerId = outcome.sent.kind === 'suppressed' ? null : outcome.sent.result.providerId;
   await observe(log, () => observer?.delivered?.(meta, { providerId, partial: split !== null }));
-  deps.events.delivered(meta, { transport: outcome.transport, providerId: providerId ?? undefined, suppressed: outcome.sent.kind === 'suppressed' });
+  const refused = new Set(split?.refused.map((r) => r.recipient));
+  const recipients = meta.recipients.filter((r) => !refused.has(r));
+  deps.events.delivered(meta, { transport: outcome.transport, providerId: providerId ?? undefined, suppressed: outcome.sent.kind === 'suppressed', recipients });
   if (outcome.sent.kind === 'suppressed') {
     log.info(
       { event: 'delivery.duplicate_suppressed', outcome: 'suppressed', messageId: loggedMessageId(meta), sender: meta.sender, recipients: meta.recipients },

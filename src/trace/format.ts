@@ -48,6 +48,12 @@ export function formatTrace(t: MessageTrace): string {
     lines.push(`  (its acceptance is not in the trace: older than queue.traceRetention, or a notice the relay wrote)`);
   }
   for (const attempt of t.attempts) lines.push(...attemptLine(attempt));
+  const audit = t.audit;
+  if (audit) {
+    const to = audit.recipients.length ? `delivered to ${audit.recipients.join(', ')}` : 'delivered to no one';
+    const not = audit.undelivered?.length ? `; not to ${audit.undelivered.join(', ')}` : '';
+    lines.push(`  ${'audit'.padEnd(12)}${shortTime(audit.at)}  ${audit.outcome}${audit.code ? ` ${audit.code}` : ''}, ${to}${not}`);
+  }
   return lines.join('\n');
 }
 

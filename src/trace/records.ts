@@ -5,9 +5,10 @@
  * subject, body or any other header text. Also what issue 19's per-message audit trail needs.
  */
 import type { DeliveryError } from '../errors.js';
-import type { FailedOutcome, Rejection, RejectStage } from '../events.js';
+import type { DeliveredResult, FailedOutcome, Rejection, RejectStage } from '../events.js';
 import { loggedMessageId } from '../safe-text.js';
 import type { MessageMeta } from '../spool/index.js';
+import type { AuditRecord } from './audit-record.js';
 
 export const TRACE_VERSION = 1;
 
@@ -76,7 +77,7 @@ export interface AttemptRecord {
   notification?: string;
 }
 
-export type TraceRecord = AcceptedRecord | RejectedRecord | AttemptRecord;
+export type TraceRecord = AcceptedRecord | RejectedRecord | AttemptRecord | AuditRecord;
 
 export function acceptedRecord(meta: MessageMeta, from: { listener: string; device?: string | undefined }, at: Date): AcceptedRecord {
   const messageId = loggedMessageId(meta);
@@ -133,7 +134,7 @@ function attemptBase(meta: MessageMeta, outcome: AttemptOutcome, at: Date): Atte
   };
 }
 
-export function deliveredRecord(meta: MessageMeta, result: { transport: string; providerId: string | undefined; suppressed: boolean }, at: Date): AttemptRecord {
+export function deliveredRecord(meta: MessageMeta, result: DeliveredResult, at: Date): AttemptRecord {
   return {
     ...attemptBase(meta, result.suppressed ? 'suppressed' : 'delivered', at),
     transport: result.transport,

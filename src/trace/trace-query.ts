@@ -6,6 +6,7 @@
  */
 import { matchesQuery, type QueueQuery, type Searchable } from '../control/index.js';
 import { safeMessageId } from '../safe-text.js';
+import type { AuditRecord } from './audit-record.js';
 import type { AcceptedRecord, AttemptOutcome, AttemptRecord, RejectedRecord, TraceRecord } from './records.js';
 import { dayOf, type TraceFiles } from './trace-files.js';
 
@@ -30,6 +31,8 @@ export interface MessageTrace {
   accepted: AcceptedRecord | null;
   rejected: RejectedRecord | null;
   attempts: AttemptRecord[];
+  /** The audit record written when it left the queue for good (delivered or dead), if it has. */
+  audit: AuditRecord | null;
 }
 
 export interface TraceResult {
@@ -42,6 +45,11 @@ const searchable = (r: AcceptedRecord | RejectedRecord): Searchable =>
   r.type === 'accepted'
     ? { ...r, ...(r.fromRewritten ? { rewrite: { from: r.fromRewritten } } : {}) }
     : { messageId: null, sender: '', mailFrom: r.mailFrom ?? '', from: null, recipients: r.recipients ?? [], headerRecipients: [], bcc: [] };
+
+function addStep(t: MessageTrace, r: AttemptRecord | AuditRecord): void {
+  if (r.type === 'audit') t.audit = r;
+  else t.attempts.push(r);
+}
 
 export async function findTraces(files: TraceFiles, query: TraceQuery): Promise<TraceResult> {
   // Records keep the Message-ID as logged (an odd one hashed): compare the query in that form.
@@ -63,6 +71,7 @@ export async function findTraces(files: TraceFiles, query: TraceQuery): Promise<
     accepted: r.type === 'accepted' ? r : null,
     rejected: r.type === 'rejected' ? r : null,
     attempts: [],
+    audit: null,
   });
   // Pass 1: acceptances and refusals in the time range (by queue id: every day, and its attempts).
   const byQueueId = q.queueId !== undefined;
@@ -70,7 +79,7 @@ export async function findTraces(files: TraceFiles, query: TraceQuery): Promise<
   const to = byQueueId || q.until === undefined ? undefined : dayOf(q.until);
   let firstDay: string | undefined;
   for await (const r of files.read(from, to)) {
-    if (r.type === 'attempt') {
+    if (r.type === 'attempt' || r.type === 'audit') {
       if (!byQueueId || r.queueId !== q.queueId) continue;
       let t = byId.get(r.queueId);
       if (!t) {
@@ -78,7 +87,7 @@ export async function findTraces(files: TraceFiles, query: TraceQuery): Promise<
         byId.set(r.queueId, t);
         found.push(t);
       }
-      t.attempts.push(r);
+      addStep(t, r);
       continue;
     }
     if (!matches(r)) continue;
@@ -94,7 +103,10 @@ export async function findTraces(files: TraceFiles, query: TraceQuery): Promise<
   // Pass 2: the attempts of what matched, from the first match's day on.
   if (!byQueueId && byId.size) {
     for await (const r of files.read(firstDay)) {
-      if (r.type === 'attempt') byId.get(r.queueId)?.attempts.push(r);
+      if (r.type === 'attempt' || r.type === 'audit') {
+        const t = byId.get(r.queueId);
+        if (t) addStep(t, r);
+      }
     }
   }
   for (const t of found) {

@@ -8,9 +8,10 @@
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { DeliveryError } from '../errors.js';
 import { errorText } from '../errors.js';
-import type { FailedOutcome, Rejection, RelayEvents } from '../events.js';
+import type { DeliveredResult, FailedOutcome, Rejection, RelayEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { MessageMeta } from '../spool/index.js';
+import { auditDelivered, auditFailed, type AuditOrigin } from './audit-record.js';
 import { acceptedRecord, deliveredRecord, failedRecord, rejectedRecord, type TraceRecord } from './records.js';
 import { dayOf, encodeRecord, type TraceFiles } from './trace-files.js';
 
@@ -36,6 +37,8 @@ export class TraceRecorder implements RelayEvents {
   private failing = false;
   private closed = false;
   private readonly clock: Clock;
+  /** Where each queued message came from, for its audit record (not kept across a restart). */
+  private readonly origins = new Map<string, AuditOrigin>();
 
   constructor(private readonly options: TraceRecorderOptions) {
     this.clock = options.clock ?? systemClock;
@@ -56,18 +59,26 @@ export class TraceRecorder implements RelayEvents {
 
   accepted(meta: MessageMeta, from: { listener: string; device?: string | undefined }): void {
     this.push(acceptedRecord(meta, from, new Date(this.now())));
+    this.origins.set(meta.id, { listener: from.listener, device: from.device });
   }
 
   rejected(rejection: Rejection): void {
     this.push(rejectedRecord(rejection, new Date(this.now())));
   }
 
-  delivered(meta: MessageMeta, result: { transport: string; providerId: string | undefined; suppressed: boolean }): void {
-    this.push(deliveredRecord(meta, result, new Date(this.now())));
+  delivered(meta: MessageMeta, result: DeliveredResult): void {
+    const at = new Date(this.now());
+    this.push(deliveredRecord(meta, result, at));
+    this.push(auditDelivered(meta, this.origins.get(meta.id), result, at));
+    this.origins.delete(meta.id);
   }
 
   attemptFailed(meta: MessageMeta, error: DeliveryError, outcome: FailedOutcome): void {
-    this.push(failedRecord(meta, error, outcome, new Date(this.now())));
+    const at = new Date(this.now());
+    this.push(failedRecord(meta, error, outcome, at));
+    if (outcome !== 'failed') return;
+    this.push(auditFailed(meta, this.origins.get(meta.id), error, at));
+    this.origins.delete(meta.id);
   }
 
   /** Write what is pending now; resolves when it is written (or dropped). */
