@@ -24,6 +24,7 @@ export interface AuditRecord {
   sender: string;
   from: string | null;
   messageId: string | null;
+  /** When it was accepted (the accepted record's time; the start of its receipt when that is not known). */
   acceptedAt: string;
   outcome: 'delivered' | 'suppressed' | 'failed';
   /**
@@ -46,6 +47,8 @@ export interface AuditRecord {
 export interface AuditOrigin {
   listener: string;
   device?: string | undefined;
+  /** When the message was committed (its 250; the accepted record's time). */
+  acceptedAt: string;
 }
 
 function base(meta: MessageMeta, origin: AuditOrigin | undefined, at: Date): Omit<AuditRecord, 'outcome' | 'recipients' | 'attempts'> {
@@ -62,7 +65,7 @@ function base(meta: MessageMeta, origin: AuditOrigin | undefined, at: Date): Omi
     sender: meta.sender,
     from: meta.rewrite?.from ?? meta.from,
     messageId: loggedMessageId(meta),
-    acceptedAt: meta.receivedAt,
+    acceptedAt: origin?.acceptedAt ?? meta.receivedAt,
     ...(meta.notification ? { notification: meta.notification } : {}),
   };
 }

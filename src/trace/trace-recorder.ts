@@ -58,8 +58,9 @@ export class TraceRecorder implements RelayEvents {
   authFailed(): void {}
 
   accepted(meta: MessageMeta, from: { listener: string; device?: string | undefined }): void {
-    this.push(acceptedRecord(meta, from, new Date(this.now())));
-    this.origins.set(meta.id, { listener: from.listener, device: from.device });
+    const record = acceptedRecord(meta, from, new Date(this.now()));
+    this.push(record);
+    this.origins.set(meta.id, { listener: from.listener, device: from.device, acceptedAt: record.at });
   }
 
   rejected(rejection: Rejection): void {
