@@ -5,7 +5,8 @@ import { SMTPServer } from 'smtp-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Relay } from '../src/app.js';
 import type { ConfigInput } from '../src/config/index.js';
-import { SmtpClient, message } from './support/smtp-client.js';
+import { TraceFiles, type AuditRecord } from '../src/trace/index.js';
+import { SmtpClient, message, queueIdOf } from './support/smtp-client.js';
 import { LogCapture, removeDir, startTestRelay, tempDir, waitUntil } from './support/harness.js';
 import { makeTestCert } from './support/tls.js';
 
@@ -182,7 +183,8 @@ describe('relay through Gmail SMTP (app password)', () => {
     const { port, logs } = await startBoth({ secure: true, password: 'pw', refuse: { 'later@clinic.example': [450], 'gone@clinic.example': [550, 550] } }, 'pw');
     const c = await SmtpClient.open(port);
     const rcpts = ['bob@clinic.example', 'later@clinic.example', 'gone@clinic.example'];
-    expect((await c.send('alice@clinic.example', rcpts, message({ From: 'alice@clinic.example', To: rcpts.join(', '), 'Message-ID': '<partial@x>' }))).code).toBe(250);
+    const reply = await c.send('alice@clinic.example', rcpts, message({ From: 'alice@clinic.example', To: rcpts.join(', '), 'Message-ID': '<partial@x>' }));
+    expect(reply.code).toBe(250);
     await c.quit();
     const sends = () => upstream.received.filter((r) => r.raw.includes('<partial@x>') && !r.to.includes('alice@clinic.example'));
     await waitUntil(() => sends().length === 2, 10_000, 'the copy for the deferred recipient');
@@ -194,5 +196,18 @@ describe('relay through Gmail SMTP (app password)', () => {
     const dsn = upstream.received.find((r) => r.to.includes('alice@clinic.example') && /multipart\/report/i.test(r.raw.toString()))!.raw.toString();
     expect(dsn).toMatch(/It was delivered to its other recipients/);
     expect(dsn).not.toMatch(/queue requeue/);
+    // the audit trail: the original names only the RCPT TO the upstream took; the copy its own
+    const files = TraceFiles.inSpool(path.join(dir, 'spool'));
+    const audited = async () => {
+      const all: AuditRecord[] = [];
+      for await (const r of files.read()) if (r.type === 'audit' && r.messageId === 'partial@x') all.push(r);
+      return all;
+    };
+    await waitUntil(async () => (await audited()).length === 2, 10_000, 'both audit records');
+    const all = await audited();
+    const first = all.find((a) => a.queueId === queueIdOf(reply));
+    const copy = all.find((a) => a.queueId !== queueIdOf(reply));
+    expect(first).toMatchObject({ outcome: 'delivered', transport: 'smtp', recipients: ['bob@clinic.example'], undelivered: ['later@clinic.example', 'gone@clinic.example'] });
+    expect(copy).toMatchObject({ outcome: 'delivered', recipients: ['later@clinic.example'] });
   });
 });
