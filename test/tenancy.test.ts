@@ -12,7 +12,7 @@ import { startRelay, type Relay } from '../src/app.js';
 import { loadConfig } from '../src/config/index.js';
 import { practiceStatus } from '../src/control/index.js';
 import { SmtpClient, message, queueIdOf } from './support/smtp-client.js';
-import { LogCapture, removeDir, startGoogle, tempDir, waitUntil, type GoogleEnv } from './support/harness.js';
+import { LogCapture, TEST_HTTP, removeDir, startGoogle, tempDir, waitUntil, type GoogleEnv } from './support/harness.js';
 
 let dir: string;
 let google: GoogleEnv;
@@ -51,6 +51,7 @@ function mainFile(): string {
     listen: [],
     queue: { dir: path.join(dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms', userRate: 100 },
     google: { tokenUrl: google.fake.tokenUrl, apiRootUrl: google.fake.apiRootUrl },
+    http: TEST_HTTP, // an ephemeral port: the default 9325 would collide with tests running beside it
   });
 }
 
