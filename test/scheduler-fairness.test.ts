@@ -30,10 +30,14 @@ describe('scheduler: fair share across practices and users', () => {
 
   const transport: Transport = {
     name: 'gmail-api',
-    async deliver({ meta }) {
+    async deliver({ meta }, signal) {
       sends.push({ sender: meta.sender, at: clock.now() });
       waiting++;
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, SEND_MS));
+      // Like a real transport, a send ends when the scheduler stops (it aborts what is in flight).
+      await new Promise<void>((resolve, reject) => {
+        clock.setTimeout(resolve, SEND_MS);
+        signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      });
       waiting--;
       return { providerId: `g-${sends.length}` };
     },
