@@ -91,6 +91,30 @@ async function interruptible<T>(ctx: SmimeCliContext, fn: (signal: AbortSignal) 
   }
 }
 
+/** Whose certificates a bulk command works on, as given on its command line. */
+export interface UserChoice {
+  named?: readonly string[];
+  usersFile?: string | undefined;
+  workspace?: string | undefined;
+  /** With `workspace`: only the Directory's users in this unit and those below it. */
+  orgUnit?: string | undefined;
+}
+
+/**
+ * The service and the users of a bulk command (report, rotate): those named, the users file's,
+ * and with --workspace NAME its smime.workspaces[].users and, with a directory entry, every
+ * active user the Directory API lists (--org-unit: one unit). A NAME only the relay's workspaces
+ * list (for its directory entry) uses each user's key by domain.
+ */
+export async function bulkUsers(ctx: SmimeCliContext, o: UserChoice): Promise<{ service: SmimeService; users: string[] }> {
+  if (o.orgUnit !== undefined && !o.orgUnit.startsWith('/')) throw usage(`--org-unit ${o.orgUnit}: give the unit's full path, e.g. /Clinicians`);
+  if (o.orgUnit !== undefined && o.workspace === undefined) throw usage('--org-unit goes with --workspace NAME (the workspace whose Directory to list)');
+  const { doc, config, service } = ctx.setup(o.workspace, { keyByDomainUnlessListed: true });
+  const workspaceUsers = ctx.workspaceUsers ?? directoryWorkspaceUsers(doc, { orgUnit: o.orgUnit });
+  const users = await collectUsers({ named: o.named, usersFile: o.usersFile, workspace: o.workspace }, config, workspaceUsers);
+  return { service, users };
+}
+
 export function registerBulkImport(smime: Command, ctx: SmimeCliContext): void {
   smime
     .command('import')
@@ -155,12 +179,8 @@ export function registerBulkReport(smime: Command, ctx: SmimeCliContext): void {
       ctx.run(async (named: string[], o: { usersFile?: string; workspace?: string; orgUnit?: string; warnDays: string; concurrency?: string; json?: boolean }) => {
         const warnDays = Number(o.warnDays);
         if (!Number.isInteger(warnDays) || warnDays < 0) throw usage(`--warn-days ${o.warnDays}: give a whole number of days, e.g. 30`);
-        if (o.orgUnit !== undefined && !o.orgUnit.startsWith('/')) throw usage(`--org-unit ${o.orgUnit}: give the unit's full path, e.g. /Clinicians`);
-        if (o.orgUnit !== undefined && o.workspace === undefined) throw usage('--org-unit goes with --workspace NAME (the workspace whose Directory to list)');
         const concurrency = parseConcurrency(o.concurrency);
-        const { doc, config, service } = ctx.setup(o.workspace, { keyByDomainUnlessListed: true });
-        const workspaceUsers = ctx.workspaceUsers ?? directoryWorkspaceUsers(doc, { orgUnit: o.orgUnit });
-        const users = await collectUsers({ named, usersFile: o.usersFile, workspace: o.workspace }, config, workspaceUsers);
+        const { service, users } = await bulkUsers(ctx, { named, usersFile: o.usersFile, workspace: o.workspace, orgUnit: o.orgUnit });
         if (!users.length) {
           throw usage(
             'name the users to check: smime report USER…, --users-file FILE, or --workspace NAME (with smime.workspaces[].users, or a directory entry to list them from the Directory API)',
@@ -183,6 +203,7 @@ export function registerBulkReport(smime: Command, ctx: SmimeCliContext): void {
 export interface BulkRotateOptions {
   usersFile?: string;
   workspace?: string;
+  orgUnit?: string;
   concurrency?: string;
   json?: boolean;
 }
@@ -190,9 +211,10 @@ export interface BulkRotateOptions {
 /** `smime rotate` without --user: every send-as alias of every user listed. */
 export async function rotateMany(ctx: SmimeCliContext, o: BulkRotateOptions): Promise<number> {
   const concurrency = parseConcurrency(o.concurrency);
-  const { config, service } = ctx.setup(o.workspace);
-  const users = await collectUsers({ usersFile: o.usersFile, workspace: o.workspace }, config, ctx.workspaceUsers);
-  if (!users.length) throw usage('no users to rotate: give --user USER, --users-file FILE, or --workspace NAME with smime.workspaces[].users');
+  const { service, users } = await bulkUsers(ctx, { usersFile: o.usersFile, workspace: o.workspace, orgUnit: o.orgUnit });
+  if (!users.length) {
+    throw usage('no users to rotate: give --user USER, --users-file FILE, or --workspace NAME (with smime.workspaces[].users, or a directory entry to list them from the Directory API)');
+  }
   const line = (r: AliasRotation) => `${r.user}${r.alias && r.alias !== r.user ? ` (alias ${r.alias})` : ''}: ${r.status === 'failed' ? 'FAILED: ' : ''}${r.message}`;
   const run = await interruptible(ctx, (signal) =>
     rotateUsers(service, users, {

@@ -44,7 +44,7 @@ export interface SmimeCliDeps {
   clock?: Clock;
   /** Watch for Ctrl-C during a bulk command (default: SIGINT and SIGTERM of this process). */
   interrupt?: () => Interrupt;
-  /** The users of an S/MIME workspace (default: its smime.workspaces[].users list). */
+  /** The users of an S/MIME workspace (default: its smime.workspaces[].users list, and the Directory's with a directory entry). */
   workspaceUsers?: WorkspaceUsers;
 }
 
@@ -209,7 +209,11 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
       )
       .option('--user <email>', 'the user (impersonated through domain-wide delegation)')
       .option('--alias <email>', "with --user: the send-as address (default: the user's own address)")
-      .option('--workspace <name>', "with --user: the smime.workspaces entry whose key to use (default: by domain); without: that workspace's users")
+      .option(
+        '--workspace <name>',
+        "with --user: the smime.workspaces entry whose key to use (default: by domain); without: that workspace's users (its users list and, with a directory entry, every active user the Directory API lists)",
+      )
+      .option('--org-unit <path>', "with --workspace: only the Directory's users in this organisational unit and those below it (e.g. /Clinicians)")
       .option('--users-file <file>', 'without --user: the users to rotate, one address per line (# comments)')
       .option('--concurrency <n>', `without --user: ${CONCURRENCY_HELP}`),
   )
@@ -222,7 +226,7 @@ export function registerSmimeCommands(program: Command, deps: SmimeCliDeps): Com
           if (!o.usersFile && !o.workspace) throw usage('say whose certificates to rotate: --user USER, or --users-file FILE or --workspace NAME for many users');
           return rotateMany(ctx, o);
         }
-        if (o.usersFile) throw usage('give --user or --users-file, not both');
+        if (o.usersFile || o.orgUnit !== undefined) throw usage(`give --user or ${o.usersFile ? '--users-file' : '--workspace with --org-unit'}, not both`);
         const { user, alias } = target({ ...o, user: o.user });
         const { service } = setup(o.workspace);
         const p12 = o.p12 ? await p12From(o, o.p12) : undefined;

@@ -1,7 +1,8 @@
 /**
- * `smime report --workspace NAME` lists the workspace's users itself: the Directory API's
- * users.list (paged, optionally one organisational unit and those below it), with read-only
- * directory credentials of their own, so a monthly cron needs no users file.
+ * `smime report --workspace NAME` and the bulk `smime rotate --workspace NAME` list the
+ * workspace's users themselves: the Directory API's users.list (paged, optionally one
+ * organisational unit and those below it), with read-only directory credentials of their own,
+ * so a monthly cron needs no users file.
  *
  * The credentials entry: smime.workspaces[NAME].directory, else the relay workspace of the same
  * name's `directory` (the recipient check's: the same two read-only scopes). The users listed
@@ -21,7 +22,7 @@ export interface WorkspaceDirectory {
   domains: readonly string[];
 }
 
-/** The directory entry `report --workspace NAME` uses, or undefined when there is none. */
+/** The directory entry `report`/`rotate --workspace NAME` use, or undefined when there is none. */
 export function workspaceDirectory(doc: unknown, config: SmimeConfig, name: string): WorkspaceDirectory | undefined {
   const i = config.workspaces.findIndex((w) => w.name === name);
   const own = config.workspaces[i];
@@ -54,7 +55,7 @@ export async function listDirectoryUsers(
 }
 
 /**
- * A WorkspaceUsers (users.ts) for `report --workspace NAME`: smime.workspaces[NAME].users, and
+ * A WorkspaceUsers (users.ts) for `report`/`rotate --workspace NAME`: smime.workspaces[NAME].users, and
  * every active user the Directory lists when NAME has a directory entry (its own, or the relay
  * workspace's). NAME must be one or the other.
  */

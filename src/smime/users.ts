@@ -2,7 +2,7 @@
  * Which users a bulk S/MIME command works on: named on the command line, listed in a users file
  * (one address a line, # comments), and a workspace's users. Lowercased, each once, in the order
  * given. A workspace's users come from `workspaceUsers`: its `smime.workspaces[].users` list, and
- * for `smime report` also the Directory API's (directory-users.ts).
+ * for `smime report` and the bulk `smime rotate` also the Directory API's (directory-users.ts).
  */
 import { readFileSync } from 'node:fs';
 import { errorText } from '../errors.js';
