@@ -17,7 +17,7 @@ import { runTenants } from './tenants.js';
 
 const HELP = `npm run bench -- [flags]
   --scenario NAME          throughput (default) | clinic | large | scans | pace | pace50 |
-                           smime-report | smime-import | postfix | devices | tenants
+                           smime-report | smime-import | smime-rotate | postfix | devices | tenants
                            pace: 1,000 messages from one user against Google's quotas (about 7 min);
                            pace50: 1,000 from each of 50 users at once (about 7 min); add
                            --user-rate 1 for the old default pace (about 17 min each)
@@ -49,9 +49,11 @@ const HELP = `npm run bench -- [flags]
   --keep                   keep the temp dir (spool, logs, config)
   --profile                write a V8 CPU profile of the relay (kept in the temp dir)
   --json                   also print the metrics as one JSON line
-smime-report, smime-import: the S/MIME CLI over --count users (default 1000) against a fake
-  Gmail answering each call after --gmail-latency MS (default 150); --concurrency N is the CLI's
-  --concurrency (default: its own). The first import run makes the .p12 files (minutes; cached).
+smime-report, smime-import, smime-rotate: the S/MIME CLI over --count users (default 1000) against
+  a fake Gmail answering each call after --gmail-latency MS (default 150); --concurrency N is the
+  CLI's --concurrency (default: its own). The first import run makes the .p12 files (minutes;
+  cached). smime-rotate runs \`smime rotate --workspace\` (users from the fake Directory) twice:
+  every default changes, then the rerun changes nothing.
 postfix scenario (root; installs Debian's postfix if missing):
   npm run bench -- --scenario postfix [--count 5000 --connections 8 --size 4096 --one-per-connection --runs 3]
   (--size is smtp-source -l: the payload, headers not included)
@@ -76,6 +78,7 @@ const PRESETS: Record<string, Partial<RunOptions>> = {
   // The S/MIME CLI (bench/smime.ts): --count users, Gmail answering each call after 150 ms.
   'smime-report': { count: 1000, gmailLatency: 150 },
   'smime-import': { count: 1000, gmailLatency: 150 },
+  'smime-rotate': { count: 1000, gmailLatency: 150 },
   pace50: { count: 50_000, size: 4096, connections: 8, users: 50, userRate: undefined, gmailQuota: true, preload: true, drainTimeoutMs: 2_400_000 },
 };
 
@@ -115,7 +118,7 @@ function options(): { scenario: string; runs: number; json: boolean; o: RunOptio
     process.exit(0);
   }
   const preset = PRESETS[v.scenario] ?? (v.scenario === 'postfix' ? {} : null);
-  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, scans, pace, pace50, smime-report, smime-import, postfix, devices)`);
+  if (!preset) throw new Error(`unknown scenario "${v.scenario}" (throughput, clinic, large, scans, pace, pace50, smime-report, smime-import, smime-rotate, postfix, devices)`);
   const int = (name: string, text: string | undefined): number | undefined => {
     if (text === undefined) return undefined;
     const n = Number(text);
@@ -197,10 +200,10 @@ async function main(): Promise<void> {
   if (i >= 0 && (argv[i] === '--scenario=tenants' || argv[i + 1] === 'tenants')) return runTenants(argv);
   const { scenario, runs, json, o } = options();
   if (o.fromDist) execFileSync(process.execPath, [path.join(import.meta.dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit', cwd: path.join(import.meta.dirname, '..') });
-  if (scenario === 'smime-report' || scenario === 'smime-import') {
+  if (scenario === 'smime-report' || scenario === 'smime-import' || scenario === 'smime-rotate') {
     for (let i = 0; i < runs; i++) {
       const r = await runSmimeBench({
-        command: scenario === 'smime-report' ? 'report' : 'import',
+        command: scenario === 'smime-report' ? 'report' : scenario === 'smime-import' ? 'import' : 'rotate',
         users: o.count,
         latencyMs: o.gmailLatency,
         concurrency: o.concurrency,

@@ -1,10 +1,12 @@
 /**
- * The bulk S/MIME benchmark (`npm run bench -- --scenario smime-report | smime-import`): the
- * real CLI (`workspace-relay smime …`, a child process under tsx, as an admin runs it) against
- * the fake Gmail (bench/fake-smime-child.ts) answering every call after --gmail-latency ms
- * (default 150). It times the whole command, start-up included, and checks what it did: every
- * user's rows in order (report); every line uploaded, in order, audited once and in order, one
- * certificate per user at the fake (import).
+ * The bulk S/MIME benchmark (`npm run bench -- --scenario smime-report | smime-import |
+ * smime-rotate`): the real CLI (`workspace-relay smime …`, a child process under tsx, as an admin
+ * runs it) against the fake Gmail and Directory (bench/fake-smime-child.ts) answering every call
+ * after --gmail-latency ms (default 150). It times the whole command, start-up included, and
+ * checks what it did: every user's rows in order (report); every line uploaded, in order, audited
+ * once and in order, one certificate per user at the fake (import); every address's default
+ * changed, reported and audited once, in the Directory's order, and a second run that changes
+ * nothing (rotate: `smime rotate --workspace`, the users listed by the Directory API).
  *
  * The .p12 files are made once with node-forge (slow: about 0.1 s each) and kept under
  * <tmpdir>/wr-bench-smime-cache; all share one 2048-bit key (the fake and the CLI open each
@@ -19,7 +21,7 @@ import { issueCertificate, makeP12, testKeyPair, type TestCa } from '../test/sup
 import { forkChild } from './children.js';
 
 export interface SmimeBenchOptions {
-  command: 'report' | 'import';
+  command: 'report' | 'import' | 'rotate';
   users: number;
   latencyMs: number;
   /** The CLI's --concurrency; undefined: its default. */
@@ -100,11 +102,21 @@ export async function runSmimeBench(o: SmimeBenchOptions): Promise<Record<string
   const p12 = cachedP12s(o.command === 'import' ? o.users : 0);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wr-bench-smime-'));
   const caCertPem = p12.caCertPem;
-  const fake = await forkChild('fake-smime-child.ts', [JSON.stringify({ dir, users, latencyMs: o.latencyMs, caCertPem, seed: o.command === 'report' })]);
+  const seed = o.command === 'import' ? undefined : o.command;
+  const fake = await forkChild('fake-smime-child.ts', [JSON.stringify({ dir, users, latencyMs: o.latencyMs, caCertPem, seed })]);
   try {
     const auditLog = path.join(dir, 'audit.log');
     const configFile = path.join(dir, 'config.json');
-    const smime = { serviceAccountKeyFile: fake.ready.keyFile, tokenUrl: fake.ready.tokenUrl, apiRootUrl: fake.ready.apiRootUrl, auditLog };
+    const r = fake.ready;
+    const directory = { serviceAccountKeyFile: r.directoryKeyFile, adminUser: r.admin };
+    const smime = {
+      serviceAccountKeyFile: r.keyFile,
+      tokenUrl: r.tokenUrl,
+      apiRootUrl: r.apiRootUrl,
+      directoryRootUrl: r.directoryRootUrl,
+      auditLog,
+      workspaces: [{ name: 'bench', domains: [DOMAIN], directory }],
+    };
     writeFileSync(configFile, JSON.stringify({ smime }), { mode: 0o600 });
     const concurrency = o.concurrency === undefined ? [] : ['--concurrency', String(o.concurrency)];
     let args: string[];
@@ -112,26 +124,37 @@ export async function runSmimeBench(o: SmimeBenchOptions): Promise<Record<string
       const usersFile = path.join(dir, 'users.txt');
       writeFileSync(usersFile, `${users.join('\n')}\n`);
       args = ['--config', configFile, 'smime', 'report', '--users-file', usersFile, '--json', ...concurrency];
+    } else if (o.command === 'rotate') {
+      args = ['--config', configFile, 'smime', 'rotate', '--workspace', 'bench', '--json', ...concurrency];
     } else {
       const csv = path.join(dir, 'import.csv');
       writeFileSync(csv, ['user,p12,password', ...users.map((u, i) => `${u},${p12.files[i]},${PASSWORD}`)].join('\n'), { mode: 0o600 });
       args = ['--config', configFile, 'smime', 'import', csv, ...concurrency];
     }
-    const r = await runCli(args);
+    const run = await runCli(args);
     const stats = (await fake.request('stats')) as Record<string, unknown>;
-    const problems = o.command === 'report' ? checkReport(r, users) : checkImport(r, users, auditLog, Number(stats.usersWithOneCert));
-    return {
+    const problems =
+      o.command === 'report' ? checkReport(run, users) : o.command === 'import' ? checkImport(run, users, auditLog, Number(stats.usersWithOneCert)) : checkRotate(run, users, auditLog, stats);
+    const result: Record<string, unknown> = {
       command: `smime ${o.command}`,
       users: o.users,
       latencyMs: o.latencyMs,
       concurrency: o.concurrency ?? 'default',
-      seconds: r.seconds,
-      exitCode: r.code,
+      seconds: run.seconds,
+      exitCode: run.code,
       gmailCalls: stats.calls,
       tokenRequests: stats.tokens,
       maxCallsAtOnce: stats.maxInFlight,
+      ...(o.command === 'rotate' ? { directoryPages: stats.directoryPages, addresses: stats.addresses } : {}),
       problems,
     };
+    if (o.command === 'rotate') {
+      // The same command again, as after an interruption: it must find nothing to change.
+      const again = await runCli(args);
+      result.rerunSeconds = again.seconds;
+      problems.push(...checkRerun(again, Number(stats.addresses), auditLog).map((p) => `rerun: ${p}`));
+    }
+    return result;
   } finally {
     await fake.stop();
     if (!o.keep) rmSync(dir, { recursive: true, force: true });
@@ -172,5 +195,54 @@ function checkImport(r: CliResult, users: string[], auditLog: string, usersWithO
     : [];
   if (audited.join() !== users.join()) problems.push(`audit: ${audited.length} insert lines, not one per user in order`);
   if (usersWithOneCert !== users.length) problems.push(`${users.length - usersWithOneCert} users do not have exactly one certificate at the fake`);
+  return problems;
+}
+
+interface RotateJson {
+  aliases: { user: string; alias: string; status: string }[];
+  changed: number;
+  kept: number;
+  failed: number;
+}
+
+function rotateJson(r: CliResult, problems: string[]): RotateJson | undefined {
+  if (r.code !== 0) problems.push(`exit ${r.code}: ${r.stderr.slice(0, 500)}`);
+  try {
+    return JSON.parse(r.stdout) as RotateJson;
+  } catch {
+    problems.push('the output is not JSON');
+    return undefined;
+  }
+}
+
+/** The audit log's successful set-default steps of smime rotate, as "user alias". */
+function rotateAudit(auditLog: string): string[] {
+  if (!existsSync(auditLog)) return [];
+  return readFileSync(auditLog, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { action: string; step?: string; user: string; alias: string; outcome: string })
+    .filter((e) => e.action === 'smime.rotate' && e.step === 'set-default' && e.outcome === 'ok')
+    .map((e) => `${e.user} ${e.alias}`);
+}
+
+function checkRotate(r: CliResult, users: string[], auditLog: string, stats: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const out = rotateJson(r, problems);
+  if (!out) return problems;
+  const addresses = Number(stats.addresses);
+  if ([...new Set(out.aliases.map((x) => x.user))].join() !== users.join()) problems.push("rows are not in the Directory's order, or users are missing");
+  if (out.changed !== addresses || out.aliases.length !== addresses) problems.push(`${out.changed} of ${addresses} addresses changed (${out.aliases.length} rows)`);
+  if (rotateAudit(auditLog).join() !== out.aliases.map((x) => `${x.user} ${x.alias}`).join()) problems.push('audit: not one set-default line per address in the order reported');
+  if (Number(stats.rotated) !== addresses) problems.push(`${addresses - Number(stats.rotated)} addresses do not have the furthest certificate as their default at the fake`);
+  return problems;
+}
+
+function checkRerun(r: CliResult, addresses: number, auditLog: string): string[] {
+  const problems: string[] = [];
+  const out = rotateJson(r, problems);
+  if (!out) return problems;
+  if (out.changed !== 0 || out.kept !== addresses) problems.push(`${out.changed} changed and ${out.kept} kept of ${addresses}`);
+  if (rotateAudit(auditLog).length !== addresses) problems.push('audit: the rerun wrote set-default lines');
   return problems;
 }
