@@ -1,7 +1,7 @@
 /**
- * The `directory:` entry of a workspace (relay: recipientCheck; S/MIME: report --workspace): its
- * own service account, acting as an admin user, with read-only Directory API scopes. The sending
- * key should not read the directory, and Directory calls need an admin subject.
+ * The `directory:` entry of a workspace (relay: recipientCheck; S/MIME: report and rotate
+ * --workspace): its own service account, acting as an admin user, with read-only Directory API
+ * scopes. The sending key should not read the directory, and Directory calls need an admin subject.
  */
 import { z } from 'zod';
 import { duration, emailSchema } from './atoms.js';

@@ -13,15 +13,15 @@ export const DEFAULT_SMIME_SCOPES: readonly string[] = [GMAIL_SETTINGS_BASIC_SCO
 export const DEFAULT_AUDIT_LOG = './var/audit.log';
 
 const smimeWorkspaceSchema = z.strictObject({
-  /** Same name as the relay workspace, by convention (it is what `report --workspace` takes). */
+  /** Same name as the relay workspace, by convention (it is what `report`/`rotate --workspace` take). */
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, - and _'),
   /** Users of these domains are managed with this workspace's key. */
   domains: z.array(domainSchema).default([]),
-  /** The users `report --workspace NAME` covers (beside those the directory lists). */
+  /** The users `report`/`rotate --workspace NAME` cover (beside those the directory lists). */
   users: z.array(emailSchema).default([]),
   /**
-   * Read-only directory credentials: `report --workspace NAME` lists the workspace's users itself
-   * (users.list). Default: the relay workspace of the same name's `directory` entry, if any.
+   * Read-only directory credentials: `report`/`rotate --workspace NAME` list the workspace's users
+   * themselves (users.list). Default: the relay workspace of the same name's `directory` entry, if any.
    */
   directory: directorySchema.optional(),
   /** This workspace's own service-account key (another Google tenant); default: the top-level one. */

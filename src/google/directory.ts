@@ -2,7 +2,7 @@
  * The Admin SDK Directory API, read-only, with its own credentials entry (a key authorised for
  * admin.directory.user.readonly and admin.directory.group.readonly, acting as an admin user:
  * Directory calls need an admin subject). Used by the recipient check at RCPT
- * (recipient-directory.ts) and by `smime report --workspace` (listWorkspaceUsers).
+ * (recipient-directory.ts) and by `smime report`/`rotate --workspace` (listWorkspaceUsers).
  *
  * - users.get answers for a user's own address and for its aliases; groups.get for a group's
  *   address and its aliases. A 404 from both means no such address.
