@@ -35,7 +35,11 @@ describe('scheduler', () => {
       sends.push({ id: meta.id, at: rig.clock.now() });
       const step = script.length > 1 ? script.shift()! : script[0]!;
       if (step === 'hang') {
-        await new Promise((_r, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+        // like a real transport, a send asked for after the abort does not start
+        await new Promise((_r, reject) => {
+          if (signal.aborted) return reject(new Error('aborted'));
+          signal.addEventListener('abort', () => reject(new Error('aborted')));
+        });
       }
       if (step instanceof DeliveryError) throw step;
       return { providerId: `g-${sends.length}` };
