@@ -7,7 +7,7 @@
  * its records and writes them later) and never throws into the caller's path.
  */
 import type { DeliveryError } from './errors.js';
-import type { MessageMeta } from './spool/index.js';
+import type { MessageMeta, SpoolState } from './spool/index.js';
 
 /** Where a transaction was refused: the SMTP stage. */
 export type RejectStage = 'mail' | 'rcpt' | 'data';
@@ -55,6 +55,15 @@ export interface DeliveredResult {
   recipients: readonly string[];
 }
 
+/** Why a message left the spool undelivered: an admin's `queue delete`, or queue.deadRetention. */
+export interface Removal {
+  action: 'queue.delete' | 'queue.deadRetention';
+  /** The admin, as the queue CLI's audit log line names them (absent for retention). */
+  who?: { osUser: string; sudoUser?: string | undefined } | undefined;
+  /** The state (directory) it was removed from. */
+  state: SpoolState;
+}
+
 export interface RelayEvents {
   /** A connection refused at connect (reason: the reply's stable code). */
   sessionRefused(listener: string, reason: string): void;
@@ -71,6 +80,8 @@ export interface RelayEvents {
   delivered(meta: MessageMeta, result: DeliveredResult): void;
   /** An attempt failed; `outcome` says what became of the message (the spool is updated already). */
   attemptFailed(meta: MessageMeta, error: DeliveryError, outcome: FailedOutcome): void;
+  /** A message removed from the spool without (further) delivery; the spool no longer holds it. */
+  removed(meta: MessageMeta, removal: Removal): void;
 }
 
 /** Reports to no one (library code and tests given no events). */
@@ -81,6 +92,7 @@ export const NO_EVENTS: RelayEvents = {
   rejected: () => undefined,
   delivered: () => undefined,
   attemptFailed: () => undefined,
+  removed: () => undefined,
 };
 
 /** Every call goes to each of `sinks`; one that throws does not stop the others or the caller. */
@@ -103,5 +115,6 @@ export function fanOut(sinks: readonly Partial<RelayEvents>[], onError: (err: un
     rejected: call('rejected'),
     delivered: call('delivered'),
     attemptFailed: call('attemptFailed'),
+    removed: call('removed'),
   };
 }

@@ -26,7 +26,7 @@ describe('message audit trail', () => {
   const traceDir = () => path.join(env.dir, 'spool', 'trace');
   const audits = async (queueId: string) => {
     const files = TraceFiles.inSpool(path.join(env.dir, 'spool'));
-    return (await findTraces(files, { queueId })).traces[0]?.audit ?? null;
+    return (await findTraces(files, { queueId })).traces[0]?.audits.at(-1) ?? null;
   };
 
   async function exportAudit(config: Config, args: string[]): Promise<string> {
@@ -62,9 +62,10 @@ describe('message audit trail', () => {
       await logs.waitFor('delivery.ok');
       const sent = env.google.fake.sent[0]!;
       const files = TraceFiles.inSpool(path.join(env.dir, 'spool'), keys);
-      await waitUntil(async () => Boolean((await findTraces(files, { queueId: id })).traces[0]?.audit), 10_000, 'the audit record');
+      await waitUntil(async () => Boolean((await findTraces(files, { queueId: id })).traces[0]?.audits.length), 10_000, 'the audit record');
       const [t] = (await findTraces(files, { queueId: id })).traces;
-      const audit = t!.audit!;
+      expect(t!.audits).toHaveLength(1);
+      const audit = t!.audits[0]!;
       expect(audit).toMatchObject({
         type: 'audit',
         queueId: id,

@@ -105,7 +105,7 @@ export function registerTraceCommand(program: Command, deps: TraceCliDeps): Comm
       } catch (err) {
         deps.stderr(`warning: the audit log ${config.audit.file} could not be written (${errorText(err)})\n`);
       }
-      if (opts.audit) deps.stdout(result.traces.flatMap((m) => (m.audit ? [`${JSON.stringify(m.audit)}\n`] : [])).join(''));
+      if (opts.audit) deps.stdout(result.traces.flatMap((m) => m.audits.map((a) => `${JSON.stringify(a)}\n`)).join(''));
       else if (opts.json) deps.stdout(`${JSON.stringify({ messages: result.traces, more: result.more }, null, 2)}\n`);
       else if (result.traces.length) deps.stdout(`${formatTraces(result)}\n`);
       if (!result.traces.length) {

@@ -21,7 +21,7 @@ const RATE_CODES = new Set(['delivery.rate_limited', 'delivery.daily_limit']);
 export interface RelayMetricsOptions {
   sources: MetricsSources;
   now?: () => number;
-  /** Called when a message moved to dead/ (the census looks again). */
+  /** Called when a message moved to dead/ or was deleted (the census looks again). */
   onDead?: () => void;
 }
 
@@ -95,6 +95,11 @@ export class RelayMetrics implements RelayEvents {
       this.c.dead.inc({ workspace: meta.workspace, code: meta.lastError?.code ?? error.code });
       this.options.onDead?.();
     }
+  }
+
+  /** Deleted (queue delete, retention): hold/ or dead/ may have one fewer, the census looks again. */
+  removed(): void {
+    this.options.onDead?.();
   }
 
   /** Gauges computed at scrape time: each starts empty (a label gone is gone) and is set from memory. */

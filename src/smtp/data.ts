@@ -74,6 +74,9 @@ export async function acceptData(rt: Runtime, stream: SMTPServerDataStream, sess
       size: writer.size,
       sha256: writer.sha256(),
       client: { address: session.remoteAddress, ...(session.clientHostname ? { hostname: session.clientHostname } : {}) },
+      // (the audit record's origin: on disk, so a restart before delivery keeps it)
+      listener: rt.name,
+      ...(tx.device ? { device: tx.device.username } : {}),
       attempts: 0,
       nextAttemptAt: now,
       lastError: null,

@@ -105,5 +105,9 @@ function shapeProblem(value: unknown, id: string): string | null {
     if (!Array.isArray(m[key])) return `${key} is not a list`;
   }
   if (typeof m.attempts !== 'number' || typeof m.size !== 'number') return 'attempts/size not numbers';
+  // Added later (the audit record's origin): absent in older files, a string when present.
+  for (const key of ['listener', 'device']) {
+    if (m[key] !== undefined && typeof m[key] !== 'string') return `${key} is not a string`;
+  }
   return null;
 }

@@ -35,6 +35,13 @@ export interface MessageMeta {
   sha256: string;
   /** Who handed the message to us. */
   client: { address: string; hostname?: string };
+  /**
+   * The listener it came in on (listen[].name, or host:port) and the device account that logged
+   * in, kept for its audit record (src/trace/audit-record.ts) across restarts. Absent on notices
+   * the relay writes itself, and on messages accepted before the relay kept them (older meta).
+   */
+  listener?: string;
+  device?: string;
   /** Delivery attempts made so far. */
   attempts: number;
   /** ISO time of the next attempt (the scheduler does not try before it). */

@@ -1,5 +1,6 @@
 /** `workspace-relay trace` for people: one block per message, its steps in order. Scripts use --json. */
 import { shortTime } from '../control/index.js';
+import type { AuditRecord } from './audit-record.js';
 import type { AttemptRecord } from './records.js';
 import type { MessageTrace, TraceResult } from './trace-query.js';
 
@@ -12,6 +13,7 @@ const OUTCOME_TEXT: Record<string, string> = {
   failed: 'failed: moved to dead/',
   queued: 'queued: no attempt recorded yet',
   rejected: 'refused: never accepted',
+  deleted: 'deleted: removed from the spool undelivered (see its audit line)',
 };
 
 /** A plain id in <>; an odd one is kept as its hash (safeMessageId), shown as it is logged. */
@@ -25,6 +27,12 @@ function attemptLine(a: AttemptRecord): string[] {
   }
   const next = a.nextAttemptAt && a.outcome !== 'failed' ? `; next attempt ${shortTime(a.nextAttemptAt)}` : '';
   return [`  ${a.outcome.padEnd(12)}${when}  ${a.code ?? '?'} (${a.kind ?? '?'})${next}`, `${' '.repeat(14)}${a.reason ?? ''}`];
+}
+
+/** `queue.delete by root (sudo: alice)`, or `queue.deadRetention`. */
+function deletedBy(by: NonNullable<AuditRecord['deletedBy']>): string {
+  if (!by.osUser) return by.action;
+  return `${by.action} by ${by.osUser}${by.sudoUser ? ` (sudo: ${by.sudoUser})` : ''}`;
 }
 
 export function formatTrace(t: MessageTrace): string {
@@ -48,11 +56,11 @@ export function formatTrace(t: MessageTrace): string {
     lines.push(`  (its acceptance is not in the trace: older than queue.traceRetention, or a notice the relay wrote)`);
   }
   for (const attempt of t.attempts) lines.push(...attemptLine(attempt));
-  const audit = t.audit;
-  if (audit) {
+  for (const audit of t.audits) {
     const to = audit.recipients.length ? `delivered to ${audit.recipients.join(', ')}` : 'delivered to no one';
     const not = audit.undelivered?.length ? `; not to ${audit.undelivered.join(', ')}` : '';
-    lines.push(`  ${'audit'.padEnd(12)}${shortTime(audit.at)}  ${audit.outcome}${audit.code ? ` ${audit.code}` : ''}, ${to}${not}`);
+    const by = audit.deletedBy ? ` from ${audit.deletedFrom ?? '?'}/ by ${deletedBy(audit.deletedBy)}` : '';
+    lines.push(`  ${'audit'.padEnd(12)}${shortTime(audit.at)}  ${audit.outcome}${by}${audit.code ? ` ${audit.code}` : ''}, ${to}${not}`);
   }
   return lines.join('\n');
 }

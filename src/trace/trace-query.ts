@@ -19,20 +19,27 @@ export interface TraceQuery extends QueueQuery {
   limit?: number | undefined;
 }
 
-export type TraceOutcome = AttemptOutcome | 'queued' | 'rejected';
+export type TraceOutcome = AttemptOutcome | 'queued' | 'rejected' | 'deleted';
 
 export interface MessageTrace {
   queueId: string | null;
   workspace: string | null;
   /** When it was accepted or refused (the first record seen, if the acceptance is not in the trace). */
   at: string;
-  /** The last attempt's outcome; `queued`: accepted, no attempt yet (or its record was lost). */
+  /**
+   * The last attempt's outcome; `queued`: accepted, no attempt yet (or its record was lost);
+   * `deleted`: its last audit record says it was deleted.
+   */
   outcome: TraceOutcome;
   accepted: AcceptedRecord | null;
   rejected: RejectedRecord | null;
   attempts: AttemptRecord[];
-  /** The audit record written when it left the queue for good (delivered or dead), if it has. */
-  audit: AuditRecord | null;
+  /**
+   * Its audit records, in order: the one written when it left the queue (delivered, dead or
+   * deleted), and more when it came back (a dead message requeued, or deleted later). The last is
+   * its end.
+   */
+  audits: AuditRecord[];
 }
 
 export interface TraceResult {
@@ -47,7 +54,7 @@ const searchable = (r: AcceptedRecord | RejectedRecord): Searchable =>
     : { messageId: null, sender: '', mailFrom: r.mailFrom ?? '', from: null, recipients: r.recipients ?? [], headerRecipients: [], bcc: [] };
 
 function addStep(t: MessageTrace, r: AttemptRecord | AuditRecord): void {
-  if (r.type === 'audit') t.audit = r;
+  if (r.type === 'audit') t.audits.push(r);
   else t.attempts.push(r);
 }
 
@@ -71,7 +78,7 @@ export async function findTraces(files: TraceFiles, query: TraceQuery): Promise<
     accepted: r.type === 'accepted' ? r : null,
     rejected: r.type === 'rejected' ? r : null,
     attempts: [],
-    audit: null,
+    audits: [],
   });
   // Pass 1: acceptances and refusals in the time range (by queue id: every day, and its attempts).
   const byQueueId = q.queueId !== undefined;
@@ -112,6 +119,7 @@ export async function findTraces(files: TraceFiles, query: TraceQuery): Promise<
   for (const t of found) {
     const last = t.attempts[t.attempts.length - 1];
     if (last) t.outcome = last.outcome;
+    if (t.audits.at(-1)?.outcome === 'deleted') t.outcome = 'deleted';
   }
   found.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
   const limit = q.limit ?? 50;

@@ -8,10 +8,10 @@
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { DeliveryError } from '../errors.js';
 import { errorText } from '../errors.js';
-import type { DeliveredResult, FailedOutcome, Rejection, RelayEvents } from '../events.js';
+import type { DeliveredResult, FailedOutcome, Rejection, RelayEvents, Removal } from '../events.js';
 import type { Logger } from '../log.js';
 import type { MessageMeta } from '../spool/index.js';
-import { auditDelivered, auditFailed, type AuditOrigin } from './audit-record.js';
+import { auditDeleted, auditDelivered, auditFailed } from './audit-record.js';
 import { acceptedRecord, deliveredRecord, failedRecord, rejectedRecord, type TraceRecord } from './records.js';
 import { dayOf, encodeRecord, type TraceFiles } from './trace-files.js';
 
@@ -37,8 +37,6 @@ export class TraceRecorder implements RelayEvents {
   private failing = false;
   private closed = false;
   private readonly clock: Clock;
-  /** Where each queued message came from, for its audit record (not kept across a restart). */
-  private readonly origins = new Map<string, AuditOrigin>();
 
   constructor(private readonly options: TraceRecorderOptions) {
     this.clock = options.clock ?? systemClock;
@@ -58,9 +56,9 @@ export class TraceRecorder implements RelayEvents {
   authFailed(): void {}
 
   accepted(meta: MessageMeta, from: { listener: string; device?: string | undefined }): void {
-    const record = acceptedRecord(meta, from, new Date(this.now()));
-    this.push(record);
-    this.origins.set(meta.id, { listener: from.listener, device: from.device, acceptedAt: record.at });
+    // at its receivedAt: the time its audit record (built from the meta alone) says it was accepted
+    const at = Date.parse(meta.receivedAt);
+    this.push(acceptedRecord(meta, from, new Date(Number.isFinite(at) ? at : this.now())));
   }
 
   rejected(rejection: Rejection): void {
@@ -70,16 +68,18 @@ export class TraceRecorder implements RelayEvents {
   delivered(meta: MessageMeta, result: DeliveredResult): void {
     const at = new Date(this.now());
     this.push(deliveredRecord(meta, result, at));
-    this.push(auditDelivered(meta, this.origins.get(meta.id), result, at));
-    this.origins.delete(meta.id);
+    this.push(auditDelivered(meta, result, at));
   }
 
   attemptFailed(meta: MessageMeta, error: DeliveryError, outcome: FailedOutcome): void {
     const at = new Date(this.now());
     this.push(failedRecord(meta, error, outcome, at));
     if (outcome !== 'failed') return;
-    this.push(auditFailed(meta, this.origins.get(meta.id), error, at));
-    this.origins.delete(meta.id);
+    this.push(auditFailed(meta, error, at));
+  }
+
+  removed(meta: MessageMeta, removal: Removal): void {
+    this.push(auditDeleted(meta, removal, new Date(this.now())));
   }
 
   /** Write what is pending now; resolves when it is written (or dropped). */
