@@ -187,6 +187,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       scheduler,
       logger,
       clock,
+      events: observed.events, // a deleted message's audit record
       resealOutbox: () => resealOutboxes(gen.config.workspaces, keys),
       status: () => ({
         pid: process.pid,

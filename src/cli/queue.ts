@@ -32,6 +32,7 @@ import { CliExit, EXIT_FAILURE, EXIT_TEMPFAIL, EXIT_USAGE, loadConfigOrExit, typ
 import { usageExits } from './exit-codes.js';
 import { asExit } from './queue-exits.js';
 import { REKEY_ROUND, directKeyOptions, rekeyAudit, rekeyLines } from './queue-rekey.js';
+import { directRemovals } from './queue-removals.js';
 
 export { EXIT_TEMPFAIL, EXIT_USAGE };
 
@@ -91,6 +92,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
         ...(deps.uid !== undefined ? { uid: deps.uid } : {}),
         clock,
         ...directKeyOptions(config),
+        removals: directRemovals(config, clock, (s) => deps.stderr(s)),
       });
     } catch (err) {
       throw asExit(err);
@@ -238,7 +240,7 @@ export function registerQueueCommands(program: Command, deps: QueueCliDeps): Com
 
   withJson(queue.command('delete').argument('<id>', 'queue id').description('delete a message and its bytes (not while it is being delivered)')).action(
     (raw: string, opts: JsonOpt) =>
-      audited<{ id: string; state: string }>('delete', { op: 'delete', id: id(raw) }, (r, via) =>
+      audited<{ id: string; state: string }>('delete', { op: 'delete', id: id(raw), by: auditActor(env) }, (r, via) =>
         opts.json ? json({ via, deleted: r }) : out(`deleted ${r.id} (was in ${r.state}/) with its message bytes`),
       ),
   );

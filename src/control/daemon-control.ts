@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
+import type { RelayEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Spool } from '../spool/index.js';
 import { ControlServer } from './control-server.js';
@@ -31,11 +32,14 @@ export function serveQueue(
     remembered?: ControlHandlerOptions['remembered'];
     resealOutbox?: () => Promise<number>;
     reload?: ControlHandlerOptions['reload'];
+    /** Told of each message an admin deletes (its audit record). */
+    events?: Pick<RelayEvents, 'removed'>;
   },
 ): void {
   const admin = new QueueAdmin({
     spool: deps.spool,
     scheduler: deps.scheduler,
+    ...(deps.events ? { events: deps.events } : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),
     ...(deps.resealOutbox ? { resealOutbox: deps.resealOutbox } : {}),
   });

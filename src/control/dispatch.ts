@@ -84,7 +84,7 @@ async function run(admin: QueueAdmin, r: ControlRequest): Promise<HandlerResult>
     case 'release':
       return { result: await admin.release(r.id) };
     case 'delete':
-      return { result: await admin.delete(r.id) };
+      return { result: await admin.delete(r.id, r.by) };
     case 'requeue':
       return { result: await admin.requeue(r.id) };
     case 'find':

@@ -4,7 +4,7 @@ export { ControlInUse, ControlServer, checkSocketPath, type AcquireOptions, type
 export { createControlHandler, type ControlHandlerOptions } from './dispatch.js';
 export { LIVE_STATES, QueueAdmin, type QueueAdminOptions, type SchedulerLink } from './queue-admin.js';
 export { matchesQuery, type QueueQuery, type Searchable } from './queue-search.js';
-export { openQueueBackend, type OpenBackendOptions, type QueueBackend } from './queue-backend.js';
+export { openQueueBackend, type OpenBackendOptions, type QueueBackend, type RemovalLog } from './queue-backend.js';
 export { controlSocketPath } from './socket-path.js';
 export { DAEMON_LOCK_WAIT_MS, lockSpool, serveQueue, type StatusProvider } from './daemon-control.js';
 export * from './relay-status.js';

@@ -12,6 +12,8 @@ import type { MessageMeta, SpoolState } from '../spool/index.js';
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
 const id = z.string().min(1).max(64);
+/** The admin running the command (the queue CLI's audit log line names the same), for a message's audit record. */
+const actor = z.strictObject({ osUser: z.string().min(1).max(256), sudoUser: z.string().min(1).max(256).optional() });
 
 export const controlRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('ping') }),
@@ -23,7 +25,7 @@ export const controlRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('retry'), id: id.optional(), all: z.boolean().optional() }),
   z.strictObject({ op: z.literal('hold'), id }),
   z.strictObject({ op: z.literal('release'), id }),
-  z.strictObject({ op: z.literal('delete'), id }),
+  z.strictObject({ op: z.literal('delete'), id, by: actor.optional() }),
   z.strictObject({ op: z.literal('requeue'), id }),
   z.strictObject({ op: z.literal('rekey'), limit: z.number().int().min(1).max(10_000).optional() }),
   z.strictObject({

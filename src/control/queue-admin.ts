@@ -9,8 +9,10 @@
  */
 import { systemClock, type Clock } from '../clock.js';
 import { errorText } from '../errors.js';
-import { KeyMutex, SpoolError, isValidQueueId, needsRekey, putBack, rewriteMessageFile, type MessageMeta, type MessageSource, type Spool, type SpoolState } from '../spool/index.js';
+import type { RelayEvents, Removal } from '../events.js';
+import { KeyMutex, SpoolError, needsRekey, putBack, rewriteMessageFile, type MessageMeta, type MessageSource, type Spool, type SpoolState } from '../spool/index.js';
 import { ControlError, type QueueItem, type RekeyResult, type RetryAllResult } from './protocol.js';
+import { busy, checkedId, notFound, wrongState } from './queue-refusals.js';
 import { matchesQuery, type QueueQuery } from './queue-search.js';
 
 /** The part of the daemon's Scheduler the admin needs. */
@@ -30,6 +32,8 @@ export interface QueueAdminOptions {
   clock?: Clock;
   /** Rewrite the dry-run outbox files with the first key (rekey does it last); resolves how many. */
   resealOutbox?: () => Promise<number>;
+  /** Told of each message deleted (its audit record: src/trace). */
+  events?: Pick<RelayEvents, 'removed'>;
 }
 
 /** States `queue list` shows (dead messages have their own command). */
@@ -41,6 +45,7 @@ export class QueueAdmin {
   private readonly scheduler: SchedulerLink | undefined;
   private readonly clock: Clock;
   private readonly resealOutbox: () => Promise<number>;
+  private readonly events: Pick<RelayEvents, 'removed'> | undefined;
   /**
    * Changes to one message run one at a time: two CLI commands arrive on their own connections,
    * and a delete between a release's check and its rename would bring the .json back without
@@ -53,6 +58,7 @@ export class QueueAdmin {
     this.scheduler = options.scheduler;
     this.clock = options.clock ?? systemClock;
     this.resealOutbox = options.resealOutbox ?? (async () => 0);
+    this.events = options.events;
   }
 
   /** Messages in these states, oldest first. */
@@ -161,33 +167,37 @@ export class QueueAdmin {
     return { ...meta, state: 'queue' };
   }
 
-  /** Delete the message and its .eml, whatever its state, unless it is being delivered right now. */
-  delete(id: string): Promise<{ id: string; state: SpoolState }> {
-    return this.locks.run(id, () => this.deleteNow(id));
+  /** Delete the message and its .eml, whatever its state, unless being delivered now; `who` (the admin) is in its audit record. */
+  delete(id: string, who?: Removal['who']): Promise<{ id: string; state: SpoolState }> {
+    return this.locks.run(id, () => this.deleteNow(id, who));
   }
 
-  private async deleteNow(id: string): Promise<{ id: string; state: SpoolState }> {
+  private async deleteNow(id: string, who: Removal['who']): Promise<{ id: string; state: SpoolState }> {
     checkedId(id);
     const found = await this.spool.find(id);
     if (!found) {
-      // a dead/<id>.json.corrupt set aside at start-up has no readable meta, but can be deleted
+      // a dead/<id>.json.corrupt set aside at start-up has no readable meta (so no audit record), but can be deleted
       if (await this.spool.remove('dead', id)) return { id, state: 'dead' };
       throw notFound(id);
     }
+    const deleted = (state: SpoolState) => {
+      this.events?.removed(found.meta, { action: 'queue.delete', who, state });
+      return { id, state };
+    };
     if (found.state === 'active' && !this.scheduler) {
       // no daemon: an attempt interrupted by a stop or crash, nothing is delivering it
       await this.spool.remove('active', id);
-      return { id, state: 'active' };
+      return deleted('active');
     }
     this.refuseActive({ ...found.meta, state: found.state });
     if (found.state !== 'queue') {
-      if (!(await this.spool.remove(found.state, id))) return this.deleteNow(id);
-      return { id, state: found.state };
+      if (!(await this.spool.remove(found.state, id))) return this.deleteNow(id, who);
+      return deleted(found.state);
     }
     await this.changeQueued(id, async () => {
       if (!(await this.spool.remove('queue', id))) throw new SpoolError('spool.not_queued', `message ${id} is not in the queue`);
     });
-    return { id, state: 'queue' };
+    return deleted('queue');
   }
 
   /**
@@ -282,16 +292,6 @@ export class QueueAdmin {
     }
   }
 }
-
-function checkedId(id: string): string {
-  if (!isValidQueueId(id)) throw new ControlError('queue.bad_id', `not a queue id: ${JSON.stringify(id)} (ids look like 0J2Z8K3V9ABCDE)`);
-  return id;
-}
-
-const notFound = (id: string) => new ControlError('queue.not_found', `no message ${id} in the spool (delivered, deleted, or a mistyped id)`);
-const wrongState = (id: string, what: string) => new ControlError('queue.wrong_state', `message ${id} ${what}`);
-const busy = (id: string) =>
-  new ControlError('queue.busy', `message ${id} is being delivered right now; try again when the attempt ends (usually seconds)`);
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -8,7 +8,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../clock.js';
-import type { SpoolKeys } from '../crypt/index.js';
+import { SpoolKeys } from '../crypt/index.js';
+import type { RelayEvents } from '../events.js';
 import { Spool, type MessageSource } from '../spool/index.js';
 import { controlRequest, type ControlRequestOptions } from './control-client.js';
 import { ControlInUse, ControlServer, checkSocketPath, type HandlerResult } from './control-server.js';
@@ -41,6 +42,15 @@ export interface OpenBackendOptions {
   keys?: () => SpoolKeys;
   /** `queue rekey` in a direct session: rewrite the outbox files with the first key. */
   resealOutbox?: (keys: SpoolKeys) => Promise<number>;
+  /**
+   * A direct change's record of deleted messages (their audit records, as the relay would write
+   * them), opened with the spool's keys and closed with the session, before the lock is let go.
+   */
+  removals?: (keys: SpoolKeys) => RemovalLog;
+}
+
+export interface RemovalLog extends Pick<RelayEvents, 'removed'> {
+  close(): Promise<void>;
 }
 
 export async function openQueueBackend(options: OpenBackendOptions): Promise<QueueBackend> {
@@ -100,11 +110,18 @@ async function directBackend(options: OpenBackendOptions): Promise<QueueBackend>
       throw err;
     }
   }
+  let removals: RemovalLog | undefined;
   try {
     const keys = options.keys?.();
     const spool = await Spool.open(options.spoolDir, { recover: false, ...(keys ? { keys } : {}) });
     const reseal = options.resealOutbox;
-    const admin = new QueueAdmin({ spool, ...(options.clock ? { clock: options.clock } : {}), ...(reseal && keys ? { resealOutbox: () => reseal(keys) } : {}) });
+    removals = lock ? options.removals?.(keys ?? SpoolKeys.none()) : undefined;
+    const admin = new QueueAdmin({
+      spool,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(reseal && keys ? { resealOutbox: () => reseal(keys) } : {}),
+      ...(removals ? { events: removals } : {}),
+    });
     const handler = createControlHandler(admin);
     return {
       via: 'direct',
@@ -113,9 +130,16 @@ async function directBackend(options: OpenBackendOptions): Promise<QueueBackend>
         if (out.body) await streamFile(out.body, callOptions?.onBody);
         return out.result;
       },
-      close: async () => lock?.close(),
+      close: async () => {
+        try {
+          await removals?.close();
+        } finally {
+          await lock?.close();
+        }
+      },
     };
   } catch (err) {
+    await removals?.close().catch(() => undefined);
     await lock?.close();
     throw err;
   }

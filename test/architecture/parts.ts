@@ -66,7 +66,8 @@ export const PARTS: Readonly<Record<string, Part>> = {
   google: { layer: 'part', what: 'src/google, service-account credentials and send-as', uses: [] },
   // Observes the queue (DeliveryObserver) to send notices; the queue never imports notify.
   notify: { layer: 'part', what: 'src/notify, notices and alerts', uses: ['spool', 'policy'], typesFrom: ['queue'] },
-  control: { layer: 'part', what: 'src/control, the control socket and queue administration', uses: ['spool', 'policy'] },
+  // Reports an admin's deletion through RelayEvents.removed (the message's audit record).
+  control: { layer: 'part', what: 'src/control, the control socket and queue administration', uses: ['spool', 'policy'], typesFrom: ['events'] },
   audit: { layer: 'part', what: 'src/audit, the audit log of admin actions', uses: [] },
   smime: { layer: 'part', what: 'src/smime, S/MIME certificates in Gmail', uses: ['google', 'audit'] },
   // Start-up checks and reload: the listeners', control socket's and scheduler's faces.
