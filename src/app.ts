@@ -204,7 +204,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     });
     parts.defer(() => control.stopServing());
     const timers = [
-      startRetention({ spool, config: () => gen.config, logger, clock }), // queue.deadRetention, hourly
+      startRetention({ spool, config: () => gen.config, logger, clock, events: observed.events }), // queue.deadRetention, hourly
       // (The delivery thread prunes its own sent log.)
       ...(sentLog ? [clock.setInterval(() => void sentLog?.prune().catch(() => undefined), 3_600_000)] : []),
       clock.setInterval(() => void pacer.save(clock.now()).catch(() => undefined), 5_000),

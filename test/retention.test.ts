@@ -1,6 +1,7 @@
 /**
  * queue.deadRetention: dead messages and dry-run outbox files older than it are removed, each
- * removal logged by queue id (never content); younger ones, and everything with 0, are kept.
+ * removal logged by queue id (never content) and a dead message's in its audit record; younger
+ * ones, and everything with 0, are kept.
  */
 import { mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { sweepRetention } from '../src/queue/index.js';
 import { Spool, createQueueId, type MessageMeta } from '../src/spool/index.js';
+import { TraceFiles, TraceRecorder, findTraces } from '../src/trace/index.js';
 import { LogCapture, tempDir } from './support/harness.js';
 import { testKeys } from './support/spool-crypt.js';
 import { makeMeta } from './support/spool-meta.js';
@@ -40,7 +42,8 @@ function config(deadRetention: string, outbox: string) {
 describe('dead retention', () => {
   it('removes dead messages and outbox files older than queue.deadRetention, logs each, keeps the rest', async () => {
     const clock = new TestClock(new Date(NOW));
-    const spool = await Spool.open(path.join(dir, 'spool'), { clock, keys: testKeys() });
+    const keys = testKeys();
+    const spool = await Spool.open(path.join(dir, 'spool'), { clock, keys });
     const old = await deadMessage(spool, 31);
     const young = await deadMessage(spool, 29);
     const outbox = path.join(dir, 'outbox');
@@ -50,7 +53,9 @@ describe('dead retention', () => {
     utimesSync(path.join(outbox, `${old}.eml`), (NOW - 40 * DAY) / 1000, (NOW - 40 * DAY) / 1000);
     utimesSync(path.join(outbox, `${young}.eml`), (NOW - DAY) / 1000, (NOW - DAY) / 1000);
     const logs = new LogCapture();
-    const swept = await sweepRetention({ spool, config: () => config('30d', outbox), logger: logs.logger, clock });
+    const files = TraceFiles.inSpool(path.join(dir, 'spool'), keys);
+    const trace = new TraceRecorder({ files, logger: logs.logger, retentionMs: () => 30 * DAY, clock });
+    const swept = await sweepRetention({ spool, config: () => config('30d', outbox), logger: logs.logger, clock, events: trace });
     expect(swept).toEqual({ dead: 1, outbox: 1 });
     expect((await spool.list('dead')).map((m) => m.id)).toEqual([young]);
     expect(readdirSync(path.join(dir, 'spool', 'data'))).toEqual([`${young}.eml`]);
@@ -58,6 +63,14 @@ describe('dead retention', () => {
     expect(logs.events('retention.dead_removed')).toEqual([expect.objectContaining({ queueId: old, workspace: 'clinic', level: 'info' })]);
     expect(logs.events('retention.outbox_removed')).toEqual([expect.objectContaining({ workspace: 'dry', files: 1, queueIds: [old] })]);
     expect(logs.raw.join('\n')).not.toContain('Patient');
+    // the dead message's end, in its audit record (the young one has none yet)
+    await trace.close();
+    const [removed] = (await findTraces(files, { queueId: old })).traces;
+    expect(removed?.outcome).toBe('deleted');
+    expect(removed?.audits).toEqual([
+      expect.objectContaining({ outcome: 'deleted', at: new Date(NOW).toISOString(), deletedBy: { action: 'queue.deadRetention' }, deletedFrom: 'dead', code: 'delivery.no_such_user', recipients: [], undelivered: ['dr.a@clinic.example'] }),
+    ]);
+    expect((await findTraces(files, { queueId: young })).traces).toEqual([]);
 
     // 0: kept until an admin deletes them.
     clock.set(new Date(NOW + 365 * DAY));

@@ -1,7 +1,8 @@
 /**
  * queue.deadRetention (default 30 days): dead messages (dead/, and unreadable entries set aside
  * there) and the dry-run outbox's files are removed once they are that old, each removal logged
- * (queue ids and workspaces, never content). Run once at start and then hourly; 0 keeps them
+ * (queue ids and workspaces, never content) and, for a dead message, in its audit record (the
+ * outbox file's message had its own when it was "delivered" there). Run once at start and then hourly; 0 keeps them
  * until an admin deletes them. What deletion can and cannot promise on SSDs, copy-on-write file
  * systems and snapshots: docs/encryption.md.
  */
@@ -9,6 +10,7 @@ import type { Clock, Timer } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { pruneOutbox } from '../delivery/index.js';
 import { errorText } from '../errors.js';
+import type { RelayEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import { expireDead, type Spool } from '../spool/index.js';
 
@@ -17,6 +19,8 @@ export interface RetentionDeps {
   config: () => Pick<Config, 'queue' | 'workspaces'>;
   logger: Logger;
   clock: Clock;
+  /** Told of each dead message removed (its audit record: outcome deleted, by queue.deadRetention). */
+  events?: Pick<RelayEvents, 'removed'>;
 }
 
 export const RETENTION_SWEEP_MS = 3_600_000;
@@ -30,6 +34,7 @@ export async function sweepRetention(deps: RetentionDeps): Promise<{ dead: numbe
   const removed = await expireDead(deps.spool, cutoff);
   for (const e of removed) {
     deps.logger.info({ event: 'retention.dead_removed', queueId: e.id, workspace: e.workspace, diedAt: e.diedAt }, 'dead message removed: older than queue.deadRetention');
+    if (e.meta) deps.events?.removed(e.meta, { action: 'queue.deadRetention', state: 'dead' });
   }
   let outbox = 0;
   for (const w of config.workspaces) {

@@ -18,6 +18,8 @@ export interface ExpiredDead {
   workspace: string | null;
   /** ISO time it died (or was set aside). */
   diedAt: string;
+  /** Its metadata (for its audit record); absent for an unreadable entry set aside. */
+  meta?: MessageMeta;
 }
 
 /** When a dead message died: its last failure, else when it was accepted. */
@@ -35,7 +37,7 @@ export async function findExpiredDead(
 ): Promise<ExpiredDead[]> {
   const out: ExpiredDead[] = dead
     .filter((m) => Date.parse(diedAt(m)) < cutoffMs)
-    .map((m) => ({ id: m.id, workspace: m.workspace, diedAt: diedAt(m) }));
+    .map((m) => ({ id: m.id, workspace: m.workspace, diedAt: diedAt(m), meta: m }));
   for (const name of await fs.readdir(layout.stateDir('dead'))) {
     if (!name.endsWith(CORRUPT_SUFFIX)) continue;
     const id = name.slice(0, -CORRUPT_SUFFIX.length);
