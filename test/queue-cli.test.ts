@@ -96,6 +96,7 @@ describe('queue list / show', () => {
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(new RegExp(`^id: +${id}$`, 'm'));
     expect(shown.stdout).toMatch(/^message-id: +show-1@clinic\.example$/m);
+    expect(shown.stdout).toMatch(/^received: .* from 127\.0\.0\.1 .* on listener 127\.0\.0\.1:\d+$/m);
     expect(shown.stdout).toMatch(/^last error: +\S+ \(held, /m);
     expect(shown.stdout).not.toContain('Potassium');
     expect(JSON.parse((await queueCli(config, ['show', id, '--json'])).stdout).message).toMatchObject({ id, state: 'queue', messageId: 'show-1@clinic.example' });

@@ -77,12 +77,17 @@ export function summary(items: QueueItem[]): string {
   return `${items.length} message${items.length === 1 ? '' : 's'}: ${parts.join(', ')}`;
 }
 
+/** ", device ehr on listener front-desk" (absent on notices and on messages accepted by older versions). */
+function origin(m: QueueItem): string {
+  return `${m.device ? `, device ${m.device}` : ''}${m.listener ? ` on listener ${m.listener}` : ''}`;
+}
+
 /** `queue show`: every field an admin needs, one per line. */
 export function detail(m: QueueItem, now: Date): string {
   const rows: [string, string][] = [
     ['id', m.id],
     ['state', m.state === 'hold' ? 'hold (held by an admin: `queue release ID` to send it)' : m.state],
-    ['received', `${shortTime(m.receivedAt)} (${age(m, now)} ago) from ${m.client.address}${m.client.hostname ? ` (${m.client.hostname})` : ''}`],
+    ['received', `${shortTime(m.receivedAt)} (${age(m, now)} ago) from ${m.client.address}${m.client.hostname ? ` (${m.client.hostname})` : ''}${origin(m)}`],
     ['workspace', m.workspace],
     ['mail from', m.mailFrom || '<>'],
     ['sender', `${m.sender} (Google sends as this user)`],
