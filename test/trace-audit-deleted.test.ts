@@ -50,7 +50,8 @@ describe('audit record of a deleted message', () => {
     const { relay, logs, port, config } = await startTestRelay({ ...doc, queue: { ...doc.queue, heldRetry: '1h' } });
     env.relay = relay;
     const c = await SmtpClient.open(port);
-    const held = queueIdOf(await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example', Subject: 'x' })));
+    const marker = `MARK${Date.now().toString(36)}Q`;
+    const held = queueIdOf(await c.send('alice@clinic.example', ['bob@clinic.example'], message({ From: 'alice@clinic.example', To: 'bob@clinic.example', Subject: `Results ${marker}` }, `Patient ${marker}\r\n`)));
     await c.quit();
     await logs.waitFor('delivery.held');
 
@@ -93,6 +94,10 @@ describe('audit record of a deleted message', () => {
     ]);
     const exported = (await traceCli(config, ['--audit', '--id', dead])).trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
     expect(exported).toEqual(d.audits);
+    // no subject or body in the trace, the log or the audit log
+    for (const name of readdirSync(path.join(spoolDir(), 'trace'))) expect(readFileSync(path.join(spoolDir(), 'trace', name), 'utf8')).not.toContain(marker);
+    expect(logs.raw.join('\n')).not.toContain(marker);
+    expect(readFileSync(auditFile(), 'utf8')).not.toContain(marker);
   });
 
   it('queue delete with no relay running: the command writes the record, sealed with the spool key; one it cannot write is a warning', async () => {
