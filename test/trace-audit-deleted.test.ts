@@ -8,10 +8,7 @@
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { registerTraceCommand } from '../src/cli/trace.js';
-import type { Config } from '../src/config/index.js';
 import { SpoolKeys } from '../src/crypt/index.js';
 import { Spool, createQueueId } from '../src/spool/index.js';
 import { TraceFiles, findTraces, type AuditRecord, type MessageTrace } from '../src/trace/index.js';
@@ -19,6 +16,7 @@ import { gmailConfig, relayEnv, startTestRelay, waitUntil } from './support/harn
 import { SmtpClient, message, queueIdOf } from './support/smtp-client.js';
 import { makeMeta } from './support/spool-meta.js';
 import { testKeys, writeKeyFileFor } from './support/spool-crypt.js';
+import { traceCli } from './support/trace-cli.js';
 import { auditEntries, queueCli } from './queue-cli-helpers.js';
 
 const osUser = os.userInfo().username;
@@ -33,14 +31,6 @@ describe('audit record of a deleted message', () => {
     let t: MessageTrace | undefined;
     await waitUntil(async () => ((t = (await findTraces(files, { queueId: id })).traces[0])?.audits.length ?? 0) >= n, 10_000, `${n} audit record(s)`);
     return t!;
-  }
-
-  async function traceCli(config: Config, args: string[]): Promise<string> {
-    let out = '';
-    const program = new Command().exitOverride();
-    registerTraceCommand(program, { loadConfig: () => config, stdout: (s) => (out += s), stderr: () => undefined, env: { SUDO_USER: 'drsmith' } });
-    await program.parseAsync(['node', 'workspace-relay', 'trace', ...args]);
-    return out;
   }
 
   it('queue delete through the relay: a held message ends with `deleted`, by whom, from where; a dead one keeps its `failed` record before it', async () => {

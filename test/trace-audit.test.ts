@@ -8,16 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { SpoolKeys } from '../src/crypt/index.js';
-import { registerTraceCommand } from '../src/cli/trace.js';
-import type { Config } from '../src/config/index.js';
 import { TraceFiles, findTraces, type AuditRecord } from '../src/trace/index.js';
 import { deviceHash } from './support/edge.js';
 import { gmailConfig, relayEnv, startTestRelay, waitUntil } from './support/harness.js';
 import { SmtpClient, message, queueIdOf } from './support/smtp-client.js';
 import { testKeys, writeKeyFileFor } from './support/spool-crypt.js';
+import { traceCli } from './support/trace-cli.js';
 
 const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64');
 
@@ -28,14 +26,6 @@ describe('message audit trail', () => {
     const files = TraceFiles.inSpool(path.join(env.dir, 'spool'));
     return (await findTraces(files, { queueId })).traces[0]?.audits.at(-1) ?? null;
   };
-
-  async function exportAudit(config: Config, args: string[]): Promise<string> {
-    let out = '';
-    const program = new Command().exitOverride();
-    registerTraceCommand(program, { loadConfig: () => config, stdout: (s) => (out += s), stderr: () => undefined, env: { SUDO_USER: 'admin' } });
-    await program.parseAsync(['node', 'workspace-relay', 'trace', ...args]);
-    return out;
-  }
 
   for (const encrypted of [false, true]) {
     it(`a delivered message: one audit record with who, sender, every recipient Gmail got (Bcc too, never a refused outsider), times and Google id${encrypted ? ' (encrypted spool)' : ''}`, async () => {
@@ -86,13 +76,13 @@ describe('message audit trail', () => {
       expect(Date.parse(audit.at)).toBeGreaterThanOrEqual(Date.parse(audit.acceptedAt));
 
       // exactly one, and exported alone as a JSON line
-      const out = await exportAudit(config, ['--audit', '--since', '1h']);
+      const out = await traceCli(config, ['--audit', '--since', '1h']);
       const lines = out.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
       expect(lines).toEqual([audit]);
       const records = [];
       for await (const r of files.read()) if (r.type === 'audit') records.push(r);
       expect(records).toEqual([audit]);
-      expect(await exportAudit(config, ['--id', id])).toMatch(/\n {2}audit {7}.* delivered, delivered to (bob|carol)@clinic\.example, (bob|carol)@clinic\.example\n/);
+      expect(await traceCli(config, ['--id', id])).toMatch(/\n {2}audit {7}.* delivered, delivered to (bob|carol)@clinic\.example, (bob|carol)@clinic\.example\n/);
 
       // no subject or body in any trace file (sealed or not)
       for (const name of readdirSync(traceDir())) {
