@@ -29,6 +29,10 @@ export interface CompareOptions {
   nodeFlags?: string[];
   /** The relay with spool encryption on. */
   encrypt?: boolean;
+  /** A V8 CPU profile of the relay (RelaySettings.profile). */
+  profile?: boolean;
+  /** false: the operations listener off (RelaySettings.metrics). */
+  metrics?: boolean;
 }
 
 interface Side {
@@ -102,6 +106,8 @@ async function relayRun(o: CompareOptions, timeoutMs: number): Promise<Side & { 
       ...(o.fromDist ? { fromDist: true } : {}),
       ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
       ...(o.encrypt ? { encrypt: true } : {}),
+      ...(o.profile ? { profile: true } : {}),
+      ...(o.metrics === false ? { metrics: false } : {}),
     },
     0,
   );

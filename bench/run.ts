@@ -226,6 +226,8 @@ async function main(): Promise<void> {
       ...(o.fromDist ? { fromDist: true } : {}),
       ...(o.nodeFlags?.length ? { nodeFlags: o.nodeFlags } : {}),
       ...(o.encrypt ? { encrypt: true } : {}),
+      ...(o.profile ? { profile: true } : {}),
+      ...(o.metrics === false ? { metrics: false } : {}),
     });
     return;
   }
