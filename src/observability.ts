@@ -75,6 +75,7 @@ export function createObservability(options: { config: () => Config; logger: Log
     },
     stored: (state) => census.counts(state),
     pausedUsers: (t) => parts.pacer()?.paused(t) ?? [],
+    slowedUsers: () => parts.pacer()?.slowed() ?? [],
     workspaceOf,
     listeners: () => parts.listeners().map(({ listener: l }) => ({ name: l.name, sessions: l.sessions })),
     practices: () =>

@@ -121,9 +121,12 @@ describe('adaptive pace', () => {
     const p = new Pacer(limits());
     p.take('a', T0);
     p.rateLimited('a', T0, undefined);
+    expect([...p.slowed()]).toEqual(['a']);
     p.setLimits(limits({ userRate: 0.5 }));
     expect(p.rateOf('a')).toBe(0.5);
-    expect(p.stats(T0)).toMatchObject({ users: 1, paused: 1, slowed: 0 });
+    // still paused by the 429, but no longer slowed: the new ceiling is its pace
+    expect([...p.paused(T0)].map((u) => u.user)).toEqual(['a']);
+    expect([...p.slowed()]).toEqual([]);
   });
 
   it("finds the share left by another client of the same user, with few refusals", () => {
@@ -132,7 +135,7 @@ describe('adaptive pace', () => {
     const run = drain(p, 1000, { other: 1 });
     expect(run.refused / 1000).toBeLessThanOrEqual(0.05);
     expect(pace(run.times)).toBeGreaterThanOrEqual(1.5 * 0.75);
-    expect(p.stats(run.end).users).toBe(1);
+    expect(p.userCount).toBe(1);
   });
 
   it("shares Google's per-project rate among all users of one service account", () => {

@@ -59,6 +59,8 @@ describe('metrics', () => {
     expect(m.total('workspace_relay_delivery_failures_total')).toBe(1);
     expect(m.total('workspace_relay_google_rate_limited_total', ws)).toBe(1);
     expect(m.total('workspace_relay_users_paused', { ...ws, reason: 'rate_limited' })).toBe(1);
+    // and its pace halved: slowed until clean answers bring it back up
+    expect(m.total('workspace_relay_users_slowed', ws)).toBe(1);
     expect(m.total('workspace_relay_queue_messages', { ...ws, state: 'queue' })).toBe(1);
     await logs.waitFor('delivery.ok', 2);
     m = await scrape(relay);

@@ -135,6 +135,10 @@ export class RelayMetrics implements RelayEvents {
       for (const workspace of src.workspaces()) for (const reason of ['rate_limited', 'daily_limit']) g.set({ workspace, reason }, 0);
       for (const { user, reason } of src.pausedUsers(now())) g.inc({ workspace: src.workspaceOf(user) ?? '', reason });
     });
+    gauge('users_slowed', "Sending users paced below the full rate because Google answered 429 (or userRateLimitExceeded); the pace climbs back on clean answers. Steady non-zero: another tool sends as these users.", ['workspace'], (g) => {
+      for (const workspace of src.workspaces()) g.set({ workspace }, 0);
+      for (const user of src.slowedUsers()) g.inc({ workspace: src.workspaceOf(user) ?? '' });
+    });
     gauge('smtp_sessions', 'SMTP sessions open.', ['listener'], (g) => {
       for (const l of src.listeners()) g.set({ listener: l.name }, l.sessions);
     });

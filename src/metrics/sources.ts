@@ -17,6 +17,8 @@ export interface MetricsSources {
   stored(state: 'hold' | 'dead'): ReadonlyMap<string, number>;
   /** Sending users whose mail waits now, and why. */
   pausedUsers(now: number): Iterable<{ user: string; reason: string }>;
+  /** Sending users whose pace is below the full rate after Google asked them to slow down. */
+  slowedUsers(): Iterable<string>;
   /** The workspace a sending user's address belongs to. */
   workspaceOf(address: string): string | undefined;
   /** SMTP sessions open per listener. */

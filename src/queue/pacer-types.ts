@@ -14,14 +14,5 @@ export interface PacerLimits {
 /** What a "slow down" answer was about: the pace (halve it) or a daily limit (only wait). */
 export type SlowDown = 'rate' | 'daily';
 
-export interface PacerStats {
-  /** Users the pacer knows (sent, or were refused, since the start). */
-  users: number;
-  /** Users whose mail waits now: told to slow down, or at the daily limit. */
-  paused: number;
-  /** Users whose pace is below its ceiling after a "slow down". */
-  slowed: number;
-}
-
 /** May this user send now under the rolling 24 h limits, or until when is it held. */
 export type DailyCheck = { ok: true } | { ok: false; until: number; messages: number; recipients: number };

@@ -16,9 +16,9 @@ import { faster, slower } from './adaptive-rate.js';
 import { readPaceFile, writePaceFile, type PaceDoc } from './pace-file.js';
 import { PROJECT_SENDS_PER_MINUTE, PROJECT_TARGET_RATE, USER_SENDS_PER_MINUTE, USER_TARGET_RATE, burstFor } from './google-quota.js';
 import { newBucket, takeToken, tokenAt, type Bucket } from './token-bucket.js';
-import type { DailyCheck, PacerLimits, PacerStats, SlowDown } from './pacer-types.js';
+import type { DailyCheck, PacerLimits, SlowDown } from './pacer-types.js';
 
-export type { DailyCheck, PacerLimits, PacerStats, SlowDown } from './pacer-types.js';
+export type { DailyCheck, PacerLimits, SlowDown } from './pacer-types.js';
 
 const DAY = 86_400_000;
 const BUCKET = 60_000;
@@ -168,11 +168,15 @@ export class Pacer {
     s.rate = faster(s.rate, this.ceiling());
   }
 
-  /** How many users wait now (see paused), and how many go slower than their ceiling (metrics, status). */
-  stats(now: number): PacerStats {
+  /** Users whose pace is below its ceiling after Google asked them to slow down (metrics). */
+  *slowed(): Generator<string> {
     const ceiling = this.ceiling();
-    const slowed = [...this.users.values()].filter((s) => s.rate < ceiling).length;
-    return { users: this.users.size, paused: [...this.paused(now)].length, slowed };
+    for (const [user, s] of this.users) if (s.rate < ceiling) yield user;
+  }
+
+  /** Users the pacer knows (sent, or were refused, since the start). */
+  get userCount(): number {
+    return this.users.size;
   }
 
   /** Count and succeed at once (tests, and sends counted after the fact). */
