@@ -174,10 +174,6 @@ export class Pacer {
     for (const [user, s] of this.users) if (s.rate < ceiling) yield user;
   }
 
-  /** Users the pacer knows (sent, or were refused, since the start). */
-  get userCount(): number {
-    return this.users.size;
-  }
 
   /** Count and succeed at once (tests, and sends counted after the fact). */
   sent(user: string, recipients: number, now: number): void {
