@@ -8,7 +8,7 @@ import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/index.js';
 import { CleanupStack, listenerKey, planReload, type Running } from '../src/lifecycle/index.js';
 
-type L = { host?: string; port: number; tls?: { mode: 'none' | 'starttls' | 'implicit'; certFile?: string; keyFile?: string }; greetingDelay?: number };
+type L = { host?: string; port: number; name?: string; tls?: { mode: 'none' | 'starttls' | 'implicit'; certFile?: string; keyFile?: string }; greetingDelay?: number };
 
 const config = (listen: L[], queue: Partial<Record<string, unknown>> = {}): Config =>
   parseConfig({
@@ -56,6 +56,14 @@ describe('reload plan', () => {
     ],
   ])('%s', (_name, before, after, expected) => {
     expect(named(config(before), config(after))).toEqual({ ...none, ...expected });
+  });
+
+  it('listeners on port 0 (any free port) are told apart by name: each its own, a new one opened', () => {
+    const from = config([{ port: 0, name: 'a' }, { port: 0, name: 'b' }]);
+    const plan = planReload(running(from), config([{ port: 0, name: 'a' }, { port: 0, name: 'c' }]));
+    expect(plan.reload.map((r) => [r.running.cfg.name, r.next.name])).toEqual([['a', 'a']]);
+    expect(plan.close.map((r) => r.cfg.name)).toEqual(['b']);
+    expect(plan.open.map((l) => l.name)).toEqual(['c']);
   });
 
   it('names the settings read only at start that a reload changed', () => {
