@@ -262,7 +262,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         if (phase === 'stopping') throw new Error('the relay is stopping');
         // Each practice on its own: one whose new keys or listener entries fail keeps its running settings.
         const checked = await isolatePractices(next, checkKeys, logger, gen.config);
-        return applyReload(target, checked).then(() => observed.reload(checked));
+        return applyReload(target, checked).then((inForce) => observed.reload(inForce));
       });
       reloads = run.catch(() => undefined);
       return run;

@@ -3,75 +3,33 @@
  * (451 to its clients, its mail kept) and the others deliver; a reload applies each file on its
  * own; workspaces[].limits answer for that practice only.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
 import { startRelay, type Relay } from '../src/app.js';
 import { loadConfig } from '../src/config/index.js';
 import { practiceStatus } from '../src/control/index.js';
 import { SmtpClient, message, queueIdOf } from './support/smtp-client.js';
-import { LogCapture, TEST_HTTP, removeDir, startGoogle, tempDir, waitUntil, type GoogleEnv } from './support/harness.js';
+import { LogCapture, removeDir, startGoogle, tempDir, waitUntil, type GoogleEnv } from './support/harness.js';
+import { PracticeDir, portOf, send, type PracticeExtra } from './support/practices.js';
 
 let dir: string;
 let google: GoogleEnv;
 let relay: Relay | undefined;
 let logs: LogCapture;
+let files: PracticeDir;
 
 const USERS = ['alice@alpha.example', 'bob@alpha.example', 'carol@beta.example', 'dan@beta.example', 'erin@gamma.example'];
 
-function writeYaml(rel: string, doc: unknown): string {
-  const file = path.join(dir, rel);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, typeof doc === 'string' ? doc : YAML.stringify(doc));
-  return file;
-}
-
-/** A practice file: one gmail-api workspace with its own loopback listener. */
-function practice(name: string, extra: { keyFile?: string; domains?: string[]; limits?: object } = {}) {
-  return {
-    workspaces: [
-      {
-        name,
-        domains: extra.domains ?? [`${name}.example`],
-        transport: 'gmail-api',
-        gmailApi: { serviceAccountKeyFile: extra.keyFile ?? google.keyFile },
-        ...(extra.limits ? { limits: extra.limits } : {}),
-      },
-    ],
-    listen: [{ name, host: '127.0.0.1', port: 0 }],
-  };
-}
-
-function mainFile(): string {
-  return writeYaml('config.yaml', {
-    hostname: 'relay.test',
-    include: ['conf.d/*.yaml'],
-    listen: [],
-    queue: { dir: path.join(dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms', userRate: 100 },
-    google: { tokenUrl: google.fake.tokenUrl, apiRootUrl: google.fake.apiRootUrl },
-    http: TEST_HTTP, // an ephemeral port: the default 9325 would collide with tests running beside it
-  });
-}
-
-/** The port of the listener serving `workspace` (each practice's listener is named after it). */
-const portOf = (r: Relay, workspace: string) => r.listeners.find((l) => l.name === workspace)!.address.port;
-
-async function send(port: number, from: string, to: string): Promise<number> {
-  const c = await SmtpClient.open(port);
-  try {
-    return (await c.send(from, [to], message({ From: from, To: to, Subject: 'x' }))).code;
-  } finally {
-    c.destroy();
-  }
-}
-
-const sentTo = (user: string) => google.fake.sent.filter((s) => s.user === user).length;
+const writeYaml = (rel: string, doc: unknown) => files.write(rel, doc);
+const practice = (name: string, extra: PracticeExtra = {}) => files.practice(name, extra);
+const mainFile = () => files.main();
+const sentTo = (user: string) => files.sentBy(user);
 
 beforeEach(async () => {
   dir = tempDir('wr-tenancy-');
   google = await startGoogle(dir, USERS);
+  files = new PracticeDir(dir, google);
   logs = new LogCapture();
 });
 afterEach(async () => {
@@ -120,6 +78,8 @@ describe('a practice per file', () => {
       expect(disabled!.file).toMatch(/beta\.yaml$/);
       expect(disabled!.reason).toMatch(new RegExp(`listen\\[1\\]\\.port: 127\\.0\\.0\\.1:${port} is in use`));
       expect(relay.listeners.map((l) => l.name)).toEqual(['alpha']);
+      // the relay is healthy (a liveness probe must not restart every practice for one's port)
+      expect((await fetch(`http://127.0.0.1:${relay.http!.addresses[0]!.port}/healthz`)).status).toBe(200);
       expect(await send(portOf(relay, 'alpha'), 'alice@alpha.example', 'bob@alpha.example')).toBe(250);
       await waitUntil(() => sentTo('alice@alpha.example') === 1, 10_000, 'alpha delivered');
     } finally {

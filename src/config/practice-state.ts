@@ -4,7 +4,7 @@
  * queued mail waits), while its listeners and devices may stay, so its clients get a temporary
  * reply (451 4.3.0) that tells them to try again rather than a refusal.
  */
-import type { Config } from './config-types.js';
+import type { Config, ListenerConfig, Practice } from './config-types.js';
 
 /** Names of the workspaces of disabled practices (their mail is held, their clients answered 4xx). */
 export function pausedWorkspaces(config: Config): ReadonlySet<string> {
@@ -44,20 +44,45 @@ export function disablePractice(config: Config, file: string, problem: string, k
   });
 }
 
+/** `config` without the listen[] entry `cfg` (a practice's listener that could not be bound: nothing listens there). */
+export function withoutListener(config: Config, cfg: ListenerConfig): Config {
+  return Object.freeze({ ...config, listen: config.listen.filter((l) => l !== cfg) });
+}
+
 /**
  * `next` with the practice of `file` back on the settings it runs with in `running` (a reload
- * whose new settings for it fail: `refused` says why); `next` unchanged when it did not run.
+ * whose new settings for it fail: `refused` says why); null when it did not run, or when what it
+ * runs with now clashes with another practice's new settings (a name, domain, device or port
+ * that another file took in this reload): then it cannot be kept and is disabled instead.
  */
 export function keepRunningPractice(next: Config, running: Config, file: string, reason: string): Config | null {
   const old = running.practices?.find((x) => x.file === file && x.problem === null && x.workspaces.length > 0);
   const cur = next.practices?.find((x) => x.file === file);
   if (!old || !cur) return null;
-  const swap = <T>(list: readonly T[], out: readonly T[], back: readonly T[]) => [...list.filter((x) => !out.includes(x)), ...back];
+  // What of it runs now (a listener that could not be bound is not in the running config).
+  const back = { workspaces: old.workspaces, listen: old.listen.filter((l) => running.listen.includes(l)), devices: old.devices.filter((d) => running.devices.includes(d)) };
+  const others = {
+    workspaces: next.workspaces.filter((w) => !cur.workspaces.includes(w)),
+    listen: next.listen.filter((l) => !cur.listen.includes(l)),
+    devices: next.devices.filter((d) => !cur.devices.includes(d)),
+  };
+  const taken = new Set(practiceClaims(others));
+  if (practiceClaims(back).some((c) => taken.has(c))) return null;
   return Object.freeze({
     ...next,
-    workspaces: swap(next.workspaces, cur.workspaces, old.workspaces),
-    listen: swap(next.listen, cur.listen, old.listen),
-    devices: swap(next.devices, cur.devices, old.devices),
+    workspaces: [...others.workspaces, ...back.workspaces],
+    listen: [...others.listen, ...back.listen],
+    devices: [...others.devices, ...back.devices],
     practices: next.practices!.map((x) => (x === cur ? { ...old, refused: reason } : x)),
   });
+}
+
+/** What a set of entries claims (names, domains, devices, fixed ports): two practices may not claim the same. */
+export function practiceClaims(e: Pick<Practice, 'workspaces' | 'listen' | 'devices'>): string[] {
+  return [
+    ...e.workspaces.map((w) => `workspace name "${w.name}"`),
+    ...e.workspaces.flatMap((w) => w.domains.map((d) => `domain ${d}`)),
+    ...e.devices.map((d) => `device "${d.username}"`),
+    ...e.listen.filter((l) => l.port !== 0).map((l) => `listener ${l.host}:${l.port}`),
+  ];
 }

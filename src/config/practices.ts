@@ -14,31 +14,22 @@ import { ConfigError, errorText } from '../errors.js';
 import { expandIncludes } from './include.js';
 import { readPracticeFile, type PracticeEntries } from './practice-file.js';
 import type { Config, Practice } from './config-types.js';
+import { practiceClaims } from './practice-state.js';
 
 type Entries = Pick<Practice, 'workspaces' | 'listen' | 'devices'>;
-
-/** What each entry of a file claims (names, domains, devices, ports), to find clashes across files. */
-function claims(e: Entries): string[] {
-  return [
-    ...e.workspaces.map((w) => `workspace name "${w.name}"`),
-    ...e.workspaces.flatMap((w) => w.domains.map((d) => `domain ${d}`)),
-    ...e.devices.map((d) => `device "${d.username}"`),
-    ...e.listen.filter((l) => l.port !== 0).map((l) => `listener ${l.host}:${l.port}`),
-  ];
-}
 
 class Owners {
   private readonly owner = new Map<string, string>();
   /** The first claim another file already holds, as a sentence naming both files; null if none. */
   clash(file: string, e: Entries): string | null {
-    for (const c of claims(e)) {
+    for (const c of practiceClaims(e)) {
       const other = this.owner.get(c);
       if (other !== undefined && other !== file) return `${c} is in both ${other} and ${file}: keep it in one of them`;
     }
     return null;
   }
   take(file: string, e: Entries): void {
-    for (const c of claims(e)) this.owner.set(c, file);
+    for (const c of practiceClaims(e)) this.owner.set(c, file);
   }
 }
 
@@ -68,7 +59,10 @@ export function withPractices(main: Config, mainFile: string, running?: Config):
     const old = before.get(file);
     if (!old || old.digest === null || owners.clash(file, old)) return none(file, reason);
     owners.take(file, old);
-    return { ...old, refused: reason };
+    if (old.problem === null) return { ...old, refused: reason };
+    // Disabled before, still disabled: now for the file's own mistake (the one to fix first).
+    const { refused: _, ...rest } = old;
+    return { ...rest, problem: reason };
   };
   for (const r of read) {
     if ('error' in r) {
@@ -85,11 +79,13 @@ export function withPractices(main: Config, mainFile: string, running?: Config):
     practices.push({ ...r, problem: null });
   }
   practices.sort((a, b) => (a.file < b.file ? -1 : 1));
+  // A disabled practice's workspaces stay out; of its listeners and devices, those that run now.
+  const edge = <T>(p: Practice, own: readonly T[], now: readonly T[] | undefined) => (p.problem === null ? own : own.filter((x) => now?.includes(x)));
   return {
     ...main,
-    workspaces: [...main.workspaces, ...practices.flatMap((p) => p.workspaces)],
-    listen: [...main.listen, ...practices.flatMap((p) => p.listen)],
-    devices: [...main.devices, ...practices.flatMap((p) => p.devices)],
+    workspaces: [...main.workspaces, ...practices.flatMap((p) => (p.problem === null ? p.workspaces : []))],
+    listen: [...main.listen, ...practices.flatMap((p) => edge(p, p.listen, running?.listen))],
+    devices: [...main.devices, ...practices.flatMap((p) => edge(p, p.devices, running?.devices))],
     practices,
   };
 }

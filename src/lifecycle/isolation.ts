@@ -4,9 +4,10 @@
  * Each practice is checked on its own, against only its own entries; what fails is logged
  * (`practice.disabled`, an alert) and named in `status` and `check`. The main file's settings are
  * shared: they are checked afterwards on the config in force, and a failure there still stops
- * the relay (exit 78). A port that cannot be bound is app.ts's to report (`disablePractice`).
+ * the relay (exit 78). A practice's port that cannot be bound, at start or at a reload, is
+ * isolated the same way (isolateBindFailure).
  */
-import { disablePractice, keepRunningPractice, type Config, type ListenerConfig, type Practice } from '../config/index.js';
+import { disablePractice, keepRunningPractice, withoutListener, type Config, type ListenerConfig, type Practice } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkListeners } from './preflight.js';
@@ -50,14 +51,15 @@ export async function isolatePractices(config: Config, checkKeys: KeyCheck, logg
       logDisabled(logger, p, `${p.file}: ${problem}`);
     }
   }
-  for (const p of out.practices ?? []) {
-    if (p.refused === undefined) continue;
-    logger.error(
-      { event: 'practice.reload_refused', alert: true, file: p.file, workspaces: p.workspaces.map((w) => w.name), reason: p.refused },
-      "this practice's new settings were refused: it keeps running with its previous ones (fix the file, then reload again)",
-    );
-  }
+  for (const p of out.practices ?? []) if (p.refused !== undefined) logRefused(logger, p);
   return out;
+}
+
+function logRefused(logger: Logger, p: Practice): void {
+  logger.error(
+    { event: 'practice.reload_refused', alert: true, file: p.file, workspaces: p.workspaces.map((w) => w.name), reason: p.refused },
+    "this practice's new settings were refused: it keeps running with its previous ones (fix the file, then reload again)",
+  );
 }
 
 export function logDisabled(logger: Logger, p: Practice, problem: string): void {
@@ -65,6 +67,26 @@ export function logDisabled(logger: Logger, p: Practice, problem: string): void 
     { event: 'practice.disabled', alert: true, file: p.file, workspaces: p.workspaces.map((w) => w.name), reason: problem },
     "practice disabled: its clients get 451 4.3.0 and its mail stays queued until its settings are fixed and the relay reloaded; the other practices run",
   );
+}
+
+/**
+ * A practice's listener `cfg` that could not be bound (`err`, a ConfigError naming the port): at
+ * a reload (`running`: the config in force) the practice keeps its running settings if it has
+ * some; else (at start, or a practice new or disabled) it is disabled, nothing listening at `cfg`
+ * and its other entries kept (they answer 4xx). Returns the config to go on with; rethrows `err`
+ * when `cfg` is no practice's (a shared listener: the start or the reload fails as a whole).
+ */
+export function isolateBindFailure(config: Config, cfg: ListenerConfig, err: unknown, logger: Logger, running?: Config): Config {
+  const practice = config.practices?.find((p) => p.listen.includes(cfg));
+  if (!practice || !(err instanceof ConfigError)) throw err;
+  const reason = `${practice.file}: ${err.message}`;
+  const kept = running ? keepRunningPractice(config, running, practice.file, reason) : null;
+  if (kept) {
+    logRefused(logger, kept.practices!.find((p) => p.file === practice.file)!);
+    return kept;
+  }
+  logDisabled(logger, practice, reason);
+  return withoutListener(disablePractice(config, practice.file, reason, true), cfg);
 }
 
 /**
@@ -78,10 +100,7 @@ export async function openListeners<E>(config: Config, open: (cfg: ListenerConfi
     try {
       opened.push(await open(cfg, `listen[${i}]`));
     } catch (err) {
-      const practice = config.practices?.find((p) => p.listen.includes(cfg));
-      if (!practice || !(err instanceof ConfigError)) throw err;
-      out = disablePractice(out, practice.file, `${practice.file}: ${err.message}`, true);
-      logDisabled(logger, practice, `${practice.file}: ${err.message}`);
+      out = isolateBindFailure(out, cfg, err, logger);
     }
   }
   return out;

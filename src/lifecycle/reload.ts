@@ -3,6 +3,8 @@
  * first (reload-plan.ts), then everything that can fail is checked or built before anything
  * changes — keys (transports, send-as verifiers), every listener entry (devices, TLS files), new
  * ports bound — each step pushing its undo on a CleanupStack, so a refused config changes nothing.
+ * A practice's new port that cannot be bound is that practice's alone (isolation.ts): it keeps
+ * its running settings, or is disabled if it has none, and the rest of the config applies.
  * Once the new config is in force, listeners that go away are closed and those whose socket must
  * change are opened again (with the old settings if the new ones fail, and an alert if neither can).
  */
@@ -15,7 +17,8 @@ import type { DeliveryExecutor } from '../queue/index.js';
 import type { Listener } from '../smtp/index.js';
 import { CleanupStack } from './cleanup-stack.js';
 import { checkListeners } from './preflight.js';
-import { listenerKey, planReload, type Running } from './reload-plan.js';
+import { isolateBindFailure } from './isolation.js';
+import { listenerKey, planReload, type ReloadPlan, type Running } from './reload-plan.js';
 
 /** The transports of one config and the executor that runs attempts with them. */
 export interface Deliveries {
@@ -59,22 +62,26 @@ export interface ReloadTarget {
   announce(listener: Listener): void;
 }
 
-export async function applyReload(target: ReloadTarget, next: Config): Promise<void> {
+/**
+ * Put `next` in force; resolves with the config in force afterwards: `next`, less what a
+ * practice's new port that cannot be bound changed (that practice kept on its running settings,
+ * or disabled: isolateBindFailure). Anything else that fails refuses the reload, changing nothing.
+ */
+export async function applyReload(target: ReloadTarget, proposed: Config): Promise<Config> {
   const { logger } = target;
-  const plan = planReload(target.running(), next);
-  checkListeners(next);
+  const previous = target.current();
+  planReload(target.running(), proposed); // (a changed queue.dir refuses the reload before any port is bound)
+  checkListeners(proposed);
+  const undo = new CleanupStack();
+  let next = proposed;
+  let plan: ReloadPlan<ListenerEntry>;
   const label = (cfg: ListenerConfig) => `listen[${next.listen.indexOf(cfg)}]`;
   const added: ListenerEntry[] = [];
-  const previous = target.current();
-  const undo = new CleanupStack();
   try {
+    next = await openNew(target, proposed, previous.config, added, undo);
+    plan = planReload(target.running(), next);
     const generation = await target.prepare(next);
     undo.defer(() => generation.deliveries.close());
-    for (const cfg of plan.open) {
-      const entry = await target.open(cfg, label(cfg));
-      added.push(entry);
-      undo.defer(() => entry.listener.close({ graceMs: 0 }));
-    }
     // In-place reloads read the config in force: the old one comes back before they are undone.
     const reloaded: ListenerEntry[] = [];
     undo.defer(() => {
@@ -118,4 +125,29 @@ export async function applyReload(target: ReloadTarget, next: Config): Promise<v
     logger.warn({ event: 'config.restart_needed', key }, `${key} changed: it takes effect at the next restart`);
   }
   logger.info({ event: 'config.reloaded', workspaces: next.workspaces.map((w) => w.name) }, 'configuration reloaded');
+  return next;
+}
+
+/**
+ * Bind the ports `next` adds (before anything else changes), each opened listener pushed on
+ * `added` and its close on `undo`. A practice's port that cannot be bound changes only that
+ * practice (isolateBindFailure); the listeners opened for its refused settings are closed again.
+ * Returns the config to go on with; its new ports are exactly those on `added`.
+ */
+async function openNew(target: ReloadTarget, proposed: Config, running: Config, added: ListenerEntry[], undo: CleanupStack): Promise<Config> {
+  let next = proposed;
+  for (const cfg of planReload(target.running(), proposed).open) {
+    if (!next.listen.includes(cfg)) continue; // its practice was kept on its running settings
+    try {
+      const entry = await target.open(cfg, `listen[${proposed.listen.indexOf(cfg)}]`);
+      added.push(entry);
+      undo.defer(() => entry.listener.close({ graceMs: 0 }));
+    } catch (err) {
+      next = isolateBindFailure(next, cfg, err, target.logger, running);
+    }
+  }
+  const dropped = added.filter((e) => !next.listen.includes(e.cfg));
+  await Promise.allSettled(dropped.map((e) => e.listener.close({ graceMs: 0 })));
+  added.splice(0, added.length, ...added.filter((e) => next.listen.includes(e.cfg)));
+  return next;
 }

@@ -1,0 +1,89 @@
+/**
+ * A hosted relay's config directory for tests: the main file with `include: [conf.d/*.yaml]` and
+ * one practice file per practice, each a gmail-api workspace (the fake Google's key) with its own
+ * loopback listener named after it.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { Relay } from '../../src/app.js';
+import { SmtpClient, message } from './smtp-client.js';
+import { TEST_HTTP, type GoogleEnv } from './harness.js';
+
+export interface PracticeExtra {
+  keyFile?: string;
+  domains?: string[];
+  limits?: object;
+  /** The practice's listener's port (default 0: ephemeral). */
+  port?: number;
+  devices?: object[];
+}
+
+export class PracticeDir {
+  constructor(
+    readonly dir: string,
+    readonly google: GoogleEnv,
+  ) {}
+
+  /** Write `doc` (YAML, or text as is) at `rel` under the directory; the absolute path. */
+  write(rel: string, doc: unknown): string {
+    const file = path.join(this.dir, rel);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, typeof doc === 'string' ? doc : YAML.stringify(doc));
+    return file;
+  }
+
+  /** A practice file: one gmail-api workspace with its own loopback listener. */
+  practice(name: string, extra: PracticeExtra = {}) {
+    return {
+      workspaces: [
+        {
+          name,
+          domains: extra.domains ?? [`${name}.example`],
+          transport: 'gmail-api',
+          gmailApi: { serviceAccountKeyFile: extra.keyFile ?? this.google.keyFile },
+          ...(extra.limits ? { limits: extra.limits } : {}),
+        },
+      ],
+      listen: [{ name, host: '127.0.0.1', port: extra.port ?? 0 }],
+      ...(extra.devices ? { devices: extra.devices } : {}),
+    };
+  }
+
+  /** The main file (shared settings; `extra` merged in), its path. */
+  main(extra: object = {}): string {
+    return this.write('config.yaml', {
+      hostname: 'relay.test',
+      include: ['conf.d/*.yaml'],
+      listen: [],
+      queue: { dir: path.join(this.dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms', userRate: 100 },
+      google: { tokenUrl: this.google.fake.tokenUrl, apiRootUrl: this.google.fake.apiRootUrl },
+      http: TEST_HTTP, // an ephemeral port: the default 9325 would collide with tests running beside it
+      ...extra,
+    });
+  }
+
+  /** Messages the fake Google took from `user`. */
+  sentBy(user: string): number {
+    return this.google.fake.sent.filter((s) => s.user === user).length;
+  }
+}
+
+/** The port of the listener serving `workspace` (each practice's listener is named after it). */
+export const portOf = (r: Relay, workspace: string) => r.listeners.find((l) => l.name === workspace)!.address.port;
+
+/** One message from `from` to `to` over a new connection: the final reply code. */
+export async function send(port: number, from: string, to: string): Promise<number> {
+  const c = await SmtpClient.open(port);
+  try {
+    return (await c.send(from, [to], message({ From: from, To: to, Subject: 'x' }))).code;
+  } finally {
+    c.destroy();
+  }
+}
+
+/** The value of a practice gauge (practice_disabled, practice_reload_refused) of `workspace` on /metrics. */
+export async function practiceGauge(r: Relay, name: string, workspace: string): Promise<string | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${r.http!.addresses[0]!.port}/metrics`)).text();
+  return text.match(new RegExp(`^workspace_relay_${name}\\{workspace="${workspace}",file="[^"]*"\\} (\\d+)$`, 'm'))?.[1];
+}
