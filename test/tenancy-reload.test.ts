@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { startRelay, type Relay } from '../src/app.js';
+import { check } from '../src/cli/check.js';
 import { loadConfig } from '../src/config/index.js';
 import { practiceStatus, reloadApplied } from '../src/control/index.js';
 import { SmtpClient, message } from './support/smtp-client.js';
@@ -81,6 +82,11 @@ it("a practice's new port that cannot be bound holds back only that practice; th
     ['gamma', 'disabled'],
   ]);
   expect(reloadApplied(main, relay.config()).outcome).toBe('partial');
+  // `check` asks the running relay: gamma's file is fine, the relay could not bind its port
+  const out: string[] = [];
+  await expect(check({ path: main, source: 'flag', isExample: false }, [], { out: (l) => out.push(l), err: () => undefined })).rejects.toThrow(/check\(s\) failed/);
+  expect(out.join('\n')).toMatch(new RegExp(`FAIL +DISABLED in the running relay: .*gamma\\.yaml: listen\\[\\d\\]\\.port: 127\\.0\\.0\\.1:${busyForGamma.port} is in use`));
+  expect(out.join('\n')).toMatch(/warn +the running relay refused its new settings at the last reload and runs the previous ones: .*beta\.yaml: /);
   expect(logs.events('config.reloaded')).toHaveLength(1);
   // the relay stays healthy: one practice's port is not a reason to restart it
   expect((await fetch(`http://127.0.0.1:${relay.http!.addresses[0]!.port}/healthz`)).status).toBe(200);

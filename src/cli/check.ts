@@ -13,7 +13,7 @@ import { practiceStatus } from '../control/index.js';
 import { buildCredentials } from '../delivery/index.js';
 import { isolatePractices } from '../lifecycle/index.js';
 import { silentLogger } from '../log.js';
-import { fail, pass, sectionLines, summarize, type CheckSection } from './check-report.js';
+import { fail, pass, sectionLines, summarize, warn, type CheckSection } from './check-report.js';
 import { GMAIL_API, TOKEN_ENDPOINT, networkSection, type NetworkCheckOptions } from './check-network.js';
 import { spoolSection, type SpoolCheckOptions } from './check-spool.js';
 import { relayState, startupSection } from './check-startup.js';
@@ -44,17 +44,25 @@ export async function check(choice: ConfigChoice, users: string[], io: Output, o
     sections.push(s);
     if (human) for (const line of sectionLines(s)) io.out(line);
   };
+  const relay = await relayState(config);
+  // What the running relay made of each file (a port it could not bind at a reload is only its to know).
+  const live = new Map(relay.state === 'running' ? (relay.status.practices ?? []).map((p) => [p.file, p]) : []);
   const practices = practiceStatus(config);
   if (practices.length) {
     add({
       title: 'practices',
       items: practices.map((p) => {
         const name = `practice ${p.workspaces.join(', ') || p.file}`;
-        return p.state === 'disabled' ? fail(name, `DISABLED: serve answers its clients 451 and holds its mail: ${p.reason}`, `fix ${p.file}, then reload`) : pass(name, p.file);
+        const fix = `fix ${p.file}, then reload`;
+        if (p.state === 'disabled') return fail(name, `DISABLED: serve answers its clients with temporary errors and holds its mail: ${p.reason}`, fix);
+        const running = live.get(p.file);
+        if (running?.state === 'disabled') return fail(name, `DISABLED in the running relay: it answers its clients with temporary errors and holds its mail: ${running.reason}`, fix);
+        if (running?.state === 'kept') return warn(name, `the running relay refused its new settings at the last reload and runs the previous ones: ${running.reason}`, fix);
+        return pass(name, p.file);
       }),
     });
   }
-  add(await startupSection(config, await relayState(config)));
+  add(await startupSection(config, relay));
   add(await spoolSection(config, options));
   const network = await networkSection(config, options);
   if (network.items.length) add({ title: network.title, items: network.items });
