@@ -66,7 +66,7 @@ export function reloadText(r: ReloadResult): string[] {
   }
   for (const p of r.practices) {
     if (p.state === 'kept') lines.push('', `${p.file}: refused, running on the previous settings: ${p.reason}`);
-    if (p.state === 'disabled') lines.push('', `${p.file}: DISABLED (its clients get 451, its mail waits): ${p.reason}`);
+    if (p.state === 'disabled') lines.push('', `${p.file}: DISABLED (its clients get temporary errors, its mail waits): ${p.reason}`);
   }
   return lines;
 }

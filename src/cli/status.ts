@@ -60,7 +60,7 @@ export function statusText(s: RelayStatus, now: Date): string[] {
     ),
   ];
   for (const p of s.practices ?? []) {
-    if (p.state === 'disabled') lines.push('', `practice ${p.workspaces.join(', ') || p.file} DISABLED (its clients get 451, its mail waits): ${p.reason}`);
+    if (p.state === 'disabled') lines.push('', `practice ${p.workspaces.join(', ') || p.file} DISABLED (its clients get temporary errors, its mail waits): ${p.reason}`);
     if (p.state === 'kept') lines.push('', `practice ${p.workspaces.join(', ')}: new settings refused, running on the previous ones: ${p.reason}`);
   }
   for (const w of s.workspaces) {

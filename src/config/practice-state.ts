@@ -2,13 +2,32 @@
  * Which practices of a config are disabled, and turning one off: pure functions of the config.
  * A disabled practice's workspaces leave the config in force (nothing delivers for them; their
  * queued mail waits), while its listeners and devices may stay, so its clients get a temporary
- * reply (451 4.3.0) that tells them to try again rather than a refusal.
+ * reply (454 4.7.0 at AUTH, 451 4.3.0 at MAIL) that tells them to try again rather than a refusal.
  */
-import type { Config, ListenerConfig, Practice } from './config-types.js';
+import type { Config, DeviceConfig, ListenerConfig, Practice } from './config-types.js';
 
 /** Names of the workspaces of disabled practices (their mail is held, their clients answered 4xx). */
 export function pausedWorkspaces(config: Config): ReadonlySet<string> {
   return new Set((config.practices ?? []).filter((p) => p.problem !== null).flatMap((p) => p.workspaces.map((w) => w.name)));
+}
+
+/**
+ * Disabled practices of which nothing is known: their file could not be read or parsed (and had
+ * no settings from before to keep). Who their devices and senders are is unknown, so while there
+ * is one, a login or sender the relay cannot place is answered with a temporary error
+ * (src/smtp/auth-handler.ts, envelope.ts): it may be theirs, and must be tried again later.
+ */
+export function unreadablePractices(config: Config): readonly Practice[] {
+  return (config.practices ?? []).filter((p) => p.problem !== null && p.digest === null);
+}
+
+/** Device accounts of disabled practices that left the config in force (their listener entries failed). */
+export function sidelinedDevices(config: Config): readonly DeviceConfig[] {
+  const out: DeviceConfig[] = [];
+  for (const p of config.practices ?? []) {
+    if (p.problem !== null) out.push(...p.devices.filter((d) => !config.devices.includes(d)));
+  }
+  return out;
 }
 
 /** The workspace of a disabled practice that a workspace name, or an address, belongs to; undefined if none. */
@@ -26,7 +45,7 @@ export function disabledWorkspace(config: Config, which: { workspace?: string; a
 
 /**
  * `config` with the practice of `file` disabled for `problem`: its workspaces out of the config in
- * force; its listeners and devices kept when `keepEdge` (they answer 451), else out too.
+ * force; its listeners and devices kept when `keepEdge` (they answer 454 / 451), else out too.
  */
 export function disablePractice(config: Config, file: string, problem: string, keepEdge: boolean): Config {
   const p = config.practices?.find((x) => x.file === file);

@@ -65,7 +65,7 @@ function logRefused(logger: Logger, p: Practice): void {
 export function logDisabled(logger: Logger, p: Practice, problem: string): void {
   logger.error(
     { event: 'practice.disabled', alert: true, file: p.file, workspaces: p.workspaces.map((w) => w.name), reason: problem },
-    "practice disabled: its clients get 451 4.3.0 and its mail stays queued until its settings are fixed and the relay reloaded; the other practices run",
+    "practice disabled: its clients get temporary errors (454 4.7.0 at AUTH, 451 4.3.0 at MAIL) and its mail stays queued until its settings are fixed and the relay reloaded; the other practices run",
   );
 }
 

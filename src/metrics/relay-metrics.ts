@@ -142,7 +142,7 @@ export class RelayMetrics implements RelayEvents {
     gauge('smtp_sessions', 'SMTP sessions open.', ['listener'], (g) => {
       for (const l of src.listeners()) g.set({ listener: l.name }, l.sessions);
     });
-    gauge('practice_disabled', "1 for a practice disabled by its own settings (unreadable key, bad file, a port it cannot bind): its clients get 451 and its mail waits; 0 otherwise.", ['workspace', 'file'], (g) => {
+    gauge('practice_disabled', "1 for a practice disabled by its own settings (unreadable key, bad file, a port it cannot bind): its clients get temporary errors (454 at AUTH, 451 at MAIL) and its mail waits; 0 otherwise.", ['workspace', 'file'], (g) => {
       for (const p of src.practices()) for (const workspace of p.workspaces.length ? p.workspaces : ['']) g.set({ workspace, file: p.file }, p.disabled ? 1 : 0);
     });
     gauge('practice_reload_refused', "1 for a practice whose file was refused at the last reload: it runs on its previous settings; 0 otherwise.", ['workspace', 'file'], (g) => {

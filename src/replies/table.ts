@@ -64,6 +64,12 @@ export const REPLIES = {
   /** The client's practice is disabled (its own settings failed: key, certificate, file): until fixed. */
   practiceDisabled: entry('practice.disabled', 451, '4.3.0', (a: { workspace: string }) =>
     `the relay is paused for ${a.workspace} until an administrator fixes its settings, try again later`),
+  /**
+   * A practice's file cannot be read (src/config/practice-state.ts unreadablePractices): a sender
+   * on a shared listener that the relay cannot place by its domain or senders.map may be that
+   * practice's. Temporary, so its devices keep the mail; never accepted for anyone.
+   */
+  senderUnplaced: entry('practice.unreadable', 451, '4.3.0', (a: { sender: string }) => `cannot check sender <${show(a.sender)}> now, try again later`),
   /** The practice's workspaces[].limits.queued messages wait for delivery. */
   practiceQueueFull: entry('practice.queue_full', 452, '4.3.1', (a: { workspace: string }) =>
     `too much mail of ${a.workspace} waiting for delivery, try again later`),
@@ -85,6 +91,15 @@ export const REPLIES = {
   /** Too many failed logins for this user name from this address (auth.throttle.failures): refused without checking the password. */
   authThrottledUser: entry('auth.throttled', 454, '4.7.0', (a: { minutes: number }) =>
     `too many failed logins for this user name from your address, try again in ${minutes(a.minutes)}`),
+  /** The password is right, but the device's practice is disabled (its own settings failed): until fixed. */
+  authPracticeDisabled: entry('practice.disabled', 454, '4.7.0', (a: { workspace: string }) =>
+    `the relay is paused for ${a.workspace} until an administrator fixes its settings, try again later`),
+  /**
+   * A failed login on a shared listener while a practice's file cannot be read: it may be one of
+   * that practice's devices. Worded as authUnavailable: a client cannot tell a wrong name from a
+   * wrong password, nor that a practice is broken.
+   */
+  authPracticeUnreadable: entry('practice.unreadable', 454, '4.7.0', () => 'temporary authentication failure, try again later'),
   /** The password check itself failed (should not happen). */
   authUnavailable: entry('auth.error', 454, '4.7.0', () => 'temporary authentication failure, try again later'),
 

@@ -10,7 +10,7 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { SmtpReply } from '../errors.js';
 import { checkRecipient, decideRecipientExistence, recipientLimitReply, resolveSender, withoutSourceRoute } from '../policy/index.js';
-import { disabledWorkspace } from '../config/index.js';
+import { disabledWorkspace, unreadablePractices } from '../config/index.js';
 import { namedReply, show, smtpReply, type NamedReply } from '../replies/index.js';
 import { deviceOf, type Runtime } from './runtime.js';
 import { writtenAddressOf } from './smtp-server-internals.js';
@@ -49,6 +49,10 @@ export function onMailFrom(rt: Runtime, address: SMTPServerAddress, session: SMT
   if (paused !== undefined) return refuse(namedReply('practiceDisabled', { workspace: paused }), { workspace: paused });
   if (bound !== undefined && !workspace) return refuse(namedReply('localError'), { workspace: bound });
   const decision = resolveSender(config, mailFrom, { workspace });
+  // While a practice's file cannot be read, a sender the relay cannot place by its domain or
+  // senders.map (on a shared listener, no device logged in) may be that practice's: 451, never taken.
+  const unplaced = bound === undefined && (!decision.ok || decision.via === 'default') && unreadablePractices(config).length > 0;
+  if (unplaced) return refuse(namedReply('senderUnplaced', { sender: mailFrom }));
   if (!decision.ok) return refuse(decision.reply, device ? { device: device.username } : {});
   const limited = rt.deps.practiceAdmission?.(decision.workspace) ?? null;
   if (limited) return refuse(limited, { workspace: decision.workspace.name });
