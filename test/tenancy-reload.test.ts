@@ -4,7 +4,9 @@
  * has some, else disabled and named (log, metric, status, the reload's answer). Every other
  * practice's change applies, and no session of an unchanged practice is dropped.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { startRelay, type Relay } from '../src/app.js';
 import { check } from '../src/cli/check.js';
@@ -142,4 +144,28 @@ it('a disabled practice whose file then breaks stays disabled (its mail held, 45
   const reply = await c.cmd('MAIL FROM:<carol@beta.example>');
   c.destroy();
   expect([reply.code, reply.text]).toEqual([451, expect.stringMatching(/^4\.3\.0 .*beta/)]);
+});
+
+it("a key file changed in place, its practice file left alone, is read again at a reload: fixed, the practice runs; broken, it keeps its running settings", async () => {
+  const key = path.join(dir, 'beta-key.json');
+  const good = readFileSync(google.keyFile);
+  writeFileSync(key, '{ not a key', { mode: 0o600 });
+  files.write('conf.d/alpha.yaml', files.practice('alpha'));
+  files.write('conf.d/beta.yaml', files.practice('beta', { keyFile: key }));
+  const main = files.main();
+  relay = await startRelay({ config: loadConfig(main), logger: logs.logger });
+  expect(practiceStatus(relay.config()).map((p) => p.state)).toEqual(['running', 'disabled']);
+
+  writeFileSync(key, good);
+  await relay.reload(loadConfig(main, relay.config()));
+  expect(practiceStatus(relay.config()).map((p) => p.state)).toEqual(['running', 'running']);
+  expect(await send(portOf(relay, 'beta'), 'carol@beta.example', 'dan@beta.example')).toBe(250);
+  await waitUntil(() => files.sentBy('carol@beta.example') === 1, 10_000, 'beta delivered');
+
+  writeFileSync(key, '{ not a key either');
+  await relay.reload(loadConfig(main, relay.config()));
+  const beta = practiceStatus(relay.config())[1]!;
+  expect([beta.state, beta.reason]).toEqual(['kept', expect.stringMatching(/beta-key\.json is not JSON/)]);
+  expect(await send(portOf(relay, 'beta'), 'carol@beta.example', 'dan@beta.example')).toBe(250);
+  await waitUntil(() => files.sentBy('carol@beta.example') === 2, 10_000, 'beta delivered on its running settings');
 });

@@ -6,7 +6,7 @@
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/index.js';
 import { SpoolKeys } from '../crypt/index.js';
-import { GoogleCredentials, loadServiceAccountKey } from '../google/index.js';
+import { GoogleCredentials, loadServiceAccountKey, type KeyReadOptions } from '../google/index.js';
 import type { Logger } from '../log.js';
 import { createGmailApiTransport } from './gmail-api.js';
 import { XOAUTH2_SCOPES, createGmailXoauth2Transport } from './gmail-xoauth2.js';
@@ -20,10 +20,10 @@ import type { Transport } from './types.js';
  * gmail-api workspace without `scopes:` gets automatic scopes (gmail.send, else
  * https://mail.google.com/: src/google/scope-ladder.ts), its fallback logged to `logger`.
  */
-export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>, logger?: Logger): Map<string, GoogleCredentials> {
+export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>, logger?: Logger, keyRead: KeyReadOptions = {}): Map<string, GoogleCredentials> {
   const out = new Map<string, GoogleCredentials>();
   config.workspaces.forEach((w, i) => {
-    const credentials = workspaceCredentials(config, i, logger);
+    const credentials = workspaceCredentials(config, i, logger, keyRead);
     if (credentials) out.set(w.name, credentials);
   });
   return out;
@@ -33,15 +33,15 @@ export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>, 
  * The credentials of workspace `i` (its key read and checked: a ConfigError names the key), if it
  * is a gmail-api or gmail-xoauth2 one. A scope fallback is logged to `logger`.
  */
-export function workspaceCredentials(config: Pick<Config, 'workspaces' | 'google'>, i: number, logger?: Logger): GoogleCredentials | undefined {
+export function workspaceCredentials(config: Pick<Config, 'workspaces' | 'google'>, i: number, logger?: Logger, keyRead: KeyReadOptions = {}): GoogleCredentials | undefined {
   const w = config.workspaces[i]!;
   if (w.transport === 'gmail-api' && w.gmailApi) {
-    const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`);
+    const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`, keyRead);
     const log = logger?.child({ workspace: w.name });
     return new GoogleCredentials({ key, scopes: w.gmailApi.scopes, tokenUrl: config.google.tokenUrl, ...(log ? { logger: log } : {}) });
   }
   if (w.transport === 'gmail-xoauth2' && w.gmailXoauth2) {
-    const key = loadServiceAccountKey(w.gmailXoauth2.serviceAccountKeyFile, `workspaces[${i}].gmailXoauth2.serviceAccountKeyFile`);
+    const key = loadServiceAccountKey(w.gmailXoauth2.serviceAccountKeyFile, `workspaces[${i}].gmailXoauth2.serviceAccountKeyFile`, keyRead);
     return new GoogleCredentials({ key, scopes: XOAUTH2_SCOPES, tokenUrl: config.google.tokenUrl });
   }
   return undefined;
@@ -50,14 +50,16 @@ export function workspaceCredentials(config: Pick<Config, 'workspaces' | 'google
 /**
  * `clock`: the time errors are read against (a "Retry after" in seconds); the delivery thread's
  * is the system clock. `keys`: the spool's (queue.encryption), which the outbox seals its files with.
+ * `keyRead`: how service-account keys are read (lastGood: for a generation, after the keys were checked).
  */
 export function buildTransports(
   config: Pick<Config, 'workspaces' | 'google'>,
   logger: Logger,
   clock: Clock = systemClock,
   keys: SpoolKeys = SpoolKeys.none(),
+  keyRead: KeyReadOptions = {},
 ): Map<string, Transport> {
-  const credentials = buildCredentials(config, logger);
+  const credentials = buildCredentials(config, logger, keyRead);
   const now = () => clock.now();
   const out = new Map<string, Transport>();
   config.workspaces.forEach((w, i) => {
