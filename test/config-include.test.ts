@@ -97,6 +97,23 @@ describe('include: practice files', () => {
     expect(clashed.workspaces.find((w) => w.name === 'beta')!.domains).toEqual(['beta.example']);
   });
 
+  it('at a reload, a file left alone keeps the entries it was read with (not parsed again); a changed one is read anew', () => {
+    write('conf.d/a.yaml', practice('alpha', 'alpha.example'));
+    write('conf.d/b.yaml', practice('beta', 'beta.example'));
+    const file = main();
+    const running = loadConfig(file);
+    write('conf.d/b.yaml', practice('beta', 'beta2.example'));
+    const next = loadConfig(file, running);
+    expect(next.workspaces.find((w) => w.name === 'alpha')).toBe(running.workspaces.find((w) => w.name === 'alpha'));
+    expect(next.practices!.find((p) => p.file.endsWith('a.yaml'))!.problem).toBeNull();
+    expect(next.workspaces.find((w) => w.name === 'beta')!.domains).toEqual(['beta2.example']);
+    // rewritten with the same text: still the same entries; with other text: read anew
+    write('conf.d/a.yaml', practice('alpha', 'alpha.example'));
+    expect(loadConfig(file, next).workspaces.find((w) => w.name === 'alpha')).toBe(running.workspaces.find((w) => w.name === 'alpha'));
+    write('conf.d/a.yaml', practice('alpha', 'alpha3.example'));
+    expect(loadConfig(file, next).workspaces.find((w) => w.name === 'alpha')!.domains).toEqual(['alpha3.example']);
+  });
+
   it('globs only in the file name; a missing directory or file is named', () => {
     expect(configErrorOf(() => expandIncludes(['*/x.yaml'], dir)).message).toMatch(/^include\[0\]: .*only be used in the file name/);
     expect(configErrorOf(() => expandIncludes(['nope/*.yaml'], dir)).message).toMatch(/^include\[0\]: cannot read the directory/);

@@ -39,15 +39,19 @@ export interface PracticeEntries {
   devices: DeviceConfig[];
 }
 
-/** Read and validate one practice file; a ConfigError names the file, the key and the fix. */
-export function readPracticeFile(file: string): PracticeEntries {
+/** A practice file's text and its sha256 (what tells a changed file from one left alone). */
+export function readPracticeText(file: string): { text: string; digest: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError('', `cannot read practice file ${file}: ${(err as Error).message}`);
   }
-  const digest = createHash('sha256').update(text).digest('hex');
+  return { text, digest: createHash('sha256').update(text).digest('hex') };
+}
+
+/** Validate a practice file's text (read from `file`: its relative paths are relative to it); a ConfigError names the file, the key and the fix. */
+export function parsePracticeText(file: string, text: string, digest: string): PracticeEntries {
   const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) throw new ConfigError('', `${file} is not valid YAML: ${doc.errors[0]!.message}`);
   const raw = resolveConfigPaths(doc.toJS(), path.dirname(file));

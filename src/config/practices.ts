@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { ConfigError, errorText } from '../errors.js';
 import { expandIncludes } from './include.js';
-import { readPracticeFile, type PracticeEntries } from './practice-file.js';
+import { parsePracticeText, readPracticeText, type PracticeEntries } from './practice-file.js';
 import type { Config, Practice } from './config-types.js';
 import { practiceClaims } from './practice-state.js';
 
@@ -43,7 +43,12 @@ export function withPractices(main: Config, mainFile: string, running?: Config):
   const before = new Map((running?.practices ?? []).map((p) => [p.file, p]));
   const read = files.map((file): PracticeEntries | { file: string; error: unknown } => {
     try {
-      return readPracticeFile(file);
+      const { text, digest } = readPracticeText(file);
+      // A file left alone since the running config read it: its entries as parsed then (the
+      // same objects: a reload of 1,000 practices parses only the changed ones).
+      const old = before.get(file);
+      if (old?.digest === digest && old.workspaces.length > 0) return { file, digest, workspaces: [...old.workspaces], listen: [...old.listen], devices: [...old.devices] };
+      return parsePracticeText(file, text, digest);
     } catch (error) {
       return { file, error };
     }
