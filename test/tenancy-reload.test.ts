@@ -7,23 +7,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startRelay, type Relay } from '../src/app.js';
+import { expect, it } from 'vitest';
+import type { Relay } from '../src/app.js';
 import { check } from '../src/cli/check.js';
 import { loadConfig } from '../src/config/index.js';
 import { practiceStatus, reloadApplied } from '../src/control/index.js';
 import { SmtpClient, message } from './support/smtp-client.js';
-import { LogCapture, removeDir, startGoogle, tempDir, waitUntil, type GoogleEnv } from './support/harness.js';
-import { PracticeDir, portOf, practiceGauge, send } from './support/practices.js';
+import { waitUntil } from './support/harness.js';
+import { portOf, practiceGauge, send, usePracticeRig } from './support/practices.js';
 
-let dir: string;
-let google: GoogleEnv;
-let relay: Relay | undefined;
-let logs: LogCapture;
-let files: PracticeDir;
 const taken: net.Server[] = [];
 
 const USERS = ['alice@alpha.example', 'bob@alpha.example', 'carol@beta.example', 'dan@beta.example', 'erin@gamma.example', 'fay@delta.example'];
+const rig = usePracticeRig('wr-tenancy-reload-', USERS, () => Promise.all(taken.splice(0).map((s) => new Promise((r) => s.close(r)))));
+let relay: Relay;
 
 /** A port some other program holds (the test's own server). */
 async function takePort(): Promise<{ port: number; free: () => Promise<void> }> {
@@ -33,25 +30,11 @@ async function takePort(): Promise<{ port: number; free: () => Promise<void> }> 
   return { port: (server.address() as net.AddressInfo).port, free: () => new Promise((r) => server.close(() => r())) };
 }
 
-beforeEach(async () => {
-  dir = tempDir('wr-tenancy-reload-');
-  google = await startGoogle(dir, USERS);
-  files = new PracticeDir(dir, google);
-  logs = new LogCapture();
-});
-afterEach(async () => {
-  await relay?.stop();
-  relay = undefined;
-  await Promise.all(taken.splice(0).map((s) => new Promise((r) => s.close(r))));
-  await google.fake.close();
-  removeDir(dir);
-});
-
 it("a practice's new port that cannot be bound holds back only that practice; the others apply; no session of an unchanged practice drops", async () => {
-  files.write('conf.d/alpha.yaml', files.practice('alpha'));
-  files.write('conf.d/beta.yaml', files.practice('beta'));
-  const main = files.main();
-  relay = await startRelay({ config: loadConfig(main), logger: logs.logger });
+  rig.files.write('conf.d/alpha.yaml', rig.files.practice('alpha'));
+  rig.files.write('conf.d/beta.yaml', rig.files.practice('beta'));
+  const main = rig.files.main();
+  relay = await rig.start(loadConfig(main));
   const betaPort = portOf(relay, 'beta');
   // sessions open across the reload: alpha's file is left alone, beta's changes
   const alphaSession = await SmtpClient.open(portOf(relay, 'alpha'));
@@ -60,19 +43,19 @@ it("a practice's new port that cannot be bound holds back only that practice; th
   const busyForBeta = await takePort();
   const busyForGamma = await takePort();
   // beta moves to a port in use (and adds a domain); gamma is new on a port in use; delta is new and fine
-  files.write('conf.d/beta.yaml', files.practice('beta', { port: busyForBeta.port, domains: ['beta.example', 'beta2.example'] }));
-  files.write('conf.d/gamma.yaml', files.practice('gamma', { port: busyForGamma.port }));
-  files.write('conf.d/delta.yaml', files.practice('delta'));
+  rig.files.write('conf.d/beta.yaml', rig.files.practice('beta', { port: busyForBeta.port, domains: ['beta.example', 'beta2.example'] }));
+  rig.files.write('conf.d/gamma.yaml', rig.files.practice('gamma', { port: busyForGamma.port }));
+  rig.files.write('conf.d/delta.yaml', rig.files.practice('delta'));
   await relay.reload(loadConfig(main, relay.config()));
 
   // beta: kept on its running settings, and says so
-  const refused = logs.events('practice.reload_refused');
+  const refused = rig.logs.events('practice.reload_refused');
   expect(refused.map((l) => l.file)).toEqual([expect.stringMatching(/beta\.yaml$/)]);
   expect(refused[0]!.reason).toMatch(new RegExp(`127\\.0\\.0\\.1:${busyForBeta.port} is in use`));
   expect(relay.config().workspaces.find((w) => w.name === 'beta')!.domains).toEqual(['beta.example']);
   expect(portOf(relay, 'beta')).toBe(betaPort);
   // gamma: new, so disabled, and named by the log, the metric, status and the reload's answer
-  const disabled = logs.events('practice.disabled');
+  const disabled = rig.logs.events('practice.disabled');
   expect(disabled.map((l) => l.file)).toEqual([expect.stringMatching(/gamma\.yaml$/)]);
   expect(disabled[0]!.reason).toMatch(new RegExp(`listen\\[\\d+\\]\\.port: 127\\.0\\.0\\.1:${busyForGamma.port} is in use`));
   expect(await practiceGauge(relay, 'practice_disabled', 'gamma')).toBe('1');
@@ -89,7 +72,7 @@ it("a practice's new port that cannot be bound holds back only that practice; th
   await expect(check({ path: main, source: 'flag', isExample: false }, [], { out: (l) => out.push(l), err: () => undefined })).rejects.toThrow(/check\(s\) failed/);
   expect(out.join('\n')).toMatch(new RegExp(`FAIL +DISABLED in the running relay: .*gamma\\.yaml: listen\\[\\d\\]\\.port: 127\\.0\\.0\\.1:${busyForGamma.port} is in use`));
   expect(out.join('\n')).toMatch(/warn +the running relay refused its new settings at the last reload and runs the previous ones: .*beta\.yaml: /);
-  expect(logs.events('config.reloaded')).toHaveLength(1);
+  expect(rig.logs.events('config.reloaded')).toHaveLength(1);
   // the relay stays healthy: one practice's port is not a reason to restart it
   expect((await fetch(`http://127.0.0.1:${relay.http!.addresses[0]!.port}/healthz`)).status).toBe(200);
 
@@ -101,7 +84,7 @@ it("a practice's new port that cannot be bound holds back only that practice; th
   expect((await betaSession.send('carol@beta.example', ['dan@beta.example'], mail('carol@beta.example', 'dan@beta.example'))).code).toBe(250);
   alphaSession.destroy();
   betaSession.destroy();
-  await waitUntil(() => files.sentBy('alice@alpha.example') === 1 && files.sentBy('carol@beta.example') === 1 && files.sentBy('fay@delta.example') === 1, 10_000, 'alpha, beta and delta delivered');
+  await waitUntil(() => rig.files.sentBy('alice@alpha.example') === 1 && rig.files.sentBy('carol@beta.example') === 1 && rig.files.sentBy('fay@delta.example') === 1, 10_000, 'alpha, beta and delta delivered');
 
   // the ports freed: the next reload applies beta's and gamma's settings
   await busyForBeta.free();
@@ -111,17 +94,17 @@ it("a practice's new port that cannot be bound holds back only that practice; th
   expect(portOf(relay, 'beta')).toBe(busyForBeta.port);
   expect(relay.config().workspaces.find((w) => w.name === 'beta')!.domains).toEqual(['beta.example', 'beta2.example']);
   expect(await send(busyForGamma.port, 'erin@gamma.example', 'erin@gamma.example')).toBe(250);
-  await waitUntil(() => files.sentBy('erin@gamma.example') === 1, 10_000, 'gamma delivered');
+  await waitUntil(() => rig.files.sentBy('erin@gamma.example') === 1, 10_000, 'gamma delivered');
   expect(await practiceGauge(relay, 'practice_disabled', 'gamma')).toBe('0');
 });
 
 it("a port that is not a practice's (the main file's listener) still refuses the whole reload", async () => {
-  files.write('conf.d/alpha.yaml', files.practice('alpha'));
-  const main = files.main();
-  relay = await startRelay({ config: loadConfig(main), logger: logs.logger });
+  rig.files.write('conf.d/alpha.yaml', rig.files.practice('alpha'));
+  const main = rig.files.main();
+  relay = await rig.start(loadConfig(main));
   const busy = await takePort();
-  files.write('conf.d/beta.yaml', files.practice('beta'));
-  files.main({ listen: [{ name: 'shared', host: '127.0.0.1', port: busy.port }] });
+  rig.files.write('conf.d/beta.yaml', rig.files.practice('beta'));
+  rig.files.main({ listen: [{ name: 'shared', host: '127.0.0.1', port: busy.port }] });
   await expect(relay.reload(loadConfig(main, relay.config()))).rejects.toThrow(new RegExp(`127\\.0\\.0\\.1:${busy.port} is in use`));
   // nothing changed: beta did not come in, and nothing of it listens
   expect(relay.config().workspaces.map((w) => w.name)).toEqual(['alpha']);
@@ -129,13 +112,13 @@ it("a port that is not a practice's (the main file's listener) still refuses the
 });
 
 it('a disabled practice whose file then breaks stays disabled (its mail held, 451) while the others\' changes apply', async () => {
-  files.write('conf.d/alpha.yaml', files.practice('alpha'));
-  files.write('conf.d/beta.yaml', files.practice('beta', { keyFile: `${dir}/no-such-key.json` }));
-  const main = files.main();
-  relay = await startRelay({ config: loadConfig(main), logger: logs.logger });
+  rig.files.write('conf.d/alpha.yaml', rig.files.practice('alpha'));
+  rig.files.write('conf.d/beta.yaml', rig.files.practice('beta', { keyFile: `${rig.dir}/no-such-key.json` }));
+  const main = rig.files.main();
+  relay = await rig.start(loadConfig(main));
   const betaPort = portOf(relay, 'beta');
-  files.write('conf.d/alpha.yaml', files.practice('alpha', { domains: ['alpha.example', 'alpha2.example'] }));
-  files.write('conf.d/beta.yaml', 'workspaces: [ { name: beta');
+  rig.files.write('conf.d/alpha.yaml', rig.files.practice('alpha', { domains: ['alpha.example', 'alpha2.example'] }));
+  rig.files.write('conf.d/beta.yaml', 'workspaces: [ { name: beta');
   await relay.reload(loadConfig(main, relay.config()));
   expect(relay.config().workspaces.map((w) => [w.name, w.domains])).toEqual([['alpha', ['alpha.example', 'alpha2.example']]]);
   const beta = practiceStatus(relay.config()).find((p) => p.workspaces.includes('beta'))!;
@@ -147,25 +130,25 @@ it('a disabled practice whose file then breaks stays disabled (its mail held, 45
 });
 
 it("a key file changed in place, its practice file left alone, is read again at a reload: fixed, the practice runs; broken, it keeps its running settings", async () => {
-  const key = path.join(dir, 'beta-key.json');
-  const good = readFileSync(google.keyFile);
+  const key = path.join(rig.dir, 'beta-key.json');
+  const good = readFileSync(rig.google.keyFile);
   writeFileSync(key, '{ not a key', { mode: 0o600 });
-  files.write('conf.d/alpha.yaml', files.practice('alpha'));
-  files.write('conf.d/beta.yaml', files.practice('beta', { keyFile: key }));
-  const main = files.main();
-  relay = await startRelay({ config: loadConfig(main), logger: logs.logger });
+  rig.files.write('conf.d/alpha.yaml', rig.files.practice('alpha'));
+  rig.files.write('conf.d/beta.yaml', rig.files.practice('beta', { keyFile: key }));
+  const main = rig.files.main();
+  relay = await rig.start(loadConfig(main));
   expect(practiceStatus(relay.config()).map((p) => p.state)).toEqual(['running', 'disabled']);
 
   writeFileSync(key, good);
   await relay.reload(loadConfig(main, relay.config()));
   expect(practiceStatus(relay.config()).map((p) => p.state)).toEqual(['running', 'running']);
   expect(await send(portOf(relay, 'beta'), 'carol@beta.example', 'dan@beta.example')).toBe(250);
-  await waitUntil(() => files.sentBy('carol@beta.example') === 1, 10_000, 'beta delivered');
+  await waitUntil(() => rig.files.sentBy('carol@beta.example') === 1, 10_000, 'beta delivered');
 
   writeFileSync(key, '{ not a key either');
   await relay.reload(loadConfig(main, relay.config()));
   const beta = practiceStatus(relay.config())[1]!;
   expect([beta.state, beta.reason]).toEqual(['kept', expect.stringMatching(/beta-key\.json is not JSON/)]);
   expect(await send(portOf(relay, 'beta'), 'carol@beta.example', 'dan@beta.example')).toBe(250);
-  await waitUntil(() => files.sentBy('carol@beta.example') === 2, 10_000, 'beta delivered on its running settings');
+  await waitUntil(() => rig.files.sentBy('carol@beta.example') === 2, 10_000, 'beta delivered on its running settings');
 });

@@ -5,28 +5,28 @@
  * there is one, a shared listener answers a login or sender it cannot place with a 4xx.
  */
 import path from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { startRelay, type Relay } from '../src/app.js';
+import { beforeAll, expect, it } from 'vitest';
+import type { Relay } from '../src/app.js';
 import { loadConfig } from '../src/config/index.js';
 import { EdgeClient, b64 } from './support/edge-client.js';
 import { deviceHash } from './support/edge.js';
-import { LogCapture, removeDir, startGoogle, tempDir, waitUntil, type GoogleEnv } from './support/harness.js';
-import { PracticeDir, portOf } from './support/practices.js';
+import { waitUntil } from './support/harness.js';
+import { portOf, usePracticeRig, type PracticeDir } from './support/practices.js';
 import { message } from './support/smtp-client.js';
 
-let dir: string;
-let google: GoogleEnv;
-let relay: Relay | undefined;
-let logs: LogCapture;
-let files: PracticeDir;
-let hashes: Record<string, string>;
-
 const USERS = ['alice@alpha.example', 'bob@alpha.example', 'carol@beta.example', 'erin@gamma.example'];
+const rig = usePracticeRig('wr-tenancy-replies-', USERS);
+let relay: Relay;
+let hashes: Record<string, string>;
+beforeAll(async () => {
+  const names = ['alpha', 'beta', 'gamma', 'delta'];
+  hashes = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await deviceHash(`${n}-pw`)] as const)));
+});
 const SHARED = { name: 'shared', host: '127.0.0.1', port: 0, auth: { allowPlaintext: true }, greetingDelay: 0 };
 
 /** A practice with a device account `<name>-scanner` (password `<name>-pw`) and a listener that takes AUTH in plain text. */
 function practice(name: string, extra: Parameters<PracticeDir['practice']>[1] = {}) {
-  const doc = files.practice(name, { devices: [{ username: `${name}-scanner`, passwordHash: hashes[name]!, workspace: name }], ...extra });
+  const doc = rig.files.practice(name, { devices: [{ username: `${name}-scanner`, passwordHash: hashes[name]!, workspace: name }], ...extra });
   return { ...doc, listen: doc.listen.map((l) => ({ ...l, auth: { allowPlaintext: true }, greetingDelay: 0 })) };
 }
 
@@ -52,27 +52,12 @@ async function mailFrom(port: number, sender: string) {
 
 const codeAndText = (r: { code: number; text: string }) => [r.code, r.text];
 
-beforeEach(async () => {
-  dir = tempDir('wr-tenancy-replies-');
-  google = await startGoogle(dir, USERS);
-  files = new PracticeDir(dir, google);
-  logs = new LogCapture();
-  const names = ['alpha', 'beta', 'gamma', 'delta'];
-  hashes = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await deviceHash(`${n}-pw`)] as const)));
-});
-afterEach(async () => {
-  await relay?.stop();
-  relay = undefined;
-  await google.fake.close();
-  removeDir(dir);
-});
-
 it("a disabled practice's devices get 454 at AUTH and its senders 451 at MAIL; the others are answered as ever", async () => {
-  files.write('conf.d/alpha.yaml', practice('alpha'));
-  files.write('conf.d/beta.yaml', practice('beta', { keyFile: path.join(dir, 'no-such-key.json') })); // its key fails
+  rig.files.write('conf.d/alpha.yaml', practice('alpha'));
+  rig.files.write('conf.d/beta.yaml', practice('beta', { keyFile: path.join(rig.dir, 'no-such-key.json') })); // its key fails
   const delta = practice('delta');
-  files.write('conf.d/delta.yaml', { ...delta, listen: [{ ...delta.listen[0], tls: { mode: 'starttls', certFile: path.join(dir, 'none.pem'), keyFile: path.join(dir, 'none.key') } }] }); // its listener fails
-  relay = await startRelay({ config: loadConfig(files.main({ listen: [SHARED] })), logger: logs.logger });
+  rig.files.write('conf.d/delta.yaml', { ...delta, listen: [{ ...delta.listen[0], tls: { mode: 'starttls', certFile: path.join(rig.dir, 'none.pem'), keyFile: path.join(rig.dir, 'none.key') } }] }); // its listener fails
+  relay = await rig.start(loadConfig(rig.files.main({ listen: [SHARED] })));
   const shared = portOf(relay, 'shared');
 
   // the right password: 454, naming the practice (its devices keep the mail and try again)
@@ -80,7 +65,7 @@ it("a disabled practice's devices get 454 at AUTH and its senders 451 at MAIL; t
     const reply = await loginReply(port, `${name}-scanner`, `${name}-pw`);
     expect(codeAndText(reply), name).toEqual([454, expect.stringMatching(new RegExp(`^4\\.7\\.0 the relay is paused for ${name} `))]);
   }
-  expect(logs.events('auth.practice_disabled').map((l) => l.workspace)).toEqual(['beta', 'beta', 'delta']);
+  expect(rig.logs.events('auth.practice_disabled').map((l) => l.workspace)).toEqual(['beta', 'beta', 'delta']);
   // a wrong password is still wrong (535), as is a name no practice has: nothing tells them apart
   for (const [user, pass] of [['beta-scanner', 'guess'], ['nobody', 'guess']]) {
     const reply = await loginReply(shared, user!, pass!);
@@ -88,20 +73,20 @@ it("a disabled practice's devices get 454 at AUTH and its senders 451 at MAIL; t
   }
   // its senders: 451
   expect(codeAndText(await mailFrom(shared, 'carol@beta.example'))).toEqual([451, expect.stringMatching(/^4\.3\.0 .*beta/)]);
-  // a running practice's device logs in and sends; an unknown sender is refused for good
+  // a running practice's device rig.logs in and sends; an unknown sender is refused for good
   const { reply, client } = await login(shared, 'alpha-scanner', 'alpha-pw');
   expect(reply.code).toBe(235);
   expect((await client.send('alice@alpha.example', ['bob@alpha.example'], message({ From: 'alice@alpha.example', To: 'bob@alpha.example' }))).code).toBe(250);
   client.destroy();
   expect((await mailFrom(shared, 'x@nowhere.example')).code).toBe(550);
-  await waitUntil(() => files.sentBy('alice@alpha.example') === 1, 10_000, 'alpha delivered');
+  await waitUntil(() => rig.files.sentBy('alice@alpha.example') === 1, 10_000, 'alpha delivered');
 });
 
 it('while a practice file cannot be read, a shared listener answers what it cannot place with 4xx, accepts nothing for it, and answers as ever once the file is fixed', async () => {
-  files.write('conf.d/alpha.yaml', practice('alpha'));
-  files.write('conf.d/gamma.yaml', 'workspaces: [ { name: gamma'); // gamma's devices and domains are unknown
-  const main = files.main({ listen: [SHARED] });
-  relay = await startRelay({ config: loadConfig(main), logger: logs.logger });
+  rig.files.write('conf.d/alpha.yaml', practice('alpha'));
+  rig.files.write('conf.d/gamma.yaml', 'workspaces: [ { name: gamma'); // gamma's devices and domains are unknown
+  const main = rig.files.main({ listen: [SHARED] });
+  relay = await rig.start(loadConfig(main));
   const shared = portOf(relay, 'shared');
 
   // logins: gamma's device (unknown), and a wrong password of a known one, get the same 454
@@ -120,16 +105,16 @@ it('while a practice file cannot be read, a shared listener answers what it cann
   // a listener bound to a running practice answers for that practice alone, as ever
   expect((await loginReply(portOf(relay, 'alpha'), 'nobody', 'guess')).code).toBe(535);
   expect((await mailFrom(portOf(relay, 'alpha'), 'erin@gamma.example')).code).toBe(550);
-  expect(logs.events('message.accepted').map((l) => l.workspace)).toEqual(['alpha']);
+  expect(rig.logs.events('message.accepted').map((l) => l.workspace)).toEqual(['alpha']);
 
-  // fixed and reloaded: gamma's device logs in and its mail goes out; an unknown name is 535 again
-  files.write('conf.d/gamma.yaml', practice('gamma'));
+  // fixed and reloaded: gamma's device rig.logs in and its mail goes out; an unknown name is 535 again
+  rig.files.write('conf.d/gamma.yaml', practice('gamma'));
   await relay.reload(loadConfig(main, relay.config()));
   const g = await login(shared, 'gamma-scanner', 'gamma-pw');
   expect(g.reply.code).toBe(235);
   expect((await g.client.send('erin@gamma.example', ['erin@gamma.example'], message({ From: 'erin@gamma.example', To: 'erin@gamma.example' }))).code).toBe(250);
   g.client.destroy();
-  await waitUntil(() => files.sentBy('erin@gamma.example') === 1 && files.sentBy('alice@alpha.example') === 1, 10_000, 'gamma and alpha delivered');
+  await waitUntil(() => rig.files.sentBy('erin@gamma.example') === 1 && rig.files.sentBy('alice@alpha.example') === 1, 10_000, 'gamma and alpha delivered');
   expect((await loginReply(shared, 'nobody', 'guess')).code).toBe(535);
   expect((await mailFrom(shared, 'x@nowhere.example')).code).toBe(550);
 });

@@ -5,49 +5,32 @@
  */
 import net from 'node:net';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startRelay, type Relay } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
+import type { Relay } from '../src/app.js';
 import { loadConfig } from '../src/config/index.js';
 import { practiceStatus } from '../src/control/index.js';
 import { SmtpClient, message, queueIdOf } from './support/smtp-client.js';
-import { LogCapture, removeDir, startGoogle, tempDir, waitUntil, type GoogleEnv } from './support/harness.js';
-import { PracticeDir, portOf, send, type PracticeExtra } from './support/practices.js';
-
-let dir: string;
-let google: GoogleEnv;
-let relay: Relay | undefined;
-let logs: LogCapture;
-let files: PracticeDir;
+import { waitUntil } from './support/harness.js';
+import { portOf, send, usePracticeRig, type PracticeExtra } from './support/practices.js';
 
 const USERS = ['alice@alpha.example', 'bob@alpha.example', 'carol@beta.example', 'dan@beta.example', 'erin@gamma.example'];
+const rig = usePracticeRig('wr-tenancy-', USERS);
+let relay: Relay;
 
-const writeYaml = (rel: string, doc: unknown) => files.write(rel, doc);
-const practice = (name: string, extra: PracticeExtra = {}) => files.practice(name, extra);
-const mainFile = () => files.main();
-const sentTo = (user: string) => files.sentBy(user);
-
-beforeEach(async () => {
-  dir = tempDir('wr-tenancy-');
-  google = await startGoogle(dir, USERS);
-  files = new PracticeDir(dir, google);
-  logs = new LogCapture();
-});
-afterEach(async () => {
-  await relay?.stop();
-  relay = undefined;
-  await google.fake.close();
-  removeDir(dir);
-});
+const writeYaml = (rel: string, doc: unknown) => rig.files.write(rel, doc);
+const practice = (name: string, extra: PracticeExtra = {}) => rig.files.practice(name, extra);
+const mainFile = () => rig.files.main();
+const sentTo = (user: string) => rig.files.sentBy(user);
 
 describe('a practice per file', () => {
   it('at start, a broken file or a missing key disables that practice only: 451 to its clients, the others deliver', async () => {
     writeYaml('conf.d/alpha.yaml', practice('alpha'));
-    const missing = path.join(dir, 'no-such-key.json');
+    const missing = path.join(rig.dir, 'no-such-key.json');
     writeYaml('conf.d/beta.yaml', practice('beta', { keyFile: missing }));
     writeYaml('conf.d/gamma.yaml', 'workspaces: [ { name: gamma');
-    relay = await startRelay({ config: loadConfig(mainFile()), logger: logs.logger });
+    relay = await rig.start(loadConfig(mainFile()));
 
-    const disabled = logs.events('practice.disabled');
+    const disabled = rig.logs.events('practice.disabled');
     expect(disabled.map((l) => path.basename(l.file as string)).sort()).toEqual(['beta.yaml', 'gamma.yaml']);
     expect(disabled.find((l) => (l.file as string).endsWith('beta.yaml'))!.reason).toContain('serviceAccountKeyFile');
     expect(practiceStatus(relay.config()).map((p) => [path.basename(p.file), p.state])).toEqual([
@@ -73,8 +56,8 @@ describe('a practice per file', () => {
     try {
       writeYaml('conf.d/alpha.yaml', practice('alpha'));
       writeYaml('conf.d/beta.yaml', { ...practice('beta'), listen: [{ name: 'beta', host: '127.0.0.1', port }] });
-      relay = await startRelay({ config: loadConfig(mainFile()), logger: logs.logger });
-      const [disabled] = logs.events('practice.disabled');
+      relay = await rig.start(loadConfig(mainFile()));
+      const [disabled] = rig.logs.events('practice.disabled');
       expect(disabled!.file).toMatch(/beta\.yaml$/);
       expect(disabled!.reason).toMatch(new RegExp(`listen\\[1\\]\\.port: 127\\.0\\.0\\.1:${port} is in use`));
       expect(relay.listeners.map((l) => l.name)).toEqual(['alpha']);
@@ -91,7 +74,7 @@ describe('a practice per file', () => {
     writeYaml('conf.d/alpha.yaml', practice('alpha'));
     writeYaml('conf.d/beta.yaml', practice('beta'));
     const file = mainFile();
-    relay = await startRelay({ config: loadConfig(file), logger: logs.logger });
+    relay = await rig.start(loadConfig(file));
     const betaPort = portOf(relay, 'beta');
     // a beta session open across the reload
     const open = await SmtpClient.open(betaPort);
@@ -100,7 +83,7 @@ describe('a practice per file', () => {
     writeYaml('conf.d/beta.yaml', { workspaces: [{ name: 'beta', domains: ['beta.example'], transport: 'gmail-api' }] });
     await relay.reload(loadConfig(file, relay.config()));
 
-    const refused = logs.events('practice.reload_refused');
+    const refused = rig.logs.events('practice.reload_refused');
     expect(refused).toHaveLength(1);
     expect(refused[0]!.file).toMatch(/beta\.yaml$/);
     expect(refused[0]!.reason).toMatch(/workspaces\[0\]\.gmailApi/);
@@ -112,9 +95,9 @@ describe('a practice per file', () => {
     expect(portOf(relay, 'beta')).toBe(betaPort);
 
     // a key that goes missing at a reload: the same, the practice keeps its running settings
-    writeYaml('conf.d/beta.yaml', practice('beta', { keyFile: path.join(dir, 'gone.json') }));
+    writeYaml('conf.d/beta.yaml', practice('beta', { keyFile: path.join(rig.dir, 'gone.json') }));
     await relay.reload(loadConfig(file, relay.config()));
-    expect(logs.events('practice.reload_refused').at(-1)!.reason).toContain('gone.json');
+    expect(rig.logs.events('practice.reload_refused').at(-1)!.reason).toContain('gone.json');
     expect(await send(betaPort, 'carol@beta.example', 'dan@beta.example')).toBe(250);
     await waitUntil(() => sentTo('carol@beta.example') === 2, 10_000, 'beta delivered again');
   });
@@ -122,24 +105,23 @@ describe('a practice per file', () => {
   it('a disabled practice\'s queued mail is kept, and delivered once its file is fixed and reloaded', async () => {
     writeYaml('conf.d/alpha.yaml', practice('alpha'));
     const file = mainFile();
-    relay = await startRelay({ config: loadConfig(file), logger: logs.logger });
-    google.fake.revoke(google.sa.clientId); // alpha's mail waits in the queue (held)
+    relay = await rig.start(loadConfig(file));
+    rig.google.fake.revoke(rig.google.sa.clientId); // alpha's mail waits in the queue (held)
     const c = await SmtpClient.open(portOf(relay, 'alpha'));
     const accepted = await c.send('alice@alpha.example', ['bob@alpha.example'], message({ From: 'alice@alpha.example', To: 'bob@alpha.example' }));
     c.destroy();
     expect(accepted.code).toBe(250);
-    await relay.stop();
-    relay = undefined;
+    await rig.stop();
     // restarted with alpha's file broken: the message is neither sent nor bounced
-    google.fake.authorize(google.sa.clientId, ['https://www.googleapis.com/auth/gmail.send']);
+    rig.google.fake.authorize(rig.google.sa.clientId, ['https://www.googleapis.com/auth/gmail.send']);
     writeYaml('conf.d/alpha.yaml', 'workspaces: [ broken');
     writeYaml('conf.d/beta.yaml', practice('beta'));
-    relay = await startRelay({ config: loadConfig(file), logger: logs.logger });
+    relay = await rig.start(loadConfig(file));
     expect(await send(portOf(relay, 'beta'), 'carol@beta.example', 'dan@beta.example')).toBe(250);
     await waitUntil(() => sentTo('carol@beta.example') === 1, 10_000, 'beta delivered');
     expect(sentTo('alice@alpha.example')).toBe(0);
     expect((await relay.spool.find(queueIdOf(accepted)))?.state).toMatch(/^(queue|active)$/);
-    expect(logs.events('notify.sent').length + logs.events('delivery.failed').length).toBe(0);
+    expect(rig.logs.events('notify.sent').length + rig.logs.events('delivery.failed').length).toBe(0);
     // fixed: the kept message goes out
     writeYaml('conf.d/alpha.yaml', practice('alpha'));
     await relay.reload(loadConfig(file, relay.config()));
@@ -150,8 +132,8 @@ describe('a practice per file', () => {
     writeYaml('conf.d/alpha.yaml', practice('alpha', { limits: { queued: 1 } }));
     writeYaml('conf.d/beta.yaml', practice('beta', { limits: { acceptedPerHour: 1 } }));
     writeYaml('conf.d/gamma.yaml', practice('gamma'));
-    relay = await startRelay({ config: loadConfig(mainFile()), logger: logs.logger });
-    google.fake.revoke(google.sa.clientId); // nothing leaves: alpha's first message stays queued
+    relay = await rig.start(loadConfig(mainFile()));
+    rig.google.fake.revoke(rig.google.sa.clientId); // nothing leaves: alpha's first message stays queued
     expect(await send(portOf(relay, 'alpha'), 'alice@alpha.example', 'bob@alpha.example')).toBe(250);
     const a = await SmtpClient.open(portOf(relay, 'alpha'));
     const full = await a.cmd('MAIL FROM:<alice@alpha.example>');

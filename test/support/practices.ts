@@ -6,9 +6,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import type { Relay } from '../../src/app.js';
+import { afterEach, beforeEach } from 'vitest';
+import { startRelay, type Relay } from '../../src/app.js';
+import type { Config } from '../../src/config/index.js';
 import { SmtpClient, message } from './smtp-client.js';
-import { TEST_HTTP, type GoogleEnv } from './harness.js';
+import { LogCapture, TEST_HTTP, removeDir, startGoogle, tempDir, type GoogleEnv } from './harness.js';
 
 export interface PracticeExtra {
   keyFile?: string;
@@ -86,4 +88,42 @@ export async function send(port: number, from: string, to: string): Promise<numb
 export async function practiceGauge(r: Relay, name: string, workspace: string): Promise<string | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${r.http!.addresses[0]!.port}/metrics`)).text();
   return text.match(new RegExp(`^workspace_relay_${name}\\{workspace="${workspace}",file="[^"]*"\\} (\\d+)$`, 'm'))?.[1];
+}
+
+/** Each test's directory, fake Google, practice files, logs and relay (set up and taken down by usePracticeRig). */
+export class PracticeRig {
+  dir!: string;
+  google!: GoogleEnv;
+  files!: PracticeDir;
+  logs!: LogCapture;
+  private relay: Relay | undefined;
+
+  /** Start a relay on `config`, logging to `logs`; stopped after the test (or by stop()). */
+  async start(config: Config): Promise<Relay> {
+    this.relay = await startRelay({ config, logger: this.logs.logger });
+    return this.relay;
+  }
+
+  async stop(): Promise<void> {
+    await this.relay?.stop();
+    this.relay = undefined;
+  }
+}
+
+/** A PracticeRig made afresh for each test of the file (`users`: the fake Google's); `after` runs before it is taken down. */
+export function usePracticeRig(prefix: string, users: string[], after?: () => Promise<unknown>): PracticeRig {
+  const rig = new PracticeRig();
+  beforeEach(async () => {
+    rig.dir = tempDir(prefix);
+    rig.google = await startGoogle(rig.dir, users);
+    rig.files = new PracticeDir(rig.dir, rig.google);
+    rig.logs = new LogCapture();
+  });
+  afterEach(async () => {
+    await rig.stop();
+    await after?.();
+    await rig.google.fake.close();
+    removeDir(rig.dir);
+  });
+  return rig;
 }
