@@ -173,8 +173,9 @@ describe('disk trouble', () => {
     expect(r.code).toBe(250);
     await logs.waitFor('notify.failure_pending'); // logged once the message is back in queue/
     // read it between attempts (queue.heldRetry is 300 ms here: a loaded machine may see it in active/)
-    await waitUntil(async () => (await env.relay!.spool.list('queue')).length === 1, 10_000, 'in queue/');
-    const [queued] = await env.relay.spool.list('queue');
+    // (the id taken in the same look: by the next one, a retry may have moved it to active/)
+    let queued: { id: string } | undefined;
+    await waitUntil(async () => ([queued] = await env.relay!.spool.list('queue')).length === 1, 10_000, 'in queue/');
     expect(await env.relay.spool.list('dead')).toHaveLength(0); // not dead-lettered with its bounce lost
     failNotices = false;
     await waitUntil(async () => (await env.relay!.spool.get('dead', queued!.id)) !== null, 10_000, 'moved to dead/ once the notice is written');
