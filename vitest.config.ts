@@ -8,8 +8,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     // One test file per core. Most tests wait on sockets and child daemons, so vitest's default
-    // (cores - 1: a single worker on a 2-core CI machine) left a core idle and the suite at ~270 s;
-    // two workers there take ~185 s, keeping .ci/run's two passes (Node 20, Node 24) well inside 10 min.
+    // (cores - 1: a single worker on a 2-core CI machine) left a core idle; with two workers the
+    // suite takes about 7 minutes there (.ci/run's time budget is in its comments).
     maxWorkers: availableParallelism(),
   },
 });
