@@ -65,7 +65,7 @@ export function crashSafetySuite(encrypted: boolean): void {
 
     it(`never loses a 250 across ${KILLS} SIGKILLs of the daemon, and duplicates only what was in flight`, async () => {
       const started = Date.now();
-      console.log(`crash test seed ${SEED} (replay: CRASH_SEED=${SEED} npx vitest run test/crash-safety.test.ts)`);
+      console.log(`crash test seed ${SEED} (replay: CRASH_SEED=${SEED} npx vitest run test/crash-safety${encrypted ? "-encrypted" : ""}.test.ts)`);
       dir = tempDir('wr-crash-');
       const spoolDir = path.join(dir, 'spool');
       google = await startGoogle(dir, USERS);
