@@ -19,6 +19,10 @@ export interface PracticeExtra {
   /** The practice's listener's port (default 0: ephemeral). */
   port?: number;
   devices?: object[];
+  /** The workspace's way into Google in place of gmail-api with the fake's key (e.g. `{ transport: 'smtp', smtp: {…} }`). */
+  transport?: object;
+  /** The practice's listener's `tls:` (default none). */
+  tls?: object;
 }
 
 export class PracticeDir {
@@ -35,33 +39,33 @@ export class PracticeDir {
     return file;
   }
 
-  /** A practice file: one gmail-api workspace with its own loopback listener. */
+  /** A practice file: one workspace (gmail-api unless `extra.transport`) with its own loopback listener. */
   practice(name: string, extra: PracticeExtra = {}) {
     return {
       workspaces: [
         {
           name,
           domains: extra.domains ?? [`${name}.example`],
-          transport: 'gmail-api',
-          gmailApi: { serviceAccountKeyFile: extra.keyFile ?? this.google.keyFile },
+          ...(extra.transport ?? { transport: 'gmail-api', gmailApi: { serviceAccountKeyFile: extra.keyFile ?? this.google.keyFile } }),
           ...(extra.limits ? { limits: extra.limits } : {}),
         },
       ],
-      listen: [{ name, host: '127.0.0.1', port: extra.port ?? 0 }],
+      listen: [{ name, host: '127.0.0.1', port: extra.port ?? 0, ...(extra.tls ? { tls: extra.tls } : {}) }],
       ...(extra.devices ? { devices: extra.devices } : {}),
     };
   }
 
-  /** The main file (shared settings; `extra` merged in), its path. */
-  main(extra: object = {}): string {
+  /** The main file (shared settings; `extra` merged in, its `queue` into the queue settings), its path. */
+  main(extra: { queue?: object; [key: string]: unknown } = {}): string {
+    const { queue, ...rest } = extra;
     return this.write('config.yaml', {
       hostname: 'relay.test',
       include: ['conf.d/*.yaml'],
       listen: [],
-      queue: { dir: path.join(this.dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms', userRate: 100 },
+      queue: { dir: path.join(this.dir, 'spool'), retrySchedule: '200ms', heldRetry: '300ms', userRate: 100, ...queue },
       google: { tokenUrl: this.google.fake.tokenUrl, apiRootUrl: this.google.fake.apiRootUrl },
       http: TEST_HTTP, // an ephemeral port: the default 9325 would collide with tests running beside it
-      ...extra,
+      ...rest,
     });
   }
 
