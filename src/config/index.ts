@@ -2,6 +2,7 @@ export * from './schema.js';
 export type * from './config-types.js';
 export * from './load.js';
 export * from './secrets.js';
+export * from './last-good.js';
 export * from './units.js';
 export * from './paths.js';
 export * from './send-limits.js';

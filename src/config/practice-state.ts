@@ -21,6 +21,18 @@ export function unreadablePractices(config: Config): readonly Practice[] {
   return (config.practices ?? []).filter((p) => p.problem !== null && p.digest === null);
 }
 
+/** Names of the workspaces of practices kept on their running settings at the last reload (their files may be as last read good). */
+export function keptWorkspaces(config: Config): ReadonlySet<string> {
+  return new Set(keptPractices(config).flatMap((p) => p.workspaces.map((w) => w.name)));
+}
+
+/** The listen[] entries of practices kept on their running settings at the last reload (their TLS files may be as last read good). */
+export function keptListeners(config: Config): ReadonlySet<ListenerConfig> {
+  return new Set(keptPractices(config).flatMap((p) => p.listen));
+}
+
+const keptPractices = (config: Config) => (config.practices ?? []).filter((p) => p.problem === null && p.refused !== undefined);
+
 /** Device accounts of disabled practices that left the config in force (their listener entries failed). */
 export function sidelinedDevices(config: Config): readonly DeviceConfig[] {
   const out: DeviceConfig[] = [];

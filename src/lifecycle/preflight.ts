@@ -9,21 +9,24 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Config, ListenerConfig } from '../config/index.js';
+import type { Config, ListenerConfig, SecretReadOptions } from '../config/index.js';
 import { controlSocketPath } from '../control/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { checkListenerConfig, loadTlsOptions } from '../smtp/index.js';
 
-/** Every listen[] entry: devices it would serve, and its certificate and key (read and paired). */
-export function checkListeners(config: Config): void {
-  config.listen.forEach((_, i) => checkListener(config, i));
+/**
+ * Every listen[] entry: devices it would serve, and its certificate and key (read and paired);
+ * those of `kept` (a practice's kept on its running settings) as last read good if need be.
+ */
+export function checkListeners(config: Config, kept: ReadonlySet<ListenerConfig> = new Set()): void {
+  config.listen.forEach((cfg, i) => checkListener(config, i, { lastGood: kept.has(cfg) }));
 }
 
 /** listen[i]: the devices it would serve, and its certificate and key (read and paired). */
-export function checkListener(config: Config, i: number): void {
+export function checkListener(config: Config, i: number, files: SecretReadOptions = {}): void {
   const cfg = config.listen[i]!;
   checkListenerConfig(cfg, config, `listen[${i}]`);
-  if (cfg.tls.mode !== 'none') loadTlsOptions(cfg, `listen[${i}]`);
+  if (cfg.tls.mode !== 'none') loadTlsOptions(cfg, `listen[${i}]`, files);
 }
 
 /**

@@ -4,12 +4,14 @@
  * changes — keys (transports, send-as verifiers), every listener entry (devices, TLS files), new
  * ports bound — each step pushing its undo on a CleanupStack, so a refused config changes nothing.
  * A practice's new port that cannot be bound is that practice's alone (isolation.ts): it keeps
- * its running settings, or is disabled if it has none, and the rest of the config applies.
+ * its running settings, or is disabled if it has none, and the rest of the config applies. What
+ * is built again for a practice kept on its running settings reads its files (keys, passwords,
+ * certificates) as last read good if they were broken in place (src/config/last-good.ts).
  * Once the new config is in force, listeners that go away are closed and those whose socket must
  * change are opened again (with the old settings if the new ones fail, and an alert if neither can).
  */
 import type { Clock } from '../clock.js';
-import type { Config, ListenerConfig } from '../config/index.js';
+import { keptListeners, type Config, type ListenerConfig } from '../config/index.js';
 import { errorText } from '../errors.js';
 import type { RecipientDirectory, SendAsVerifier } from '../google/index.js';
 import type { Logger } from '../log.js';
@@ -71,7 +73,9 @@ export async function applyReload(target: ReloadTarget, proposed: Config): Promi
   const { logger } = target;
   const previous = target.current();
   planReload(target.running(), proposed); // (a changed queue.dir refuses the reload before any port is bound)
-  checkListeners(proposed);
+  // (A practice kept on its running settings keeps its certificate and key as last read good.)
+  const kept = keptListeners(proposed);
+  checkListeners(proposed, kept);
   const undo = new CleanupStack();
   let next = proposed;
   let plan: ReloadPlan<ListenerEntry>;
@@ -82,15 +86,16 @@ export async function applyReload(target: ReloadTarget, proposed: Config): Promi
     plan = planReload(target.running(), next);
     const generation = await target.prepare(next);
     undo.defer(() => generation.deliveries.close());
-    // In-place reloads read the config in force: the old one comes back before they are undone.
+    // In-place reloads read the config in force: the old one comes back before they are undone
+    // (each listener back on what it ran with: its certificate and key as last read good if need be).
     const reloaded: ListenerEntry[] = [];
     undo.defer(() => {
       target.use(previous);
-      for (const r of reloaded.reverse()) r.listener.reload(r.cfg);
+      for (const r of reloaded.reverse()) r.listener.reload(r.cfg, { lastGood: true });
     });
     target.use(generation);
     for (const { running, next: cfg } of plan.reload) {
-      running.listener.reload(cfg);
+      running.listener.reload(cfg, { lastGood: kept.has(cfg) });
       reloaded.push(running);
     }
   } catch (err) {

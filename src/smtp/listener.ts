@@ -233,13 +233,13 @@ export async function startListener(deps: ListenerDeps): Promise<Listener> {
     get sessions() {
       return counter.size;
     },
-    reload(listener: ListenerConfig) {
+    reload(listener: ListenerConfig, files = {}) {
       if (needsRestart(current, listener)) {
         throw new ConfigError(label, 'host, port or tls.mode changed: this needs the listener closed and started again');
       }
       const config = deps.config();
       checkListenerConfig(listener, config, label);
-      const nextTls = loadTlsOptions(listener, label);
+      const nextTls = loadTlsOptions(listener, label, files);
       const nextAllowed = clientFilter(listener.allow);
       if (listener.tls.mode !== 'none') server.updateSecureContext({ ...nextTls, ciphers: nextTls.ciphers });
       updateServerOptions(server, { ...tunables(listener, config), name: config.hostname });

@@ -4,8 +4,9 @@
  * protocol version, and the cipher security level TLS 1.0/1.1 need.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createSecureContext, type SecureVersion } from 'node:tls';
-import { type ListenerConfig, readSecretBytes } from '../config/index.js';
+import { type ListenerConfig, type SecretReadOptions, readSecretBytes } from '../config/index.js';
 import { ConfigError, errorText } from '../errors.js';
 
 export interface TlsOptions {
@@ -23,29 +24,44 @@ export function isLegacyVersion(version: string): boolean {
   return version === 'TLSv1' || version === 'TLSv1.1';
 }
 
+/** Each certificate and key pair (by their absolute paths) as last read good: for a practice kept on its running settings. */
+const lastGood = new Map<string, { cert: Buffer; key: Buffer }>();
+
 /**
  * Read and check the listener's certificate and key (a pair that does not match, or a file that
- * cannot be read, is a ConfigError naming the key and file). `label` names the listener.
+ * cannot be read, is a ConfigError naming the key and file). `label` names the listener. With
+ * `lastGood` (a practice kept on its running settings at a reload), the pair as last read good
+ * when the files no longer hold one (src/config/last-good.ts says why).
  */
-export function loadTlsOptions(listener: ListenerConfig, label: string): TlsOptions {
+export function loadTlsOptions(listener: ListenerConfig, label: string, files: SecretReadOptions = {}): TlsOptions {
   const t = listener.tls;
   const options: TlsOptions = { minVersion: t.minVersion };
   if (isLegacyVersion(t.minVersion)) options.ciphers = LEGACY_CIPHERS;
   if (t.mode === 'none') return options;
-  const read = (key: 'certFile' | 'keyFile') => {
-    const file = t[key]!;
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new ConfigError(`${label}.tls.${key}`, `cannot read ${file}: ${errorText(err)} (a PEM file the relay's user can read)`);
-    }
-  };
-  options.cert = read('certFile');
-  options.key = readSecretBytes(t.keyFile!, `${label}.tls.keyFile`);
+  const pair = `${path.resolve(t.certFile!)}\n${path.resolve(t.keyFile!)}`;
   try {
-    createSecureContext({ cert: options.cert, key: options.key, minVersion: options.minVersion, ...(options.ciphers ? { ciphers: options.ciphers } : {}) });
+    Object.assign(options, readPair(t.certFile!, t.keyFile!, options, label));
   } catch (err) {
-    throw new ConfigError(`${label}.tls`, `certificate ${t.certFile} and key ${t.keyFile} are not a usable PEM pair: ${errorText(err)}`);
+    const last = files.lastGood ? lastGood.get(pair) : undefined;
+    if (!last) throw err;
+    return { ...options, ...last };
   }
+  lastGood.set(pair, { cert: options.cert!, key: options.key! });
   return options;
+}
+
+function readPair(certFile: string, keyFile: string, options: TlsOptions, label: string): { cert: Buffer; key: Buffer } {
+  let cert: Buffer;
+  try {
+    cert = readFileSync(certFile);
+  } catch (err) {
+    throw new ConfigError(`${label}.tls.certFile`, `cannot read ${certFile}: ${errorText(err)} (a PEM file the relay's user can read)`);
+  }
+  const key = readSecretBytes(keyFile, `${label}.tls.keyFile`);
+  try {
+    createSecureContext({ cert, key, minVersion: options.minVersion, ...(options.ciphers ? { ciphers: options.ciphers } : {}) });
+  } catch (err) {
+    throw new ConfigError(`${label}.tls`, `certificate ${certFile} and key ${keyFile} are not a usable PEM pair: ${errorText(err)}`);
+  }
+  return { cert, key };
 }

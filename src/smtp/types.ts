@@ -1,7 +1,7 @@
 /** The listener's public face and what it needs (see listener.ts). */
 import type { DeviceRate, LoginThrottle } from '../auth/index.js';
 import type { Clock } from '../clock.js';
-import type { Config, DeviceConfig, ListenerConfig, WorkspaceConfig } from '../config/index.js';
+import type { Config, DeviceConfig, ListenerConfig, SecretReadOptions, WorkspaceConfig } from '../config/index.js';
 import type { SendAsVerifier } from '../google/index.js';
 import type { RelayEvents } from '../events.js';
 import type { RecipientDirectory } from '../google/index.js';
@@ -67,9 +67,11 @@ export interface Listener {
    * TLS version, allow, auth, workspace, senders, allowBareLineEndings, connection limits,
    * greetingDelay; and limits.maxMessageSize / idleTimeout from config(). Throws a ConfigError
    * (and keeps the old settings) when the new entry is invalid or host, port or tls.mode changed
-   * (see needsRestart: close this listener and start a new one).
+   * (see needsRestart: close this listener and start a new one). `files.lastGood`: the listener
+   * of a practice kept on its running settings, whose certificate and key are kept as last read
+   * good if the files no longer hold a usable pair.
    */
-  reload(listener: ListenerConfig): void;
+  reload(listener: ListenerConfig, files?: SecretReadOptions): void;
   /**
    * Stop accepting, answer waiting connections 421 4.3.2, let DATA in progress finish; resolves
    * when every session is gone, or after graceMs (default queue.shutdownTimeout) with the rest
