@@ -14,11 +14,11 @@
 import path from 'node:path';
 import { systemClock } from './clock.js';
 import { lockSpool, practiceStatus, serveQueue } from './control/index.js';
-import type { Config, ListenerConfig } from './config/index.js';
+import { keptWorkspaces, type Config, type ListenerConfig } from './config/index.js';
 import { loadSpoolKeys } from './crypt/index.js';
 import { buildTransports, resealOutboxes, sendSize, type Transport } from './delivery/index.js';
 import { DeviceRate, LoginThrottle } from './auth/index.js';
-import { buildRecipientDirectories, buildSendAsVerifiers, type KeyReadOptions } from './google/index.js';
+import { buildRecipientDirectories, buildSendAsVerifiers } from './google/index.js';
 import { CleanupStack, applyReload, bindError, checkDirectories, checkListeners, isolatePractices, openListeners, type Deliveries, type Generation, type ListenerEntry } from './lifecycle/index.js';
 import { Backpressure, DeliveryThread, DeliveryTracker, LocalExecutor, Pacer, Scheduler, startRetention } from './queue/index.js';
 import { Notifier } from './notify/index.js';
@@ -30,7 +30,6 @@ import { createObservability, type RelayPhase } from './observability.js';
 
 export type { Relay, RelayOptions } from './relay.js';
 
-const LAST_GOOD: KeyReadOptions = { lastGood: true };
 const closeAll = (m: Map<string, Transport>) => Promise.allSettled([...m.values()].map(async (t) => t.close?.()));
 
 export async function startRelay(options: RelayOptions): Promise<Relay> {
@@ -43,14 +42,16 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const threadable = !options.transportFactory && !options.spoolFs && !options.clock;
   const threaded = threadable && options.config.queue.deliveryThread;
   const keys = loadSpoolKeys(options.config); // queue.encryption: read with the other secrets
-  // (lastGood: what runs a practice kept on its running settings, after the keys were checked.)
-  const buildLocal = (config: Config, keyRead: KeyReadOptions = {}): Map<string, Transport> =>
+  // (`kept`: the workspaces of practices kept on their running settings at a reload, whose files
+  // are read as last read good if they were broken in place: src/config/last-good.ts. Never in a check.)
+  const buildLocal = (config: Config, kept?: ReadonlySet<string>): Map<string, Transport> =>
     options.transportFactory
       ? new Map(config.workspaces.map((w, i) => [w.name, options.transportFactory!(w, i)]))
-      : buildTransports(config, logger, clock, keys, keyRead);
+      : buildTransports(config, logger, clock, keys, kept);
 
   const checkKeys = async (c: Config) => {
     buildSendAsVerifiers(c, logger, clock);
+    buildRecipientDirectories(c, logger);
     await closeAll(buildLocal(c));
   };
   // 1. What the config alone decides: each practice's own entries first (one that fails is
@@ -232,9 +233,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     running: () => ({ listeners: running, spoolDir, deliveryThread: threaded, dedupeRetention: config.queue.dedupeRetention, threadable, keyFiles: config.queue.encryption?.keyFiles ?? [] }),
     current: () => gen,
     prepare: async (next: Config) => {
-      const verifiers = buildSendAsVerifiers(next, logger, clock, LAST_GOOD);
-      const recipients = buildRecipientDirectories(next, logger, LAST_GOOD);
-      return { config: next, verifiers, recipients, deliveries: await makeDeliveries(next, (c) => buildLocal(c, LAST_GOOD)) };
+      const kept = keptWorkspaces(next);
+      const verifiers = buildSendAsVerifiers(next, logger, clock, kept);
+      const recipients = buildRecipientDirectories(next, logger, kept);
+      return { config: next, verifiers, recipients, deliveries: await makeDeliveries(next, (c) => buildLocal(c, kept)) };
     },
     use: (next: Generation) => {
       gen = next;

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import { readSecretFile, type Config, type WorkspaceConfig } from '../config/index.js';
+import { readPasswordFile, type Config, type WorkspaceConfig } from '../config/index.js';
 import { classify, type ClassifyContext } from '../failures/index.js';
 import { GoogleCredentials, createDirectoryClient, loadServiceAccountKey, type DelegationCheck } from '../google/index.js';
 
@@ -49,7 +49,7 @@ async function tryLogin(up: Upstream, auth: SMTPTransport.Options['auth'], who: 
 export async function checkRelay(config: Config, w: WorkspaceConfig): Promise<DelegationCheck> {
   const r = w.smtpRelay!;
   const i = config.workspaces.indexOf(w);
-  const pass = r.user && r.passwordFile ? readSecretFile(r.passwordFile, `workspaces[${i}].smtpRelay.passwordFile`).trim() : undefined;
+  const pass = r.user && r.passwordFile ? readPasswordFile(r.passwordFile, `workspaces[${i}].smtpRelay.passwordFile`) : undefined;
   const ctx: ClassifyContext = { transport: 'smtp-relay', ...(r.user ? { user: r.user } : {}), ...(r.passwordFile ? { passwordFile: r.passwordFile } : {}) };
   const said = r.user ? `login as ${r.user} accepted` : `connected to ${r.host}:${r.port} with TLS (whether the service relays for this IP address shows when mail is sent)`;
   return tryLogin({ ...r, name: r.heloName }, r.user && pass !== undefined ? { user: r.user, pass } : undefined, r.user ?? r.host, said, ctx);

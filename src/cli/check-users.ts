@@ -9,7 +9,7 @@
  */
 import nodemailer from 'nodemailer';
 import { readFileSync } from 'node:fs';
-import { type Config, type WorkspaceConfig, readSecretFile } from '../config/index.js';
+import { type Config, type WorkspaceConfig, readPasswordFile } from '../config/index.js';
 import { workspaceCredentials } from '../delivery/index.js';
 import { ConfigError, errorText } from '../errors.js';
 import { classify } from '../failures/index.js';
@@ -171,7 +171,7 @@ async function smtpSection(config: Config, i: number, login: boolean): Promise<C
   let password: string;
   let ca: Buffer | undefined;
   try {
-    password = readSecretFile(smtp.appPasswordFile, `workspaces[${i}].smtp.appPasswordFile`).trim();
+    password = readPasswordFile(smtp.appPasswordFile, `workspaces[${i}].smtp.appPasswordFile`);
     ca = smtp.caFile ? readFileSync(smtp.caFile) : undefined;
   } catch (err) {
     return { ...base, items: [fail('smtp.login', errorText(err), undefined, { code: 'config.invalid' })] };

@@ -4,9 +4,9 @@
  * service account (gmail-api, gmail-xoauth2; also used by `check`).
  */
 import { systemClock, type Clock } from '../clock.js';
-import type { Config } from '../config/index.js';
+import type { Config, SecretReadOptions } from '../config/index.js';
 import { SpoolKeys } from '../crypt/index.js';
-import { GoogleCredentials, loadServiceAccountKey, type KeyReadOptions } from '../google/index.js';
+import { GoogleCredentials, loadServiceAccountKey } from '../google/index.js';
 import type { Logger } from '../log.js';
 import { createGmailApiTransport } from './gmail-api.js';
 import { XOAUTH2_SCOPES, createGmailXoauth2Transport } from './gmail-xoauth2.js';
@@ -15,15 +15,17 @@ import { createSmtpRelayTransport } from './smtp-relay.js';
 import { createSmtpTransport } from './smtp.js';
 import type { Transport } from './types.js';
 
+const NONE: ReadonlySet<string> = new Set();
+
 /**
  * Credentials of every gmail-api and gmail-xoauth2 workspace, keyed by workspace name. A
  * gmail-api workspace without `scopes:` gets automatic scopes (gmail.send, else
  * https://mail.google.com/: src/google/scope-ladder.ts), its fallback logged to `logger`.
  */
-export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>, logger?: Logger, keyRead: KeyReadOptions = {}): Map<string, GoogleCredentials> {
+export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>, logger?: Logger, kept: ReadonlySet<string> = NONE): Map<string, GoogleCredentials> {
   const out = new Map<string, GoogleCredentials>();
   config.workspaces.forEach((w, i) => {
-    const credentials = workspaceCredentials(config, i, logger, keyRead);
+    const credentials = workspaceCredentials(config, i, logger, { lastGood: kept.has(w.name) });
     if (credentials) out.set(w.name, credentials);
   });
   return out;
@@ -33,7 +35,7 @@ export function buildCredentials(config: Pick<Config, 'workspaces' | 'google'>, 
  * The credentials of workspace `i` (its key read and checked: a ConfigError names the key), if it
  * is a gmail-api or gmail-xoauth2 one. A scope fallback is logged to `logger`.
  */
-export function workspaceCredentials(config: Pick<Config, 'workspaces' | 'google'>, i: number, logger?: Logger, keyRead: KeyReadOptions = {}): GoogleCredentials | undefined {
+export function workspaceCredentials(config: Pick<Config, 'workspaces' | 'google'>, i: number, logger?: Logger, keyRead: SecretReadOptions = {}): GoogleCredentials | undefined {
   const w = config.workspaces[i]!;
   if (w.transport === 'gmail-api' && w.gmailApi) {
     const key = loadServiceAccountKey(w.gmailApi.serviceAccountKeyFile, `workspaces[${i}].gmailApi.serviceAccountKeyFile`, keyRead);
@@ -50,32 +52,34 @@ export function workspaceCredentials(config: Pick<Config, 'workspaces' | 'google
 /**
  * `clock`: the time errors are read against (a "Retry after" in seconds); the delivery thread's
  * is the system clock. `keys`: the spool's (queue.encryption), which the outbox seals its files with.
- * `keyRead`: how service-account keys are read (lastGood: for a generation, after the keys were checked).
+ * `kept`: the workspaces of practices kept on their running settings at a reload: their files are
+ * used as last read good if they no longer hold a good one (src/config/last-good.ts).
  */
 export function buildTransports(
   config: Pick<Config, 'workspaces' | 'google'>,
   logger: Logger,
   clock: Clock = systemClock,
   keys: SpoolKeys = SpoolKeys.none(),
-  keyRead: KeyReadOptions = {},
+  kept: ReadonlySet<string> = NONE,
 ): Map<string, Transport> {
-  const credentials = buildCredentials(config, logger, keyRead);
+  const credentials = buildCredentials(config, logger, kept);
   const now = () => clock.now();
   const out = new Map<string, Transport>();
   config.workspaces.forEach((w, i) => {
     const log = logger.child({ workspace: w.name });
+    const files = { lastGood: kept.has(w.name) };
     switch (w.transport) {
       case 'gmail-api':
         out.set(w.name, createGmailApiTransport({ credentials: credentials.get(w.name)!, apiRootUrl: config.google.apiRootUrl, resumableAbove: w.gmailApi!.resumableAbove, logger: log, now }));
         return;
       case 'smtp':
-        out.set(w.name, createSmtpTransport({ smtp: w.smtp!, keyPath: `workspaces[${i}].smtp`, logger: log, now }));
+        out.set(w.name, createSmtpTransport({ smtp: w.smtp!, keyPath: `workspaces[${i}].smtp`, logger: log, now, files }));
         return;
       case 'gmail-xoauth2':
-        out.set(w.name, createGmailXoauth2Transport({ settings: w.gmailXoauth2!, keyPath: `workspaces[${i}].gmailXoauth2`, credentials: credentials.get(w.name)!, logger: log, now }));
+        out.set(w.name, createGmailXoauth2Transport({ settings: w.gmailXoauth2!, keyPath: `workspaces[${i}].gmailXoauth2`, credentials: credentials.get(w.name)!, logger: log, now, files }));
         return;
       case 'smtp-relay':
-        out.set(w.name, createSmtpRelayTransport({ settings: w.smtpRelay!, keyPath: `workspaces[${i}].smtpRelay`, logger: log, now }));
+        out.set(w.name, createSmtpRelayTransport({ settings: w.smtpRelay!, keyPath: `workspaces[${i}].smtpRelay`, logger: log, now, files }));
         return;
       case 'outbox':
         out.set(w.name, createOutboxTransport({ dir: w.outbox!.dir, logger: log, keys }));

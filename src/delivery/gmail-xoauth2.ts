@@ -7,7 +7,7 @@
  * such (a revoked delegation holds the mail); a login Gmail refuses even with a new token is
  * `delivery.xoauth2.refused`. The SMTP work is smtp-upstream.ts.
  */
-import { FULL_MAIL_SCOPE, type WorkspaceConfig } from '../config/index.js';
+import { FULL_MAIL_SCOPE, type SecretReadOptions, type WorkspaceConfig } from '../config/index.js';
 import type { GoogleCredentials } from '../google/index.js';
 import type { Logger } from '../log.js';
 import { createSmtpUpstream } from './smtp-upstream.js';
@@ -24,6 +24,8 @@ export function createGmailXoauth2Transport(options: {
   credentials: GoogleCredentials;
   logger: Logger;
   now?: () => number;
+  /** How its files are read (lastGood: a practice kept on its running settings). */
+  files?: SecretReadOptions | undefined;
 }): Transport {
   const { settings, credentials } = options;
   return createSmtpUpstream({
@@ -31,6 +33,7 @@ export function createGmailXoauth2Transport(options: {
     server: settings,
     keyPath: options.keyPath,
     now: options.now,
+    files: options.files,
     login: {
       kind: 'xoauth2',
       async token(user, renew) {

@@ -5,24 +5,26 @@
  * honoured (every Bcc header is stripped). The service's own answers (daily and peak limits,
  * relay denied) are classified in src/failures/smtp-relay.ts; the SMTP work is smtp-upstream.ts.
  */
-import { readSecretFile, type WorkspaceConfig } from '../config/index.js';
+import { readPasswordFile, type SecretReadOptions, type WorkspaceConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { createSmtpUpstream, type SmtpLogin } from './smtp-upstream.js';
 import type { Transport } from './types.js';
 
 type RelaySettings = NonNullable<WorkspaceConfig['smtpRelay']>;
 
-export function createSmtpRelayTransport(options: { settings: RelaySettings; keyPath: string; logger: Logger; now?: () => number }): Transport {
+/** `files`: how its files are read (lastGood: a practice kept on its running settings). */
+export function createSmtpRelayTransport(options: { settings: RelaySettings; keyPath: string; logger: Logger; now?: () => number; files?: SecretReadOptions | undefined }): Transport {
   const { settings } = options;
   const login: SmtpLogin =
     settings.user && settings.passwordFile
-      ? { kind: 'password', user: settings.user, pass: readSecretFile(settings.passwordFile, `${options.keyPath}.passwordFile`).trim() }
+      ? { kind: 'password', user: settings.user, pass: readPasswordFile(settings.passwordFile, `${options.keyPath}.passwordFile`, options.files) }
       : { kind: 'none' };
   return createSmtpUpstream({
     name: 'smtp-relay',
     server: settings,
     keyPath: options.keyPath,
     now: options.now,
+    files: options.files,
     heloName: settings.heloName,
     login,
     envelopeFrom: (meta) => meta.sender,

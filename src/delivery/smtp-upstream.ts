@@ -22,6 +22,7 @@ import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import { readRemembered, type FileKind, type SecretReadOptions } from '../config/index.js';
 import { ConfigError, DeliveryError, errorText } from '../errors.js';
 import { classify, type ClassifyContext } from '../failures/index.js';
 import type { Logger } from '../log.js';
@@ -71,6 +72,8 @@ export interface SmtpUpstreamOptions {
   maxConnections?: number;
   /** A per-user pool idle this long is closed (xoauth2; default 60 s). */
   idleMs?: number;
+  /** How its files are read (lastGood: a practice kept on its running settings). */
+  files?: SecretReadOptions | undefined;
 }
 
 interface Pool {
@@ -84,7 +87,7 @@ type TokenFailures = WeakMap<object, DeliveryError>;
 
 export function createSmtpUpstream(options: SmtpUpstreamOptions): Transport {
   const { login } = options;
-  const ca = options.server.caFile ? readCaFile(options.server.caFile, `${options.keyPath}.caFile`) : undefined;
+  const ca = options.server.caFile ? readRemembered(CA_FILE, options.server.caFile, `${options.keyPath}.caFile`, options.files) : undefined;
   const context = (meta: MessageMeta): ClassifyContext => ({ ...options.context(meta), ...(options.now ? { now: options.now } : {}) });
   const perUser = login.kind === 'xoauth2';
   const idleMs = options.idleMs ?? 60_000;
@@ -196,6 +199,8 @@ async function* readOrRemember(message: OutgoingMessage, remember: (err: unknown
 }
 
 /** The upstream's CA certificate (PEM): a file that cannot be read is a config error naming the key. */
+const CA_FILE: FileKind<Buffer> = { name: 'ca-certificate', read: readCaFile, parse: (bytes) => bytes };
+
 function readCaFile(file: string, keyPath: string): Buffer {
   try {
     return readFileSync(file);

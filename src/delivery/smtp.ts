@@ -6,7 +6,7 @@
  * XOAUTH2 and relay-service transports.
  */
 import type { Logger } from '../log.js';
-import { readSecretFile, type WorkspaceConfig } from '../config/index.js';
+import { readPasswordFile, type SecretReadOptions, type WorkspaceConfig } from '../config/index.js';
 import type { Transport } from './types.js';
 import { createSmtpUpstream } from './smtp-upstream.js';
 
@@ -20,14 +20,17 @@ export function createSmtpTransport(options: {
   maxConnections?: number;
   /** The time a "Retry after" is counted from (default Date.now). */
   now?: () => number;
+  /** How its files are read (lastGood: a practice kept on its running settings). */
+  files?: SecretReadOptions | undefined;
 }): Transport {
   const { smtp } = options;
-  const pass = readSecretFile(smtp.appPasswordFile, `${options.keyPath}.appPasswordFile`).trim();
+  const pass = readPasswordFile(smtp.appPasswordFile, `${options.keyPath}.appPasswordFile`, options.files);
   return createSmtpUpstream({
     name: 'smtp',
     server: smtp,
     keyPath: options.keyPath,
     now: options.now,
+    files: options.files,
     login: { kind: 'password', user: smtp.user, pass },
     envelopeFrom: () => smtp.user,
     context: () => ({ user: smtp.user, passwordFile: smtp.appPasswordFile }),

@@ -20,7 +20,7 @@ import { DeliveryError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { GoogleCredentials } from './credentials.js';
 import { DEFAULT_DIRECTORY_TIMEOUT_MS, createDirectoryClient, type DirectoryClient } from './directory.js';
-import { loadServiceAccountKey, type KeyReadOptions } from './service-account.js';
+import { loadServiceAccountKey } from './service-account.js';
 
 export type RecipientAnswer = 'exists' | 'missing' | 'unknown';
 
@@ -136,14 +136,15 @@ export function createRecipientDirectory(options: RecipientDirectoryOptions): Re
 
 /**
  * The recipient directories of the workspaces with `recipientCheck: directory`, keyed by
- * workspace name. Throws a ConfigError (naming the key) when a directory key cannot be loaded.
+ * workspace name. Throws a ConfigError (naming the key) when a directory key cannot be loaded;
+ * `kept`: workspaces whose key may be as last read good (a practice kept on its running settings).
  */
-export function buildRecipientDirectories(config: Pick<Config, 'workspaces' | 'google'>, logger: Logger, keyRead: KeyReadOptions = {}): Map<string, RecipientDirectory> {
+export function buildRecipientDirectories(config: Pick<Config, 'workspaces' | 'google'>, logger: Logger, kept: ReadonlySet<string> = new Set()): Map<string, RecipientDirectory> {
   const out = new Map<string, RecipientDirectory>();
   config.workspaces.forEach((w, i) => {
     if (w.recipientCheck !== 'directory' || !w.directory) return;
     const d = w.directory;
-    const key = loadServiceAccountKey(d.serviceAccountKeyFile, `workspaces[${i}].directory.serviceAccountKeyFile`, keyRead);
+    const key = loadServiceAccountKey(d.serviceAccountKeyFile, `workspaces[${i}].directory.serviceAccountKeyFile`, { lastGood: kept.has(w.name) });
     const credentials = new GoogleCredentials({ key, scopes: d.scopes, tokenUrl: config.google.tokenUrl });
     // The request itself may take longer than the wait at RCPT: its answer is cached for the next one.
     const client = createDirectoryClient({ credentials, adminUser: d.adminUser, rootUrl: config.google.directoryRootUrl, customer: d.customer, timeoutMs: Math.max(d.timeout, DEFAULT_DIRECTORY_TIMEOUT_MS) });

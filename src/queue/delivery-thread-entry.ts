@@ -96,8 +96,8 @@ async function main(): Promise<void> {
     switch (m.t) {
       case 'configure':
         try {
-          // (Its keys were checked before: a practice kept on its running settings uses the key as last read good.)
-          const transports = buildTransports(m.config, logger, systemClock, keys, { lastGood: true });
+          // A practice kept on its running settings: its files as last read good.
+          const transports = buildTransports(m.config, logger, systemClock, keys, new Set(m.config.kept));
           // Checked against the current workspaces when the attempt starts, not those of the config
           // in force when it was ordered (a reload in between may have removed a domain).
           const executor = new LocalExecutor({ spool, sentLog, transportFor: (w) => (active ?? generation).transports.get(w), workspaces: () => (active ?? generation).config.workspaces, logger });

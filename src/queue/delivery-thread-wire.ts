@@ -4,13 +4,22 @@
  * arrival, so the scheduler sees the same DeliveryError (kind, fix, retryAfter, outcomeUnknown)
  * it would have seen in one thread, and a reload the same ConfigError (key path).
  */
-import type { Config } from '../config/index.js';
+import { keptWorkspaces, type Config } from '../config/index.js';
 import { ConfigError, DeliveryError, type FailureKind } from '../errors.js';
 import type { FailureCode } from '../failures/index.js';
 import type { AttemptRun } from './executor.js';
 
-/** The part of the config the thread builds transports from and checks messages against. */
-export type ThreadConfig = Pick<Config, 'workspaces' | 'google'>;
+/**
+ * The part of the config the thread builds transports from and checks messages against; `kept`:
+ * the workspaces of practices kept on their running settings, whose files are read as last read
+ * good where they were broken in place since.
+ */
+export type ThreadConfig = Pick<Config, 'workspaces' | 'google'> & { kept: readonly string[] };
+
+/** What the thread is sent to build `config`. */
+export function threadConfigOf(config: Config): ThreadConfig {
+  return { workspaces: config.workspaces, google: config.google, kept: [...keptWorkspaces(config)] };
+}
 
 export interface ThreadData {
   level: string;

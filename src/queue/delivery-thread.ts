@@ -22,7 +22,7 @@ import type { Config } from '../config/index.js';
 import { SpoolKeys } from '../crypt/index.js';
 import { DeliveryError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
-import { fromWire, runFromWire, type FromThread, type ThreadConfig, type ThreadData, type ToThread, type WireError } from './delivery-thread-wire.js';
+import { fromWire, runFromWire, threadConfigOf, type FromThread, type ThreadConfig, type ThreadData, type ToThread, type WireError } from './delivery-thread-wire.js';
 import { newWorker } from './delivery-thread-worker.js';
 import type { AttemptRun, DeliveryExecutor } from './executor.js';
 
@@ -89,7 +89,7 @@ export class DeliveryThread {
   /** Build `config`'s transports in the thread. Rejects (ConfigError, as in one thread) when they cannot be built. */
   async generation(config: Config): Promise<ThreadGeneration> {
     const gen = this.nextGen++;
-    const threadConfig: ThreadConfig = { workspaces: config.workspaces, google: config.google };
+    const threadConfig = threadConfigOf(config);
     await this.configure(gen, threadConfig);
     this.generations.set(gen, threadConfig);
     return {

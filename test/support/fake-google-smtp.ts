@@ -52,6 +52,8 @@ abstract class FakeSmtpBase {
       secure: this.secure,
       ...this.tls,
       logger: false,
+      // (A test's close does not wait the default 30 s for a relay's pooled connection to end.)
+      closeTimeout: 1_000,
       disabledCommands: this.secure ? ['STARTTLS'] : [],
       ...options,
       onData: (stream, session, cb) => {

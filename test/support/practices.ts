@@ -19,8 +19,8 @@ export interface PracticeExtra {
   /** The practice's listener's port (default 0: ephemeral). */
   port?: number;
   devices?: object[];
-  /** The workspace's way into Google in place of gmail-api with the fake's key (e.g. `{ transport: 'smtp', smtp: {…} }`). */
-  transport?: object;
+  /** The workspace's own settings in place of gmail-api with the fake's key: its transport and the files it names (`{ transport: 'smtp', smtp: {…} }`). */
+  workspace?: object;
   /** The practice's listener's `tls:` (default none). */
   tls?: object;
 }
@@ -46,7 +46,7 @@ export class PracticeDir {
         {
           name,
           domains: extra.domains ?? [`${name}.example`],
-          ...(extra.transport ?? { transport: 'gmail-api', gmailApi: { serviceAccountKeyFile: extra.keyFile ?? this.google.keyFile } }),
+          ...(extra.workspace ?? { transport: 'gmail-api', gmailApi: { serviceAccountKeyFile: extra.keyFile ?? this.google.keyFile } }),
           ...(extra.limits ? { limits: extra.limits } : {}),
         },
       ],
