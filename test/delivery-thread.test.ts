@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/index.js';
 import { ConfigError, DeliveryError } from '../src/errors.js';
+import { loadServiceAccountKey } from '../src/google/index.js';
 import { DeliveryThread, type AttemptRun } from '../src/queue/index.js';
 import { Spool, createQueueId } from '../src/spool/index.js';
 import { rateLimitError } from './support/fake-google.js';
@@ -185,6 +186,26 @@ describe('delivery thread', () => {
     await thread!['worker']!.terminate();
     expect(sent(await older.run(await queued(), new AbortController().signal)).completed).toBe(true);
     expect(logs.events('delivery.thread_failed').some((l) => l.alert === true && /newest one that could/.test(String(l.msg)))).toBe(true);
+  });
+
+  it("a kept practice's key that the thread never read good (broken in place since) is built from the key as the daemon last read it good, in a new thread too", async () => {
+    await executor();
+    const keyFile = path.join(env.dir, 'kept-key.json');
+    writeFileSync(keyFile, readFileSync(env.google.keyFile), { mode: 0o600 });
+    loadServiceAccountKey(keyFile, 'workspaces[0].gmailApi.serviceAccountKeyFile'); // the daemon's check of the practice read it good
+    writeFileSync(keyFile, '{ broken');
+    const doc = gmailConfig(env.dir, env.google);
+    doc.workspaces[0]!.gmailApi = { serviceAccountKeyFile: keyFile };
+    const running = parseConfig(doc);
+    const practice = { file: path.join(env.dir, 'conf.d/clinic.yaml'), digest: 'sha256', workspaces: running.workspaces, listen: [], devices: [], problem: null };
+    // a practice that runs on its settings: its key is read as it is now
+    await expect(thread!.generation({ ...running, practices: [practice] })).rejects.toThrow(/kept-key\.json is not JSON/);
+    // kept on its running settings at a reload: the key as last read good
+    const kept = await thread!.generation({ ...running, practices: [{ ...practice, refused: 'conf.d/clinic.yaml: not valid YAML' }] });
+    kept.activate();
+    expect(sent(await kept.executor.run(await queued(), new AbortController().signal)).completed).toBe(true);
+    await thread!['worker']!.terminate();
+    expect(sent(await kept.executor.run(await queued(), new AbortController().signal)).completed).toBe(true);
   });
 
   it('attempts use the configuration made current last (a reload that removed a domain holds the mail)', async () => {

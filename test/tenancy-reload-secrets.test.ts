@@ -4,8 +4,9 @@
  * service-account key, its Gmail SMTP app password, the SMTP relay service's password, its
  * upstream's CA certificate, its Directory API key. That practice keeps its running settings (the
  * file as last read good) and says so (log, metric, status, naming the file and the key to fix);
- * every other practice's change applies; no session drops. A shared (main-file) one that breaks
- * still refuses the whole reload. (The listener's certificate and key: tenancy-reload-tls.test.ts.)
+ * every other practice's change applies; no session drops; a delivery thread started again
+ * meanwhile still has the last good. A shared (main-file) one that breaks still refuses the whole
+ * reload. (The listener's certificate and key: tenancy-reload-tls.test.ts.)
  */
 import { chmodSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -132,7 +133,7 @@ const delivered = (id: string) => waitUntil(() => rig.logs.events('delivery.ok')
 for (const deliveryThread of [true, false]) {
   describe(`delivery ${deliveryThread ? 'on its own thread' : 'in the daemon thread'}`, () => {
     for (const way of WAYS) {
-      it(`${way.what}: that practice keeps its running settings and says so, the others apply, no session drops`, async () => {
+      it(`${way.what}: that practice keeps its running settings and says so, the others apply, no session drops${deliveryThread ? ', a new delivery thread has the last good' : ''}`, async () => {
         const { transport, file } = await way.setup();
         rig.files.write('conf.d/alpha.yaml', rig.files.practice('alpha'));
         rig.files.write('conf.d/beta.yaml', rig.files.practice('beta', { workspace: transport }));
@@ -161,6 +162,13 @@ for (const deliveryThread of [true, false]) {
         await delivered(queueIdOf(await session.send('carol@beta.example', ['dan@beta.example'], mail({ From: 'carol@beta.example', To: 'dan@beta.example' }))));
         session.destroy();
         expect(way.delivered()).toBe(2);
+
+        if (deliveryThread) {
+          // the delivery thread dies: the new one builds beta's transport from the last good too
+          await relay.deliveryThread!['worker']!.terminate();
+          await delivered(await queued(portOf(relay, 'beta'), 'carol@beta.example', 'dan@beta.example'));
+          expect(way.delivered()).toBe(3);
+        }
       });
     }
   });

@@ -10,6 +10,9 @@
  * and checked only when its bytes differ from the last time (sha256: a file rewritten within the
  * file system's timestamp granularity is still seen). A hosted relay reads every practice's files
  * again at each reload; with 1,000 practices the parsing is most of it.
+ *
+ * A delivery thread started again (src/queue/delivery-thread.ts) has no memory of its own: it is
+ * handed the bytes its predecessor held (goodFiles, rememberGoodFiles).
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -31,10 +34,18 @@ export interface FileKind<T> {
   parse(bytes: Buffer, file: string, keyPath: string): T;
 }
 
+/** A file's bytes as last read good, as handed to a delivery thread started again. */
+export interface GoodFile {
+  kind: string;
+  /** Absolute. */
+  file: string;
+  bytes: Uint8Array;
+}
+
 interface Remembered {
   digest: string;
   bytes: Buffer;
-  /** What the bytes parsed into. */
+  /** What the bytes parsed into; undefined for bytes handed over and not parsed yet. */
   parsed?: unknown;
 }
 
@@ -63,6 +74,25 @@ export function readRemembered<T>(kind: FileKind<T>, file: string, keyPath: stri
       }
     }
     return last.parsed as T;
+  }
+}
+
+/** The files of `wanted` this process holds good bytes of (for a delivery thread started again: rememberGoodFiles). */
+export function goodFiles(wanted: readonly { kind: string; file: string }[]): GoodFile[] {
+  const out: GoodFile[] = [];
+  for (const w of wanted) {
+    const r = remembered.get(idOf(w.kind, w.file));
+    if (r) out.push({ kind: w.kind, file: path.resolve(w.file), bytes: r.bytes });
+  }
+  return out;
+}
+
+/** Take `files` as last read good, where this process has read none good itself. */
+export function rememberGoodFiles(files: readonly GoodFile[]): void {
+  for (const f of files) {
+    const id = idOf(f.kind, f.file);
+    const bytes = Buffer.from(f.bytes);
+    if (!remembered.has(id)) remembered.set(id, { digest: sha256(bytes), bytes });
   }
 }
 

@@ -4,14 +4,15 @@
  * service account (gmail-api, gmail-xoauth2; also used by `check`).
  */
 import { systemClock, type Clock } from '../clock.js';
-import type { Config, SecretReadOptions } from '../config/index.js';
+import { PASSWORD_FILE, goodFiles, type Config, type GoodFile, type SecretReadOptions, type WorkspaceConfig } from '../config/index.js';
 import { SpoolKeys } from '../crypt/index.js';
-import { GoogleCredentials, loadServiceAccountKey } from '../google/index.js';
+import { GoogleCredentials, SERVICE_ACCOUNT_KEY_FILE, loadServiceAccountKey } from '../google/index.js';
 import type { Logger } from '../log.js';
 import { createGmailApiTransport } from './gmail-api.js';
 import { XOAUTH2_SCOPES, createGmailXoauth2Transport } from './gmail-xoauth2.js';
 import { createOutboxTransport } from './outbox.js';
 import { createSmtpRelayTransport } from './smtp-relay.js';
+import { CA_FILE } from './smtp-upstream.js';
 import { createSmtpTransport } from './smtp.js';
 import type { Transport } from './types.js';
 
@@ -87,4 +88,22 @@ export function buildTransports(
     }
   });
   return out;
+}
+
+/**
+ * The files the transports of `kept` (workspaces of practices kept on their running settings)
+ * read, as this process last read them good: what a delivery thread (started again, or that never
+ * read them good) builds those transports from if the files were broken in place.
+ */
+export function keptTransportFiles(workspaces: readonly WorkspaceConfig[], kept: ReadonlySet<string>): GoodFile[] {
+  const files: { kind: string; file: string }[] = [];
+  const add = (kind: string, file: string | undefined) => void (file && files.push({ kind, file }));
+  for (const w of workspaces.filter((x) => kept.has(x.name))) {
+    add(SERVICE_ACCOUNT_KEY_FILE.name, w.gmailApi?.serviceAccountKeyFile);
+    add(SERVICE_ACCOUNT_KEY_FILE.name, w.gmailXoauth2?.serviceAccountKeyFile);
+    add(PASSWORD_FILE.name, w.smtp?.appPasswordFile);
+    add(PASSWORD_FILE.name, w.smtpRelay?.passwordFile);
+    for (const server of [w.smtp, w.gmailXoauth2, w.smtpRelay]) add(CA_FILE.name, server?.caFile);
+  }
+  return goodFiles(files);
 }

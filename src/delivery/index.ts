@@ -2,7 +2,7 @@
  * delivery: the transports (Gmail API, Gmail SMTP, the outbox), one interface. The queue
  * dispatches to them; app.ts and `check` build them from the config.
  */
-export { buildCredentials, buildTransports, workspaceCredentials } from './build.js';
+export { buildCredentials, buildTransports, keptTransportFiles, workspaceCredentials } from './build.js';
 export { pruneOutbox, resealOutboxes } from './outbox-files.js';
 export { PROXY_VARIABLES } from './gmail-api.js';
 export { sendSize, transportChanges } from './send-size.js';

@@ -199,7 +199,7 @@ async function* readOrRemember(message: OutgoingMessage, remember: (err: unknown
 }
 
 /** The upstream's CA certificate (PEM): a file that cannot be read is a config error naming the key. */
-const CA_FILE: FileKind<Buffer> = { name: 'ca-certificate', read: readCaFile, parse: (bytes) => bytes };
+export const CA_FILE: FileKind<Buffer> = { name: 'ca-certificate', read: readCaFile, parse: (bytes) => bytes };
 
 function readCaFile(file: string, keyPath: string): Buffer {
   try {

@@ -8,8 +8,9 @@ import os from 'node:os';
 import { Writable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { systemClock } from '../clock.js';
+import { rememberGoodFiles } from '../config/index.js';
 import { SpoolKeys } from '../crypt/index.js';
-import { buildTransports, type Transport } from '../delivery/index.js';
+import { buildTransports, keptTransportFiles, type Transport } from '../delivery/index.js';
 import { createLogger } from '../log.js';
 import { SentLog, Spool, readMetaSync, type SpoolFs } from '../spool/index.js';
 import { runToWire, toWire, type FromThread, type ThreadConfig, type ThreadData, type ToThread } from './delivery-thread-wire.js';
@@ -96,14 +97,16 @@ async function main(): Promise<void> {
     switch (m.t) {
       case 'configure':
         try {
-          // A practice kept on its running settings: its files as last read good.
-          const transports = buildTransports(m.config, logger, systemClock, keys, new Set(m.config.kept));
+          // A practice kept on its running settings: its files as last read good (here, or by the daemon or the thread before).
+          rememberGoodFiles(m.config.lastGood);
+          const kept = new Set(m.config.kept);
+          const transports = buildTransports(m.config, logger, systemClock, keys, kept);
           // Checked against the current workspaces when the attempt starts, not those of the config
           // in force when it was ordered (a reload in between may have removed a domain).
           const executor = new LocalExecutor({ spool, sentLog, transportFor: (w) => (active ?? generation).transports.get(w), workspaces: () => (active ?? generation).config.workspaces, logger });
           const generation: Generation = { config: m.config, transports, executor };
           generations.set(m.gen, generation);
-          post({ t: 'configured', gen: m.gen });
+          post({ t: 'configured', gen: m.gen, lastGood: keptTransportFiles(m.config.workspaces, kept) });
         } catch (err) {
           post({ t: 'configured', gen: m.gen, error: toWire(err) });
         }

@@ -4,21 +4,23 @@
  * arrival, so the scheduler sees the same DeliveryError (kind, fix, retryAfter, outcomeUnknown)
  * it would have seen in one thread, and a reload the same ConfigError (key path).
  */
-import { keptWorkspaces, type Config } from '../config/index.js';
+import { keptWorkspaces, type Config, type GoodFile } from '../config/index.js';
+import { keptTransportFiles } from '../delivery/index.js';
 import { ConfigError, DeliveryError, type FailureKind } from '../errors.js';
 import type { FailureCode } from '../failures/index.js';
 import type { AttemptRun } from './executor.js';
 
 /**
  * The part of the config the thread builds transports from and checks messages against; `kept`:
- * the workspaces of practices kept on their running settings, whose files are read as last read
- * good where they were broken in place since.
+ * the workspaces of practices kept on their running settings, built from `lastGood` (their files
+ * as last read good) where the files were broken in place since.
  */
-export type ThreadConfig = Pick<Config, 'workspaces' | 'google'> & { kept: readonly string[] };
+export type ThreadConfig = Pick<Config, 'workspaces' | 'google'> & { kept: readonly string[]; lastGood: readonly GoodFile[] };
 
-/** What the thread is sent to build `config`. */
+/** What the thread is sent to build `config` (`lastGood`: the kept practices' files as the daemon last read them good). */
 export function threadConfigOf(config: Config): ThreadConfig {
-  return { workspaces: config.workspaces, google: config.google, kept: [...keptWorkspaces(config)] };
+  const kept = keptWorkspaces(config);
+  return { workspaces: config.workspaces, google: config.google, kept: [...kept], lastGood: keptTransportFiles(config.workspaces, kept) };
 }
 
 export interface ThreadData {
@@ -46,7 +48,8 @@ export type WireRun =
 
 export type FromThread =
   | { t: 'ready'; error?: WireError }
-  | { t: 'configured'; gen: number; error?: WireError }
+  /** `lastGood`: the kept workspaces' files as the thread last read them good (for a thread started again). */
+  | { t: 'configured'; gen: number; error?: WireError; lastGood?: GoodFile[] }
   | { t: 'closed'; gen: number }
   | { t: 'ran'; id: number; run: WireRun }
   | { t: 'stopped' }

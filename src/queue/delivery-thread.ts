@@ -18,7 +18,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
-import type { Config } from '../config/index.js';
+import type { Config, GoodFile } from '../config/index.js';
 import { SpoolKeys } from '../crypt/index.js';
 import { DeliveryError, errorText } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -50,11 +50,11 @@ export class DeliveryThread {
   private nextId = 1;
   private nextGen = 1;
   private readonly runs = new Map<number, Waiter<AttemptRun>>();
-  private readonly configuring = new Map<number, Waiter<void>>();
+  private readonly configuring = new Map<number, Waiter<readonly GoodFile[]>>();
   private readonly closing = new Map<number, Waiter<void>>();
   private ready: Waiter<void> | null = null;
   private stopping: Waiter<void> | null = null;
-  /** Live generations, rebuilt in a restarted thread. */
+  /** Live generations, rebuilt in a restarted thread (with the kept practices' files as the thread last read them good). */
   private readonly generations = new Map<number, ThreadConfig>();
   private stopped = false;
   private lastStart = 0;
@@ -90,8 +90,9 @@ export class DeliveryThread {
   async generation(config: Config): Promise<ThreadGeneration> {
     const gen = this.nextGen++;
     const threadConfig = threadConfigOf(config);
-    await this.configure(gen, threadConfig);
-    this.generations.set(gen, threadConfig);
+    // (The kept practices' files as the thread read them good come back: for a thread started again.)
+    const lastGood = await this.configure(gen, threadConfig);
+    this.generations.set(gen, { ...threadConfig, lastGood });
     return {
       executor: { run: (queueId, signal) => this.run(queueId, signal) },
       activate: () => {
@@ -142,13 +143,13 @@ export class DeliveryThread {
     });
   }
 
-  private async configure(gen: number, config: ThreadConfig): Promise<void> {
+  private async configure(gen: number, config: ThreadConfig): Promise<readonly GoodFile[]> {
     await this.running();
-    await this.sendConfigure(gen, config);
+    return this.sendConfigure(gen, config);
   }
 
-  private sendConfigure(gen: number, config: ThreadConfig): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  private sendConfigure(gen: number, config: ThreadConfig): Promise<readonly GoodFile[]> {
+    return new Promise<readonly GoodFile[]>((resolve, reject) => {
       this.configuring.set(gen, { resolve, reject });
       this.post({ t: 'configure', gen, config });
     });
@@ -189,7 +190,8 @@ export class DeliveryThread {
       const config = this.generations.get(gen);
       if (!config) continue; // closed meanwhile
       try {
-        await this.sendConfigure(gen, config);
+        const lastGood = await this.sendConfigure(gen, config);
+        if (this.generations.has(gen)) this.generations.set(gen, { ...config, lastGood });
       } catch (err) {
         this.generations.delete(gen);
         this.logger.error({ event: 'delivery.thread_failed', err: errorText(err), generation: gen }, 'the restarted delivery thread could not rebuild a configuration');
@@ -240,7 +242,7 @@ export class DeliveryThread {
         take(this.runs, m.id)?.resolve(runFromWire(m.run));
         return;
       case 'configured':
-        settle(take(this.configuring, m.gen), m.error);
+        settle(take(this.configuring, m.gen), m.error, m.lastGood ?? []);
         return;
       case 'closed':
         take(this.closing, m.gen)?.resolve();
@@ -248,7 +250,7 @@ export class DeliveryThread {
       case 'ready': {
         const ready = this.ready;
         this.ready = null;
-        settle(ready ?? undefined, m.error);
+        settle(ready ?? undefined, m.error, undefined);
         if (m.error) void this.worker?.terminate();
         return;
       }
@@ -292,8 +294,7 @@ function drain<K, V>(map: Map<K, V>): V[] {
   return all;
 }
 
-function settle(w: Waiter<void> | undefined, error: WireError | undefined): void {
-  if (!w) return;
-  if (error) w.reject(fromWire(error));
-  else w.resolve();
+function settle<T>(w: Waiter<T> | undefined, error: WireError | undefined, value: T): void {
+  if (error) w?.reject(fromWire(error));
+  else w?.resolve(value);
 }
