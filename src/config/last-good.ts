@@ -77,14 +77,15 @@ export function readRemembered<T>(kind: FileKind<T>, file: string, keyPath: stri
   }
 }
 
-/** The files of `wanted` this process holds good bytes of (for a delivery thread started again: rememberGoodFiles). */
+/** The files of `wanted` this process holds good bytes of, each once (for a delivery thread: rememberGoodFiles). */
 export function goodFiles(wanted: readonly { kind: string; file: string }[]): GoodFile[] {
-  const out: GoodFile[] = [];
+  const out = new Map<string, GoodFile>();
   for (const w of wanted) {
-    const r = remembered.get(idOf(w.kind, w.file));
-    if (r) out.push({ kind: w.kind, file: path.resolve(w.file), bytes: r.bytes });
+    const id = idOf(w.kind, w.file);
+    const r = remembered.get(id);
+    if (r && !out.has(id)) out.set(id, { kind: w.kind, file: path.resolve(w.file), bytes: r.bytes });
   }
-  return out;
+  return [...out.values()];
 }
 
 /** Take `files` as last read good, where this process has read none good itself. */
