@@ -188,6 +188,20 @@ describe('delivery thread', () => {
     expect(logs.events('delivery.thread_failed').some((l) => l.alert === true && /newest one that could/.test(String(l.msg)))).toBe(true);
   });
 
+  it('a restarted thread that can rebuild no configuration stays up without one: attempts wait, and the next configuration (a reload) delivers', async () => {
+    thread = await DeliveryThread.start(config, config.queue.dir, logs.logger);
+    const { generation: only, keyFile } = await generationWithOwnKey('only-key.json');
+    only.activate();
+    rmSync(keyFile);
+    await thread['worker']!.terminate();
+    const waiting = await only.executor.run(await queued(), new AbortController().signal);
+    expect(waiting.kind).toBe('claim_failed'); // put back by the scheduler, its attempt not counted
+    expect(logs.events('delivery.thread_failed').some((l) => l.alert === true && /could not rebuild any configuration/.test(String(l.msg)))).toBe(true);
+    const next = await thread.generation(config);
+    next.activate();
+    expect(sent(await next.executor.run(await queued(), new AbortController().signal)).completed).toBe(true);
+  });
+
   it("a kept practice's key that the thread never read good (broken in place since) is built from the key as the daemon last read it good, in a new thread too", async () => {
     await executor();
     const keyFile = path.join(env.dir, 'kept-key.json');

@@ -174,6 +174,23 @@ for (const deliveryThread of [true, false]) {
   });
 }
 
+it("a practice's key broken in place while it runs, then the delivery thread dies: nothing is lost, and a reload keeps that practice on its key as last read good and every practice delivers again", async () => {
+  const key = secretFile('beta-key.json', readFileSync(rig.google.keyFile));
+  rig.files.write('conf.d/alpha.yaml', rig.files.practice('alpha'));
+  rig.files.write('conf.d/beta.yaml', rig.files.practice('beta', { keyFile: key }));
+  const main = rig.files.main();
+  relay = await rig.start(loadConfig(main));
+  writeFileSync(key, '{ not a key');
+  // a new thread reads beta's key as it is now: no generation builds, and attempts wait
+  await relay.deliveryThread!['worker']!.terminate();
+  const waiting = await queued(portOf(relay, 'alpha'), 'alice@alpha.example', 'bob@alpha.example');
+  await waitUntil(() => rig.logs.events('delivery.thread_failed').some((l) => l.alert === true), 15_000, 'the alert');
+  await relay.reload(loadConfig(main, relay.config()));
+  expect(practiceStatus(relay.config()).map((p) => p.state)).toEqual(['running', 'kept']);
+  await delivered(waiting);
+  await delivered(await queued(portOf(relay, 'beta'), 'carol@beta.example', 'dan@beta.example'));
+});
+
 it("a practice's Directory API key (recipientCheck: directory): missing at start, only that practice is disabled; broken in place at a reload, it keeps its running settings", async () => {
   const dirKey = path.join(rig.dir, 'beta-directory.json');
   const workspace = {

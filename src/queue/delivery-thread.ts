@@ -200,10 +200,10 @@ export class DeliveryThread {
     // The current configuration, or else the newest one that still builds.
     const usable = this.active !== null && this.generations.has(this.active) ? this.active : Math.max(-1, ...this.generations.keys());
     if (usable < 0) {
-      this.failedStarts++;
-      this.logger.error({ event: 'delivery.thread_failed', alert: true }, 'the restarted delivery thread could not rebuild any configuration; mail stays queued (fix the key files, then reload)');
-      await this.worker?.terminate();
-      throw new DeliveryError('delivery.thread_stopped', 'temporary', 'the delivery thread has no configuration: will retry');
+      // It stays up with none (attempts are put back), so that a reload can give it one.
+      this.active = null;
+      this.logger.error({ event: 'delivery.thread_failed', alert: true }, 'the restarted delivery thread could not rebuild any configuration; mail stays queued until a reload gives it one (fix the files, then reload)');
+      return;
     }
     if (usable !== this.active) {
       this.logger.error({ event: 'delivery.thread_failed', alert: true, generation: usable }, 'the current configuration could not be rebuilt; delivering with the newest one that could (fix the key files, then reload)');
