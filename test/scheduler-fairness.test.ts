@@ -80,10 +80,16 @@ describe('scheduler: fair share across practices and users', () => {
     scheduler!.enqueue(meta);
   }
 
-  /** Move the clock one send at a time until `done`, each step once both slots wait on it. */
+  /**
+   * Move the clock one send at a time until `done`, each step once both slots wait on it. `done`
+   * is asked only then: right after a step, the sends it started may still be on their way to
+   * the transport, and another step would start more than the scheduler chose at that moment.
+   */
   async function runUntil(done: () => boolean, maxSteps = 400): Promise<void> {
-    for (let i = 0; i < maxSteps && !done(); i++) {
-      await waitUntil(() => waiting === scheduler!.inFlight && scheduler!.inFlight === Math.min(2, scheduler!.queued + scheduler!.inFlight), 10_000, 'sends waiting on the clock');
+    const settled = () => waitUntil(() => waiting === scheduler!.inFlight && scheduler!.inFlight === Math.min(2, scheduler!.queued + scheduler!.inFlight), 10_000, 'sends waiting on the clock');
+    for (let i = 0; i < maxSteps; i++) {
+      await settled();
+      if (done()) return;
       await clock.advance(SEND_MS);
     }
     expect(done()).toBe(true);
